@@ -1,0 +1,232 @@
+use std::sync::Arc;
+
+use crate::Value;
+
+/// One named field of an event. Names are dotted paths for nested data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: Box<str>,
+    pub value: Value,
+}
+
+/// Where an event came from: the file (or stream) and the record number in it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SourceRef {
+    pub path: Arc<str>,
+    /// 1-based record number in the source (EVTX record id, line number, ...).
+    pub record: u64,
+}
+
+/// Typed attributes every stage needs without searching the fields.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Core {
+    /// Event time, nanoseconds since the Unix epoch (UTC).
+    pub timestamp: Option<i64>,
+    pub host: Option<Box<str>>,
+    /// Windows event log channel (`Security`, `Microsoft-Windows-Sysmon/Operational`).
+    pub channel: Option<Box<str>>,
+    /// Provider / program that wrote the record.
+    pub provider: Option<Box<str>>,
+    pub event_id: Option<u32>,
+    pub tenant: Option<Arc<str>>,
+    pub source: SourceRef,
+    /// True when the record is a Windows event log record (any encoding).
+    pub windows: bool,
+}
+
+/// One log record.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Event {
+    fields: Vec<Field>,
+    pub core: Core,
+}
+
+/// Nesting deeper than this is kept as text rather than flattened, so that a
+/// hostile document cannot make flattening take unbounded time or stack.
+pub const MAX_FLATTEN_DEPTH: usize = 64;
+
+/// Path prefixes of the EVTX JSON shape; Sigma rules name these fields by
+/// their short form (`Image`, `EventID`, `Provider_Name`).
+const WINDOWS_PREFIXES: [(&str, char); 3] = [
+    ("Event.EventData.", '.'),
+    ("Event.UserData.", '.'),
+    ("Event.System.", '_'),
+];
+
+impl Event {
+    pub fn new(source: SourceRef) -> Self {
+        Event {
+            fields: Vec::with_capacity(32),
+            core: Core {
+                source,
+                ..Core::default()
+            },
+        }
+    }
+
+    pub fn push(&mut self, name: impl Into<Box<str>>, value: Value) {
+        self.fields.push(Field {
+            name: name.into(),
+            value,
+        });
+    }
+
+    /// Adds or replaces a field.
+    pub fn set(&mut self, name: &str, value: Value) {
+        match self.fields.iter_mut().find(|f| &*f.name == name) {
+            Some(f) => f.value = value,
+            None => self.push(name, value),
+        }
+    }
+
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Looks a field up by name. For Windows records the original EVTX JSON
+    /// path also works (`Event.EventData.Image`, `Event.System.Provider.Name`).
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        if let Some(v) = self.get_exact(name) {
+            return Some(v);
+        }
+        if self.core.windows {
+            return self.get_windows_alias(name);
+        }
+        None
+    }
+
+    fn get_exact(&self, name: &str) -> Option<&Value> {
+        // Compare lengths first: most keys differ in length, which is cheaper
+        // to reject than bytes.
+        self.fields
+            .iter()
+            .find(|f| f.name.len() == name.len() && &*f.name == name)
+            .map(|f| &f.value)
+    }
+
+    fn get_windows_alias(&self, name: &str) -> Option<&Value> {
+        for (prefix, join) in WINDOWS_PREFIXES {
+            if let Some(rest) = name.strip_prefix(prefix) {
+                if join == '.' {
+                    let leaf = rest.rsplit('.').next().unwrap_or(rest);
+                    return self.get_exact(leaf);
+                }
+                let joined = rest.replace(".#attributes.", "_").replace('.', "_");
+                return self.get_exact(&joined);
+            }
+        }
+        None
+    }
+
+    /// Flattens a JSON object into dotted-path fields under `prefix`.
+    pub fn flatten_json(&mut self, prefix: &str, value: &serde_json::Value) {
+        let mut path = String::from(prefix);
+        self.flatten_into(&mut path, value, 0);
+    }
+
+    fn flatten_into(&mut self, path: &mut String, value: &serde_json::Value, depth: usize) {
+        match value {
+            serde_json::Value::Object(map) if depth < MAX_FLATTEN_DEPTH => {
+                for (k, v) in map {
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                    self.flatten_into(path, v, depth + 1);
+                    path.truncate(len);
+                }
+            }
+            serde_json::Value::Array(items)
+                if depth < MAX_FLATTEN_DEPTH && items.iter().any(|i| i.is_object()) =>
+            {
+                for (i, v) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push('.');
+                    path.push_str(itoa::Buffer::new().format(i));
+                    self.flatten_into(path, v, depth + 1);
+                    path.truncate(len);
+                }
+            }
+            other => {
+                let name = if path.is_empty() { "_raw" } else { path.as_str() };
+                self.push(name, Value::from_json_scalar(other));
+            }
+        }
+    }
+
+    /// The fields as a JSON object (flat, dotted keys), for output.
+    pub fn to_json_object(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.fields
+            .iter()
+            .map(|f| (f.name.to_string(), f.value.to_json()))
+            .collect()
+    }
+
+    /// First string value among `names`, for deriving core attributes.
+    pub fn first_text(&self, names: &[&str]) -> Option<Box<str>> {
+        names.iter().find_map(|n| match self.get_exact(n) {
+            Some(Value::Str(s)) if !s.is_empty() => Some(s.clone()),
+            Some(v @ (Value::Int(_) | Value::Float(_))) => {
+                v.as_text().map(|t| t.as_str().into())
+            }
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nested_objects_are_reachable_by_dotted_path() {
+        let mut e = Event::new(SourceRef::default());
+        e.flatten_json("", &json!({"a": {"b": {"c": 1}}, "tags": ["x", "y"], "n": null}));
+        assert_eq!(e.get("a.b.c"), Some(&Value::Int(1)));
+        assert_eq!(
+            e.get("tags"),
+            Some(&Value::List(vec![Value::Str("x".into()), Value::Str("y".into())].into()))
+        );
+        assert_eq!(e.get("n"), Some(&Value::Null));
+        assert_eq!(e.get("a.b"), None);
+    }
+
+    #[test]
+    fn arrays_of_objects_are_indexed() {
+        let mut e = Event::new(SourceRef::default());
+        e.flatten_json("", &json!({"answers": [{"ip": "1.2.3.4"}, {"ip": "5.6.7.8"}]}));
+        assert_eq!(e.get("answers.1.ip"), Some(&Value::Str("5.6.7.8".into())));
+    }
+
+    #[test]
+    fn windows_records_answer_to_their_original_paths() {
+        let mut e = Event::new(SourceRef::default());
+        e.core.windows = true;
+        e.push("Image", Value::Str("C:\\x.exe".into()));
+        e.push("Provider_Name", Value::Str("Microsoft-Windows-Sysmon".into()));
+        assert!(e.get("Event.EventData.Image").is_some());
+        assert!(e.get("Event.System.Provider.#attributes.Name").is_some());
+        assert!(e.get("Event.System.Provider.Name").is_some());
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let mut v = json!(1);
+        for _ in 0..1000 {
+            v = json!({ "a": v });
+        }
+        let mut e = Event::new(SourceRef::default());
+        e.flatten_json("", &v);
+        assert_eq!(e.len(), 1);
+    }
+}
