@@ -1,0 +1,460 @@
+//! Correlation rules: all seven types over sliding windows (a window ends
+//! at each new event and reaches back `timespan`, never aligned to the
+//! clock), grouped by `group-by` values with `aliases`, chained through
+//! other correlations, with state bounded per group and in total.
+
+use std::collections::{HashMap, VecDeque};
+
+use watchfloor_model::{Event, Value};
+
+use crate::rule::{CorrelationCondition, CorrelationType, RuleMeta};
+
+/// What a correlation counts: a base rule or another correlation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    Rule(usize),
+    Correlation(usize),
+}
+
+/// A correlation with its references resolved.
+#[derive(Debug, Clone)]
+pub struct CompiledCorrelation {
+    pub meta: RuleMeta,
+    pub kind: CorrelationType,
+    pub sources: Vec<Source>,
+    /// The name each source is known by in `aliases` (its `name`, else id).
+    pub source_names: Vec<Vec<String>>,
+    pub group_by: Vec<String>,
+    pub aliases: Vec<(String, Vec<(String, String)>)>,
+    pub timespan_ns: i64,
+    pub condition: CorrelationCondition,
+    /// `generate`: the referenced rules also report on their own.
+    pub generate: bool,
+    /// False when another correlation consumes this one (and does not generate it).
+    pub emit: bool,
+}
+
+impl CompiledCorrelation {
+    /// The field to read for group-by `alias` in events of source `pos`.
+    fn group_field<'a>(&'a self, alias: &'a str, pos: usize) -> &'a str {
+        self.aliases
+            .iter()
+            .find(|(a, _)| a == alias)
+            .and_then(|(_, map)| {
+                map.iter()
+                    .find(|(rule, _)| self.source_names[pos].iter().any(|n| n == rule))
+                    .map(|(_, f)| f.as_str())
+            })
+            .unwrap_or(alias)
+    }
+}
+
+/// One input to the correlation engine: a base rule or correlation fired.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub source: Source,
+    /// Nanoseconds since the epoch.
+    pub timestamp: i64,
+    /// Field values the correlations need, by field name.
+    pub fields: Vec<(String, String)>,
+}
+
+impl Hit {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Collects the named fields of an event.
+    pub fn from_event(source: Source, timestamp: i64, event: &Event, names: &[String]) -> Hit {
+        let fields = names
+            .iter()
+            .filter_map(|n| {
+                let v = event.get(n)?;
+                let text = match v {
+                    Value::Null => return None,
+                    other => other.to_string(),
+                };
+                Some((n.clone(), text))
+            })
+            .collect();
+        Hit {
+            source,
+            timestamp,
+            fields,
+        }
+    }
+}
+
+/// A correlation that fired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorrelationMatch {
+    pub correlation: usize,
+    pub timestamp: i64,
+    /// (group-by name, value) of the group that fired.
+    pub group: Vec<(String, String)>,
+    /// The aggregate that met the condition (count, distinct values, sum...).
+    pub value: f64,
+}
+
+/// Bounds on correlation state.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Groups kept per correlation; beyond it the stalest group is dropped.
+    pub max_groups: usize,
+    /// Entries kept per group window; beyond it the oldest entry is dropped.
+    pub max_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_groups: 100_000,
+            max_entries: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    /// (timestamp, source position, value) in arrival order.
+    entries: VecDeque<(i64, usize, Option<String>)>,
+    last: i64,
+}
+
+/// Counters of what the engine did, for reporting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorrelationStats {
+    pub hits: u64,
+    pub fired: u64,
+    pub evicted_groups: u64,
+    pub evicted_entries: u64,
+}
+
+/// Streaming correlation state for a set of correlations.
+pub struct CorrelationEngine<'a> {
+    correlations: &'a [CompiledCorrelation],
+    /// For each source, the correlations that consume it and its position there.
+    consumers: HashMap<Source, Vec<(usize, usize)>>,
+    state: Vec<HashMap<Vec<String>, Window>>,
+    limits: Limits,
+    pub stats: CorrelationStats,
+}
+
+impl<'a> CorrelationEngine<'a> {
+    pub fn new(correlations: &'a [CompiledCorrelation], limits: Limits) -> Self {
+        let mut consumers: HashMap<Source, Vec<(usize, usize)>> = HashMap::new();
+        for (ci, c) in correlations.iter().enumerate() {
+            for (pos, s) in c.sources.iter().enumerate() {
+                consumers.entry(*s).or_default().push((ci, pos));
+            }
+        }
+        CorrelationEngine {
+            correlations,
+            consumers,
+            state: correlations.iter().map(|_| HashMap::new()).collect(),
+            limits,
+            stats: CorrelationStats::default(),
+        }
+    }
+
+    /// Whether any correlation consumes this source.
+    pub fn consumes(&self, source: Source) -> bool {
+        self.consumers.contains_key(&source)
+    }
+
+    /// Feeds one hit; returns every correlation that fired, including those
+    /// fired further up a chain.
+    pub fn process(&mut self, hit: &Hit) -> Vec<CorrelationMatch> {
+        let mut fired = Vec::new();
+        let mut queue = vec![hit.clone()];
+        while let Some(h) = queue.pop() {
+            self.stats.hits += 1;
+            let targets = self.consumers.get(&h.source).cloned().unwrap_or_default();
+            for (ci, pos) in targets {
+                if let Some(m) = self.feed(ci, pos, &h) {
+                    self.stats.fired += 1;
+                    queue.push(Hit {
+                        source: Source::Correlation(ci),
+                        timestamp: m.timestamp,
+                        fields: m.group.clone(),
+                    });
+                    fired.push(m);
+                }
+            }
+        }
+        fired
+    }
+
+    fn feed(&mut self, ci: usize, pos: usize, hit: &Hit) -> Option<CorrelationMatch> {
+        let c = &self.correlations[ci];
+        let group: Vec<String> = c
+            .group_by
+            .iter()
+            .map(|g| hit.field(c.group_field(g, pos)).unwrap_or("").to_string())
+            .collect();
+        let value = c
+            .condition
+            .field
+            .as_deref()
+            .and_then(|f| hit.field(f))
+            .map(str::to_string);
+        if c.kind.needs_field() && value.is_none() {
+            return None;
+        }
+        let now = hit.timestamp;
+        self.make_room(ci, &group, now);
+        let limits = self.limits;
+        let window = self.state[ci].entry(group.clone()).or_default();
+        let cutoff = now - c.timespan_ns;
+        while window.entries.front().is_some_and(|(t, _, _)| *t < cutoff) {
+            window.entries.pop_front();
+        }
+        window.entries.push_back((now, pos, value.clone()));
+        window.last = window.last.max(now);
+        if window.entries.len() > limits.max_entries {
+            window.entries.pop_front();
+            self.stats.evicted_entries += 1;
+        }
+        let aggregate = aggregate(c, window, pos, value.as_deref())?;
+        if !c.condition.test(aggregate) && !(c.kind.is_temporal() && c.condition.checks.is_empty()) {
+            return None;
+        }
+        // Fired: start the group afresh so one burst raises one alert.
+        window.entries.clear();
+        Some(CorrelationMatch {
+            correlation: ci,
+            timestamp: now,
+            group: c.group_by.iter().cloned().zip(group).collect(),
+            value: aggregate,
+        })
+    }
+
+    /// Keeps the number of groups bounded: expired groups go first, then the
+    /// stalest one.
+    fn make_room(&mut self, ci: usize, group: &[String], now: i64) {
+        let span = self.correlations[ci].timespan_ns;
+        let groups = &mut self.state[ci];
+        if groups.len() < self.limits.max_groups || groups.contains_key(group) {
+            return;
+        }
+        let before = groups.len();
+        groups.retain(|_, w| w.last >= now - span);
+        if groups.len() >= self.limits.max_groups {
+            if let Some(stalest) = groups.iter().min_by_key(|(_, w)| w.last).map(|(k, _)| k.clone()) {
+                groups.remove(&stalest);
+            }
+        }
+        self.stats.evicted_groups += (before - groups.len()) as u64;
+    }
+}
+
+/// The aggregate of a window for the correlation's type; `None` when the
+/// type's requirement (all rules, order) is not met.
+fn aggregate(c: &CompiledCorrelation, w: &Window, pos: usize, value: Option<&str>) -> Option<f64> {
+    use CorrelationType::*;
+    let entries = &w.entries;
+    Some(match c.kind {
+        EventCount => entries.len() as f64,
+        ValueCount => {
+            let mut seen: Vec<&str> = entries.iter().filter_map(|(_, _, v)| v.as_deref()).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            seen.len() as f64
+        }
+        Temporal => {
+            let present = distinct_sources(entries, c.sources.len());
+            if c.condition.checks.is_empty() && present < c.sources.len() {
+                return None;
+            }
+            present as f64
+        }
+        TemporalOrdered => {
+            if !in_order(entries, c.sources.len(), pos) {
+                return None;
+            }
+            c.sources.len() as f64
+        }
+        ValueSum => numbers(entries).sum(),
+        ValueAvg => {
+            let (sum, n) = numbers(entries).fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+            if n == 0 {
+                return None;
+            }
+            sum / n as f64
+        }
+        ValuePercentile => {
+            // The share (in percent) of the window's events whose field has
+            // the current event's value: "this value is among the rarest 1%".
+            let value = value?;
+            let same = entries.iter().filter(|(_, _, v)| v.as_deref() == Some(value)).count();
+            100.0 * same as f64 / entries.len().max(1) as f64
+        }
+    })
+}
+
+fn numbers<'w>(entries: &'w VecDeque<(i64, usize, Option<String>)>) -> impl Iterator<Item = f64> + 'w {
+    entries
+        .iter()
+        .filter_map(|(_, _, v)| v.as_deref().and_then(|s| s.trim().parse::<f64>().ok()))
+}
+
+fn distinct_sources(entries: &VecDeque<(i64, usize, Option<String>)>, n: usize) -> usize {
+    let mut seen = vec![false; n];
+    for (_, p, _) in entries {
+        seen[*p] = true;
+    }
+    seen.iter().filter(|s| **s).count()
+}
+
+/// True when the window holds hits of every source in the listed order,
+/// ending with the current hit (which must be of the last source).
+fn in_order(entries: &VecDeque<(i64, usize, Option<String>)>, n: usize, pos: usize) -> bool {
+    if pos + 1 != n {
+        return false;
+    }
+    // Walk forward matching sources 0, 1, ..., n-1 greedily (earliest first).
+    let mut want = 0;
+    for (_, p, _) in entries {
+        if *p == want {
+            want += 1;
+            if want == n {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::CmpOp;
+
+    const SEC: i64 = 1_000_000_000;
+
+    fn corr(kind: CorrelationType, sources: usize, checks: Vec<(CmpOp, f64)>, field: Option<&str>) -> CompiledCorrelation {
+        CompiledCorrelation {
+            meta: RuleMeta::default(),
+            kind,
+            sources: (0..sources).map(Source::Rule).collect(),
+            source_names: (0..sources).map(|i| vec![format!("r{i}")]).collect(),
+            group_by: vec!["User".into()],
+            aliases: Vec::new(),
+            timespan_ns: 60 * SEC,
+            condition: CorrelationCondition {
+                field: field.map(Into::into),
+                checks,
+            },
+            generate: false,
+            emit: true,
+        }
+    }
+
+    fn hit(rule: usize, t: i64, user: &str, extra: Option<(&str, &str)>) -> Hit {
+        let mut fields = vec![("User".to_string(), user.to_string())];
+        if let Some((k, v)) = extra {
+            fields.push((k.into(), v.into()));
+        }
+        Hit {
+            source: Source::Rule(rule),
+            timestamp: t * SEC,
+            fields,
+        }
+    }
+
+    fn run(c: CompiledCorrelation, hits: &[Hit]) -> Vec<CorrelationMatch> {
+        let cs = vec![c];
+        let mut e = CorrelationEngine::new(&cs, Limits::default());
+        hits.iter().flat_map(|h| e.process(h)).collect()
+    }
+
+    #[test]
+    fn event_count_slides_rather_than_buckets() {
+        let c = corr(CorrelationType::EventCount, 1, vec![(CmpOp::Gte, 3.0)], None);
+        // 50s, 70s, 100s: a clock-aligned minute would split them; a sliding window does not.
+        let m = run(c.clone(), &[hit(0, 50, "a", None), hit(0, 70, "a", None), hit(0, 100, "a", None)]);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].group, vec![("User".to_string(), "a".to_string())]);
+        // Spread over more than the timespan: no match. Different users: no match.
+        assert!(run(c.clone(), &[hit(0, 0, "a", None), hit(0, 50, "a", None), hit(0, 120, "a", None)]).is_empty());
+        assert!(run(c, &[hit(0, 0, "a", None), hit(0, 1, "b", None), hit(0, 2, "a", None)]).is_empty());
+    }
+
+    #[test]
+    fn value_count_counts_distinct_values() {
+        let c = corr(CorrelationType::ValueCount, 1, vec![(CmpOp::Gte, 2.0)], Some("Host"));
+        assert!(run(c.clone(), &[hit(0, 1, "a", Some(("Host", "x"))), hit(0, 2, "a", Some(("Host", "x")))]).is_empty());
+        assert_eq!(run(c, &[hit(0, 1, "a", Some(("Host", "x"))), hit(0, 2, "a", Some(("Host", "y")))]).len(), 1);
+    }
+
+    #[test]
+    fn temporal_needs_every_rule_in_any_order() {
+        let c = corr(CorrelationType::Temporal, 3, vec![], None);
+        assert_eq!(run(c.clone(), &[hit(2, 1, "a", None), hit(0, 2, "a", None), hit(1, 3, "a", None)]).len(), 1);
+        assert!(run(c, &[hit(0, 1, "a", None), hit(1, 2, "a", None), hit(0, 3, "a", None)]).is_empty());
+    }
+
+    #[test]
+    fn temporal_ordered_needs_the_order() {
+        let c = corr(CorrelationType::TemporalOrdered, 2, vec![], None);
+        assert_eq!(run(c.clone(), &[hit(0, 1, "a", None), hit(1, 2, "a", None)]).len(), 1);
+        assert!(run(c.clone(), &[hit(1, 1, "a", None), hit(0, 2, "a", None)]).is_empty());
+        assert!(run(c, &[hit(0, 1, "a", None), hit(1, 100, "a", None)]).is_empty());
+    }
+
+    #[test]
+    fn value_sum_and_avg() {
+        let sum = corr(CorrelationType::ValueSum, 1, vec![(CmpOp::Gt, 100.0)], Some("bytes"));
+        let hits = [hit(0, 1, "a", Some(("bytes", "60"))), hit(0, 2, "a", Some(("bytes", "50")))];
+        assert_eq!(run(sum.clone(), &hits[..1]).len(), 0);
+        assert_eq!(run(sum, &hits)[0].value, 110.0);
+        // Averages 50, then 55.
+        let rising = [hit(0, 1, "a", Some(("bytes", "50"))), hit(0, 2, "a", Some(("bytes", "60")))];
+        let avg = corr(CorrelationType::ValueAvg, 1, vec![(CmpOp::Gt, 54.0)], Some("bytes"));
+        assert_eq!(run(avg, &rising)[0].value, 55.0);
+        let avg_hi = corr(CorrelationType::ValueAvg, 1, vec![(CmpOp::Gt, 56.0)], Some("bytes"));
+        assert!(run(avg_hi, &rising).is_empty());
+    }
+
+    #[test]
+    fn value_percentile_flags_rare_values() {
+        let c = corr(CorrelationType::ValuePercentile, 1, vec![(CmpOp::Lte, 10.0)], Some("Image"));
+        let mut hits: Vec<Hit> = (0..20).map(|i| hit(0, i, "h", Some(("Image", "svchost.exe")))).collect();
+        hits.push(hit(0, 21, "h", Some(("Image", "evil.exe"))));
+        let m = run(c, &hits);
+        assert_eq!(m.len(), 1);
+        assert!(m[0].value < 10.0);
+    }
+
+    #[test]
+    fn range_conditions_and_chaining() {
+        let inner = corr(CorrelationType::EventCount, 1, vec![(CmpOp::Gte, 2.0)], None);
+        let mut outer = corr(CorrelationType::TemporalOrdered, 2, vec![], None);
+        outer.sources = vec![Source::Correlation(0), Source::Rule(1)];
+        let cs = vec![inner, outer];
+        let mut e = CorrelationEngine::new(&cs, Limits::default());
+        let mut fired = Vec::new();
+        for h in [hit(0, 1, "a", None), hit(0, 2, "a", None), hit(1, 3, "a", None)] {
+            fired.extend(e.process(&h));
+        }
+        assert_eq!(fired.iter().map(|m| m.correlation).collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    #[test]
+    fn state_is_bounded() {
+        let c = corr(CorrelationType::EventCount, 1, vec![(CmpOp::Gte, 1000.0)], None);
+        let cs = vec![c];
+        let limits = Limits {
+            max_groups: 10,
+            max_entries: 5,
+        };
+        let mut e = CorrelationEngine::new(&cs, limits);
+        for i in 0..100 {
+            e.process(&hit(0, i / 10, &format!("u{i}"), None));
+            e.process(&hit(0, i / 10, "same", None));
+        }
+        assert!(e.state[0].len() <= 10);
+        assert!(e.stats.evicted_groups > 0);
+        assert!(e.stats.evicted_entries > 0);
+    }
+}
