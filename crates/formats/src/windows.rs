@@ -66,7 +66,16 @@ fn push_event_data(e: &mut Event, data: &Json) {
     }
 }
 
+/// Data names with spaces (Defender's `Threat Name`) are stored without
+/// them, the form the Sigma specification prescribes for field names.
 fn push_data_value(e: &mut Event, key: &str, value: &Json) {
+    let stripped;
+    let key = if key.contains(' ') {
+        stripped = key.replace(' ', "");
+        stripped.as_str()
+    } else {
+        key
+    };
     match value {
         Json::Object(obj) => match obj.get(TEXT) {
             Some(text) => e.push(key, Value::from_json_scalar(text)),
@@ -123,7 +132,7 @@ mod tests {
                 "Computer": "ws1",
                 "Security": {"#attributes": {"UserID": "S-1-5-18"}}
             },
-            "EventData": {"Image": "C:\\a.exe", "ProcessId": 10, "Empty": null}
+            "EventData": {"Image": "C:\\a.exe", "ProcessId": 10, "Empty": null, "Threat Name": "EICAR"}
         }})
     }
 
@@ -135,6 +144,7 @@ mod tests {
         assert_eq!(e.get("Security_UserID"), Some(&Value::Str("S-1-5-18".into())));
         assert_eq!(e.get("Image"), Some(&Value::Str("C:\\a.exe".into())));
         assert_eq!(e.get("Empty"), Some(&Value::Null));
+        assert_eq!(e.get("ThreatName"), Some(&Value::Str("EICAR".into())));
         assert_eq!(e.core.event_id, Some(1));
         assert_eq!(e.core.host.as_deref(), Some("ws1"));
         assert_eq!(e.core.channel.as_deref(), Some("Microsoft-Windows-Sysmon/Operational"));
