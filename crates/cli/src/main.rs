@@ -1,1 +1,101 @@
-fn main(){}
+//! `watchfloor`: the command-line entry point. Argument parsing and output
+//! only; the work happens in the library crates.
+
+mod hunt;
+mod output;
+mod rules_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use watchfloor_sigma::{Level, Placeholders, Routing, RuleSetOptions};
+
+/// Exit code for bad usage or unusable input (clap uses it too).
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "watchfloor",
+    version,
+    about = "Watchfloor: one operations platform for SOC and NOC crews"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run Sigma rules over log files (EVTX, JSON, syslog, CEF) and report detections.
+    Hunt(hunt::HuntArgs),
+    /// Work with rule sets.
+    Rules {
+        #[command(subcommand)]
+        command: rules_cmd::RulesCommand,
+    },
+}
+
+/// Options shared by every command that loads rules.
+#[derive(Args, Clone)]
+pub struct RuleOptions {
+    /// Placeholder values for rules using `|expand` (YAML: `placeholders: {Name: [values]}`).
+    #[arg(long, value_name = "FILE")]
+    pub placeholders: Option<PathBuf>,
+    /// Replace the shipped logsource routing table (same shape as the shipped one).
+    #[arg(long, value_name = "FILE")]
+    pub logsources: Option<PathBuf>,
+}
+
+impl RuleOptions {
+    pub fn load(&self) -> anyhow::Result<RuleSetOptions> {
+        let placeholders = match &self.placeholders {
+            Some(p) => Placeholders::load(p).map_err(anyhow::Error::msg)?,
+            None => Placeholders::default(),
+        };
+        let routing = match &self.logsources {
+            Some(p) => Routing::load(p).map_err(anyhow::Error::msg)?,
+            None => Routing::default(),
+        };
+        Ok(RuleSetOptions {
+            routing,
+            placeholders,
+        })
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MinLevel {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl From<MinLevel> for Level {
+    fn from(m: MinLevel) -> Level {
+        match m {
+            MinLevel::Informational => Level::Informational,
+            MinLevel::Low => Level::Low,
+            MinLevel::Medium => Level::Medium,
+            MinLevel::High => Level::High,
+            MinLevel::Critical => Level::Critical,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hunt(args) => hunt::run(args),
+        Command::Rules { command } => rules_cmd::run(command),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}

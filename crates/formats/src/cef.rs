@@ -63,7 +63,10 @@ fn parse_extension(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let key_starts = find_key_starts(s);
     for (n, &(kstart, eq)) in key_starts.iter().enumerate() {
-        let vend = key_starts.get(n + 1).map(|&(k, _)| k - 1).unwrap_or(s.len());
+        let vend = key_starts
+            .get(n + 1)
+            .map(|&(k, _)| k - 1)
+            .unwrap_or(s.len());
         let key = &s[kstart..eq];
         let raw = s.get(eq + 1..vend.max(eq + 1)).unwrap_or("");
         out.push((key.to_string(), unescape_value(raw.trim_end())));
@@ -79,7 +82,10 @@ fn find_key_starts(s: &str) -> Vec<(usize, usize)> {
     while i < bytes.len() {
         if bytes[i] == b'=' && (i == 0 || bytes[i - 1] != b'\\') {
             let mut k = i;
-            while k > 0 && (bytes[k - 1].is_ascii_alphanumeric() || matches!(bytes[k - 1], b'_' | b'.' | b'-' | b'[' | b']')) {
+            while k > 0
+                && (bytes[k - 1].is_ascii_alphanumeric()
+                    || matches!(bytes[k - 1], b'_' | b'.' | b'-' | b'[' | b']'))
+            {
                 k -= 1;
             }
             if k < i && (k == 0 || bytes[k - 1] == b' ') {
@@ -118,7 +124,9 @@ pub(crate) fn push_cef(e: &mut Event, cef: &Cef) {
         e.push(k.as_str(), Value::Str(v.as_str().into()));
     }
     if let Some(vendor) = cef.header.get(1) {
-        e.core.provider.get_or_insert_with(|| vendor.as_str().into());
+        e.core
+            .provider
+            .get_or_insert_with(|| vendor.as_str().into());
     }
 }
 
@@ -132,7 +140,10 @@ mod tests {
         assert_eq!(c.header[1], "Security");
         assert_eq!(c.header[6], "10");
         assert_eq!(c.extension[0], ("src".into(), "10.0.0.1".into()));
-        assert_eq!(c.extension[2], ("msg".into(), "Detected a = sign and spaces".into()));
+        assert_eq!(
+            c.extension[2],
+            ("msg".into(), "Detected a = sign and spaces".into())
+        );
         assert_eq!(c.extension[3], ("cs1Label".into(), "x".into()));
     }
 

@@ -88,11 +88,20 @@ mod tests {
 
     #[test]
     fn content_wins_over_extension() {
-        assert_eq!(detect_from_bytes(b"ElfFile\0....", Some("log")), Format::Evtx);
-        assert_eq!(detect_from_bytes(b"  \n{\"a\":1}", Some("log")), Format::Json);
+        assert_eq!(
+            detect_from_bytes(b"ElfFile\0....", Some("log")),
+            Format::Evtx
+        );
+        assert_eq!(
+            detect_from_bytes(b"  \n{\"a\":1}", Some("log")),
+            Format::Json
+        );
         assert_eq!(detect_from_bytes(b"[{}]", None), Format::Json);
         assert_eq!(detect_from_bytes(b"CEF:0|a|b|c|d|e|5|", None), Format::Cef);
-        assert_eq!(detect_from_bytes(b"<13>Jan  1 00:00:00 h t: m", None), Format::Syslog);
+        assert_eq!(
+            detect_from_bytes(b"<13>Jan  1 00:00:00 h t: m", None),
+            Format::Syslog
+        );
         assert_eq!(detect_from_bytes(b"", Some("evtx")), Format::Evtx);
     }
 }

@@ -23,9 +23,8 @@ pub(crate) fn read_evtx(
         })?
         .with_configuration(settings);
     let label: Arc<str> = path.display().to_string().into();
-    let mut ordinal = 0u64;
-    for record in parser.records_json_value() {
-        ordinal += 1;
+    for (index, record) in parser.records_json_value().enumerate() {
+        let ordinal = index as u64 + 1;
         let item = match record {
             Ok(r) => {
                 let source = SourceRef {

@@ -208,7 +208,8 @@ pub(crate) fn read_json_file(
 }
 
 fn is_gzip(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
 fn decode_piece(piece: Piece, source: SourceRef) -> Record {
@@ -362,8 +363,14 @@ mod tests {
         let e = event_from_json(&doc, SourceRef::default()).unwrap();
         assert!(e.core.windows);
         assert_eq!(e.core.event_id, Some(4688));
-        assert_eq!(e.get("NewProcessName"), Some(&Value::Str("C:\\x.exe".into())));
-        assert_eq!(e.get("winlog.event_data.NewProcessName"), Some(&Value::Str("C:\\x.exe".into())));
+        assert_eq!(
+            e.get("NewProcessName"),
+            Some(&Value::Str("C:\\x.exe".into()))
+        );
+        assert_eq!(
+            e.get("winlog.event_data.NewProcessName"),
+            Some(&Value::Str("C:\\x.exe".into()))
+        );
     }
 
     #[test]

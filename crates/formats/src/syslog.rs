@@ -106,7 +106,11 @@ fn parse_structured_data(s: &str) -> (Vec<(&str, &str, String)>, &str) {
 }
 
 /// Parses one SD element starting after its `[`, returning the index after `]`.
-fn parse_sd_element<'a>(s: &'a str, start: usize, out: &mut Vec<(&'a str, &'a str, String)>) -> Option<usize> {
+fn parse_sd_element<'a>(
+    s: &'a str,
+    start: usize,
+    out: &mut Vec<(&'a str, &'a str, String)>,
+) -> Option<usize> {
     let bytes = s.as_bytes();
     let mut i = start;
     while i < bytes.len() && bytes[i] != b' ' && bytes[i] != b']' {
@@ -205,7 +209,10 @@ fn bsd_timestamp(head: &str) -> Option<i64> {
 
 /// `sshd[123]: message` or `kernel: message`.
 fn split_tag(body: &str) -> (Option<&str>, Option<&str>, &str) {
-    let Some(colon) = body.find(": ").or_else(|| body.strip_suffix(':').map(|b| b.len())) else {
+    let Some(colon) = body
+        .find(": ")
+        .or_else(|| body.strip_suffix(':').map(|b| b.len()))
+    else {
         return (None, None, body);
     };
     let tag = &body[..colon];
@@ -286,7 +293,12 @@ pub(crate) fn read_syslog_file(
     Ok(())
 }
 
-fn decode_line(text: &str, format: Format, source: SourceRef, truncated: bool) -> Result<Event, String> {
+fn decode_line(
+    text: &str,
+    format: Format,
+    source: SourceRef,
+    truncated: bool,
+) -> Result<Event, String> {
     let mut event = if format == Format::Cef {
         let cef = parse_cef(text).ok_or("not a CEF record (expected 'CEF:Version|...')")?;
         let mut e = Event::new(source);
@@ -304,7 +316,10 @@ fn decode_line(text: &str, format: Format, source: SourceRef, truncated: bool) -
 
 /// Reads one line, keeping at most [`MAX_LINE_BYTES`]; the rest of an
 /// overlong line is consumed and the line is flagged as truncated.
-fn read_bounded_line(reader: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Result<(usize, bool)> {
+fn read_bounded_line(
+    reader: &mut impl BufRead,
+    out: &mut Vec<u8>,
+) -> std::io::Result<(usize, bool)> {
     let mut total = 0;
     let mut truncated = false;
     loop {
@@ -347,7 +362,14 @@ mod tests {
         assert_eq!(m.app_name, Some("evntslog"));
         assert_eq!(m.procid, None);
         assert_eq!(m.msgid, Some("ID47"));
-        assert_eq!(m.structured[1], ("exampleSDID@32473", "eventSource", "Application".to_string()));
+        assert_eq!(
+            m.structured[1],
+            (
+                "exampleSDID@32473",
+                "eventSource",
+                "Application".to_string()
+            )
+        );
         assert_eq!(m.message, "An application event");
         assert!(m.timestamp.is_some());
     }
@@ -362,13 +384,17 @@ mod tests {
 
     #[test]
     fn rfc3164_with_and_without_pri() {
-        let m = parse_syslog_line("<34>Oct 11 22:14:15 mymachine su[230]: 'su root' failed for lonvick").unwrap();
+        let m = parse_syslog_line(
+            "<34>Oct 11 22:14:15 mymachine su[230]: 'su root' failed for lonvick",
+        )
+        .unwrap();
         assert_eq!(m.facility, Some(4));
         assert_eq!(m.hostname, Some("mymachine"));
         assert_eq!(m.app_name, Some("su"));
         assert_eq!(m.procid, Some("230"));
         assert_eq!(m.message, "'su root' failed for lonvick");
-        let m = parse_syslog_line("Jan  5 01:02:03 host sshd[99]: Failed password for root").unwrap();
+        let m =
+            parse_syslog_line("Jan  5 01:02:03 host sshd[99]: Failed password for root").unwrap();
         assert_eq!(m.facility, None);
         assert_eq!(m.hostname, Some("host"));
         assert_eq!(m.app_name, Some("sshd"));
@@ -383,7 +409,10 @@ mod tests {
 
     #[test]
     fn cef_inside_syslog_is_decoded() {
-        let m = parse_syslog_line("<13>Jan  5 01:02:03 fw CEF:0|Vendor|FW|1.0|100|Blocked|5|src=10.0.0.1 dst=10.0.0.2").unwrap();
+        let m = parse_syslog_line(
+            "<13>Jan  5 01:02:03 fw CEF:0|Vendor|FW|1.0|100|Blocked|5|src=10.0.0.1 dst=10.0.0.2",
+        )
+        .unwrap();
         let e = syslog_event(&m, SourceRef::default());
         assert_eq!(e.get("src"), Some(&Value::Str("10.0.0.1".into())));
         assert_eq!(e.get("deviceVendor"), Some(&Value::Str("Vendor".into())));

@@ -106,12 +106,15 @@ pub(crate) fn fill_windows_core(e: &mut Event) {
     e.core.channel = e.first_text(&["Channel"]);
     e.core.provider = e.first_text(&["Provider_Name", "SourceName"]);
     e.core.host = e.first_text(&["Computer", "Hostname", "ComputerName"]);
-    e.core.event_id = e
-        .get("EventID")
-        .and_then(Value::as_f64)
-        .map(|f| f as u32);
+    e.core.event_id = e.get("EventID").and_then(Value::as_f64).map(|f| f as u32);
     e.core.timestamp = e
-        .first_text(&["TimeCreated_SystemTime", "@timestamp", "TimeCreated", "EventTime", "UtcTime"])
+        .first_text(&[
+            "TimeCreated_SystemTime",
+            "@timestamp",
+            "TimeCreated",
+            "EventTime",
+            "UtcTime",
+        ])
         .and_then(|t| parse_timestamp(&t));
 }
 
@@ -140,14 +143,23 @@ mod tests {
     fn system_and_event_data_are_named_as_sigma_expects() {
         let e = windows_event_from_json(&sample(), SourceRef::default()).unwrap();
         assert_eq!(e.get("EventID"), Some(&Value::Int(1)));
-        assert_eq!(e.get("Provider_Name"), Some(&Value::Str("Microsoft-Windows-Sysmon".into())));
-        assert_eq!(e.get("Security_UserID"), Some(&Value::Str("S-1-5-18".into())));
+        assert_eq!(
+            e.get("Provider_Name"),
+            Some(&Value::Str("Microsoft-Windows-Sysmon".into()))
+        );
+        assert_eq!(
+            e.get("Security_UserID"),
+            Some(&Value::Str("S-1-5-18".into()))
+        );
         assert_eq!(e.get("Image"), Some(&Value::Str("C:\\a.exe".into())));
         assert_eq!(e.get("Empty"), Some(&Value::Null));
         assert_eq!(e.get("ThreatName"), Some(&Value::Str("EICAR".into())));
         assert_eq!(e.core.event_id, Some(1));
         assert_eq!(e.core.host.as_deref(), Some("ws1"));
-        assert_eq!(e.core.channel.as_deref(), Some("Microsoft-Windows-Sysmon/Operational"));
+        assert_eq!(
+            e.core.channel.as_deref(),
+            Some("Microsoft-Windows-Sysmon/Operational")
+        );
         assert!(e.core.timestamp.is_some());
     }
 

@@ -157,7 +157,11 @@ impl Event {
                 }
             }
             other => {
-                let name = if path.is_empty() { "_raw" } else { path.as_str() };
+                let name = if path.is_empty() {
+                    "_raw"
+                } else {
+                    path.as_str()
+                };
                 self.push(name, Value::from_json_scalar(other));
             }
         }
@@ -175,9 +179,7 @@ impl Event {
     pub fn first_text(&self, names: &[&str]) -> Option<Box<str>> {
         names.iter().find_map(|n| match self.get_exact(n) {
             Some(Value::Str(s)) if !s.is_empty() => Some(s.clone()),
-            Some(v @ (Value::Int(_) | Value::Float(_))) => {
-                v.as_text().map(|t| t.as_str().into())
-            }
+            Some(v @ (Value::Int(_) | Value::Float(_))) => v.as_text().map(|t| t.as_str().into()),
             _ => None,
         })
     }
@@ -191,11 +193,16 @@ mod tests {
     #[test]
     fn nested_objects_are_reachable_by_dotted_path() {
         let mut e = Event::new(SourceRef::default());
-        e.flatten_json("", &json!({"a": {"b": {"c": 1}}, "tags": ["x", "y"], "n": null}));
+        e.flatten_json(
+            "",
+            &json!({"a": {"b": {"c": 1}}, "tags": ["x", "y"], "n": null}),
+        );
         assert_eq!(e.get("a.b.c"), Some(&Value::Int(1)));
         assert_eq!(
             e.get("tags"),
-            Some(&Value::List(vec![Value::Str("x".into()), Value::Str("y".into())].into()))
+            Some(&Value::List(
+                vec![Value::Str("x".into()), Value::Str("y".into())].into()
+            ))
         );
         assert_eq!(e.get("n"), Some(&Value::Null));
         assert_eq!(e.get("a.b"), None);
@@ -204,7 +211,10 @@ mod tests {
     #[test]
     fn arrays_of_objects_are_indexed() {
         let mut e = Event::new(SourceRef::default());
-        e.flatten_json("", &json!({"answers": [{"ip": "1.2.3.4"}, {"ip": "5.6.7.8"}]}));
+        e.flatten_json(
+            "",
+            &json!({"answers": [{"ip": "1.2.3.4"}, {"ip": "5.6.7.8"}]}),
+        );
         assert_eq!(e.get("answers.1.ip"), Some(&Value::Str("5.6.7.8".into())));
     }
 
@@ -213,7 +223,10 @@ mod tests {
         let mut e = Event::new(SourceRef::default());
         e.core.windows = true;
         e.push("Image", Value::Str("C:\\x.exe".into()));
-        e.push("Provider_Name", Value::Str("Microsoft-Windows-Sysmon".into()));
+        e.push(
+            "Provider_Name",
+            Value::Str("Microsoft-Windows-Sysmon".into()),
+        );
         assert!(e.get("Event.EventData.Image").is_some());
         assert!(e.get("Event.System.Provider.#attributes.Name").is_some());
         assert!(e.get("Event.System.Provider.Name").is_some());

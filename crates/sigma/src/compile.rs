@@ -94,7 +94,9 @@ impl Detection {
                 best(items.iter().filter_map(|c| self.required(c)))
             }
             Cond::And(_) => None,
-            Cond::Or(items) | Cond::AtLeast(_, items) => union(items.iter().map(|c| self.required(c))),
+            Cond::Or(items) | Cond::AtLeast(_, items) => {
+                union(items.iter().map(|c| self.required(c)))
+            }
         }
     }
 }
@@ -140,7 +142,12 @@ fn selection_literals(sel: &Selection) -> Option<Vec<String>> {
 
 /// The most selective set: the one whose shortest literal is longest.
 fn best(sets: impl Iterator<Item = Vec<String>>) -> Option<Vec<String>> {
-    sets.max_by_key(|s| (s.iter().map(String::len).min().unwrap_or(0), usize::MAX - s.len()))
+    sets.max_by_key(|s| {
+        (
+            s.iter().map(String::len).min().unwrap_or(0),
+            usize::MAX - s.len(),
+        )
+    })
 }
 
 fn union(sets: impl Iterator<Item = Option<Vec<String>>>) -> Option<Vec<String>> {
@@ -162,7 +169,10 @@ pub struct CompileContext<'a> {
 }
 
 /// Compiles a detection section. Errors name the search identifier.
-pub fn compile_detection(detection: &Mapping, ctx: &CompileContext<'_>) -> Result<Detection, String> {
+pub fn compile_detection(
+    detection: &Mapping,
+    ctx: &CompileContext<'_>,
+) -> Result<Detection, String> {
     let mut names = Vec::new();
     let mut selections = Vec::new();
     for (key, value) in detection {
@@ -186,10 +196,18 @@ pub fn compile_detection(detection: &Mapping, ctx: &CompileContext<'_>) -> Resul
                 .collect::<Result<Vec<_>, String>>()?;
             Cond::Or(conds)
         }
-        Some(other) => return Err(format!("'condition' must be a string or a list, found {}", yaml_kind(other))),
+        Some(other) => {
+            return Err(format!(
+                "'condition' must be a string or a list, found {}",
+                yaml_kind(other)
+            ))
+        }
         None => return Err("missing 'condition'".into()),
     };
-    Ok(Detection { selections, condition })
+    Ok(Detection {
+        selections,
+        condition,
+    })
 }
 
 fn compile_selection(value: &Yaml, ctx: &CompileContext<'_>) -> Result<Selection, String> {
@@ -228,7 +246,12 @@ fn compile_map(map: &Mapping, ctx: &CompileContext<'_>) -> Result<Vec<FieldMatch
             let key = match k {
                 Yaml::String(s) => s.clone(),
                 Yaml::Number(n) => n.to_string(),
-                other => return Err(format!("field names must be strings, found {}", yaml_kind(other))),
+                other => {
+                    return Err(format!(
+                        "field names must be strings, found {}",
+                        yaml_kind(other)
+                    ))
+                }
             };
             let mut parts = key.split('|');
             let field = parts.next().unwrap_or("");
@@ -256,13 +279,18 @@ fn map_fieldrefs(m: &mut FieldMatcher, fieldmap: &HashMap<String, String>) {
 }
 
 /// Keyword search: each value is found anywhere in any field value.
-fn keyword_matcher(values: &Yaml, mods: &[&str], ctx: &CompileContext<'_>) -> Result<FieldMatcher, String> {
+fn keyword_matcher(
+    values: &Yaml,
+    mods: &[&str],
+    ctx: &CompileContext<'_>,
+) -> Result<FieldMatcher, String> {
     let mut with_contains: Vec<&str> = mods.to_vec();
     let positional = ["contains", "startswith", "endswith", "re", "cidr"];
     if !mods.iter().any(|m| positional.contains(m)) {
         with_contains.push("contains");
     }
-    build_field_matcher(None, &with_contains, values, ctx.placeholders).map_err(|e| format!("keywords: {e}"))
+    build_field_matcher(None, &with_contains, values, ctx.placeholders)
+        .map_err(|e| format!("keywords: {e}"))
 }
 
 fn resolve(ast: &CondAst, names: &[String]) -> Result<Cond, String> {
@@ -274,8 +302,18 @@ fn resolve(ast: &CondAst, names: &[String]) -> Result<Cond, String> {
                 .ok_or_else(|| format!("condition references undefined search identifier '{n}'"))?,
         ),
         CondAst::Not(inner) => Cond::Not(Box::new(resolve(inner, names)?)),
-        CondAst::And(items) => Cond::And(items.iter().map(|i| resolve(i, names)).collect::<Result<_, _>>()?),
-        CondAst::Or(items) => Cond::Or(items.iter().map(|i| resolve(i, names)).collect::<Result<_, _>>()?),
+        CondAst::And(items) => Cond::And(
+            items
+                .iter()
+                .map(|i| resolve(i, names))
+                .collect::<Result<_, _>>()?,
+        ),
+        CondAst::Or(items) => Cond::Or(
+            items
+                .iter()
+                .map(|i| resolve(i, names))
+                .collect::<Result<_, _>>()?,
+        ),
         CondAst::Of(q, pattern) => {
             let matched: Vec<Cond> = names
                 .iter()

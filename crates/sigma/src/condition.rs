@@ -29,7 +29,12 @@ pub struct ConditionError {
 
 impl fmt::Display for ConditionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "condition error at character {}: {}", self.position + 1, self.message)
+        write!(
+            f,
+            "condition error at character {}: {}",
+            self.position + 1,
+            self.message
+        )
     }
 }
 
@@ -141,7 +146,11 @@ impl Parser {
             self.pos += 1;
             items.push(self.and()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { CondAst::Or(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            CondAst::Or(items)
+        })
     }
 
     fn and(&mut self) -> Result<CondAst, ConditionError> {
@@ -150,7 +159,11 @@ impl Parser {
             self.pos += 1;
             items.push(self.not()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { CondAst::And(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            CondAst::And(items)
+        })
     }
 
     fn not(&mut self) -> Result<CondAst, ConditionError> {
@@ -186,7 +199,10 @@ impl Parser {
                 Ok(inner)
             }
             Some((Tok::Word(w), _)) => {
-                if ["and", "or", "not", "of", "them"].iter().any(|k| w.eq_ignore_ascii_case(k)) {
+                if ["and", "or", "not", "of", "them"]
+                    .iter()
+                    .any(|k| w.eq_ignore_ascii_case(k))
+                {
                     return Err(self.error("expected an identifier"));
                 }
                 let next_is_of = matches!(self.toks.get(self.pos + 1), Some((Tok::Word(n), _)) if n.eq_ignore_ascii_case("of"));
@@ -215,7 +231,11 @@ impl Parser {
                 self.pos += 1;
                 Ok(CondAst::Of(q, None))
             }
-            Some(w) if !["and", "or", "not"].iter().any(|k| w.eq_ignore_ascii_case(k)) => {
+            Some(w)
+                if !["and", "or", "not"]
+                    .iter()
+                    .any(|k| w.eq_ignore_ascii_case(k)) =>
+            {
                 self.pos += 1;
                 Ok(CondAst::Of(q, Some(w)))
             }
@@ -266,20 +286,35 @@ mod tests {
                 Not(Box::new(Of(Quantity::All, Some("filter_*".into()))))
             ])
         );
-        assert_eq!(parse_condition("all of them").unwrap(), Of(Quantity::All, None));
-        assert_eq!(parse_condition("NOT 1 of them").unwrap(), Not(Box::new(Of(Quantity::AtLeast(1), None))));
+        assert_eq!(
+            parse_condition("all of them").unwrap(),
+            Of(Quantity::All, None)
+        );
+        assert_eq!(
+            parse_condition("NOT 1 of them").unwrap(),
+            Not(Box::new(Of(Quantity::AtLeast(1), None)))
+        );
     }
 
     #[test]
     fn errors_name_the_place() {
         let e = parse_condition("selection and").unwrap_err();
         assert_eq!(e.position, 13);
-        assert!(parse_condition("(a or b").unwrap_err().message.contains("')'"));
-        assert!(parse_condition("sel | count() > 5").unwrap_err().message.contains("obsolete"));
+        assert!(parse_condition("(a or b")
+            .unwrap_err()
+            .message
+            .contains("')'"));
+        assert!(parse_condition("sel | count() > 5")
+            .unwrap_err()
+            .message
+            .contains("obsolete"));
         assert!(parse_condition("a b").is_err());
         assert!(parse_condition("").is_err());
         let deep = format!("{}a{}", "(".repeat(10_000), ")".repeat(10_000));
-        assert!(parse_condition(&deep).unwrap_err().message.contains("deeply"));
+        assert!(parse_condition(&deep)
+            .unwrap_err()
+            .message
+            .contains("deeply"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 
 use watchfloor_model::{Event, Value};
 
-use crate::rule::{CorrelationCondition, CorrelationType, RuleMeta};
+use crate::rule::{Alias, CorrelationCondition, CorrelationType, RuleMeta};
 
 /// What a correlation counts: a base rule or another correlation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,7 +25,7 @@ pub struct CompiledCorrelation {
     /// The name each source is known by in `aliases` (its `name`, else id).
     pub source_names: Vec<Vec<String>>,
     pub group_by: Vec<String>,
-    pub aliases: Vec<(String, Vec<(String, String)>)>,
+    pub aliases: Vec<Alias>,
     pub timespan_ns: i64,
     pub condition: CorrelationCondition,
     /// `generate`: the referenced rules also report on their own.
@@ -61,7 +61,10 @@ pub struct Hit {
 
 impl Hit {
     fn field(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Collects the named fields of an event.
@@ -216,7 +219,8 @@ impl<'a> CorrelationEngine<'a> {
             self.stats.evicted_entries += 1;
         }
         let aggregate = aggregate(c, window, pos, value.as_deref())?;
-        if !c.condition.test(aggregate) && !(c.kind.is_temporal() && c.condition.checks.is_empty()) {
+        // With no comparisons (temporal types) `test` is true: all rules were required above.
+        if !c.condition.test(aggregate) {
             return None;
         }
         // Fired: start the group afresh so one burst raises one alert.
@@ -240,7 +244,11 @@ impl<'a> CorrelationEngine<'a> {
         let before = groups.len();
         groups.retain(|_, w| w.last >= now - span);
         if groups.len() >= self.limits.max_groups {
-            if let Some(stalest) = groups.iter().min_by_key(|(_, w)| w.last).map(|(k, _)| k.clone()) {
+            if let Some(stalest) = groups
+                .iter()
+                .min_by_key(|(_, w)| w.last)
+                .map(|(k, _)| k.clone())
+            {
                 groups.remove(&stalest);
             }
         }
@@ -256,7 +264,10 @@ fn aggregate(c: &CompiledCorrelation, w: &Window, pos: usize, value: Option<&str
     Some(match c.kind {
         EventCount => entries.len() as f64,
         ValueCount => {
-            let mut seen: Vec<&str> = entries.iter().filter_map(|(_, _, v)| v.as_deref()).collect();
+            let mut seen: Vec<&str> = entries
+                .iter()
+                .filter_map(|(_, _, v)| v.as_deref())
+                .collect();
             seen.sort_unstable();
             seen.dedup();
             seen.len() as f64
@@ -286,13 +297,18 @@ fn aggregate(c: &CompiledCorrelation, w: &Window, pos: usize, value: Option<&str
             // The share (in percent) of the window's events whose field has
             // the current event's value: "this value is among the rarest 1%".
             let value = value?;
-            let same = entries.iter().filter(|(_, _, v)| v.as_deref() == Some(value)).count();
+            let same = entries
+                .iter()
+                .filter(|(_, _, v)| v.as_deref() == Some(value))
+                .count();
             100.0 * same as f64 / entries.len().max(1) as f64
         }
     })
 }
 
-fn numbers<'w>(entries: &'w VecDeque<(i64, usize, Option<String>)>) -> impl Iterator<Item = f64> + 'w {
+fn numbers<'w>(
+    entries: &'w VecDeque<(i64, usize, Option<String>)>,
+) -> impl Iterator<Item = f64> + 'w {
     entries
         .iter()
         .filter_map(|(_, _, v)| v.as_deref().and_then(|s| s.trim().parse::<f64>().ok()))
@@ -332,7 +348,12 @@ mod tests {
 
     const SEC: i64 = 1_000_000_000;
 
-    fn corr(kind: CorrelationType, sources: usize, checks: Vec<(CmpOp, f64)>, field: Option<&str>) -> CompiledCorrelation {
+    fn corr(
+        kind: CorrelationType,
+        sources: usize,
+        checks: Vec<(CmpOp, f64)>,
+        field: Option<&str>,
+    ) -> CompiledCorrelation {
         CompiledCorrelation {
             meta: RuleMeta::default(),
             kind,
@@ -370,56 +391,156 @@ mod tests {
 
     #[test]
     fn event_count_slides_rather_than_buckets() {
-        let c = corr(CorrelationType::EventCount, 1, vec![(CmpOp::Gte, 3.0)], None);
+        let c = corr(
+            CorrelationType::EventCount,
+            1,
+            vec![(CmpOp::Gte, 3.0)],
+            None,
+        );
         // 50s, 70s, 100s: a clock-aligned minute would split them; a sliding window does not.
-        let m = run(c.clone(), &[hit(0, 50, "a", None), hit(0, 70, "a", None), hit(0, 100, "a", None)]);
+        let m = run(
+            c.clone(),
+            &[
+                hit(0, 50, "a", None),
+                hit(0, 70, "a", None),
+                hit(0, 100, "a", None),
+            ],
+        );
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].group, vec![("User".to_string(), "a".to_string())]);
         // Spread over more than the timespan: no match. Different users: no match.
-        assert!(run(c.clone(), &[hit(0, 0, "a", None), hit(0, 50, "a", None), hit(0, 120, "a", None)]).is_empty());
-        assert!(run(c, &[hit(0, 0, "a", None), hit(0, 1, "b", None), hit(0, 2, "a", None)]).is_empty());
+        assert!(run(
+            c.clone(),
+            &[
+                hit(0, 0, "a", None),
+                hit(0, 50, "a", None),
+                hit(0, 120, "a", None)
+            ]
+        )
+        .is_empty());
+        assert!(run(
+            c,
+            &[
+                hit(0, 0, "a", None),
+                hit(0, 1, "b", None),
+                hit(0, 2, "a", None)
+            ]
+        )
+        .is_empty());
     }
 
     #[test]
     fn value_count_counts_distinct_values() {
-        let c = corr(CorrelationType::ValueCount, 1, vec![(CmpOp::Gte, 2.0)], Some("Host"));
-        assert!(run(c.clone(), &[hit(0, 1, "a", Some(("Host", "x"))), hit(0, 2, "a", Some(("Host", "x")))]).is_empty());
-        assert_eq!(run(c, &[hit(0, 1, "a", Some(("Host", "x"))), hit(0, 2, "a", Some(("Host", "y")))]).len(), 1);
+        let c = corr(
+            CorrelationType::ValueCount,
+            1,
+            vec![(CmpOp::Gte, 2.0)],
+            Some("Host"),
+        );
+        assert!(run(
+            c.clone(),
+            &[
+                hit(0, 1, "a", Some(("Host", "x"))),
+                hit(0, 2, "a", Some(("Host", "x")))
+            ]
+        )
+        .is_empty());
+        assert_eq!(
+            run(
+                c,
+                &[
+                    hit(0, 1, "a", Some(("Host", "x"))),
+                    hit(0, 2, "a", Some(("Host", "y")))
+                ]
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]
     fn temporal_needs_every_rule_in_any_order() {
         let c = corr(CorrelationType::Temporal, 3, vec![], None);
-        assert_eq!(run(c.clone(), &[hit(2, 1, "a", None), hit(0, 2, "a", None), hit(1, 3, "a", None)]).len(), 1);
-        assert!(run(c, &[hit(0, 1, "a", None), hit(1, 2, "a", None), hit(0, 3, "a", None)]).is_empty());
+        assert_eq!(
+            run(
+                c.clone(),
+                &[
+                    hit(2, 1, "a", None),
+                    hit(0, 2, "a", None),
+                    hit(1, 3, "a", None)
+                ]
+            )
+            .len(),
+            1
+        );
+        assert!(run(
+            c,
+            &[
+                hit(0, 1, "a", None),
+                hit(1, 2, "a", None),
+                hit(0, 3, "a", None)
+            ]
+        )
+        .is_empty());
     }
 
     #[test]
     fn temporal_ordered_needs_the_order() {
         let c = corr(CorrelationType::TemporalOrdered, 2, vec![], None);
-        assert_eq!(run(c.clone(), &[hit(0, 1, "a", None), hit(1, 2, "a", None)]).len(), 1);
+        assert_eq!(
+            run(c.clone(), &[hit(0, 1, "a", None), hit(1, 2, "a", None)]).len(),
+            1
+        );
         assert!(run(c.clone(), &[hit(1, 1, "a", None), hit(0, 2, "a", None)]).is_empty());
         assert!(run(c, &[hit(0, 1, "a", None), hit(1, 100, "a", None)]).is_empty());
     }
 
     #[test]
     fn value_sum_and_avg() {
-        let sum = corr(CorrelationType::ValueSum, 1, vec![(CmpOp::Gt, 100.0)], Some("bytes"));
-        let hits = [hit(0, 1, "a", Some(("bytes", "60"))), hit(0, 2, "a", Some(("bytes", "50")))];
+        let sum = corr(
+            CorrelationType::ValueSum,
+            1,
+            vec![(CmpOp::Gt, 100.0)],
+            Some("bytes"),
+        );
+        let hits = [
+            hit(0, 1, "a", Some(("bytes", "60"))),
+            hit(0, 2, "a", Some(("bytes", "50"))),
+        ];
         assert_eq!(run(sum.clone(), &hits[..1]).len(), 0);
         assert_eq!(run(sum, &hits)[0].value, 110.0);
         // Averages 50, then 55.
-        let rising = [hit(0, 1, "a", Some(("bytes", "50"))), hit(0, 2, "a", Some(("bytes", "60")))];
-        let avg = corr(CorrelationType::ValueAvg, 1, vec![(CmpOp::Gt, 54.0)], Some("bytes"));
+        let rising = [
+            hit(0, 1, "a", Some(("bytes", "50"))),
+            hit(0, 2, "a", Some(("bytes", "60"))),
+        ];
+        let avg = corr(
+            CorrelationType::ValueAvg,
+            1,
+            vec![(CmpOp::Gt, 54.0)],
+            Some("bytes"),
+        );
         assert_eq!(run(avg, &rising)[0].value, 55.0);
-        let avg_hi = corr(CorrelationType::ValueAvg, 1, vec![(CmpOp::Gt, 56.0)], Some("bytes"));
+        let avg_hi = corr(
+            CorrelationType::ValueAvg,
+            1,
+            vec![(CmpOp::Gt, 56.0)],
+            Some("bytes"),
+        );
         assert!(run(avg_hi, &rising).is_empty());
     }
 
     #[test]
     fn value_percentile_flags_rare_values() {
-        let c = corr(CorrelationType::ValuePercentile, 1, vec![(CmpOp::Lte, 10.0)], Some("Image"));
-        let mut hits: Vec<Hit> = (0..20).map(|i| hit(0, i, "h", Some(("Image", "svchost.exe")))).collect();
+        let c = corr(
+            CorrelationType::ValuePercentile,
+            1,
+            vec![(CmpOp::Lte, 10.0)],
+            Some("Image"),
+        );
+        let mut hits: Vec<Hit> = (0..20)
+            .map(|i| hit(0, i, "h", Some(("Image", "svchost.exe"))))
+            .collect();
         hits.push(hit(0, 21, "h", Some(("Image", "evil.exe"))));
         let m = run(c, &hits);
         assert_eq!(m.len(), 1);
@@ -428,21 +549,38 @@ mod tests {
 
     #[test]
     fn range_conditions_and_chaining() {
-        let inner = corr(CorrelationType::EventCount, 1, vec![(CmpOp::Gte, 2.0)], None);
+        let inner = corr(
+            CorrelationType::EventCount,
+            1,
+            vec![(CmpOp::Gte, 2.0)],
+            None,
+        );
         let mut outer = corr(CorrelationType::TemporalOrdered, 2, vec![], None);
         outer.sources = vec![Source::Correlation(0), Source::Rule(1)];
         let cs = vec![inner, outer];
         let mut e = CorrelationEngine::new(&cs, Limits::default());
         let mut fired = Vec::new();
-        for h in [hit(0, 1, "a", None), hit(0, 2, "a", None), hit(1, 3, "a", None)] {
+        for h in [
+            hit(0, 1, "a", None),
+            hit(0, 2, "a", None),
+            hit(1, 3, "a", None),
+        ] {
             fired.extend(e.process(&h));
         }
-        assert_eq!(fired.iter().map(|m| m.correlation).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(
+            fired.iter().map(|m| m.correlation).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
     }
 
     #[test]
     fn state_is_bounded() {
-        let c = corr(CorrelationType::EventCount, 1, vec![(CmpOp::Gte, 1000.0)], None);
+        let c = corr(
+            CorrelationType::EventCount,
+            1,
+            vec![(CmpOp::Gte, 1000.0)],
+            None,
+        );
         let cs = vec![c];
         let limits = Limits {
             max_groups: 10,

@@ -60,7 +60,9 @@ struct Bucket {
 impl Bucket {
     fn add(&mut self, variant: u32, event_ids: Option<&[u32]>) {
         match event_ids {
-            Some(ids) => ids.iter().for_each(|id| self.by_event_id.entry(*id).or_default().push(variant)),
+            Some(ids) => ids
+                .iter()
+                .for_each(|id| self.by_event_id.entry(*id).or_default().push(variant)),
             None => self.any_event_id.push(variant),
         }
     }
@@ -191,14 +193,19 @@ impl RuleSet {
                 if !scratch.scanned {
                     self.scan(event, scratch);
                 }
-                if !lits.iter().any(|l| scratch.hits[*l as usize / 64] & (1u64 << (l % 64)) != 0) {
+                if !lits
+                    .iter()
+                    .any(|l| scratch.hits[*l as usize / 64] & (1u64 << (l % 64)) != 0)
+                {
                     continue;
                 }
             }
-            let target_ok = v
-                .target_fields
-                .iter()
-                .all(|(f, m)| event.get(f).and_then(Value::as_text).is_some_and(|t| m.is_match(t.as_str())));
+            let target_ok = v.target_fields.iter().all(|(f, m)| {
+                event
+                    .get(f)
+                    .and_then(Value::as_text)
+                    .is_some_and(|t| m.is_match(t.as_str()))
+            });
             if target_ok && v.detection.matches(event) {
                 scratch.seen.push(v.rule);
                 out.push(v.rule);
@@ -322,8 +329,13 @@ impl Build {
     fn finish(mut self) -> RuleSet {
         let filters = self.resolve_filters();
         for (i, sd) in std::mem::take(&mut self.rule_docs).into_iter().enumerate() {
-            let Document::Rule(rd) = &sd.doc else { continue };
-            let applied: Vec<&FilterDoc> = filters.get(&i).map(|v| v.iter().collect()).unwrap_or_default();
+            let Document::Rule(rd) = &sd.doc else {
+                continue;
+            };
+            let applied: Vec<&FilterDoc> = filters
+                .get(&i)
+                .map(|v| v.iter().collect())
+                .unwrap_or_default();
             match self.compile_rule(rd, &applied) {
                 Ok(()) => self.report.rules_loaded += 1,
                 Err(reason) => self.report.rejected.push(reject(&sd, &rd.meta, reason)),
@@ -346,8 +358,16 @@ impl Build {
         let mut out: HashMap<usize, Vec<FilterDoc>> = HashMap::new();
         let mut rejected = Vec::new();
         for sd in &self.filter_docs {
-            let Document::Filter(f) = &sd.doc else { continue };
-            let targets: Vec<usize> = f.rules.iter().filter_map(|r| by_ref.get(r.as_str())).flatten().copied().collect();
+            let Document::Filter(f) = &sd.doc else {
+                continue;
+            };
+            let targets: Vec<usize> = f
+                .rules
+                .iter()
+                .filter_map(|r| by_ref.get(r.as_str()))
+                .flatten()
+                .copied()
+                .collect();
             if targets.is_empty() {
                 rejected.push(reject(sd, &f.meta, "filter names no loaded rule".into()));
                 continue;
@@ -371,7 +391,8 @@ impl Build {
             };
             let mut detection = compile_detection(&rd.detection, &ctx)?;
             for f in filters {
-                let fd = compile_detection(&f.detection, &ctx).map_err(|e| format!("filter '{}': {e}", f.meta.title))?;
+                let fd = compile_detection(&f.detection, &ctx)
+                    .map_err(|e| format!("filter '{}': {e}", f.meta.title))?;
                 attach_filter(&mut detection, fd);
             }
             compiled.push((target, detection));
@@ -387,7 +408,12 @@ impl Build {
             let target_fields = target
                 .fields
                 .iter()
-                .map(|(k, v)| (k.as_str().into(), StrMatcher::new(&SigmaString::literal(v), false)))
+                .map(|(k, v)| {
+                    (
+                        k.as_str().into(),
+                        StrMatcher::new(&SigmaString::literal(v), false),
+                    )
+                })
                 .collect();
             self.variants.push(Variant {
                 rule,
@@ -423,7 +449,9 @@ impl Build {
         let docs = std::mem::take(&mut self.corr_docs);
         let mut slots: Vec<Option<CompiledCorrelation>> = Vec::new();
         for sd in &docs {
-            let Document::Correlation(c) = &sd.doc else { continue };
+            let Document::Correlation(c) = &sd.doc else {
+                continue;
+            };
             match self.compile_correlation(c, &names) {
                 Ok(cc) => slots.push(Some(cc)),
                 Err(reason) => {
@@ -436,15 +464,24 @@ impl Build {
         self.renumber(slots);
     }
 
-    fn compile_correlation(&self, c: &CorrelationDoc, names: &HashMap<String, Source>) -> Result<CompiledCorrelation, String> {
+    fn compile_correlation(
+        &self,
+        c: &CorrelationDoc,
+        names: &HashMap<String, Source>,
+    ) -> Result<CompiledCorrelation, String> {
         let mut sources = Vec::new();
         let mut source_names = Vec::new();
         for r in &c.rules {
-            let s = names.get(r).ok_or_else(|| format!("correlation references unknown rule '{r}'"))?;
+            let s = names
+                .get(r)
+                .ok_or_else(|| format!("correlation references unknown rule '{r}'"))?;
             sources.push(*s);
             source_names.push(self.names_of(*s, r));
         }
-        let timespan_ns = i64::try_from(c.timespan).ok().and_then(|s| s.checked_mul(1_000_000_000)).ok_or("timespan too large")?;
+        let timespan_ns = i64::try_from(c.timespan)
+            .ok()
+            .and_then(|s| s.checked_mul(1_000_000_000))
+            .ok_or("timespan too large")?;
         Ok(CompiledCorrelation {
             meta: c.meta.clone(),
             kind: c.kind,
@@ -470,19 +507,29 @@ impl Build {
 
     /// A correlation whose referenced correlation was rejected, or which
     /// takes part in a cycle, cannot run: reject it too.
-    fn drop_broken_chains(&mut self, slots: &mut [Option<CompiledCorrelation>], docs: &[SourcedDocument]) {
+    fn drop_broken_chains(
+        &mut self,
+        slots: &mut [Option<CompiledCorrelation>],
+        docs: &[SourcedDocument],
+    ) {
         loop {
             let mut changed = false;
             for i in 0..slots.len() {
                 let Some(c) = &slots[i] else { continue };
                 let broken = c.sources.iter().any(|s| match s {
-                    Source::Correlation(j) => *j == i || slots[*j].is_none() || reaches(slots, *j, i),
+                    Source::Correlation(j) => {
+                        *j == i || slots[*j].is_none() || reaches(slots, *j, i)
+                    }
                     Source::Rule(_) => false,
                 });
                 if broken {
                     let meta = c.meta.clone();
                     slots[i] = None;
-                    self.report.rejected.push(reject(&docs[i], &meta, "references a correlation that is rejected or forms a cycle".into()));
+                    self.report.rejected.push(reject(
+                        &docs[i],
+                        &meta,
+                        "references a correlation that is rejected or forms a cycle".into(),
+                    ));
                     changed = true;
                 }
             }
@@ -552,7 +599,9 @@ impl Build {
                 };
                 for g in &c.group_by {
                     let aliased = c.aliases.iter().find(|(a, _)| a == g).and_then(|(_, map)| {
-                        map.iter().find(|(rule, _)| c.source_names[pos].contains(rule)).map(|(_, f)| f.as_str())
+                        map.iter()
+                            .find(|(rule, _)| c.source_names[pos].contains(rule))
+                            .map(|(_, f)| f.as_str())
                     });
                     add(aliased.unwrap_or(g));
                 }
@@ -648,7 +697,11 @@ fn build_index(targets: &[Target]) -> (Index, Vec<String>) {
             (Scope::Windows, None) => index.windows_any_channel.add(vi, t.event_ids.as_deref()),
             (Scope::Windows, Some(chs)) => {
                 for ch in chs {
-                    index.channels.entry(ch.clone()).or_default().add(vi, t.event_ids.as_deref());
+                    index
+                        .channels
+                        .entry(ch.clone())
+                        .or_default()
+                        .add(vi, t.event_ids.as_deref());
                 }
             }
         }
@@ -672,6 +725,8 @@ fn shift(c: Cond, by: usize) -> Cond {
         Cond::Not(inner) => Cond::Not(Box::new(shift(*inner, by))),
         Cond::And(items) => Cond::And(items.into_iter().map(|c| shift(c, by)).collect()),
         Cond::Or(items) => Cond::Or(items.into_iter().map(|c| shift(c, by)).collect()),
-        Cond::AtLeast(n, items) => Cond::AtLeast(n, items.into_iter().map(|c| shift(c, by)).collect()),
+        Cond::AtLeast(n, items) => {
+            Cond::AtLeast(n, items.into_iter().map(|c| shift(c, by)).collect())
+        }
     }
 }

@@ -27,6 +27,7 @@ pub mod compile;
 pub mod condition;
 pub mod correlation;
 pub mod engine;
+pub mod finding;
 pub mod loader;
 pub mod logsource;
 pub mod matcher;
@@ -38,6 +39,7 @@ pub mod strmatch;
 
 pub use correlation::{CorrelationEngine, CorrelationMatch, Hit, Limits, Source};
 pub use engine::{LoadReport, Rule, RuleSet, RuleSetBuilder, RuleSetOptions, Scratch};
+pub use finding::Finding;
 pub use loader::Rejection;
 pub use logsource::Routing;
 pub use placeholders::Placeholders;

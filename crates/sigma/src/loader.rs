@@ -121,9 +121,15 @@ pub fn parse_file(path: &Path) -> (Vec<SourcedDocument>, Vec<Rejection>) {
     match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => parse_yaml_documents(&text, &label),
-            Err(_) => (Vec::new(), vec![file_rejection(&label, "file is not valid UTF-8".into())]),
+            Err(_) => (
+                Vec::new(),
+                vec![file_rejection(&label, "file is not valid UTF-8".into())],
+            ),
         },
-        Err(e) => (Vec::new(), vec![file_rejection(&label, format!("cannot read: {e}"))]),
+        Err(e) => (
+            Vec::new(),
+            vec![file_rejection(&label, format!("cannot read: {e}"))],
+        ),
     }
 }
 

@@ -101,7 +101,10 @@ impl Routing {
     /// The targets of a rule's logsource.
     pub fn resolve(&self, ls: &Logsource) -> Vec<Target> {
         let product = ls.product.as_deref();
-        let category = ls.category.as_deref().and_then(|c| self.file.categories.get(c));
+        let category = ls
+            .category
+            .as_deref()
+            .and_then(|c| self.file.categories.get(c));
         if product == Some("windows") || (product.is_none() && category.is_some()) {
             let mut targets = self.windows_targets(ls, category);
             if product.is_none() {
@@ -129,7 +132,11 @@ impl Routing {
                     scope: Some(Scope::Windows),
                     channels: self.channels(&v.service),
                     event_ids: Some(v.event_ids.clone()),
-                    fields: v.fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    fields: v
+                        .fields
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
                     fieldmap: v.fieldmap.clone(),
                 })
                 .collect();
@@ -164,19 +171,34 @@ mod tests {
     fn process_creation_fans_out_to_sysmon_and_security() {
         let t = Routing::default().resolve(&ls(Some("process_creation"), Some("windows"), None));
         assert_eq!(t.len(), 2);
-        assert_eq!(t[0].channels.as_deref(), Some(&["microsoft-windows-sysmon/operational".to_string()][..]));
+        assert_eq!(
+            t[0].channels.as_deref(),
+            Some(&["microsoft-windows-sysmon/operational".to_string()][..])
+        );
         assert_eq!(t[1].event_ids.as_deref(), Some(&[4688][..]));
-        assert_eq!(t[1].fieldmap.get("Image").map(String::as_str), Some("NewProcessName"));
+        assert_eq!(
+            t[1].fieldmap.get("Image").map(String::as_str),
+            Some("NewProcessName")
+        );
     }
 
     #[test]
     fn services_restrict_channels_and_other_products_are_not_windows() {
         let r = Routing::default();
         let t = r.resolve(&ls(None, Some("windows"), Some("security")));
-        assert_eq!(t[0].channels.as_deref(), Some(&["security".to_string()][..]));
+        assert_eq!(
+            t[0].channels.as_deref(),
+            Some(&["security".to_string()][..])
+        );
         assert_eq!(t[0].event_ids, None);
-        assert_eq!(r.resolve(&ls(None, Some("linux"), Some("auth")))[0].scope(), Scope::NonWindows);
-        assert_eq!(r.resolve(&ls(Some("proxy"), None, None))[0].scope(), Scope::Any);
+        assert_eq!(
+            r.resolve(&ls(None, Some("linux"), Some("auth")))[0].scope(),
+            Scope::NonWindows
+        );
+        assert_eq!(
+            r.resolve(&ls(Some("proxy"), None, None))[0].scope(),
+            Scope::Any
+        );
     }
 
     #[test]

@@ -53,14 +53,25 @@ pub enum ValueMatcher {
     Str(StrMatcher),
     Regex(regex::Regex),
     Cidr(IpNet),
-    Num { op: NumOp, value: f64 },
-    Time { part: TimePart, op: NumOp, value: f64 },
+    Num {
+        op: NumOp,
+        value: f64,
+    },
+    Time {
+        part: TimePart,
+        op: NumOp,
+        value: f64,
+    },
     /// `null`: the field is absent or null.
     Null,
     /// `exists`: the field is (true) or is not (false) present.
     Exists(bool),
     /// `fieldref`: compares with the value of another field of the event.
-    FieldRef { field: Box<str>, position: RefPosition, cased: bool },
+    FieldRef {
+        field: Box<str>,
+        position: RefPosition,
+        cased: bool,
+    },
 }
 
 impl ValueMatcher {
@@ -79,9 +90,11 @@ impl ValueMatcher {
             }
             ValueMatcher::Null => v.is_null(),
             ValueMatcher::Exists(want) => *want,
-            ValueMatcher::FieldRef { field, position, cased } => {
-                fieldref_match(v, event.get(field), *position, *cased)
-            }
+            ValueMatcher::FieldRef {
+                field,
+                position,
+                cased,
+            } => fieldref_match(v, event.get(field), *position, *cased),
         }
     }
 
@@ -107,7 +120,13 @@ fn fieldref_match(v: &Value, other: Option<&Value>, position: RefPosition, cased
         return false;
     };
     let (a, b) = (a.as_str().as_bytes(), b.as_str().as_bytes());
-    let eq = |x: &[u8], y: &[u8]| if cased { x == y } else { x.eq_ignore_ascii_case(y) };
+    let eq = |x: &[u8], y: &[u8]| {
+        if cased {
+            x == y
+        } else {
+            x.eq_ignore_ascii_case(y)
+        }
+    };
     match position {
         RefPosition::Exact => eq(a, b),
         RefPosition::Prefix => a.len() >= b.len() && eq(&a[..b.len()], b),
@@ -179,9 +198,12 @@ impl FieldMatcher {
 
     /// Field names this matcher reads.
     pub fn fields_read(&self) -> impl Iterator<Item = &str> {
-        self.field.as_deref().into_iter().chain(self.values.iter().filter_map(|v| match v {
-            ValueMatcher::FieldRef { field, .. } => Some(&**field),
-            _ => None,
-        }))
+        self.field
+            .as_deref()
+            .into_iter()
+            .chain(self.values.iter().filter_map(|v| match v {
+                ValueMatcher::FieldRef { field, .. } => Some(&**field),
+                _ => None,
+            }))
     }
 }

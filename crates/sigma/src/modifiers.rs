@@ -158,7 +158,12 @@ fn scalar_text(value: &Yaml) -> Result<Option<String>, String> {
         Yaml::Bool(b) => Some(b.to_string()),
         Yaml::Number(n) => Some(n.to_string()),
         Yaml::String(s) => Some(s.clone()),
-        other => return Err(format!("value must be a scalar, found {}", yaml_kind(other))),
+        other => {
+            return Err(format!(
+                "value must be a scalar, found {}",
+                yaml_kind(other)
+            ))
+        }
     })
 }
 
@@ -238,7 +243,10 @@ fn typed_matcher(text: &str, mods: &[Modifier]) -> Result<Option<ValueMatcher>, 
             op: op.unwrap_or(NumOp::Eq),
             value: parse_num()?,
         })),
-        (None, Some(op)) => Ok(Some(ValueMatcher::Num { op, value: parse_num()? })),
+        (None, Some(op)) => Ok(Some(ValueMatcher::Num {
+            op,
+            value: parse_num()?,
+        })),
         (None, None) => Ok(None),
     }
 }
@@ -250,7 +258,12 @@ fn build_regex(pattern: &str, mods: &[Modifier]) -> Result<ValueMatcher, String>
         .dot_matches_new_line(mods.contains(&Modifier::ReS))
         .size_limit(8 * 1024 * 1024)
         .build()
-        .map_err(|e| format!("invalid regular expression '{pattern}': {}", first_line(&e.to_string())))?;
+        .map_err(|e| {
+            format!(
+                "invalid regular expression '{pattern}': {}",
+                first_line(&e.to_string())
+            )
+        })?;
     Ok(ValueMatcher::Regex(re))
 }
 
@@ -258,9 +271,17 @@ fn first_line(s: &str) -> String {
     s.lines().last().unwrap_or(s).trim().to_string()
 }
 
-fn initial_stages(text: &str, mods: &[Modifier], placeholders: &Placeholders) -> Result<Vec<Stage>, String> {
+fn initial_stages(
+    text: &str,
+    mods: &[Modifier],
+    placeholders: &Placeholders,
+) -> Result<Vec<Stage>, String> {
     if mods.contains(&Modifier::Expand) {
-        return Ok(placeholders.expand(text)?.into_iter().map(Stage::Sigma).collect());
+        return Ok(placeholders
+            .expand(text)?
+            .into_iter()
+            .map(Stage::Sigma)
+            .collect());
     }
     if mods.contains(&Modifier::FieldRef) {
         return Ok(vec![Stage::Sigma(SigmaString::literal(text))]);
@@ -279,9 +300,17 @@ fn apply_transform(m: Modifier, stages: Vec<Stage>) -> Result<Vec<Stage>, String
             },
             Base64 => {
                 let b = s.bytes("base64")?;
-                out.push(Stage::Bytes(base64::engine::general_purpose::STANDARD.encode(b).into_bytes()));
+                out.push(Stage::Bytes(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(b)
+                        .into_bytes(),
+                ));
             }
-            Base64Offset => out.extend(base64_offsets(&s.bytes("base64offset")?).into_iter().map(Stage::Bytes)),
+            Base64Offset => out.extend(
+                base64_offsets(&s.bytes("base64offset")?)
+                    .into_iter()
+                    .map(Stage::Bytes),
+            ),
             Utf16Le | Utf16Be | Utf16 => out.push(Stage::Bytes(utf16(&s.bytes("utf16")?, m))),
             _ => out.push(s),
         }
@@ -303,7 +332,11 @@ fn apply_position(s: &mut SigmaString, mods: &[Modifier]) {
     }
 }
 
-fn fieldref_matchers(stages: Vec<Stage>, mods: &[Modifier], cased: bool) -> Result<Vec<ValueMatcher>, String> {
+fn fieldref_matchers(
+    stages: Vec<Stage>,
+    mods: &[Modifier],
+    cased: bool,
+) -> Result<Vec<ValueMatcher>, String> {
     let position = if mods.contains(&Modifier::Contains) {
         crate::matcher::RefPosition::Contains
     } else if mods.contains(&Modifier::StartsWith) {
@@ -411,10 +444,14 @@ pub(crate) fn base64_offsets(value: &[u8]) -> Vec<Vec<u8>> {
         .map(|shift| {
             let mut buf = vec![b' '; shift];
             buf.extend_from_slice(value);
-            let enc = base64::engine::general_purpose::STANDARD.encode(&buf).into_bytes();
+            let enc = base64::engine::general_purpose::STANDARD
+                .encode(&buf)
+                .into_bytes();
             let trim = END_TRIM[(value.len() + shift) % 3];
             let end = enc.len().saturating_sub(trim);
-            enc.get(START[shift]..end).map(<[u8]>::to_vec).unwrap_or_default()
+            enc.get(START[shift]..end)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -426,7 +463,11 @@ fn utf16(bytes: &[u8], m: Modifier) -> Vec<u8> {
         out.extend_from_slice(&[0xff, 0xfe]);
     }
     for unit in text.encode_utf16() {
-        let b = if m == Modifier::Utf16Be { unit.to_be_bytes() } else { unit.to_le_bytes() };
+        let b = if m == Modifier::Utf16Be {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        };
         out.extend_from_slice(&b);
     }
     out

@@ -138,7 +138,10 @@ mod tests {
         let out = p.expand("%Servers%.corp").unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].as_plain().unwrap(), "dc1.corp");
-        assert!(p.expand("%Workstations%").unwrap_err().contains("Workstations"));
+        assert!(p
+            .expand("%Workstations%")
+            .unwrap_err()
+            .contains("Workstations"));
         assert_eq!(p.expand(r"\%plain%Servers%").unwrap().len(), 2);
     }
 

@@ -117,7 +117,10 @@ impl CorrelationType {
     }
 
     pub fn is_temporal(self) -> bool {
-        matches!(self, CorrelationType::Temporal | CorrelationType::TemporalOrdered)
+        matches!(
+            self,
+            CorrelationType::Temporal | CorrelationType::TemporalOrdered
+        )
     }
 }
 
@@ -157,6 +160,9 @@ impl CorrelationCondition {
     }
 }
 
+/// A field alias: its name and, per referenced rule name, the field it stands for.
+pub type Alias = (String, Vec<(String, String)>);
+
 #[derive(Debug, Clone)]
 pub struct CorrelationDoc {
     pub meta: RuleMeta,
@@ -166,8 +172,7 @@ pub struct CorrelationDoc {
     /// Window length in seconds.
     pub timespan: u64,
     pub condition: CorrelationCondition,
-    /// alias -> (rule name -> field)
-    pub aliases: Vec<(String, Vec<(String, String)>)>,
+    pub aliases: Vec<Alias>,
     pub generate: bool,
 }
 
@@ -190,7 +195,10 @@ fn get_str(m: &Mapping, key: &str) -> Result<Option<String>, String> {
         Some(Yaml::String(s)) => Ok(Some(s.clone())),
         Some(Yaml::Number(n)) => Ok(Some(n.to_string())),
         Some(Yaml::Bool(b)) => Ok(Some(b.to_string())),
-        Some(other) => Err(format!("'{key}' must be a string, found {}", yaml_kind(other))),
+        Some(other) => Err(format!(
+            "'{key}' must be a string, found {}",
+            yaml_kind(other)
+        )),
     }
 }
 
@@ -202,11 +210,17 @@ fn get_str_list(m: &Mapping, key: &str) -> Result<Vec<String>, String> {
             .map(|i| match i {
                 Yaml::String(s) => Ok(s.clone()),
                 Yaml::Number(n) => Ok(n.to_string()),
-                other => Err(format!("'{key}' must list strings, found {}", yaml_kind(other))),
+                other => Err(format!(
+                    "'{key}' must list strings, found {}",
+                    yaml_kind(other)
+                )),
             })
             .collect(),
         Some(Yaml::String(s)) => Ok(vec![s.clone()]),
-        Some(other) => Err(format!("'{key}' must be a list, found {}", yaml_kind(other))),
+        Some(other) => Err(format!(
+            "'{key}' must be a list, found {}",
+            yaml_kind(other)
+        )),
     }
 }
 
@@ -235,7 +249,10 @@ fn parse_logsource(m: &Mapping) -> Result<Logsource, String> {
         return Err("missing 'logsource'".into());
     };
     let Yaml::Mapping(ls) = ls else {
-        return Err(format!("'logsource' must be a map, found {}", yaml_kind(ls)));
+        return Err(format!(
+            "'logsource' must be a map, found {}",
+            yaml_kind(ls)
+        ));
     };
     let lower = |k: &str| get_str(ls, k).map(|v| v.map(|s| s.to_ascii_lowercase()));
     Ok(Logsource {
@@ -248,7 +265,10 @@ fn parse_logsource(m: &Mapping) -> Result<Logsource, String> {
 /// Classifies and checks one YAML document.
 pub fn parse_document(doc: &Yaml, path: &str) -> Result<Document, String> {
     let Yaml::Mapping(m) = doc else {
-        return Err(format!("a Sigma document must be a map, found {}", yaml_kind(doc)));
+        return Err(format!(
+            "a Sigma document must be a map, found {}",
+            yaml_kind(doc)
+        ));
     };
     if get(m, "action").is_some() {
         return Err("'action' documents (Sigma 1.0 rule collections) are obsolete".into());
@@ -262,7 +282,12 @@ pub fn parse_document(doc: &Yaml, path: &str) -> Result<Document, String> {
     }
     let detection = match get(m, "detection") {
         Some(Yaml::Mapping(d)) => d.clone(),
-        Some(other) => return Err(format!("'detection' must be a map, found {}", yaml_kind(other))),
+        Some(other) => {
+            return Err(format!(
+                "'detection' must be a map, found {}",
+                yaml_kind(other)
+            ))
+        }
         None => return Err("no 'detection', 'correlation' or 'filter' section".into()),
     };
     if get(&detection, "condition").is_none() {
@@ -299,8 +324,12 @@ fn parse_filter(meta: RuleMeta, m: &Mapping, f: &Yaml) -> Result<FilterDoc, Stri
 /// `30s`, `5m`, `1h`, `7d` (also `1w`, `1M`, `1y` as pySigma accepts).
 pub fn parse_timespan(s: &str) -> Result<u64, String> {
     let s = s.trim();
-    let unit_at = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| format!("timespan '{s}' has no unit"))?;
-    let n: u64 = s[..unit_at].parse().map_err(|_| format!("invalid timespan '{s}'"))?;
+    let unit_at = s
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("timespan '{s}' has no unit"))?;
+    let n: u64 = s[..unit_at]
+        .parse()
+        .map_err(|_| format!("invalid timespan '{s}'"))?;
     let mult = match &s[unit_at..] {
         "s" => 1,
         "m" => 60,
@@ -319,12 +348,15 @@ fn parse_correlation(meta: RuleMeta, c: &Yaml) -> Result<CorrelationDoc, String>
         return Err("'correlation' must be a map".into());
     };
     let kind_s = get_str(c, "type")?.ok_or("correlation has no 'type'")?;
-    let kind = CorrelationType::parse(&kind_s).ok_or_else(|| format!("unknown correlation type '{kind_s}'"))?;
+    let kind = CorrelationType::parse(&kind_s)
+        .ok_or_else(|| format!("unknown correlation type '{kind_s}'"))?;
     let rules = get_str_list(c, "rules")?;
     if rules.is_empty() {
         return Err("correlation has no 'rules'".into());
     }
-    let timespan_s = get_str(c, "timespan")?.or(get_str(c, "timeframe")?).ok_or("correlation has no 'timespan'")?;
+    let timespan_s = get_str(c, "timespan")?
+        .or(get_str(c, "timeframe")?)
+        .ok_or("correlation has no 'timespan'")?;
     let timespan = parse_timespan(&timespan_s)?;
     let condition = parse_corr_condition(c, kind)?;
     let aliases = parse_aliases(c)?;
@@ -341,7 +373,10 @@ fn parse_correlation(meta: RuleMeta, c: &Yaml) -> Result<CorrelationDoc, String>
     })
 }
 
-fn parse_corr_condition(c: &Mapping, kind: CorrelationType) -> Result<CorrelationCondition, String> {
+fn parse_corr_condition(
+    c: &Mapping,
+    kind: CorrelationType,
+) -> Result<CorrelationCondition, String> {
     let mut cond = CorrelationCondition::default();
     match get(c, "condition") {
         None if kind.is_temporal() => {}
@@ -353,7 +388,11 @@ fn parse_corr_condition(c: &Mapping, kind: CorrelationType) -> Result<Correlatio
                     cond.field = match v {
                         Yaml::String(s) => Some(s.clone()),
                         Yaml::Sequence(items) => Some(
-                            items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(","),
+                            items
+                                .iter()
+                                .filter_map(|i| i.as_str())
+                                .collect::<Vec<_>>()
+                                .join(","),
                         ),
                         _ => return Err("condition 'field' must be a string".into()),
                     };
@@ -366,13 +405,22 @@ fn parse_corr_condition(c: &Mapping, kind: CorrelationType) -> Result<Correlatio
                     "lte" => CmpOp::Lte,
                     "eq" => CmpOp::Eq,
                     "neq" => CmpOp::Neq,
-                    other => return Err(format!("unknown correlation condition operator '{other}'")),
+                    other => {
+                        return Err(format!("unknown correlation condition operator '{other}'"))
+                    }
                 };
-                let n = v.as_f64().ok_or_else(|| format!("condition '{key}' needs a number"))?;
+                let n = v
+                    .as_f64()
+                    .ok_or_else(|| format!("condition '{key}' needs a number"))?;
                 cond.checks.push((op, n));
             }
         }
-        Some(other) => return Err(format!("correlation 'condition' must be a map, found {}", yaml_kind(other))),
+        Some(other) => {
+            return Err(format!(
+                "correlation 'condition' must be a map, found {}",
+                yaml_kind(other)
+            ))
+        }
     }
     if kind.needs_field() && cond.field.is_none() {
         return Err("this correlation type needs 'field' in its condition".into());
@@ -383,13 +431,16 @@ fn parse_corr_condition(c: &Mapping, kind: CorrelationType) -> Result<Correlatio
     Ok(cond)
 }
 
-fn parse_aliases(c: &Mapping) -> Result<Vec<(String, Vec<(String, String)>)>, String> {
+fn parse_aliases(c: &Mapping) -> Result<Vec<Alias>, String> {
     let Some(Yaml::Mapping(a)) = get(c, "aliases") else {
         return Ok(Vec::new());
     };
     a.iter()
         .map(|(alias, map)| {
-            let alias = alias.as_str().ok_or("alias names must be strings")?.to_string();
+            let alias = alias
+                .as_str()
+                .ok_or("alias names must be strings")?
+                .to_string();
             let Yaml::Mapping(map) = map else {
                 return Err(format!("alias '{alias}' must map rule names to fields"));
             };
@@ -397,7 +448,9 @@ fn parse_aliases(c: &Mapping) -> Result<Vec<(String, Vec<(String, String)>)>, St
                 .iter()
                 .map(|(r, f)| match (r.as_str(), f.as_str()) {
                     (Some(r), Some(f)) => Ok((r.to_string(), f.to_string())),
-                    _ => Err(format!("alias '{alias}' must map rule names to field names")),
+                    _ => Err(format!(
+                        "alias '{alias}' must map rule names to field names"
+                    )),
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             Ok((alias, pairs))

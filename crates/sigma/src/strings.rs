@@ -141,8 +141,14 @@ mod tests {
     #[test]
     fn escapes_follow_the_specification() {
         // Plain backslash, single or double.
-        assert_eq!(SigmaString::parse(r"C:\Windows").parts, vec![lit(r"C:\Windows")]);
-        assert_eq!(SigmaString::parse(r"C:\\Windows").parts, vec![lit(r"C:\Windows")]);
+        assert_eq!(
+            SigmaString::parse(r"C:\Windows").parts,
+            vec![lit(r"C:\Windows")]
+        );
+        assert_eq!(
+            SigmaString::parse(r"C:\\Windows").parts,
+            vec![lit(r"C:\Windows")]
+        );
         // Escaped wildcard is a plain character.
         assert_eq!(SigmaString::parse(r"a\*b").parts, vec![lit("a*b")]);
         assert_eq!(SigmaString::parse(r"a\?b").parts, vec![lit("a?b")]);
@@ -152,6 +158,9 @@ mod tests {
         assert_eq!(SigmaString::parse(r"a\\\*").parts, vec![lit(r"a\*")]);
         // Four backslashes: two backslashes.
         assert_eq!(SigmaString::parse(r"\\\\srv").parts, vec![lit(r"\\srv")]);
-        assert_eq!(SigmaString::parse(r"*a?**").parts, vec![AnyMany, lit("a"), AnyOne, AnyMany]);
+        assert_eq!(
+            SigmaString::parse(r"*a?**").parts,
+            vec![AnyMany, lit("a"), AnyOne, AnyMany]
+        );
     }
 }

@@ -34,8 +34,17 @@ pub struct StrMatcher {
 
 impl StrMatcher {
     pub fn new(s: &SigmaString, cased: bool) -> StrMatcher {
-        let unicode_fold = !cased && s.parts.iter().any(|p| matches!(p, Part::Lit(l) if !l.is_ascii()));
-        let fold = |l: &str| if cased { l.to_string() } else { l.to_lowercase() };
+        let unicode_fold = !cased
+            && s.parts
+                .iter()
+                .any(|p| matches!(p, Part::Lit(l) if !l.is_ascii()));
+        let fold = |l: &str| {
+            if cased {
+                l.to_string()
+            } else {
+                l.to_lowercase()
+            }
+        };
         let lits: Vec<&Part> = s.parts.iter().collect();
         let (op, needle) = match lits.as_slice() {
             [] => (Op::Exact, String::new()),
@@ -64,7 +73,13 @@ impl StrMatcher {
 
     fn match_bytes(&self, hay: &[u8]) -> bool {
         let n = self.needle.as_bytes();
-        let eq = |a: &[u8], b: &[u8]| if self.cased { a == b } else { a.eq_ignore_ascii_case(b) };
+        let eq = |a: &[u8], b: &[u8]| {
+            if self.cased {
+                a == b
+            } else {
+                a.eq_ignore_ascii_case(b)
+            }
+        };
         match &self.op {
             Op::Exact => hay.len() == n.len() && eq(hay, n),
             Op::Prefix => hay.len() >= n.len() && eq(&hay[..n.len()], n),
@@ -133,7 +148,11 @@ pub(crate) fn find(hay: &[u8], needle: &[u8], cased: bool) -> Option<usize> {
     let mut from = 0;
     while from <= last_start {
         let window = &hay[from..=last_start];
-        let off = if lo == up { memchr::memchr(lo, window) } else { memchr::memchr2(lo, up, window) }?;
+        let off = if lo == up {
+            memchr::memchr(lo, window)
+        } else {
+            memchr::memchr2(lo, up, window)
+        }?;
         let at = from + off;
         if hay[at..at + needle.len()].eq_ignore_ascii_case(needle) {
             return Some(at);
@@ -161,7 +180,11 @@ fn seg_at(hay: &[u8], pos: usize, seg: &[Tok], cased: bool) -> Option<usize> {
         match t {
             Tok::Byte(b) => {
                 let h = *hay.get(i)?;
-                let same = if cased { h == *b } else { h.eq_ignore_ascii_case(b) };
+                let same = if cased {
+                    h == *b
+                } else {
+                    h.eq_ignore_ascii_case(b)
+                };
                 if !same {
                     return None;
                 }
@@ -187,7 +210,10 @@ fn is_boundary(hay: &[u8], i: usize) -> bool {
 fn seg_find(hay: &[u8], from: usize, seg: &[Tok], cased: bool) -> Option<(usize, usize)> {
     if let Some(Tok::Byte(_)) = seg.first() {
         if seg.iter().all(|t| matches!(t, Tok::Byte(_))) {
-            let bytes: Vec<u8> = seg.iter().filter_map(|t| if let Tok::Byte(b) = t { Some(*b) } else { None }).collect();
+            let bytes: Vec<u8> = seg
+                .iter()
+                .filter_map(|t| if let Tok::Byte(b) = t { Some(*b) } else { None })
+                .collect();
             let at = from + find(&hay[from.min(hay.len())..], &bytes, cased)?;
             return Some((at, at + bytes.len()));
         }
@@ -244,7 +270,10 @@ mod tests {
     #[test]
     fn globs() {
         // `\*` escapes the star, so a backslash before a wildcard is written `\\*`.
-        assert!(m("*\\AppData\\\\*\\x.exe", "C:\\Users\\a\\AppData\\Local\\x.exe"));
+        assert!(m(
+            "*\\AppData\\\\*\\x.exe",
+            "C:\\Users\\a\\AppData\\Local\\x.exe"
+        ));
         assert!(m("*\\AppData\\*\\x.exe", "C:\\AppData*\\x.exe"));
         assert!(!m("*\\AppData\\\\*\\x.exe", "C:\\Users\\a\\AppData\\x.exe"));
         assert!(m("prog?.exe", "progA.exe"));
@@ -276,7 +305,9 @@ mod tests {
             (None, Some(_)) => false,
             (Some('*'), _) => reference(&p[1..], h) || (!h.is_empty() && reference(p, &h[1..])),
             (Some('?'), Some(_)) => reference(&p[1..], &h[1..]),
-            (Some(c), Some(d)) => c.to_lowercase().eq(d.to_lowercase()) && reference(&p[1..], &h[1..]),
+            (Some(c), Some(d)) => {
+                c.to_lowercase().eq(d.to_lowercase()) && reference(&p[1..], &h[1..])
+            }
             (Some(_), None) => false,
         }
     }

@@ -11,14 +11,25 @@ use watchfloor_formats::{read_path, ReadOptions};
 use watchfloor_model::Event;
 use watchfloor_sigma::{RuleSet, RuleSetBuilder, RuleSetOptions, Scratch};
 
-const RULE_DIRS: [&str; 4] = ["rules", "rules-emerging-threats", "rules-threat-hunting", "rules-placeholder"];
+const RULE_DIRS: [&str; 4] = [
+    "rules",
+    "rules-emerging-threats",
+    "rules-threat-hunting",
+    "rules-placeholder",
+];
 
 fn corpus() -> Option<PathBuf> {
     let Some(dir) = std::env::var_os("WATCHFLOOR_CORPUS") else {
         eprintln!("SKIPPED: WATCHFLOOR_CORPUS is not set; set it to ../shared/corpus to run the corpus tests");
         return None;
     };
-    let dir = PathBuf::from(dir);
+    let mut dir = PathBuf::from(dir);
+    // Relative paths are relative to the workspace root (cargo runs tests in the crate directory).
+    if dir.is_relative() {
+        dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(dir);
+    }
     assert!(
         dir.join("sigma/regression_data").is_dir(),
         "WATCHFLOOR_CORPUS={} does not hold sigma/regression_data",
@@ -31,7 +42,14 @@ fn full_ruleset(corpus: &Path) -> &'static RuleSet {
     static SET: OnceLock<RuleSet> = OnceLock::new();
     SET.get_or_init(|| {
         let mut b = RuleSetBuilder::new(RuleSetOptions::default());
-        for d in ["rules", "rules-emerging-threats", "rules-threat-hunting", "rules-placeholder", "rules-compliance", "rules-dfir"] {
+        for d in [
+            "rules",
+            "rules-emerging-threats",
+            "rules-threat-hunting",
+            "rules-placeholder",
+            "rules-compliance",
+            "rules-dfir",
+        ] {
             let p = corpus.join("sigma").join(d);
             if p.exists() {
                 b.add_path(&p).expect("rule directory readable");
@@ -54,7 +72,10 @@ fn read_events(path: &Path) -> Vec<Event> {
 }
 
 fn count_matches(set: &RuleSet, rule_id: &str, events: &[Event]) -> usize {
-    let idx = set.rules().iter().position(|r| r.meta.id.as_deref() == Some(rule_id));
+    let idx = set
+        .rules()
+        .iter()
+        .position(|r| r.meta.id.as_deref() == Some(rule_id));
     let Some(idx) = idx else { return 0 };
     let mut scratch = Scratch::default();
     let mut out = Vec::new();
@@ -81,8 +102,11 @@ fn cases(corpus: &Path) -> Vec<Case> {
     collect_infos(&root.join("regression_data"), &mut infos);
     infos.sort();
     for info in infos {
-        let y: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&info).unwrap()).unwrap();
-        let Some(tests) = y.get("regression_tests_info").and_then(|t| t.as_sequence()) else { continue };
+        let y: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&info).unwrap()).unwrap();
+        let Some(tests) = y.get("regression_tests_info").and_then(|t| t.as_sequence()) else {
+            continue;
+        };
         let rule_id = y["rule_metadata"][0]["id"].as_str().unwrap().to_string();
         for t in tests {
             if t.get("type").and_then(|v| v.as_str()) != Some("evtx") {
@@ -90,7 +114,11 @@ fn cases(corpus: &Path) -> Vec<Case> {
             }
             let expected = t.get("match_count").and_then(|m| m.as_u64()).unwrap_or(1) as usize;
             let evtx = root.join(t["path"].as_str().unwrap());
-            out.push(Case { rule_id: rule_id.clone(), evtx, expected });
+            out.push(Case {
+                rule_id: rule_id.clone(),
+                evtx,
+                expected,
+            });
         }
     }
     out
@@ -108,7 +136,10 @@ fn collect_infos(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn rule_file_of(set: &RuleSet, rule_id: &str) -> Option<PathBuf> {
-    set.rules().iter().find(|r| r.meta.id.as_deref() == Some(rule_id)).map(|r| PathBuf::from(&r.meta.path))
+    set.rules()
+        .iter()
+        .find(|r| r.meta.id.as_deref() == Some(rule_id))
+        .map(|r| PathBuf::from(&r.meta.path))
 }
 
 #[test]
@@ -131,9 +162,15 @@ fn regression_cases_all_pass_alone_together_and_as_json() {
         let evtx_events = read_events(&case.evtx);
         let json_events = read_events(&case.evtx.with_extension("json"));
         let counts = [
-            ("alone/evtx", count_matches(&alone, &case.rule_id, &evtx_events)),
+            (
+                "alone/evtx",
+                count_matches(&alone, &case.rule_id, &evtx_events),
+            ),
             ("all/evtx", count_matches(full, &case.rule_id, &evtx_events)),
-            ("alone/json", count_matches(&alone, &case.rule_id, &json_events)),
+            (
+                "alone/json",
+                count_matches(&alone, &case.rule_id, &json_events),
+            ),
             ("all/json", count_matches(full, &case.rule_id, &json_events)),
         ];
         let bad: Vec<String> = counts
@@ -144,11 +181,23 @@ fn regression_cases_all_pass_alone_together_and_as_json() {
         if bad.is_empty() {
             passed += 1;
         } else {
-            failures.push(format!("{} ({}): expected {}, got {}", case.rule_id, file.display(), case.expected, bad.join(" ")));
+            failures.push(format!(
+                "{} ({}): expected {}, got {}",
+                case.rule_id,
+                file.display(),
+                case.expected,
+                bad.join(" ")
+            ));
         }
         let most = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
         if most > case.expected {
-            over.push(format!("{} ({}): expected {}, matched {}", case.rule_id, file.display(), case.expected, most));
+            over.push(format!(
+                "{} ({}): expected {}, matched {}",
+                case.rule_id,
+                file.display(),
+                case.expected,
+                most
+            ));
         }
     }
     println!("regression: {passed}/{} cases pass", cases.len());
@@ -159,7 +208,13 @@ fn regression_cases_all_pass_alone_together_and_as_json() {
     for f in &failures {
         println!("  FAIL: {f}");
     }
-    assert_eq!(passed, cases.len(), "regression: {passed}/{} pass; failures:\n{}", cases.len(), failures.join("\n"));
+    assert_eq!(
+        passed,
+        cases.len(),
+        "regression: {passed}/{} pass; failures:\n{}",
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -178,12 +233,24 @@ fn at_least_99_percent_of_rule_files_load() {
         *reasons.entry(key).or_default() += 1;
     }
     let share = r.files_loaded as f64 / r.files as f64;
-    println!("rule files: {} of {} load ({:.2}%); reasons: {reasons:?}", r.files_loaded, r.files, share * 100.0);
-    assert!(share >= 0.99, "only {:.2}% of rule files load", share * 100.0);
+    println!(
+        "rule files: {} of {} load ({:.2}%); reasons: {reasons:?}",
+        r.files_loaded,
+        r.files,
+        share * 100.0
+    );
+    assert!(
+        share >= 0.99,
+        "only {:.2}% of rule files load",
+        share * 100.0
+    );
     // Every rejection must be one the specification requires.
     for rej in &r.rejected {
         let required = rej.reason.contains("placeholder") || rej.reason.contains("deprecated");
-        assert!(required, "rejection not required by the specification: {rej}");
+        assert!(
+            required,
+            "rejection not required by the specification: {rej}"
+        );
     }
 }
 
