@@ -234,6 +234,9 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
         "{} files, {} events, {} parse errors, {} detections in {:.2}s",
         summary.files, summary.events, summary.parse_errors, summary.detections, summary.seconds
     );
+    if summary.files_unreadable == summary.files {
+        bail!("none of the {} input files could be read", summary.files);
+    }
     Ok(if args.fail_on_detection && summary.detections > 0 {
         1
     } else {

@@ -2,7 +2,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
-use evtx::{EvtxParser, ParserSettings};
+use evtx::{EvtxParser, ParserSettings, SerializedEvtxRecord};
 use watchfloor_model::SourceRef;
 
 use crate::windows::windows_event_from_json;
@@ -23,8 +23,75 @@ pub(crate) fn read_evtx(
         })?
         .with_configuration(settings);
     let label: Arc<str> = path.display().to_string().into();
-    for (index, record) in parser.records_json_value().enumerate() {
-        let ordinal = index as u64 + 1;
+    let mut ordinal = 0;
+    if emit_records(parser.records_json_value(), &label, &mut ordinal, sink).is_break() {
+        return Ok(());
+    }
+    read_truncated_tail(path, &label, &mut ordinal, sink);
+    Ok(())
+}
+
+const FILE_HEADER: usize = 4096;
+const CHUNK: usize = 65536;
+
+/// A file cut inside a chunk (a copy taken while the log was written, a
+/// partial download): the `evtx` crate skips the incomplete chunk, so its
+/// records are read here from a zero-padded copy, up to the cut. The cut
+/// itself is reported as an error naming the chunk.
+fn read_truncated_tail(
+    path: &Path,
+    label: &Arc<str>,
+    ordinal: &mut u64,
+    sink: &mut dyn FnMut(Record) -> ControlFlow<()>,
+) {
+    let Ok(size) = std::fs::metadata(path).map(|m| m.len() as usize) else {
+        return;
+    };
+    let tail = size.saturating_sub(FILE_HEADER) % CHUNK;
+    if size <= FILE_HEADER || tail == 0 {
+        return;
+    }
+    let chunk = (size - FILE_HEADER) / CHUNK;
+    let cut = RecordError {
+        path: label.to_string(),
+        record: *ordinal + 1,
+        message: format!(
+            "file ends {tail} bytes into chunk {chunk} (of {CHUNK}): records after the cut are lost"
+        ),
+    };
+    if sink(Err(cut)).is_break() {
+        return;
+    }
+    let Some(padded) = padded_tail(path, size - tail, tail) else {
+        return;
+    };
+    if let Ok(parser) = EvtxParser::from_buffer(padded) {
+        let mut parser = parser.with_configuration(ParserSettings::new().num_threads(1));
+        let _ = emit_records(parser.records_json_value(), label, ordinal, sink);
+    }
+}
+
+/// The file header followed by the incomplete chunk, padded with zeros.
+fn padded_tail(path: &Path, offset: usize, len: usize) -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut buf = vec![0u8; FILE_HEADER + CHUNK];
+    file.read_exact(&mut buf[..FILE_HEADER]).ok()?;
+    file.seek(SeekFrom::Start(offset as u64)).ok()?;
+    file.read_exact(&mut buf[FILE_HEADER..FILE_HEADER + len])
+        .ok()?;
+    Some(buf)
+}
+
+/// Sends every record to `sink`; errors carry the ordinal.
+fn emit_records(
+    records: impl Iterator<Item = evtx::err::Result<SerializedEvtxRecord<serde_json::Value>>>,
+    label: &Arc<str>,
+    ordinal: &mut u64,
+    sink: &mut dyn FnMut(Record) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    for record in records {
+        *ordinal += 1;
         let item = match record {
             Ok(r) => {
                 let source = SourceRef {
@@ -39,13 +106,11 @@ pub(crate) fn read_evtx(
             }
             Err(e) => Err(RecordError {
                 path: label.to_string(),
-                record: ordinal,
+                record: *ordinal,
                 message: e.to_string(),
             }),
         };
-        if sink(item).is_break() {
-            break;
-        }
+        sink(item)?;
     }
-    Ok(())
+    ControlFlow::Continue(())
 }

@@ -36,6 +36,10 @@ pub struct JsonSplitter<R> {
     line: u64,
     max: usize,
     top_array: Option<bool>,
+    /// One document per line (NDJSON): a line break inside a document ends
+    /// it, so a broken line costs that line only. Known from the file name
+    /// or learned from the first document.
+    line_mode: Option<bool>,
 }
 
 impl<R: BufRead> JsonSplitter<R> {
@@ -45,7 +49,14 @@ impl<R: BufRead> JsonSplitter<R> {
             line: 1,
             max: MAX_RECORD_BYTES,
             top_array: None,
+            line_mode: None,
         }
+    }
+
+    /// Declares the input to be NDJSON (or not) instead of learning it.
+    pub fn with_line_mode(mut self, line_mode: bool) -> Self {
+        self.line_mode = Some(line_mode);
+        self
     }
 
     pub fn with_limit(mut self, max: usize) -> Self {
@@ -130,10 +141,18 @@ impl<R: BufRead> JsonSplitter<R> {
             }
             let mut used = 0;
             let mut done = false;
+            let line_mode = self.line_mode == Some(true);
             for &b in buf {
                 used += 1;
                 if b == b'\n' {
                     self.line += 1;
+                    if line_mode {
+                        // Unfinished at the end of its line: hand over what
+                        // there is (the parser names the error) and go on
+                        // with the next line.
+                        done = true;
+                        break;
+                    }
                 }
                 if in_string {
                     if escaped {
@@ -166,6 +185,7 @@ impl<R: BufRead> JsonSplitter<R> {
             size += used;
             self.reader.consume(used);
             if done {
+                self.line_mode.get_or_insert(self.line == line);
                 return Ok(self.finish(bytes, size, line));
             }
         }
@@ -193,6 +213,9 @@ pub(crate) fn read_json_file(
     };
     let label: Arc<str> = path.display().to_string().into();
     let mut splitter = JsonSplitter::new(BufReader::with_capacity(256 * 1024, reader));
+    if is_ndjson_name(path) {
+        splitter = splitter.with_line_mode(true);
+    }
     let mut record = 0u64;
     while let Some(piece) = splitter.next_piece()? {
         record += 1;
@@ -205,6 +228,16 @@ pub(crate) fn read_json_file(
         }
     }
     Ok(())
+}
+
+/// `x.ndjson`, `x.jsonl`, and the same gzipped.
+fn is_ndjson_name(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    name.ends_with(".ndjson") || name.ends_with(".jsonl")
 }
 
 fn is_gzip(path: &Path) -> bool {
@@ -328,6 +361,29 @@ mod tests {
         assert_eq!(docs(b"[{\"a\":1},\n {\"a\":2}]"), 2);
         assert_eq!(docs(b"{\"a\":1}\n{\"a\":2}\n"), 2);
         assert_eq!(docs(b"{\n  \"a\": {\"b\": \"}\"}\n}\n{\n \"c\": 2\n}"), 2);
+    }
+
+    #[test]
+    fn a_broken_line_of_ndjson_costs_that_line_only() {
+        let input = b"{\"a\":1}\n{\"broken\": \nnot json\n{\"a\":{\"b\":2}}\n";
+        // Learned from the first document, and declared.
+        for mut s in [
+            JsonSplitter::new(&input[..]),
+            JsonSplitter::new(&input[..]).with_line_mode(true),
+        ] {
+            let mut p = Vec::new();
+            while let Some(piece) = s.next_piece().unwrap() {
+                p.push(piece);
+            }
+            assert_eq!(p.len(), 4, "{p:?}");
+            assert!(
+                matches!(&p[1], Piece::Document { line: 2, bytes } if bytes.starts_with(b"{\"broken"))
+            );
+            assert!(matches!(p[2], Piece::Garbage { line: 3, .. }));
+            assert!(matches!(&p[3], Piece::Document { line: 4, .. }));
+        }
+        // Pretty-printed documents still span lines.
+        assert_eq!(docs(b"{\n \"a\": 1\n}\n{\n \"a\": 2\n}\n"), 2);
     }
 
     #[test]

@@ -7,6 +7,24 @@ use crate::Value;
 pub struct Field {
     pub name: Box<str>,
     pub value: Value,
+    /// [`name_key`] of the name: lookups compare it before the bytes.
+    key: u64,
+}
+
+/// A cheap summary of a field name (length and a few bytes) that differs
+/// for almost all pairs of distinct names, so a lookup rejects most fields
+/// with one integer comparison.
+#[inline]
+fn name_key(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let at = |i: usize| u64::from(b.get(i).copied().unwrap_or(0));
+    let n = b.len();
+    (n as u64) << 40
+        | at(0) << 32
+        | at(n / 2) << 24
+        | at(n.wrapping_sub(3)) << 16
+        | at(n.wrapping_sub(2)) << 8
+        | at(n.wrapping_sub(1))
 }
 
 /// Where an event came from: the file (or stream) and the record number in it.
@@ -65,8 +83,10 @@ impl Event {
     }
 
     pub fn push(&mut self, name: impl Into<Box<str>>, value: Value) {
+        let name = name.into();
         self.fields.push(Field {
-            name: name.into(),
+            key: name_key(&name),
+            name,
             value,
         });
     }
@@ -104,11 +124,10 @@ impl Event {
     }
 
     fn get_exact(&self, name: &str) -> Option<&Value> {
-        // Compare lengths first: most keys differ in length, which is cheaper
-        // to reject than bytes.
+        let key = name_key(name);
         self.fields
             .iter()
-            .find(|f| f.name.len() == name.len() && &*f.name == name)
+            .find(|f| f.key == key && &*f.name == name)
             .map(|f| &f.value)
     }
 

@@ -116,12 +116,23 @@ fn matcher_literals(m: &FieldMatcher) -> Option<Vec<String>> {
     if m.negate || m.values.is_empty() {
         return None;
     }
+    let long_enough = |l: String| (l.len() >= MIN_LITERAL).then_some(l);
     let lits: Option<Vec<String>> = m
         .values
         .iter()
-        .map(|v| match v {
-            ValueMatcher::Str(s) => s.required_literal().filter(|l| l.len() >= MIN_LITERAL),
-            _ => None,
+        .flat_map(|v| -> Vec<Option<String>> {
+            match v {
+                ValueMatcher::Str(s) => vec![s.required_literal().and_then(long_enough)],
+                ValueMatcher::Regex(r) => match &r.literals {
+                    Some(lits) => lits.iter().cloned().map(long_enough).collect(),
+                    None => vec![None],
+                },
+                ValueMatcher::StrSet(set) => match set.literals() {
+                    Some(lits) => lits.map(long_enough).collect(),
+                    None => vec![None],
+                },
+                _ => vec![None],
+            }
         })
         .collect();
     let lits = lits?;

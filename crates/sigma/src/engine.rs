@@ -5,10 +5,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use watchfloor_model::{Event, Value};
 
+use crate::bits::Bits;
 use crate::compile::{compile_detection, CompileContext, Cond, Detection};
 use crate::correlation::{CompiledCorrelation, Source};
 use crate::loader::{parse_file, parse_yaml_documents, rule_files, Rejection, SourcedDocument};
@@ -47,41 +49,53 @@ struct Variant {
     detection: Detection,
     /// Field conditions of the logsource target (e.g. `EventType: CreateKey`).
     target_fields: Vec<(Box<str>, StrMatcher)>,
-    /// Prefilter literal ids; the variant runs only if one occurs.
-    literals: Option<Box<[u32]>>,
+    /// The variant runs only if one of its required literals occurs in
+    /// the event (see `RuleSet::literal_variants`).
+    prefiltered: bool,
 }
 
-#[derive(Default)]
+/// The variants of one Windows channel (or of every channel).
 struct Bucket {
-    by_event_id: HashMap<u32, Vec<u32>>,
-    any_event_id: Vec<u32>,
+    by_event_id: HashMap<u32, Bits>,
+    any_event_id: Bits,
 }
 
 impl Bucket {
-    fn add(&mut self, variant: u32, event_ids: Option<&[u32]>) {
-        match event_ids {
-            Some(ids) => ids
-                .iter()
-                .for_each(|id| self.by_event_id.entry(*id).or_default().push(variant)),
-            None => self.any_event_id.push(variant),
+    fn new(variants: usize) -> Bucket {
+        Bucket {
+            by_event_id: HashMap::new(),
+            any_event_id: Bits::new(variants),
         }
     }
 
-    fn candidates(&self, event_id: Option<u32>) -> (&[u32], &[u32]) {
-        let by_id = event_id
-            .and_then(|id| self.by_event_id.get(&id))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        (by_id, &self.any_event_id)
+    fn add(&mut self, variant: usize, event_ids: Option<&[u32]>, variants: usize) {
+        match event_ids {
+            Some(ids) => ids.iter().for_each(|id| {
+                self.by_event_id
+                    .entry(*id)
+                    .or_insert_with(|| Bits::new(variants))
+                    .insert(variant);
+            }),
+            None => {
+                self.any_event_id.insert(variant);
+            }
+        }
+    }
+
+    fn add_candidates(&self, event_id: Option<u32>, into: &mut Bits) {
+        into.union_with(&self.any_event_id);
+        if let Some(bits) = event_id.and_then(|id| self.by_event_id.get(&id)) {
+            into.union_with(bits);
+        }
     }
 }
 
-#[derive(Default)]
+/// Where each variant applies, as sets of variant ids.
 struct Index {
     channels: HashMap<String, Bucket>,
     windows_any_channel: Bucket,
-    non_windows: Vec<u32>,
-    any: Vec<u32>,
+    non_windows: Bits,
+    any: Bits,
 }
 
 /// Counts of a load, for `rules validate` and run summaries.
@@ -98,20 +112,33 @@ pub struct LoadReport {
 /// Per-thread scratch space for evaluation (no allocation per event).
 #[derive(Default)]
 pub struct Scratch {
-    hits: Vec<u64>,
-    scanned: bool,
+    /// The rule set the memoised state below belongs to: a scratch may be
+    /// reused with another rule set (after a reload, say).
+    owner: u64,
+    /// Literals seen in the event, by literal id.
+    hits: Bits,
+    /// Prefiltered variants with a literal in the event, by variant id.
+    passed: Bits,
+    /// Variants that apply to the event.
+    candidates: Bits,
     channel: Option<(Box<str>, Option<usize>)>,
     seen: Vec<usize>,
 }
 
 /// A compiled, indexed set of rules.
 pub struct RuleSet {
+    /// Unique per built set; ties a [`Scratch`]'s memo to this set.
+    id: u64,
     rules: Vec<Rule>,
     variants: Vec<Variant>,
     index: Index,
     channel_keys: Vec<String>,
     prefilter: Option<AhoCorasick>,
-    literal_words: usize,
+    /// For each prefilter literal, the variants that require it.
+    literal_variants: Vec<Box<[u32]>>,
+    /// Variants that run only when one of their literals occurs, and the others.
+    prefiltered: Bits,
+    unfiltered: Bits,
     correlations: Vec<CompiledCorrelation>,
     /// Fields each rule must hand to correlations, by rule.
     correlation_fields: HashMap<usize, Vec<String>>,
@@ -148,30 +175,56 @@ impl RuleSet {
     /// Evaluates every applicable rule against `event`, appending the
     /// indices of the rules that match to `out` (each at most once).
     pub fn evaluate(&self, event: &Event, scratch: &mut Scratch, out: &mut Vec<usize>) {
-        scratch.scanned = false;
-        scratch.seen.clear();
-        let core = &event.core;
-        if core.windows {
-            let bucket = self.channel_bucket(core.channel.as_deref(), scratch);
-            let (a, b) = self.index.windows_any_channel.candidates(core.event_id);
-            self.run(a, event, scratch, out);
-            self.run(b, event, scratch, out);
-            if let Some(bucket) = bucket {
-                let (a, b) = bucket.candidates(core.event_id);
-                self.run(a, event, scratch, out);
-                self.run(b, event, scratch, out);
-            }
-        } else {
-            self.run(&self.index.non_windows, event, scratch, out);
+        if scratch.owner != self.id {
+            scratch.owner = self.id;
+            scratch.channel = None;
         }
-        self.run(&self.index.any, event, scratch, out);
+        scratch.seen.clear();
+        self.route(event, scratch);
+        if !scratch.candidates.is_empty() && scratch.candidates.intersects(&self.prefiltered) {
+            self.scan(event, scratch);
+            scratch
+                .candidates
+                .intersect_with_union(&scratch.passed, &self.unfiltered);
+        }
+        for vi in scratch.candidates.iter() {
+            let v = &self.variants[vi];
+            if scratch.seen.contains(&v.rule) {
+                continue;
+            }
+            if self.target_fields_match(v, event) && v.detection.matches(event) {
+                scratch.seen.push(v.rule);
+                out.push(v.rule);
+            }
+        }
     }
 
-    /// The bucket of a channel, memoised in the scratch space: consecutive
-    /// events of one file usually share their channel.
-    fn channel_bucket(&self, channel: Option<&str>, scratch: &mut Scratch) -> Option<&Bucket> {
+    /// Fills `scratch.candidates` with the variants whose logsource
+    /// applies to the event.
+    fn route(&self, event: &Event, scratch: &mut Scratch) {
+        scratch.candidates.reset(self.variants.len());
+        let core = &event.core;
+        if core.windows {
+            let slot = self.channel_slot(core.channel.as_deref(), scratch);
+            let cands = &mut scratch.candidates;
+            self.index
+                .windows_any_channel
+                .add_candidates(core.event_id, cands);
+            if let Some(bucket) = slot.and_then(|i| self.index.channels.get(&self.channel_keys[i]))
+            {
+                bucket.add_candidates(core.event_id, cands);
+            }
+        } else {
+            scratch.candidates.union_with(&self.index.non_windows);
+        }
+        scratch.candidates.union_with(&self.index.any);
+    }
+
+    /// The index of a channel's bucket key, memoised in the scratch space:
+    /// consecutive events of one file usually share their channel.
+    fn channel_slot(&self, channel: Option<&str>, scratch: &mut Scratch) -> Option<usize> {
         let channel = channel?;
-        let slot = match &scratch.channel {
+        match &scratch.channel {
             Some((c, slot)) if &**c == channel => *slot,
             _ => {
                 let lower = channel.to_lowercase();
@@ -179,52 +232,35 @@ impl RuleSet {
                 scratch.channel = Some((channel.into(), slot));
                 slot
             }
-        };
-        slot.and_then(|i| self.index.channels.get(&self.channel_keys[i]))
-    }
-
-    fn run(&self, candidates: &[u32], event: &Event, scratch: &mut Scratch, out: &mut Vec<usize>) {
-        for &vi in candidates {
-            let v = &self.variants[vi as usize];
-            if scratch.seen.contains(&v.rule) {
-                continue;
-            }
-            if let Some(lits) = &v.literals {
-                if !scratch.scanned {
-                    self.scan(event, scratch);
-                }
-                if !lits
-                    .iter()
-                    .any(|l| scratch.hits[*l as usize / 64] & (1u64 << (l % 64)) != 0)
-                {
-                    continue;
-                }
-            }
-            let target_ok = v.target_fields.iter().all(|(f, m)| {
-                event
-                    .get(f)
-                    .and_then(Value::as_text)
-                    .is_some_and(|t| m.is_match(t.as_str()))
-            });
-            if target_ok && v.detection.matches(event) {
-                scratch.seen.push(v.rule);
-                out.push(v.rule);
-            }
         }
     }
 
-    /// Runs the shared automaton over every value of the event once.
+    fn target_fields_match(&self, v: &Variant, event: &Event) -> bool {
+        v.target_fields.iter().all(|(f, m)| {
+            event
+                .get(f)
+                .and_then(Value::as_text)
+                .is_some_and(|t| m.is_match(t.as_str()))
+        })
+    }
+
+    /// Runs the shared automaton over every value of the event once and
+    /// marks the variants whose literals occur.
     fn scan(&self, event: &Event, scratch: &mut Scratch) {
-        scratch.scanned = true;
-        scratch.hits.clear();
-        scratch.hits.resize(self.literal_words, 0);
+        scratch.hits.reset(self.literal_variants.len());
+        scratch.passed.reset(self.variants.len());
         let Some(ac) = &self.prefilter else { return };
+        let (hits, passed) = (&mut scratch.hits, &mut scratch.passed);
         for f in event.fields() {
             let mut each = |v: &Value| {
                 if let Some(t) = v.as_text() {
                     for m in ac.find_overlapping_iter(t.as_str()) {
                         let id = m.pattern().as_usize();
-                        scratch.hits[id / 64] |= 1u64 << (id % 64);
+                        if !hits.insert(id) {
+                            for &vi in self.literal_variants[id].iter() {
+                                passed.insert(vi as usize);
+                            }
+                        }
                     }
                 }
                 false
@@ -419,7 +455,7 @@ impl Build {
                 rule,
                 detection,
                 target_fields,
-                literals: None,
+                prefiltered: false,
             });
             self.targets.push(target);
         }
@@ -614,34 +650,50 @@ impl Build {
     }
 
     fn assemble(mut self) -> RuleSet {
-        let mut literal_ids: HashMap<String, u32> = HashMap::new();
+        let mut literal_ids: HashMap<String, usize> = HashMap::new();
         let mut literals: Vec<String> = Vec::new();
-        for v in &mut self.variants {
-            v.literals = v.detection.required_literals().map(|lits| {
-                lits.into_iter()
-                    .map(|l| {
-                        *literal_ids.entry(l.clone()).or_insert_with(|| {
-                            literals.push(l);
-                            (literals.len() - 1) as u32
-                        })
-                    })
-                    .collect()
-            });
+        let mut literal_variants: Vec<Vec<u32>> = Vec::new();
+        for (vi, v) in self.variants.iter_mut().enumerate() {
+            let Some(lits) = v.detection.required_literals() else {
+                continue;
+            };
+            v.prefiltered = true;
+            for l in lits {
+                let id = *literal_ids.entry(l.clone()).or_insert_with(|| {
+                    literals.push(l);
+                    literal_variants.push(Vec::new());
+                    literals.len() - 1
+                });
+                literal_variants[id].push(vi as u32);
+            }
         }
         let prefilter = build_automaton(&literals);
         if prefilter.is_none() {
-            self.variants.iter_mut().for_each(|v| v.literals = None);
+            self.variants.iter_mut().for_each(|v| v.prefiltered = false);
         }
         let (index, channel_keys) = build_index(&self.targets);
+        let mut prefiltered = Bits::new(self.variants.len());
+        let mut unfiltered = Bits::new(self.variants.len());
+        for (vi, v) in self.variants.iter().enumerate() {
+            if v.prefiltered {
+                prefiltered.insert(vi);
+            } else {
+                unfiltered.insert(vi);
+            }
+        }
         self.report.files_loaded = count_clean_files(&self.report);
         let correlation_fields = self.correlation_fields();
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         RuleSet {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             rules: self.rules,
             variants: self.variants,
             index,
             channel_keys,
             prefilter,
-            literal_words: literals.len().div_ceil(64),
+            literal_variants: literal_variants.into_iter().map(Into::into).collect(),
+            prefiltered,
+            unfiltered,
             correlations: self.correlations,
             correlation_fields,
             report: self.report,
@@ -688,20 +740,29 @@ fn build_automaton(literals: &[String]) -> Option<AhoCorasick> {
 }
 
 fn build_index(targets: &[Target]) -> (Index, Vec<String>) {
-    let mut index = Index::default();
+    let n = targets.len();
+    let mut index = Index {
+        channels: HashMap::new(),
+        windows_any_channel: Bucket::new(n),
+        non_windows: Bits::new(n),
+        any: Bits::new(n),
+    };
     for (vi, t) in targets.iter().enumerate() {
-        let vi = vi as u32;
         match (t.scope(), &t.channels) {
-            (Scope::Any, _) => index.any.push(vi),
-            (Scope::NonWindows, _) => index.non_windows.push(vi),
-            (Scope::Windows, None) => index.windows_any_channel.add(vi, t.event_ids.as_deref()),
+            (Scope::Any, _) => {
+                index.any.insert(vi);
+            }
+            (Scope::NonWindows, _) => {
+                index.non_windows.insert(vi);
+            }
+            (Scope::Windows, None) => index.windows_any_channel.add(vi, t.event_ids.as_deref(), n),
             (Scope::Windows, Some(chs)) => {
                 for ch in chs {
                     index
                         .channels
                         .entry(ch.clone())
-                        .or_default()
-                        .add(vi, t.event_ids.as_deref());
+                        .or_insert_with(|| Bucket::new(n))
+                        .add(vi, t.event_ids.as_deref(), n);
                 }
             }
         }

@@ -23,6 +23,7 @@
 //! assert_eq!(out, vec![0]);
 //! ```
 
+pub mod bits;
 pub mod compile;
 pub mod condition;
 pub mod correlation;

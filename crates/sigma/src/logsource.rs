@@ -81,7 +81,10 @@ impl Default for Routing {
 impl Routing {
     pub fn from_yaml(text: &str) -> Result<Routing, String> {
         let file: RoutingFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-        Ok(Routing { file, unrouted: false })
+        Ok(Routing {
+            file,
+            unrouted: false,
+        })
     }
 
     /// A table that routes nothing: every rule applies to every event,

@@ -6,7 +6,7 @@ use chrono::{Datelike, TimeZone, Timelike, Utc};
 use ipnet::IpNet;
 use watchfloor_model::{parse_timestamp, Event, Value};
 
-use crate::strmatch::{find, StrMatcher};
+use crate::strmatch::{find, StrMatcher, StrSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NumOp {
@@ -47,11 +47,22 @@ pub enum RefPosition {
     Contains,
 }
 
+/// A compiled `|re` value and the literals any of its matches contains.
+#[derive(Debug, Clone)]
+pub struct RegexMatcher {
+    pub re: regex::Regex,
+    /// Lowercase ASCII literals one of which every match contains, when
+    /// the pattern proves a small set (used by the engine's prefilter).
+    pub literals: Option<Vec<String>>,
+}
+
 /// One compiled value test.
 #[derive(Debug, Clone)]
 pub enum ValueMatcher {
     Str(StrMatcher),
-    Regex(regex::Regex),
+    /// Many plain string comparisons in one automaton pass.
+    StrSet(Box<StrSet>),
+    Regex(RegexMatcher),
     Cidr(IpNet),
     Num {
         op: NumOp,
@@ -79,7 +90,8 @@ impl ValueMatcher {
     fn test_scalar(&self, v: &Value, event: &Event) -> bool {
         match self {
             ValueMatcher::Str(m) => v.as_text().is_some_and(|t| m.is_match(t.as_str())),
-            ValueMatcher::Regex(re) => v.as_text().is_some_and(|t| re.is_match(t.as_str())),
+            ValueMatcher::StrSet(set) => v.as_text().is_some_and(|t| set.is_match(t.as_str())),
+            ValueMatcher::Regex(r) => v.as_text().is_some_and(|t| r.re.is_match(t.as_str())),
             ValueMatcher::Cidr(net) => v
                 .as_text()
                 .and_then(|t| t.as_str().trim().parse::<IpAddr>().ok())
@@ -113,6 +125,27 @@ impl ValueMatcher {
             }
         }
     }
+}
+
+/// Replaces the plain string matchers of an any-of list by automata (one
+/// per case rule) where there are enough of them; the result matches the
+/// same values.
+pub fn with_string_sets(values: Vec<ValueMatcher>) -> Vec<ValueMatcher> {
+    let (mut strs, mut out): (Vec<StrMatcher>, Vec<ValueMatcher>) = (Vec::new(), Vec::new());
+    for v in values {
+        match v {
+            ValueMatcher::Str(m) => strs.push(m),
+            other => out.push(other),
+        }
+    }
+    let mut sets: Vec<ValueMatcher> = [(false, false), (true, false), (false, true)]
+        .into_iter()
+        .filter_map(|(cased, unicode)| StrSet::extract(&mut strs, cased, unicode))
+        .map(|set| ValueMatcher::StrSet(Box::new(set)))
+        .collect();
+    sets.extend(strs.into_iter().map(ValueMatcher::Str));
+    sets.extend(out);
+    sets
 }
 
 fn fieldref_match(v: &Value, other: Option<&Value>, position: RefPosition, cased: bool) -> bool {

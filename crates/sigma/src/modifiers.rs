@@ -3,9 +3,10 @@
 
 use base64::Engine as _;
 use ipnet::IpNet;
+use regex_syntax::hir::Hir;
 use serde_yaml::Value as Yaml;
 
-use crate::matcher::{FieldMatcher, NumOp, TimePart, ValueMatcher};
+use crate::matcher::{with_string_sets, FieldMatcher, NumOp, RegexMatcher, TimePart, ValueMatcher};
 use crate::placeholders::Placeholders;
 use crate::strings::SigmaString;
 use crate::strmatch::StrMatcher;
@@ -132,10 +133,14 @@ pub fn build_field_matcher(
     for value in raw {
         matchers.extend(value_matchers(value, &mods, placeholders)?);
     }
+    let all = has(Modifier::All);
+    if !all {
+        matchers = with_string_sets(matchers);
+    }
     Ok(FieldMatcher {
         field: field.map(Into::into),
         values: matchers,
-        all: has(Modifier::All),
+        all,
         negate: has(Modifier::Neq),
     })
 }
@@ -252,10 +257,15 @@ fn typed_matcher(text: &str, mods: &[Modifier]) -> Result<Option<ValueMatcher>, 
 }
 
 fn build_regex(pattern: &str, mods: &[Modifier]) -> Result<ValueMatcher, String> {
+    let (i, m, s) = (
+        mods.contains(&Modifier::ReI),
+        mods.contains(&Modifier::ReM),
+        mods.contains(&Modifier::ReS),
+    );
     let re = regex::RegexBuilder::new(pattern)
-        .case_insensitive(mods.contains(&Modifier::ReI))
-        .multi_line(mods.contains(&Modifier::ReM))
-        .dot_matches_new_line(mods.contains(&Modifier::ReS))
+        .case_insensitive(i)
+        .multi_line(m)
+        .dot_matches_new_line(s)
         .size_limit(8 * 1024 * 1024)
         .build()
         .map_err(|e| {
@@ -264,7 +274,103 @@ fn build_regex(pattern: &str, mods: &[Modifier]) -> Result<ValueMatcher, String>
                 first_line(&e.to_string())
             )
         })?;
-    Ok(ValueMatcher::Regex(re))
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(i)
+        .multi_line(m)
+        .dot_matches_new_line(s)
+        .build()
+        .parse(pattern)
+        .ok();
+    Ok(ValueMatcher::Regex(RegexMatcher {
+        re,
+        literals: hir.as_ref().and_then(regex_literals),
+    }))
+}
+
+/// Literals one of which starts every match of the pattern (its prefix
+/// literals), when the set is finite and holds no empty literal. ASCII case
+/// variants collapse to one lowercase literal, as the prefilter folds ASCII
+/// case itself; other variants (`(?i)k` also matches the Kelvin sign) stay
+/// as literals of their own.
+fn regex_literals(hir: &Hir) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .extract(&fold_ascii_case(hir));
+    let mut out: Vec<String> = Vec::new();
+    for lit in seq.literals()? {
+        let text = std::str::from_utf8(lit.as_bytes()).ok()?;
+        if text.is_empty() {
+            return None;
+        }
+        let lower = text.to_ascii_lowercase();
+        if !out.contains(&lower) {
+            out.push(lower);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Rewrites every class that is one ASCII letter in all its cases (`[Kk\u{212A}]`
+/// from `(?i)k`) to the lowercase letter plus its non-ASCII variants.
+fn fold_ascii_case(hir: &Hir) -> Hir {
+    use regex_syntax::hir::{Capture, Class, ClassUnicode, ClassUnicodeRange, HirKind, Repetition};
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(class)) => match ascii_letter_class(class) {
+            Some(members) => Hir::class(Class::Unicode(ClassUnicode::new(
+                members.into_iter().map(|c| ClassUnicodeRange::new(c, c)),
+            ))),
+            None => hir.clone(),
+        },
+        HirKind::Concat(items) => Hir::concat(items.iter().map(fold_ascii_case).collect()),
+        HirKind::Alternation(items) => {
+            Hir::alternation(items.iter().map(fold_ascii_case).collect())
+        }
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            sub: Box::new(fold_ascii_case(&r.sub)),
+            ..r.clone()
+        }),
+        HirKind::Capture(c) => Hir::capture(Capture {
+            sub: Box::new(fold_ascii_case(&c.sub)),
+            ..c.clone()
+        }),
+        _ => hir.clone(),
+    }
+}
+
+/// For a class holding exactly the cases of one ASCII letter (and maybe
+/// non-ASCII characters that fold to it), the lowercase letter followed by
+/// those non-ASCII characters.
+fn ascii_letter_class(class: &regex_syntax::hir::ClassUnicode) -> Option<Vec<char>> {
+    let mut chars = Vec::new();
+    for r in class.ranges() {
+        if (r.end() as u32) - (r.start() as u32) > 4 || chars.len() > 4 {
+            return None;
+        }
+        chars.extend(r.start()..=r.end());
+    }
+    let lower = chars
+        .iter()
+        .find(|c| c.is_ascii_lowercase())?
+        .to_ascii_uppercase();
+    let (lo, up) = (lower.to_ascii_lowercase(), lower);
+    if !chars.contains(&up) {
+        return None;
+    }
+    let others: Vec<char> = chars.into_iter().filter(|c| !c.is_ascii()).collect();
+    let folds_to_letter = |c: &char| {
+        c.to_lowercase().eq(std::iter::once(lo)) || c.to_uppercase().eq(std::iter::once(up))
+    };
+    if !others.iter().all(folds_to_letter) {
+        return None;
+    }
+    let ascii_count = class
+        .ranges()
+        .iter()
+        .flat_map(|r| r.start()..=r.end())
+        .filter(char::is_ascii)
+        .count();
+    (ascii_count == 2).then(|| std::iter::once(lo).chain(others).collect())
 }
 
 fn first_line(s: &str) -> String {
@@ -476,6 +582,51 @@ fn utf16(bytes: &[u8], m: Modifier) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn literals_of(pattern: &str, mods: &[Modifier]) -> Option<Vec<String>> {
+        match build_regex(pattern, mods).expect("valid regex") {
+            ValueMatcher::Regex(r) => r.literals,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn regex_prefilter_literals() {
+        assert_eq!(
+            literals_of("mimikatz.*exe", &[]),
+            Some(vec!["mimikatz".into()])
+        );
+        let lits = literals_of("(?i)(iex|invoke-expression)", &[]).unwrap();
+        // Two ASCII literals, and the variants with the long s and the Kelvin sign.
+        assert_eq!(&lits[..2], ["iex", "invoke-expression"]);
+        assert_eq!(lits.len(), 9);
+        assert_eq!(
+            literals_of("abc", &[Modifier::ReI]).map(|l| l.len()),
+            Some(1)
+        );
+        // `(?i)k` also matches the Kelvin sign: a literal of its own.
+        assert_eq!(
+            literals_of("(?i)kerb", &[]),
+            Some(vec!["kerb".into(), "\u{212A}erb".into()])
+        );
+        assert_eq!(literals_of("[a-z]bc", &[]), None);
+        assert_eq!(literals_of(".*abc", &[]), None);
+        assert_eq!(literals_of("a|", &[]), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_regex_match_contains_a_prefilter_literal(h in "[abcksxyzABCKS\u{212A}\u{17F}. -]{0,16}") {
+            for p in ["abc", "(?i)a[bx]c", "x(yz|ab)+c", "(?i)(abc|xyz)\\s*-", "ab?c", "^ab.c$", "(?i)sk.s", "(?i)[kx]ab"] {
+                let ValueMatcher::Regex(r) = build_regex(p, &[]).unwrap() else { unreachable!() };
+                if let (true, Some(lits)) = (r.re.is_match(&h), &r.literals) {
+                    let lower = h.to_ascii_lowercase();
+                    proptest::prop_assert!(!lits.is_empty());
+                    proptest::prop_assert!(lits.iter().any(|l| lower.contains(l.as_str())), "{p} on {h:?}: {lits:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn base64offset_matches_the_published_values() {

@@ -3,6 +3,8 @@
 //! wildcard patterns run a linear glob matcher. Patterns holding non-ASCII
 //! letters fold the haystack with full Unicode lowercasing instead.
 
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
 use crate::strings::{Part, SigmaString};
 
 #[derive(Debug, Clone)]
@@ -64,7 +66,9 @@ impl StrMatcher {
     }
 
     pub fn is_match(&self, hay: &str) -> bool {
-        if self.unicode_fold {
+        // An ASCII haystack folds the same way under both rules; only
+        // non-ASCII text needs the (allocating) Unicode lowercase.
+        if self.unicode_fold && !hay.is_ascii() {
             let lowered = hay.to_lowercase();
             return self.match_bytes(lowered.as_bytes());
         }
@@ -111,6 +115,117 @@ impl StrMatcher {
             _ => Some(self.needle.to_ascii_lowercase()),
         }
         .filter(|s: &String| s.is_ascii())
+    }
+}
+
+/// Where a literal must sit in the haystack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Anchor {
+    Exact,
+    Prefix,
+    Suffix,
+    Contains,
+}
+
+impl Anchor {
+    fn accepts(self, start: usize, end: usize, len: usize) -> bool {
+        match self {
+            Anchor::Exact => start == 0 && end == len,
+            Anchor::Prefix => start == 0,
+            Anchor::Suffix => end == len,
+            Anchor::Contains => true,
+        }
+    }
+}
+
+/// Many plain comparisons against one value (`Image|endswith: [200
+/// names]`) as one automaton pass over the value instead of one search
+/// per pattern.
+#[derive(Debug, Clone)]
+pub struct StrSet {
+    ac: AhoCorasick,
+    anchors: Vec<Anchor>,
+    needles: Vec<Box<str>>,
+    only_contains: bool,
+    unicode_fold: bool,
+}
+
+/// Fewest plain patterns worth an automaton.
+pub const STR_SET_MIN: usize = 4;
+
+impl StrSet {
+    /// Builds a set from the plain (exact, prefix, suffix, contains;
+    /// non-empty) matchers among `ms` that share `cased` and
+    /// `unicode_fold`, removing them from `ms`; `None` (and `ms` untouched)
+    /// when fewer than [`STR_SET_MIN`] qualify.
+    pub fn extract(ms: &mut Vec<StrMatcher>, cased: bool, unicode_fold: bool) -> Option<StrSet> {
+        let plain = |m: &StrMatcher| {
+            m.cased == cased
+                && m.unicode_fold == unicode_fold
+                && !m.needle.is_empty()
+                && !matches!(m.op, Op::Glob(_))
+        };
+        if ms.iter().filter(|m| plain(m)).count() < STR_SET_MIN {
+            return None;
+        }
+        let (taken, kept): (Vec<StrMatcher>, Vec<StrMatcher>) =
+            std::mem::take(ms).into_iter().partition(plain);
+        *ms = kept;
+        let anchors: Vec<Anchor> = taken
+            .iter()
+            .map(|m| match m.op {
+                Op::Exact => Anchor::Exact,
+                Op::Prefix => Anchor::Prefix,
+                Op::Suffix => Anchor::Suffix,
+                _ => Anchor::Contains,
+            })
+            .collect();
+        let needles: Vec<Box<str>> = taken.into_iter().map(|m| m.needle).collect();
+        // Unicode-folded needles are already lowercase; the haystack is
+        // lowercased (or, when ASCII, folded by the automaton) to meet them.
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(!cased)
+            .match_kind(MatchKind::Standard)
+            .build(needles.iter().map(|n| n.as_bytes()))
+            .ok()?;
+        Some(StrSet {
+            only_contains: anchors.iter().all(|a| *a == Anchor::Contains),
+            ac,
+            anchors,
+            needles,
+            unicode_fold,
+        })
+    }
+
+    pub fn is_match(&self, hay: &str) -> bool {
+        if self.unicode_fold && !hay.is_ascii() {
+            return self.match_folded(&hay.to_lowercase());
+        }
+        self.match_folded(hay)
+    }
+
+    fn match_folded(&self, hay: &str) -> bool {
+        if self.only_contains {
+            return self.ac.is_match(hay);
+        }
+        let len = hay.len();
+        self.ac
+            .find_overlapping_iter(hay)
+            .any(|m| self.anchors[m.pattern().as_usize()].accepts(m.start(), m.end(), len))
+    }
+
+    /// The lowercase ASCII literals, one of which every match contains;
+    /// `None` for sets of non-ASCII patterns.
+    pub fn literals(&self) -> Option<impl Iterator<Item = String> + '_> {
+        (!self.unicode_fold).then(|| self.needles.iter().map(|n| n.to_ascii_lowercase()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.needles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.needles.is_empty()
     }
 }
 
@@ -298,6 +413,65 @@ mod tests {
         assert_eq!(r("ÄBC"), None);
     }
 
+    /// Checks sets plus leftover matchers against the single matchers;
+    /// returns how many sets were built.
+    fn set_and_singles_agree(patterns: &[&str], hay: &str) -> usize {
+        let singles: Vec<StrMatcher> = patterns
+            .iter()
+            .map(|p| StrMatcher::new(&SigmaString::parse(p), false))
+            .collect();
+        let mut rest = singles.clone();
+        let sets: Vec<StrSet> = [false, true]
+            .into_iter()
+            .filter_map(|unicode| StrSet::extract(&mut rest, false, unicode))
+            .collect();
+        let expected = singles.iter().any(|m| m.is_match(hay));
+        let got = sets.iter().any(|s| s.is_match(hay)) || rest.iter().any(|m| m.is_match(hay));
+        assert_eq!(got, expected, "{patterns:?} on {hay:?}");
+        sets.len()
+    }
+
+    #[test]
+    fn unicode_string_sets_fold_the_haystack() {
+        let pats = ["*ÄBC*", "*😀*", "Ökonom*", "*straße"];
+        for hay in [
+            "xäbcx",
+            "ÖKONOMIE",
+            "abc",
+            "x😀",
+            "STRASSE",
+            "Straße",
+            "strasse",
+        ] {
+            assert_eq!(set_and_singles_agree(&pats, hay), 1);
+        }
+    }
+
+    #[test]
+    fn string_sets_keep_anchors() {
+        let pats = [
+            "cmd.exe",
+            "\\\\psexec*",
+            "*\\rundll32.exe",
+            "*mimikatz*",
+            "a*b",
+        ];
+        for hay in [
+            "CMD.EXE",
+            "xcmd.exe",
+            "cmd.exex",
+            "\\\\PsExec.exe",
+            "C:\\\\psexec",
+            "C:\\Windows\\rundll32.exe",
+            "rundll32.exe x",
+            "run MIMIKATZ",
+            "aXXb",
+            "",
+        ] {
+            assert_eq!(set_and_singles_agree(&pats, hay), 1);
+        }
+    }
+
     /// The obvious exponential reference: a recursive matcher over chars.
     fn reference(p: &[char], h: &[char]) -> bool {
         match (p.first(), h.first()) {
@@ -317,6 +491,24 @@ mod tests {
         fn glob_agrees_with_reference(p in "[ab*?é]{0,8}", h in "[abAB é]{0,10}") {
             let expected = reference(&p.chars().collect::<Vec<_>>(), &h.chars().collect::<Vec<_>>());
             prop_assert_eq!(m(&p, &h), expected, "pattern {:?} haystack {:?}", p, h);
+        }
+
+        #[test]
+        fn string_set_agrees_with_single_matchers(
+            pats in proptest::collection::vec("[ab]{0,1}[*]?[abAB.äÄ]{1,3}[*]?", 4..8),
+            h in "[abAB.äÄ]{0,10}",
+        ) {
+            let pats: Vec<&str> = pats.iter().map(String::as_str).collect();
+            set_and_singles_agree(&pats, &h);
+        }
+
+        #[test]
+        fn ascii_string_set_agrees_with_single_matchers(
+            pats in proptest::collection::vec("[*]?[abAB.]{1,3}[*]?", 4..8),
+            h in "[abAB.]{0,10}",
+        ) {
+            let pats: Vec<&str> = pats.iter().map(String::as_str).collect();
+            prop_assert_eq!(set_and_singles_agree(&pats, &h), 1);
         }
 
         #[test]
