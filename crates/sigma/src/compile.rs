@@ -79,14 +79,15 @@ impl Detection {
         out
     }
 
-    /// Literals of which at least one must occur in some field value of any
-    /// event this detection matches (lowercase), or `None` when no such set
-    /// can be proven. The engine skips the rule when none occurs.
-    pub fn required_literals(&self) -> Option<Vec<String>> {
+    /// Literals of which at least one must occur (in the named field, or
+    /// in any field for keywords) in every event this detection matches,
+    /// or `None` when no such set can be proven. The engine skips the rule
+    /// when none occurs.
+    pub fn required_literals(&self) -> Option<Vec<Literal>> {
         self.required(&self.condition)
     }
 
-    fn required(&self, c: &Cond) -> Option<Vec<String>> {
+    fn required(&self, c: &Cond) -> Option<Vec<Literal>> {
         match c {
             Cond::Sel(i) => selection_literals(&self.selections[*i]),
             Cond::Not(_) => None,
@@ -101,6 +102,14 @@ impl Detection {
     }
 }
 
+/// A prefilter literal: lowercase text that must occur in the value of
+/// `field` (any field when `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Literal {
+    pub field: Option<Box<str>>,
+    pub text: String,
+}
+
 fn is_all(c: &Cond, items: &[Cond]) -> bool {
     match c {
         Cond::And(_) => true,
@@ -112,38 +121,43 @@ fn is_all(c: &Cond, items: &[Cond]) -> bool {
 /// Shortest literal accepted by the prefilter: shorter ones hit too often.
 const MIN_LITERAL: usize = 3;
 
-fn matcher_literals(m: &FieldMatcher) -> Option<Vec<String>> {
+/// The literal texts one of which each value requires; `None` if a value
+/// requires none.
+fn value_literals(v: &ValueMatcher) -> Option<Vec<String>> {
+    let lits: Vec<String> = match v {
+        ValueMatcher::Str(s) => vec![s.required_literal()?],
+        ValueMatcher::Regex(r) => r.literals.clone()?,
+        ValueMatcher::StrSet(set) => set.literals()?.collect(),
+        _ => return None,
+    };
+    lits.iter().all(|l| l.len() >= MIN_LITERAL).then_some(lits)
+}
+
+fn matcher_literals(m: &FieldMatcher) -> Option<Vec<Literal>> {
     if m.negate || m.values.is_empty() {
         return None;
     }
-    let long_enough = |l: String| (l.len() >= MIN_LITERAL).then_some(l);
-    let lits: Option<Vec<String>> = m
-        .values
-        .iter()
-        .flat_map(|v| -> Vec<Option<String>> {
-            match v {
-                ValueMatcher::Str(s) => vec![s.required_literal().and_then(long_enough)],
-                ValueMatcher::Regex(r) => match &r.literals {
-                    Some(lits) => lits.iter().cloned().map(long_enough).collect(),
-                    None => vec![None],
-                },
-                ValueMatcher::StrSet(set) => match set.literals() {
-                    Some(lits) => lits.map(long_enough).collect(),
-                    None => vec![None],
-                },
-                _ => vec![None],
-            }
-        })
-        .collect();
-    let lits = lits?;
-    if m.all {
-        // Every value must match: the longest one alone is required.
-        return lits.into_iter().max_by_key(String::len).map(|l| vec![l]);
-    }
-    Some(lits)
+    let per_value: Vec<Vec<String>> = m.values.iter().map(value_literals).collect::<Option<_>>()?;
+    let texts: Vec<String> = if m.all {
+        // Every value must match: the one with the longest literal will do.
+        per_value
+            .into_iter()
+            .max_by_key(|lits| lits.iter().map(String::len).min().unwrap_or(0))?
+    } else {
+        per_value.into_iter().flatten().collect()
+    };
+    Some(
+        texts
+            .into_iter()
+            .map(|text| Literal {
+                field: m.field.clone(),
+                text,
+            })
+            .collect(),
+    )
 }
 
-fn selection_literals(sel: &Selection) -> Option<Vec<String>> {
+fn selection_literals(sel: &Selection) -> Option<Vec<Literal>> {
     union(
         sel.alternatives
             .iter()
@@ -152,20 +166,21 @@ fn selection_literals(sel: &Selection) -> Option<Vec<String>> {
 }
 
 /// The most selective set: the one whose shortest literal is longest.
-fn best(sets: impl Iterator<Item = Vec<String>>) -> Option<Vec<String>> {
+fn best(sets: impl Iterator<Item = Vec<Literal>>) -> Option<Vec<Literal>> {
     sets.max_by_key(|s| {
         (
-            s.iter().map(String::len).min().unwrap_or(0),
+            s.iter().map(|l| l.text.len()).min().unwrap_or(0),
             usize::MAX - s.len(),
         )
     })
 }
 
-fn union(sets: impl Iterator<Item = Option<Vec<String>>>) -> Option<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
+fn union(sets: impl Iterator<Item = Option<Vec<Literal>>>) -> Option<Vec<Literal>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<Literal> = Vec::new();
     for s in sets {
         for l in s? {
-            if !out.contains(&l) {
+            if seen.insert(l.clone()) {
                 out.push(l);
             }
         }

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use watchfloor_model::{Event, Value};
 
 use crate::bits::Bits;
@@ -16,6 +15,7 @@ use crate::correlation::{CompiledCorrelation, Source};
 use crate::loader::{parse_file, parse_yaml_documents, rule_files, Rejection, SourcedDocument};
 use crate::logsource::{Routing, Scope, Target};
 use crate::placeholders::Placeholders;
+use crate::prefilter::Prefilter;
 use crate::rule::{CorrelationDoc, Document, FilterDoc, Level, Logsource, RuleDoc, RuleMeta};
 use crate::strings::SigmaString;
 use crate::strmatch::StrMatcher;
@@ -115,8 +115,6 @@ pub struct Scratch {
     /// The rule set the memoised state below belongs to: a scratch may be
     /// reused with another rule set (after a reload, say).
     owner: u64,
-    /// Literals seen in the event, by literal id.
-    hits: Bits,
     /// Prefiltered variants with a literal in the event, by variant id.
     passed: Bits,
     /// Variants that apply to the event.
@@ -133,9 +131,7 @@ pub struct RuleSet {
     variants: Vec<Variant>,
     index: Index,
     channel_keys: Vec<String>,
-    prefilter: Option<AhoCorasick>,
-    /// For each prefilter literal, the variants that require it.
-    literal_variants: Vec<Box<[u32]>>,
+    prefilter: Prefilter,
     /// Variants that run only when one of their literals occurs, and the others.
     prefiltered: Bits,
     unfiltered: Bits,
@@ -244,29 +240,10 @@ impl RuleSet {
         })
     }
 
-    /// Runs the shared automaton over every value of the event once and
-    /// marks the variants whose literals occur.
+    /// Marks the prefiltered variants whose literals occur in the event.
     fn scan(&self, event: &Event, scratch: &mut Scratch) {
-        scratch.hits.reset(self.literal_variants.len());
         scratch.passed.reset(self.variants.len());
-        let Some(ac) = &self.prefilter else { return };
-        let (hits, passed) = (&mut scratch.hits, &mut scratch.passed);
-        for f in event.fields() {
-            let mut each = |v: &Value| {
-                if let Some(t) = v.as_text() {
-                    for m in ac.find_overlapping_iter(t.as_str()) {
-                        let id = m.pattern().as_usize();
-                        if !hits.insert(id) {
-                            for &vi in self.literal_variants[id].iter() {
-                                passed.insert(vi as usize);
-                            }
-                        }
-                    }
-                }
-                false
-            };
-            f.value.for_each_scalar(&mut each);
-        }
+        self.prefilter.scan(event, &mut scratch.passed);
     }
 }
 
@@ -650,25 +627,16 @@ impl Build {
     }
 
     fn assemble(mut self) -> RuleSet {
-        let mut literal_ids: HashMap<String, usize> = HashMap::new();
-        let mut literals: Vec<String> = Vec::new();
-        let mut literal_variants: Vec<Vec<u32>> = Vec::new();
+        let mut required = Vec::new();
         for (vi, v) in self.variants.iter_mut().enumerate() {
-            let Some(lits) = v.detection.required_literals() else {
-                continue;
-            };
-            v.prefiltered = true;
-            for l in lits {
-                let id = *literal_ids.entry(l.clone()).or_insert_with(|| {
-                    literals.push(l);
-                    literal_variants.push(Vec::new());
-                    literals.len() - 1
-                });
-                literal_variants[id].push(vi as u32);
+            if let Some(lits) = v.detection.required_literals() {
+                v.prefiltered = true;
+                required.push((vi, lits));
             }
         }
-        let prefilter = build_automaton(&literals);
-        if prefilter.is_none() {
+        let had_literals = !required.is_empty();
+        let prefilter = Prefilter::build(required.into_iter());
+        if !prefilter.is_usable(had_literals) {
             self.variants.iter_mut().for_each(|v| v.prefiltered = false);
         }
         let (index, channel_keys) = build_index(&self.targets);
@@ -691,7 +659,6 @@ impl Build {
             index,
             channel_keys,
             prefilter,
-            literal_variants: literal_variants.into_iter().map(Into::into).collect(),
             prefiltered,
             unfiltered,
             correlations: self.correlations,
@@ -726,17 +693,6 @@ fn count_clean_files(report: &LoadReport) -> usize {
     bad.sort_unstable();
     bad.dedup();
     report.files.saturating_sub(bad.len())
-}
-
-fn build_automaton(literals: &[String]) -> Option<AhoCorasick> {
-    if literals.is_empty() {
-        return None;
-    }
-    AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .build(literals)
-        .ok()
 }
 
 fn build_index(targets: &[Target]) -> (Index, Vec<String>) {

@@ -34,6 +34,7 @@ pub mod logsource;
 pub mod matcher;
 pub mod modifiers;
 pub mod placeholders;
+pub mod prefilter;
 pub mod rule;
 pub mod strings;
 pub mod strmatch;
