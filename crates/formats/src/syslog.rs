@@ -227,7 +227,7 @@ fn split_tag(body: &str) -> (Option<&str>, Option<&str>, &str) {
 }
 
 /// Turns a parsed message into an event with the usual field names.
-pub(crate) fn syslog_event(msg: &SyslogMessage<'_>, source: SourceRef) -> Event {
+pub fn syslog_event(msg: &SyslogMessage<'_>, source: SourceRef) -> Event {
     let mut e = Event::new(source);
     let mut put = |name: &str, v: Option<&str>| {
         if let Some(v) = v {
