@@ -188,12 +188,16 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
-    let (tx, rx) = bounded::<Finding>(4096);
+    // Findings travel in batches: one channel operation (and at most one
+    // thread wake-up) per batch rather than per finding.
+    let (tx, rx) = bounded::<Vec<Finding>>(64);
     let mut tally = Tally::new(writer(args.format, out));
     std::thread::scope(|s| -> anyhow::Result<()> {
         let write_thread = s.spawn(|| -> std::io::Result<()> {
-            for f in rx {
-                tally.write(&f)?;
+            for batch in rx {
+                for f in &batch {
+                    tally.write(f)?;
+                }
             }
             Ok(())
         });
@@ -279,11 +283,15 @@ struct FileJob<'a> {
     show_errors: bool,
 }
 
+/// Findings per batch sent to the writer.
+const BATCH: usize = 256;
+
 impl FileJob<'_> {
-    fn run(&self, path: &Path, tx: &mut crossbeam_channel::Sender<Finding>) {
+    fn run(&self, path: &Path, tx: &mut crossbeam_channel::Sender<Vec<Finding>>) {
         let mut scratch = Scratch::default();
         let mut matched = Vec::new();
         let mut local_hits = Vec::new();
+        let mut batch = Vec::with_capacity(BATCH);
         let mut events = 0u64;
         let mut on_record = |record: watchfloor_formats::Record| {
             let event = match record {
@@ -306,11 +314,12 @@ impl FileJob<'_> {
                 }
                 let rule = &self.rules.rules()[r];
                 if rule.emit && rule.level() >= self.min_level {
-                    // The writer only goes away on an output error, reported by its thread.
-                    if tx.send(Finding::from_match(self.rules, r, &event)).is_err() {
-                        return ControlFlow::Break(());
-                    }
+                    batch.push(Finding::from_match(self.rules, r, &event));
                 }
+            }
+            // The writer only goes away on an output error, reported by its thread.
+            if batch.len() >= BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
+                return ControlFlow::Break(());
             }
             ControlFlow::Continue(())
         };
@@ -328,6 +337,9 @@ impl FileJob<'_> {
             }
         }
         c.events.fetch_add(events, Ordering::Relaxed);
+        if !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
         if !local_hits.is_empty() {
             if let Ok(mut h) = self.hits.lock() {
                 h.extend(local_hits);

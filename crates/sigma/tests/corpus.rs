@@ -142,6 +142,43 @@ fn rule_file_of(set: &RuleSet, rule_id: &str) -> Option<PathBuf> {
         .map(|r| PathBuf::from(&r.meta.path))
 }
 
+/// Cases whose EVTX file holds more events than `match_count` that truly
+/// satisfy the rule (checked by hand; see docs/DETECTION.md). Any other
+/// case matching more than expected fails the test until it is explained
+/// here or fixed.
+const EXPLAINED_EXTRA_MATCHES: [(&str, usize, &str); 6] = [
+    (
+        "0b9ad457-2554-44c1-82c2-d56a99c42377",
+        3,
+        "three AnyDesk files written under AppData\\Roaming\\AnyDesk (user.conf.new twice, a .TMP)",
+    ),
+    (
+        "8fbf3271-1ef6-4e94-8210-03c2317947f6",
+        3,
+        "procdump64.exe, procdump64a.exe and procdump.exe all dropped",
+    ),
+    (
+        "7124aebe-4cd7-4ccb-8df0-6d6b93c96795",
+        2,
+        "dtrace.exe run twice with lkd(0), with and without -n",
+    ),
+    (
+        "5bac7a56-da88-4c27-922e-c81e113b20cb",
+        2,
+        "Runner.Listener.exe configure and Runner.Worker.exe spawnclient both start",
+    ),
+    (
+        "45e112d0-7759-4c2a-aa36-9f8fb79d3393",
+        3,
+        "zone set for https, http and * of the same domain",
+    ),
+    (
+        "c7dcacd0-cc59-4004-b0a4-1d6cdebe6f3e",
+        2,
+        "AutoShareServer and AutoShareWks both set to 0",
+    ),
+];
+
 #[test]
 fn regression_cases_all_pass_alone_together_and_as_json() {
     let Some(corpus) = corpus() else { return };
@@ -191,20 +228,38 @@ fn regression_cases_all_pass_alone_together_and_as_json() {
         }
         let most = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
         if most > case.expected {
-            over.push(format!(
-                "{} ({}): expected {}, matched {}",
-                case.rule_id,
-                file.display(),
-                case.expected,
-                most
+            let explained = EXPLAINED_EXTRA_MATCHES
+                .iter()
+                .find(|(id, n, _)| *id == case.rule_id && *n == most);
+            over.push((
+                format!(
+                    "{} ({}): expected {}, matched {}",
+                    case.rule_id,
+                    file.display(),
+                    case.expected,
+                    most
+                ),
+                explained.map(|(_, _, why)| *why),
             ));
         }
     }
     println!("regression: {passed}/{} cases pass", cases.len());
     println!("{} cases match more events than expected:", over.len());
-    for o in &over {
-        println!("  over: {o}");
+    for (o, why) in &over {
+        match why {
+            Some(why) => println!("  over: {o}: true positives: {why}"),
+            None => println!("  over, UNEXPLAINED: {o}"),
+        }
     }
+    let unexplained: Vec<&String> = over
+        .iter()
+        .filter(|(_, w)| w.is_none())
+        .map(|(o, _)| o)
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "rules matching more events than expected, not yet explained: {unexplained:#?}"
+    );
     for f in &failures {
         println!("  FAIL: {f}");
     }
