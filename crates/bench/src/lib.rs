@@ -14,34 +14,14 @@ use watchfloor_sigma::{loader::rule_files, Routing, RuleSet, RuleSetOptions, Scr
 /// The SigmaHQ rule directories both engines load.
 pub const RULE_DIRS: [&str; 3] = ["rules", "rules-emerging-threats", "rules-threat-hunting"];
 
-/// `$WATCHFLOOR_CORPUS` (relative paths are taken from the workspace root),
-/// or `None` with a message when it is unset.
+/// The shared corpus, or `None` (with a message) when it is not configured.
 pub fn corpus() -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("WATCHFLOOR_CORPUS") else {
-        eprintln!(
-            "SKIPPED: set WATCHFLOOR_CORPUS (e.g. ../shared/corpus) to run the engine benchmarks"
-        );
-        return None;
-    };
-    let mut dir = PathBuf::from(dir);
-    if dir.is_relative() {
-        dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(dir);
-    }
-    assert!(
-        dir.join("sigma/regression_data").is_dir(),
-        "WATCHFLOOR_CORPUS={} does not hold sigma/regression_data",
-        dir.display()
-    );
-    Some(dir)
+    watchfloor_testkit::corpus("engine benchmark")
 }
 
 /// Every event of every EVTX file of `sigma/regression_data`, in path order.
 pub fn regression_events(corpus: &Path) -> Vec<Event> {
-    let mut files = Vec::new();
-    collect_evtx(&corpus.join("sigma/regression_data"), &mut files);
-    files.sort();
+    let files = watchfloor_testkit::evtx_files(&corpus.join("sigma/regression_data"));
     let mut events = Vec::new();
     for f in &files {
         read_path(f, &ReadOptions::default(), &mut |r| {
@@ -53,17 +33,6 @@ pub fn regression_events(corpus: &Path) -> Vec<Event> {
         .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
     }
     events
-}
-
-fn collect_evtx(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("regression_data readable") {
-        let p = entry.expect("directory entry").path();
-        if p.is_dir() {
-            collect_evtx(&p, out);
-        } else if p.extension().is_some_and(|e| e == "evtx") {
-            out.push(p);
-        }
-    }
 }
 
 fn rule_dirs(corpus: &Path) -> Vec<PathBuf> {

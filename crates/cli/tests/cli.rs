@@ -493,27 +493,10 @@ fn placeholders_file_resolves_expand() {
 // ---- EVTX from the corpus ----
 
 fn corpus_evtx() -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("WATCHFLOOR_CORPUS") else {
-        eprintln!("SKIPPED: WATCHFLOOR_CORPUS is not set");
-        return None;
-    };
-    let mut dir = PathBuf::from(dir);
-    if dir.is_relative() {
-        dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(dir);
-    }
-    let data = dir.join("sigma/regression_data");
-    assert!(
-        data.is_dir(),
-        "WATCHFLOOR_CORPUS={} has no sigma/regression_data",
-        dir.display()
-    );
-    let mut found = Vec::new();
-    walk_evtx(&data, &mut found);
-    found.sort();
+    let dir = watchfloor_testkit::corpus("EVTX damage test")?;
+    let files = watchfloor_testkit::evtx_files(&dir.join("sigma/regression_data"));
     // The file with the most records: the most to lose.
-    found.into_iter().max_by_key(|p| count_records(p))
+    files.into_iter().max_by_key(|p| count_records(p))
 }
 
 fn count_records(path: &Path) -> u64 {
@@ -523,17 +506,6 @@ fn count_records(path: &Path) -> u64 {
         std::ops::ControlFlow::Continue(())
     });
     n
-}
-
-fn walk_evtx(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            walk_evtx(&p, out);
-        } else if p.extension().is_some_and(|x| x == "evtx") {
-            out.push(p);
-        }
-    }
 }
 
 fn evtx_summary(f: &Fixture, data: &[u8], name: &str) -> (Run, Value) {

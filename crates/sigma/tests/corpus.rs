@@ -19,23 +19,7 @@ const RULE_DIRS: [&str; 4] = [
 ];
 
 fn corpus() -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("WATCHFLOOR_CORPUS") else {
-        eprintln!("SKIPPED: WATCHFLOOR_CORPUS is not set; set it to ../shared/corpus to run the corpus tests");
-        return None;
-    };
-    let mut dir = PathBuf::from(dir);
-    // Relative paths are relative to the workspace root (cargo runs tests in the crate directory).
-    if dir.is_relative() {
-        dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(dir);
-    }
-    assert!(
-        dir.join("sigma/regression_data").is_dir(),
-        "WATCHFLOOR_CORPUS={} does not hold sigma/regression_data",
-        dir.display()
-    );
-    Some(dir)
+    watchfloor_testkit::corpus("corpus tests")
 }
 
 fn full_ruleset(corpus: &Path) -> &'static RuleSet {
