@@ -818,3 +818,31 @@ fn correlations_with_unknown_rules_are_rejected() {
         .reason
         .contains("unknown rule 'nope'"));
 }
+
+#[test]
+fn one_scratch_serves_several_rule_sets() {
+    // After a reload the old scratch space meets a new set with other
+    // channels: its memo must not be trusted.
+    let two_channels = rules(
+        "title: A\nlogsource: {product: windows, service: security}\ndetection:\n  sel:\n    EventID: 4625\n  condition: sel\n---\ntitle: B\nlogsource: {product: windows, service: sysmon}\ndetection:\n  sel:\n    Image|endswith: '\\\\x.exe'\n  condition: sel\n",
+    );
+    let one_channel = rules(
+        // Would match the Sysmon event if its channel were taken for `system`.
+        "title: C\nlogsource: {product: windows, service: system}\ndetection:\n  sel:\n    Image|endswith: '\\\\x.exe'\n  condition: sel\n",
+    );
+    let sysmon = event(
+        json!({"Event": {"System": {"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1}, "EventData": {"Image": "C:\\x.exe"}}}),
+    );
+    let mut scratch = Scratch::default();
+    let mut out = Vec::new();
+    for set in [&two_channels, &one_channel, &two_channels] {
+        out.clear();
+        set.evaluate(&sysmon, &mut scratch, &mut out);
+        let titles: Vec<&str> = out
+            .iter()
+            .map(|&r| set.rules()[r].meta.title.as_str())
+            .collect();
+        let expected: &[&str] = if set.rules().len() == 2 { &["B"] } else { &[] };
+        assert_eq!(titles, expected);
+    }
+}
