@@ -186,6 +186,7 @@ impl StrSet {
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(!cased)
             .match_kind(MatchKind::Standard)
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
             .build(needles.iter().map(|n| n.as_bytes()))
             .ok()?;
         Some(StrSet {
