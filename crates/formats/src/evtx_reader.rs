@@ -6,6 +6,7 @@ use evtx::{EvtxParser, ParserSettings, SerializedEvtxRecord};
 use watchfloor_model::SourceRef;
 
 use crate::windows::windows_event_from_json;
+use crate::windows_text::windows_event_from_text;
 use crate::{FormatError, Record, RecordError};
 
 /// Streams the records of an EVTX file. The `evtx` crate decodes chunk by
@@ -24,7 +25,7 @@ pub(crate) fn read_evtx(
         .with_configuration(settings);
     let label: Arc<str> = path.display().to_string().into();
     let mut ordinal = 0;
-    if emit_records(parser.records_json_value(), &label, &mut ordinal, sink).is_break() {
+    if emit_records(parser.records_json(), &label, &mut ordinal, sink).is_break() {
         return Ok(());
     }
     read_truncated_tail(path, &label, &mut ordinal, sink);
@@ -67,7 +68,7 @@ fn read_truncated_tail(
     };
     if let Ok(parser) = EvtxParser::from_buffer(padded) {
         let mut parser = parser.with_configuration(ParserSettings::new().num_threads(1));
-        let _ = emit_records(parser.records_json_value(), label, ordinal, sink);
+        let _ = emit_records(parser.records_json(), label, ordinal, sink);
     }
 }
 
@@ -83,9 +84,30 @@ fn padded_tail(path: &Path, offset: usize, len: usize) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// The event of one rendered record: the streaming path, or (for shapes it
+/// leaves alone) the general one, which also names what is wrong.
+fn record_event(text: &str, label: &Arc<str>, record: u64) -> Record {
+    let source = SourceRef {
+        path: label.clone(),
+        record,
+    };
+    if let Some(event) = windows_event_from_text(text, source.clone()) {
+        return Ok(event);
+    }
+    let error = |message: String| RecordError {
+        path: label.to_string(),
+        record,
+        message,
+    };
+    let doc: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| error(format!("record rendered as invalid JSON: {e}")))?;
+    windows_event_from_json(&doc, source)
+        .ok_or_else(|| error("record has no Event.System element".into()))
+}
+
 /// Sends every record to `sink`; errors carry the ordinal.
 fn emit_records(
-    records: impl Iterator<Item = evtx::err::Result<SerializedEvtxRecord<serde_json::Value>>>,
+    records: impl Iterator<Item = evtx::err::Result<SerializedEvtxRecord<String>>>,
     label: &Arc<str>,
     ordinal: &mut u64,
     sink: &mut dyn FnMut(Record) -> ControlFlow<()>,
@@ -93,17 +115,7 @@ fn emit_records(
     for record in records {
         *ordinal += 1;
         let item = match record {
-            Ok(r) => {
-                let source = SourceRef {
-                    path: label.clone(),
-                    record: r.event_record_id,
-                };
-                windows_event_from_json(&r.data, source).ok_or_else(|| RecordError {
-                    path: label.to_string(),
-                    record: r.event_record_id,
-                    message: "record has no Event.System element".into(),
-                })
-            }
+            Ok(r) => record_event(&r.data, label, r.event_record_id),
             Err(e) => Err(RecordError {
                 path: label.to_string(),
                 record: *ordinal,

@@ -13,6 +13,7 @@ mod evtx_reader;
 mod json;
 mod syslog;
 mod windows;
+mod windows_text;
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use json::{event_from_json, JsonSplitter, Piece, MAX_RECORD_BYTES};
 pub use syslog::{parse_syslog_line, syslog_event, SyslogMessage};
 use watchfloor_model::Event;
 pub use windows::windows_event_from_json;
+pub use windows_text::windows_event_from_text;
 
 /// A record that could not be decoded. Counted and skipped by callers.
 #[derive(Debug, Clone, thiserror::Error)]
