@@ -243,7 +243,8 @@ impl RuleSet {
     /// Marks the prefiltered variants whose literals occur in the event.
     fn scan(&self, event: &Event, scratch: &mut Scratch) {
         scratch.passed.reset(self.variants.len());
-        self.prefilter.scan(event, &mut scratch.passed);
+        self.prefilter
+            .scan(event, &scratch.candidates, &mut scratch.passed);
     }
 }
 
@@ -634,9 +635,8 @@ impl Build {
                 required.push((vi, lits));
             }
         }
-        let had_literals = !required.is_empty();
-        let prefilter = Prefilter::build(required.into_iter());
-        if !prefilter.is_usable(had_literals) {
+        let prefilter = Prefilter::build(required.into_iter(), self.variants.len());
+        if !prefilter.is_usable() {
             self.variants.iter_mut().for_each(|v| v.prefiltered = false);
         }
         let (index, channel_keys) = build_index(&self.targets);

@@ -16,12 +16,18 @@ struct Scanner {
     /// Per pattern: (variant, field id) pairs; field ids are ignored by the
     /// any-field scanner.
     needs: Vec<Box<[(u32, u32)]>>,
+    /// Every variant with a literal here: the pass is skipped for events
+    /// none of whose candidates needs it.
+    variants: Bits,
 }
 
 impl Scanner {
-    fn build(patterns: Vec<(String, Vec<(u32, u32)>)>) -> Option<Scanner> {
-        if patterns.is_empty() {
-            return None;
+    fn build(patterns: Vec<(String, Vec<(u32, u32)>)>, variant_count: usize) -> Option<Scanner> {
+        let mut variants = Bits::new(variant_count);
+        for (_, needs) in &patterns {
+            for (v, _) in needs {
+                variants.insert(*v as usize);
+            }
         }
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
@@ -31,6 +37,7 @@ impl Scanner {
         Some(Scanner {
             ac,
             needs: patterns.into_iter().map(|(_, n)| n.into()).collect(),
+            variants,
         })
     }
 
@@ -53,6 +60,16 @@ pub struct Prefilter {
     field_ids: FxHashMap<Box<str>, u32>,
     in_field: Option<Scanner>,
     in_any_field: Option<Scanner>,
+    /// False when a set of literals could not be compiled into a scanner:
+    /// then nothing may be filtered.
+    usable: bool,
+}
+
+/// The scanner, if some candidate variant has a literal in it.
+fn needed<'a>(scanner: &'a Option<Scanner>, candidates: &Bits) -> Option<&'a Scanner> {
+    scanner
+        .as_ref()
+        .filter(|s| s.variants.intersects(candidates))
 }
 
 /// Literals tied to a path that the event model resolves by alias
@@ -62,8 +79,12 @@ fn plain_field(field: &Option<Box<str>>) -> Option<&str> {
 }
 
 impl Prefilter {
-    /// Builds the prefilter from each variant's required literals.
-    pub fn build(required: impl Iterator<Item = (usize, Vec<Literal>)>) -> Prefilter {
+    /// Builds the prefilter from each variant's required literals
+    /// (`variant_count` variants in all).
+    pub fn build(
+        required: impl Iterator<Item = (usize, Vec<Literal>)>,
+        variant_count: usize,
+    ) -> Prefilter {
         let mut field_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
         let mut in_field: FxHashMap<String, Vec<(u32, u32)>> = FxHashMap::default();
         let mut in_any: FxHashMap<String, Vec<(u32, u32)>> = FxHashMap::default();
@@ -85,29 +106,42 @@ impl Prefilter {
             v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             v
         };
+        let (had_field, had_any) = (!in_field.is_empty(), !in_any.is_empty());
+        let in_field = Scanner::build(sorted(in_field), variant_count);
+        let in_any_field = Scanner::build(sorted(in_any), variant_count);
         Prefilter {
             field_ids,
-            in_field: Scanner::build(sorted(in_field)),
-            in_any_field: Scanner::build(sorted(in_any)),
+            usable: in_field.is_some() == had_field && in_any_field.is_some() == had_any,
+            in_field,
+            in_any_field,
         }
     }
 
-    /// False when some literal could not be compiled: then nothing may be
-    /// filtered.
-    pub fn is_usable(&self, had_literals: bool) -> bool {
-        !had_literals || self.in_field.is_some() || self.in_any_field.is_some()
+    pub fn is_usable(&self) -> bool {
+        self.usable
     }
 
-    /// Marks in `passed` every variant with a required literal in `event`.
-    pub fn scan(&self, event: &Event, passed: &mut Bits) {
+    /// Marks in `passed` every variant with a required literal in `event`,
+    /// running only the scanners some of the `candidates` need.
+    pub fn scan(&self, event: &Event, candidates: &Bits, passed: &mut Bits) {
+        let (in_field, in_any) = (
+            needed(&self.in_field, candidates),
+            needed(&self.in_any_field, candidates),
+        );
+        if in_field.is_none() && in_any.is_none() {
+            return;
+        }
         for f in event.fields() {
-            let field = self.field_ids.get(&*f.name).copied();
+            let field = in_field.and(self.field_ids.get(&*f.name).copied());
+            if field.is_none() && in_any.is_none() {
+                continue;
+            }
             let mut each = |v: &Value| {
                 if let Some(t) = v.as_text() {
-                    if let (Some(s), Some(id)) = (&self.in_field, field) {
+                    if let (Some(s), Some(id)) = (in_field, field) {
                         s.mark(t.as_str(), Some(id), passed);
                     }
-                    if let Some(s) = &self.in_any_field {
+                    if let Some(s) = in_any {
                         s.mark(t.as_str(), None, passed);
                     }
                 }
