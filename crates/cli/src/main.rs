@@ -11,6 +11,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use watchfloor_sigma::{Level, Placeholders, Routing, RuleSetOptions};
 
+/// mimalloc instead of the system allocator: events and findings are many
+/// small short-lived allocations, which it serves markedly faster.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for bad usage or unusable input (clap uses it too).
 pub const EXIT_USAGE: u8 = 2;
 
