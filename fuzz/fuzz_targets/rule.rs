@@ -15,12 +15,17 @@ fn events() -> Vec<Event> {
     windows.push("EventID", Value::Int(4688));
     let mut plain = Event::new(SourceRef::default());
     plain.push("message", Value::Str("Failed password for root".into()));
-    plain.push("list", Value::List(vec![Value::Int(1), Value::Null, Value::Bool(true)].into()));
+    plain.push(
+        "list",
+        Value::List(vec![Value::Int(1), Value::Null, Value::Bool(true)].into()),
+    );
     vec![windows, plain]
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let mut b = RuleSetBuilder::new(RuleSetOptions::default());
     b.add_yaml(text, "fuzz.yml");
     let set = b.build();
