@@ -118,30 +118,39 @@ impl<'de> Visitor<'de> for Flatten<'_> {
     }
 }
 
-/// Names the leaves as `windows_event_from_json` names the same document.
+/// Names the leaves as `windows_event_from_json` names the same document:
+/// `System` fields first, then the others in document order.
 fn build(leaves: Vec<Leaf>, source: SourceRef) -> Option<Event> {
-    if !leaves.iter().any(|(p, _)| p.starts_with("Event.System.")) {
+    const SYSTEM: &str = "Event.System.";
+    if !leaves.iter().any(|(p, _)| p.starts_with(SYSTEM)) {
         return None;
     }
-    // Data elements with a `#text` child keep only that text.
-    let with_text: Vec<&str> = leaves
-        .iter()
-        .filter_map(|(p, _)| p.strip_suffix(".#text"))
-        .collect();
-    let with_text: Vec<String> = with_text.into_iter().map(String::from).collect();
+    let names = {
+        // Data elements with a `#text` child keep only that text.
+        let with_text: Vec<&str> = leaves
+            .iter()
+            .filter_map(|(p, _)| p.strip_suffix(".#text"))
+            .collect();
+        leaves
+            .iter()
+            .map(|(path, v)| match path.strip_prefix(SYSTEM) {
+                Some(rest) => system_name(rest).map(|n| Some((true, n))),
+                None => other_name(path, v, &with_text).map(|n| n.map(|n| (false, n))),
+            })
+            .collect::<Option<Vec<_>>>()?
+    };
     let mut e = Event::new(source);
     e.core.windows = true;
-    let (system, rest): (Vec<Leaf>, Vec<Leaf>) = leaves
-        .into_iter()
-        .partition(|(p, _)| p.starts_with("Event.System."));
-    for (path, v) in system {
-        let name = system_name(&path["Event.System.".len()..])?;
-        e.push(name, v);
-    }
-    for (path, v) in rest {
-        if let Some(name) = other_name(&path, &v, &with_text)? {
-            e.push(name, v);
+    let mut others = Vec::new();
+    for ((_, v), name) in leaves.into_iter().zip(names) {
+        match name {
+            Some((true, name)) => e.push(name, v),
+            Some((false, name)) => others.push((name, v)),
+            None => {}
         }
+    }
+    for (name, v) in others {
+        e.push(name, v);
     }
     fill_windows_core(&mut e);
     Some(e)
@@ -162,9 +171,9 @@ fn system_name(rest: &str) -> Option<String> {
     Some(format!("{key}_{below}"))
 }
 
-/// The name of a leaf outside `System`; `Ok(None)` for leaves the general
-/// path drops; `None` (the outer one) for shapes left to the general path.
-fn other_name(path: &str, v: &Value, with_text: &[String]) -> Option<Option<String>> {
+/// The name of a leaf outside `System`: `Some(None)` for leaves the
+/// general path drops, `None` for shapes left to the general path.
+fn other_name(path: &str, v: &Value, with_text: &[&str]) -> Option<Option<String>> {
     let Some(rest) = path.strip_prefix("Event.") else {
         return Some(None); // other top-level keys are not part of the event
     };
@@ -186,14 +195,14 @@ fn other_name(path: &str, v: &Value, with_text: &[String]) -> Option<Option<Stri
                 data_name(&path[..path.len() - inner.len()], inner, with_text)
             }
         },
-        (other, None) => Some(other.to_string()),
-        (other, Some(b)) => Some(format!("{other}.{b}")),
+        // Any other element keeps its path below `Event`.
+        _ => Some(rest.to_string()),
     })
 }
 
 /// A data element `K[.rest]` under `parent` (which ends with a dot):
 /// spaces leave `K`; an element with `#text` keeps only its text.
-fn data_name(parent: &str, below: &str, with_text: &[String]) -> Option<String> {
+fn data_name(parent: &str, below: &str, with_text: &[&str]) -> Option<String> {
     let (key, rest) = match below.split_once('.') {
         Some((k, r)) => (k, Some(r)),
         None => (below, None),
@@ -206,8 +215,10 @@ fn data_name(parent: &str, below: &str, with_text: &[String]) -> Option<String> 
         None => Some(name),
         Some("#text") => Some(name),
         Some(r) => {
-            let element = &format!("{parent}{key}");
-            (!with_text.iter().any(|t| t == element)).then(|| format!("{name}.{r}"))
+            let is_element = |t: &&str| {
+                t.len() == parent.len() + key.len() && t.starts_with(parent) && t.ends_with(key)
+            };
+            (!with_text.iter().any(is_element)).then(|| format!("{name}.{r}"))
         }
     }
 }

@@ -49,9 +49,6 @@ struct Variant {
     detection: Detection,
     /// Field conditions of the logsource target (e.g. `EventType: CreateKey`).
     target_fields: Vec<(Box<str>, StrMatcher)>,
-    /// The variant runs only if one of its required literals occurs in
-    /// the event (see `RuleSet::literal_variants`).
-    prefiltered: bool,
 }
 
 /// The variants of one Windows channel (or of every channel).
@@ -177,7 +174,7 @@ impl RuleSet {
         }
         scratch.seen.clear();
         self.route(event, scratch);
-        if !scratch.candidates.is_empty() && scratch.candidates.intersects(&self.prefiltered) {
+        if scratch.candidates.intersects(&self.prefiltered) {
             self.scan(event, scratch);
             scratch
                 .candidates
@@ -433,7 +430,6 @@ impl Build {
                 rule,
                 detection,
                 target_fields,
-                prefiltered: false,
             });
             self.targets.push(target);
         }
@@ -628,27 +624,27 @@ impl Build {
     }
 
     fn assemble(mut self) -> RuleSet {
-        let mut required = Vec::new();
-        for (vi, v) in self.variants.iter_mut().enumerate() {
-            if let Some(lits) = v.detection.required_literals() {
-                v.prefiltered = true;
-                required.push((vi, lits));
+        let n = self.variants.len();
+        let required: Vec<_> = self
+            .variants
+            .iter()
+            .enumerate()
+            .filter_map(|(vi, v)| Some((vi, v.detection.required_literals()?)))
+            .collect();
+        let with_literals: Vec<usize> = required.iter().map(|(vi, _)| *vi).collect();
+        let prefilter = Prefilter::build(required.into_iter(), n);
+        let mut prefiltered = Bits::new(n);
+        let mut unfiltered = Bits::new(n);
+        // A prefilter that could not be built filters nothing.
+        if prefilter.is_usable() {
+            for vi in with_literals {
+                prefiltered.insert(vi);
             }
         }
-        let prefilter = Prefilter::build(required.into_iter(), self.variants.len());
-        if !prefilter.is_usable() {
-            self.variants.iter_mut().for_each(|v| v.prefiltered = false);
+        for vi in (0..n).filter(|vi| !prefiltered.contains(*vi)) {
+            unfiltered.insert(vi);
         }
         let (index, channel_keys) = build_index(&self.targets);
-        let mut prefiltered = Bits::new(self.variants.len());
-        let mut unfiltered = Bits::new(self.variants.len());
-        for (vi, v) in self.variants.iter().enumerate() {
-            if v.prefiltered {
-                prefiltered.insert(vi);
-            } else {
-                unfiltered.insert(vi);
-            }
-        }
         self.report.files_loaded = count_clean_files(&self.report);
         let correlation_fields = self.correlation_fields();
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);

@@ -51,8 +51,9 @@ pub enum RefPosition {
 #[derive(Debug, Clone)]
 pub struct RegexMatcher {
     pub re: regex::Regex,
-    /// Lowercase ASCII literals one of which every match contains, when
-    /// the pattern proves a small set (used by the engine's prefilter).
+    /// Literals (ASCII-lowercased; non-ASCII case variants kept as they
+    /// are) one of which every match contains, when the pattern proves a
+    /// small set (used by the engine's prefilter).
     pub literals: Option<Vec<String>>,
 }
 

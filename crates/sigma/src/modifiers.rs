@@ -349,28 +349,20 @@ fn ascii_letter_class(class: &regex_syntax::hir::ClassUnicode) -> Option<Vec<cha
         }
         chars.extend(r.start()..=r.end());
     }
-    let lower = chars
-        .iter()
-        .find(|c| c.is_ascii_lowercase())?
-        .to_ascii_uppercase();
-    let (lo, up) = (lower.to_ascii_lowercase(), lower);
-    if !chars.contains(&up) {
+    let (ascii, others): (Vec<char>, Vec<char>) = chars.into_iter().partition(char::is_ascii);
+    let [a, b] = ascii[..] else { return None };
+    let lo = a.to_ascii_lowercase();
+    if a == b || !lo.is_ascii_lowercase() || b.to_ascii_lowercase() != lo {
         return None;
     }
-    let others: Vec<char> = chars.into_iter().filter(|c| !c.is_ascii()).collect();
+    let up = lo.to_ascii_uppercase();
     let folds_to_letter = |c: &char| {
         c.to_lowercase().eq(std::iter::once(lo)) || c.to_uppercase().eq(std::iter::once(up))
     };
-    if !others.iter().all(folds_to_letter) {
-        return None;
-    }
-    let ascii_count = class
-        .ranges()
+    others
         .iter()
-        .flat_map(|r| r.start()..=r.end())
-        .filter(char::is_ascii)
-        .count();
-    (ascii_count == 2).then(|| std::iter::once(lo).chain(others).collect())
+        .all(folds_to_letter)
+        .then(|| std::iter::once(lo).chain(others.iter().copied()).collect())
 }
 
 fn first_line(s: &str) -> String {

@@ -220,14 +220,6 @@ impl StrSet {
     pub fn literals(&self) -> Option<impl Iterator<Item = String> + '_> {
         (!self.unicode_fold).then(|| self.needles.iter().map(|n| n.to_ascii_lowercase()))
     }
-
-    pub fn len(&self) -> usize {
-        self.needles.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.needles.is_empty()
-    }
 }
 
 fn compile_glob(s: &SigmaString, fold: &dyn Fn(&str) -> String) -> Vec<Vec<Tok>> {
