@@ -1,0 +1,43 @@
+//! The embedded stores run the conformance suite.
+
+use std::path::Path;
+
+use watchfloor_store::conformance;
+use watchfloor_store::{SqliteStateStore, TantivyEventStore, TantivyOptions};
+
+fn tantivy(dir: &Path) -> TantivyEventStore {
+    let options = TantivyOptions {
+        writer_memory: 15 << 20,
+        ..TantivyOptions::default()
+    };
+    TantivyEventStore::open(dir, options).expect("open event store")
+}
+
+fn sqlite(dir: &Path) -> SqliteStateStore {
+    SqliteStateStore::open(&dir.join("state.db")).expect("open state store")
+}
+
+#[test]
+fn tantivy_search_semantics() {
+    conformance::search_semantics(&tantivy);
+}
+
+#[test]
+fn tantivy_paging_and_time_range() {
+    conformance::paging_and_time_range(&tantivy);
+}
+
+#[test]
+fn tantivy_replay_is_idempotent() {
+    conformance::replay_is_idempotent(&tantivy);
+}
+
+#[test]
+fn tantivy_retention() {
+    conformance::retention(&tantivy);
+}
+
+#[test]
+fn sqlite_state_semantics() {
+    conformance::state_semantics(&sqlite);
+}
