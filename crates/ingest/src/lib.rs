@@ -1,0 +1,14 @@
+//! Sources that own sockets, the write-ahead log they append to, and the
+//! counters that say what happened to every message. Decoding is not done
+//! here: records go to the log raw and `formats` decodes them after.
+
+pub mod framing;
+pub mod metrics;
+pub mod record;
+pub mod syslog;
+pub mod wal;
+
+pub use metrics::IngestMetrics;
+pub use record::{now_ns, Kind, RawRecord};
+pub use syslog::{tls_acceptor, SyslogOptions};
+pub use wal::{Appender, LsnRange, Wal, WalError, WalOptions, WalReader};

@@ -1,0 +1,319 @@
+//! Syslog receivers: UDP (one message per datagram), TCP and TLS (RFC 6587
+//! framing). TCP and TLS acknowledge by reading on: a connection's next
+//! read waits until its previous frames are durable, so a full log slows
+//! senders through TCP flow control instead of losing their messages.
+//! UDP cannot push back; what it cannot queue is counted as dropped.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::Semaphore;
+use tokio_rustls::rustls;
+use tokio_rustls::TlsAcceptor;
+
+use crate::framing::{Frame, FrameDecoder};
+use crate::metrics::{source, IngestMetrics};
+use crate::record::{now_ns, Kind, RawRecord};
+use crate::wal::Appender;
+
+/// Limits and labels shared by the syslog receivers.
+#[derive(Debug, Clone)]
+pub struct SyslogOptions {
+    pub tenant: String,
+    /// Messages longer than this are cut and flagged.
+    pub max_message: usize,
+    /// A quiet connection is closed after this long.
+    pub idle_timeout: Duration,
+    /// A frame must arrive whole within this long once begun (slow senders
+    /// cannot hold a connection open a byte at a time).
+    pub frame_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for SyslogOptions {
+    fn default() -> Self {
+        SyslogOptions {
+            tenant: "default".into(),
+            max_message: 64 * 1024,
+            idle_timeout: Duration::from_secs(3600),
+            frame_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// TLS set-up errors, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("TLS configuration: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+fn read_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|e| TlsError::File {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// A TLS acceptor from a PEM certificate chain and private key.
+pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
+    let cert_pem = read_pem(cert)?;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::File {
+            path: cert.display().to_string(),
+            message: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::File {
+            path: cert.display().to_string(),
+            message: "no certificate in the file".into(),
+        });
+    }
+    let key_pem = read_pem(key)?;
+    let private = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .map_err(|e| TlsError::File {
+            path: key.display().to_string(),
+            message: e.to_string(),
+        })?
+        .ok_or_else(|| TlsError::File {
+            path: key.display().to_string(),
+            message: "no private key in the file".into(),
+        })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, private)?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+fn record(frame: Frame, opts: &SyslogOptions, source_name: &str, peer: &SocketAddr) -> RawRecord {
+    RawRecord {
+        received_ns: now_ns(),
+        kind: Kind::Syslog,
+        source: source_name.into(),
+        tenant: opts.tenant.clone(),
+        peer: peer.ip().to_string(),
+        truncated: frame.truncated,
+        body: frame.bytes,
+    }
+}
+
+/// A UDP socket with a large receive buffer (bursts queue in the kernel).
+pub fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let domain = socket2::Domain::for_address(addr);
+    let sock = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    let _ = sock.set_recv_buffer_size(8 << 20);
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    UdpSocket::from_std(sock.into())
+}
+
+/// Receives datagrams until the socket fails.
+pub async fn serve_udp(
+    socket: UdpSocket,
+    appender: Appender,
+    metrics: Arc<IngestMetrics>,
+    opts: Arc<SyslogOptions>,
+) -> std::io::Result<()> {
+    const NAME: &str = "syslog-udp";
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let mut batch = Vec::new();
+        let mut bytes = 0u64;
+        let take = |buf: &[u8], n: usize, peer: SocketAddr| {
+            let keep = n.min(opts.max_message);
+            let frame = Frame {
+                bytes: buf[..keep].to_vec(),
+                truncated: keep < n,
+            };
+            record(frame, &opts, NAME, &peer)
+        };
+        let (n, peer) = socket.recv_from(&mut buf).await?;
+        bytes += n as u64;
+        batch.push(take(&buf, n, peer));
+        while batch.len() < 1024 {
+            match socket.try_recv_from(&mut buf) {
+                Ok((n, peer)) => {
+                    bytes += n as u64;
+                    batch.push(take(&buf, n, peer));
+                }
+                Err(_) => break,
+            }
+        }
+        let count = batch.len() as u64;
+        let truncated = batch.iter().filter(|r| r.truncated).count() as u64;
+        metrics.count_batch(NAME, count, bytes, truncated);
+        match appender.try_append(batch) {
+            // UDP has no acknowledgement: the ack is not awaited.
+            Ok(_ack) => {}
+            Err(e) => {
+                metrics.drop_messages(NAME, "backpressure", count);
+                tracing::debug!("syslog-udp: {count} messages dropped: {e}");
+            }
+        }
+    }
+}
+
+/// Accepts stream connections (TCP, or TLS when `tls` is given).
+pub async fn serve_stream(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    appender: Appender,
+    metrics: Arc<IngestMetrics>,
+    opts: Arc<SyslogOptions>,
+) -> std::io::Result<()> {
+    let name: &'static str = if tls.is_some() {
+        "syslog-tls"
+    } else {
+        "syslog-tcp"
+    };
+    let slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of descriptors and the like: wait, do not spin.
+                tracing::warn!("{name}: accept: {e}");
+                metrics.reject(name, "accept_error");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            metrics.reject(name, "too_many_connections");
+            tracing::warn!(
+                "{name}: {peer}: refused, {} connections open",
+                opts.max_connections
+            );
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (appender, metrics, opts, tls) =
+            (appender.clone(), metrics.clone(), opts.clone(), tls.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let gauge = metrics.connections.get_or_create(&source(name)).clone();
+            gauge.inc();
+            let conn = Connection {
+                name,
+                peer,
+                appender,
+                metrics: metrics.clone(),
+                opts: opts.clone(),
+            };
+            match tls {
+                None => conn.read_frames(stream).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(opts.handshake_timeout, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(s)) => conn.read_frames(s).await,
+                        Ok(Err(e)) => {
+                            metrics.reject(name, "tls_handshake");
+                            tracing::info!("{name}: {peer}: TLS handshake failed: {e}");
+                        }
+                        Err(_) => {
+                            metrics.reject(name, "handshake_timeout");
+                            tracing::info!("{name}: {peer}: TLS handshake timed out");
+                        }
+                    }
+                }
+            }
+            gauge.dec();
+        });
+    }
+}
+
+struct Connection {
+    name: &'static str,
+    peer: SocketAddr,
+    appender: Appender,
+    metrics: Arc<IngestMetrics>,
+    opts: Arc<SyslogOptions>,
+}
+
+impl Connection {
+    async fn read_frames<S: AsyncRead + Unpin>(&self, mut stream: S) {
+        let mut decoder = FrameDecoder::new(self.opts.max_message);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut frames = Vec::new();
+        let mut frame_started: Option<Instant> = None;
+        loop {
+            let limit = match frame_started {
+                Some(t) => self.opts.frame_timeout.saturating_sub(t.elapsed()),
+                None => self.opts.idle_timeout,
+            };
+            let n = match tokio::time::timeout(limit, stream.read(&mut buf)).await {
+                Err(_) => {
+                    let reason = if frame_started.is_some() {
+                        "frame_timeout"
+                    } else {
+                        "idle_timeout"
+                    };
+                    self.metrics.reject(self.name, reason);
+                    tracing::info!("{}: {}: closed ({reason})", self.name, self.peer);
+                    decoder.finish(&mut frames);
+                    break;
+                }
+                Ok(Ok(0)) => {
+                    decoder.finish(&mut frames);
+                    break;
+                }
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => {
+                    self.metrics.reject(self.name, "read_error");
+                    tracing::info!("{}: {}: {e}", self.name, self.peer);
+                    decoder.finish(&mut frames);
+                    break;
+                }
+            };
+            decoder.push(&buf[..n], &mut frames);
+            frame_started = match (decoder.in_frame(), frame_started) {
+                (false, _) => None,
+                (true, Some(t)) if frames.is_empty() => Some(t),
+                (true, _) => Some(Instant::now()),
+            };
+            if !frames.is_empty() && !self.flush(&mut frames, n as u64).await {
+                return;
+            }
+        }
+        self.flush(&mut frames, 0).await;
+    }
+
+    /// Appends the frames and waits until they are durable.
+    async fn flush(&self, frames: &mut Vec<Frame>, bytes: u64) -> bool {
+        if frames.is_empty() {
+            return true;
+        }
+        let records: Vec<RawRecord> = frames
+            .drain(..)
+            .map(|f| record(f, &self.opts, self.name, &self.peer))
+            .collect();
+        let count = records.len() as u64;
+        let truncated = records.iter().filter(|r| r.truncated).count() as u64;
+        self.metrics.count_batch(self.name, count, bytes, truncated);
+        match self.appender.append(records).await {
+            Ok(_) => true,
+            Err(e) => {
+                self.metrics.drop_messages(self.name, "log_error", count);
+                tracing::error!(
+                    "{}: {}: {count} messages not stored: {e}",
+                    self.name,
+                    self.peer
+                );
+                false
+            }
+        }
+    }
+}
