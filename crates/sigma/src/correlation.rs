@@ -133,6 +133,25 @@ pub struct CorrelationStats {
     pub evicted_entries: u64,
 }
 
+/// Correlation state in a form that outlives the engine (and a restart):
+/// windows keyed by the correlation's id (its title when it has none), so
+/// state carries over a rule reload for correlations that still exist.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    pub correlations: Vec<SnapshotCorrelation>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SnapshotCorrelation {
+    pub key: String,
+    /// (group values, last time, entries as (time, source position, value)).
+    pub groups: Vec<(Vec<String>, i64, Vec<(i64, usize, Option<String>)>)>,
+}
+
+fn correlation_key(c: &CompiledCorrelation) -> String {
+    c.meta.id.clone().unwrap_or_else(|| c.meta.title.clone())
+}
+
 /// Streaming correlation state for a set of correlations.
 pub struct CorrelationEngine<'a> {
     correlations: &'a [CompiledCorrelation],
@@ -158,6 +177,66 @@ impl<'a> CorrelationEngine<'a> {
             limits,
             stats: CorrelationStats::default(),
         }
+    }
+
+    /// The state, to persist or to carry over a reload.
+    pub fn snapshot(&self) -> Snapshot {
+        let correlations = self
+            .correlations
+            .iter()
+            .zip(&self.state)
+            .filter(|(_, groups)| !groups.is_empty())
+            .map(|(c, groups)| SnapshotCorrelation {
+                key: correlation_key(c),
+                groups: groups
+                    .iter()
+                    .map(|(g, w)| (g.clone(), w.last, w.entries.iter().cloned().collect()))
+                    .collect(),
+            })
+            .collect();
+        Snapshot { correlations }
+    }
+
+    /// Loads state saved by [`snapshot`](Self::snapshot); correlations that
+    /// no longer exist, or whose sources changed in number, are skipped.
+    /// Returns how many groups were restored.
+    pub fn restore(&mut self, snapshot: &Snapshot) -> usize {
+        let mut restored = 0;
+        for saved in &snapshot.correlations {
+            let Some(ci) = self
+                .correlations
+                .iter()
+                .position(|c| correlation_key(c) == saved.key)
+            else {
+                continue;
+            };
+            let n_sources = self.correlations[ci].sources.len();
+            let groups = &mut self.state[ci];
+            for (group, last, entries) in &saved.groups {
+                if groups.len() >= self.limits.max_groups {
+                    self.stats.evicted_groups += 1;
+                    continue;
+                }
+                if entries.iter().any(|(_, pos, _)| *pos >= n_sources) {
+                    continue;
+                }
+                let tail = entries.len().saturating_sub(self.limits.max_entries);
+                groups.insert(
+                    group.clone(),
+                    Window {
+                        entries: entries[tail..].iter().cloned().collect(),
+                        last: *last,
+                    },
+                );
+                restored += 1;
+            }
+        }
+        restored
+    }
+
+    /// Groups held, over all correlations.
+    pub fn groups(&self) -> usize {
+        self.state.iter().map(HashMap::len).sum()
     }
 
     /// Whether any correlation consumes this source.

@@ -39,7 +39,7 @@ pub mod rule;
 pub mod strings;
 pub mod strmatch;
 
-pub use correlation::{CorrelationEngine, CorrelationMatch, Hit, Limits, Source};
+pub use correlation::{CorrelationEngine, CorrelationMatch, Hit, Limits, Snapshot, Source};
 pub use engine::{LoadReport, Rule, RuleSet, RuleSetBuilder, RuleSetOptions, Scratch};
 pub use finding::Finding;
 pub use loader::Rejection;

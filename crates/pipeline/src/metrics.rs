@@ -1,0 +1,184 @@
+//! Counters of the detection and storage side, in Prometheus form.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use watchfloor_ingest::RawRecord;
+use watchfloor_sigma::RuleSet;
+use watchfloor_store::Alert;
+
+type Labels = Vec<(String, String)>;
+
+pub struct PipelineMetrics {
+    pub events: Counter,
+    pub decode_issues: Family<Labels, Counter>,
+    pub alerts: Family<Labels, Counter>,
+    /// Receive time to alert stored.
+    pub alert_latency_seconds: Histogram,
+    /// Rule evaluation time per event (mean over a batch).
+    pub rule_eval_seconds: Histogram,
+    pub batch_seconds: Histogram,
+    pub commit_seconds: Histogram,
+    pub checkpoint: Gauge,
+    pub correlation_groups: Gauge,
+    pub correlation_evicted: Gauge,
+    pub rules_loaded: Gauge,
+    pub rules_rejected: Gauge,
+    pub wal_corrupt: Counter,
+    pub retention_dropped: Counter,
+    pub store_bytes: Gauge,
+    pub store_events: Gauge,
+    pub store_buckets: Gauge,
+}
+
+impl Default for PipelineMetrics {
+    fn default() -> Self {
+        PipelineMetrics {
+            events: Counter::default(),
+            decode_issues: Family::default(),
+            alerts: Family::default(),
+            alert_latency_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            rule_eval_seconds: Histogram::new(exponential_buckets(1e-7, 2.0, 20)),
+            batch_seconds: Histogram::new(exponential_buckets(1e-4, 2.0, 18)),
+            commit_seconds: Histogram::new(exponential_buckets(1e-3, 2.0, 14)),
+            checkpoint: Gauge::default(),
+            correlation_groups: Gauge::default(),
+            correlation_evicted: Gauge::default(),
+            rules_loaded: Gauge::default(),
+            rules_rejected: Gauge::default(),
+            wal_corrupt: Counter::default(),
+            retention_dropped: Counter::default(),
+            store_bytes: Gauge::default(),
+            store_events: Gauge::default(),
+            store_buckets: Gauge::default(),
+        }
+    }
+}
+
+impl PipelineMetrics {
+    pub fn register(&self, r: &mut Registry) {
+        r.register(
+            "watchfloor_pipeline_events",
+            "Events decoded, checked and stored",
+            self.events.clone(),
+        );
+        r.register(
+            "watchfloor_pipeline_decode_issues",
+            "Records that did not decode as their format (kept as bare messages), by source and kind",
+            self.decode_issues.clone(),
+        );
+        r.register(
+            "watchfloor_alerts",
+            "Alerts stored, by level",
+            self.alerts.clone(),
+        );
+        r.register(
+            "watchfloor_alert_latency_seconds",
+            "Time from receiving an event to storing the alert it raised",
+            self.alert_latency_seconds.clone(),
+        );
+        r.register(
+            "watchfloor_rule_evaluation_seconds",
+            "Rule evaluation time per event (batch mean)",
+            self.rule_eval_seconds.clone(),
+        );
+        r.register(
+            "watchfloor_pipeline_batch_seconds",
+            "Time to process one batch from the log",
+            self.batch_seconds.clone(),
+        );
+        r.register(
+            "watchfloor_store_commit_seconds",
+            "Time to commit events and write the checkpoint",
+            self.commit_seconds.clone(),
+        );
+        r.register(
+            "watchfloor_pipeline_checkpoint_lsn",
+            "Last committed log sequence number",
+            self.checkpoint.clone(),
+        );
+        r.register(
+            "watchfloor_correlation_groups",
+            "Correlation groups held",
+            self.correlation_groups.clone(),
+        );
+        r.register(
+            "watchfloor_correlation_evicted",
+            "Correlation groups and entries evicted at the state limits",
+            self.correlation_evicted.clone(),
+        );
+        r.register(
+            "watchfloor_rules_loaded",
+            "Detection rules and correlations loaded",
+            self.rules_loaded.clone(),
+        );
+        r.register(
+            "watchfloor_rules_rejected",
+            "Rules rejected at the last load",
+            self.rules_rejected.clone(),
+        );
+        r.register(
+            "watchfloor_wal_corrupt",
+            "Corrupt log segments skipped",
+            self.wal_corrupt.clone(),
+        );
+        r.register(
+            "watchfloor_retention_dropped_buckets",
+            "Event buckets dropped by retention",
+            self.retention_dropped.clone(),
+        );
+        r.register(
+            "watchfloor_store_bytes",
+            "Size of the event store on disk",
+            self.store_bytes.clone(),
+        );
+        r.register(
+            "watchfloor_store_events",
+            "Events in the store",
+            self.store_events.clone(),
+        );
+        r.register(
+            "watchfloor_store_buckets",
+            "Time buckets in the event store",
+            self.store_buckets.clone(),
+        );
+    }
+
+    pub fn decode_issue(&self, source: &str, kind: &str) {
+        self.decode_issues
+            .get_or_create(&vec![
+                ("source".into(), source.into()),
+                ("kind".into(), kind.into()),
+            ])
+            .inc();
+    }
+
+    pub fn set_rules(&self, rules: &RuleSet) {
+        let r = rules.report();
+        self.rules_loaded
+            .set((r.rules_loaded + r.correlations_loaded) as i64);
+        self.rules_rejected.set(r.rejected.len() as i64);
+    }
+
+    /// Counts stored alerts and their latency from the receive time of the
+    /// triggering event.
+    pub fn count_alerts(&self, stored: &[Alert], batch: &[(u64, RawRecord)]) {
+        let now = watchfloor_ingest::now_ns();
+        for a in stored {
+            self.alerts
+                .get_or_create(&vec![("level".into(), a.level.clone())])
+                .inc();
+            let received = a
+                .event_ids
+                .first()
+                .and_then(|id| batch.binary_search_by_key(id, |(lsn, _)| *lsn).ok())
+                .map(|i| batch[i].1.received_ns);
+            if let Some(r) = received {
+                self.alert_latency_seconds
+                    .observe((now - r).max(0) as f64 / 1e9);
+            }
+        }
+    }
+}
