@@ -1,9 +1,14 @@
 //! `watchfloor`: the command-line entry point. Argument parsing and output
 //! only; the work happens in the library crates.
 
+mod client;
 mod hunt;
+mod import_cmd;
 mod output;
 mod rules_cmd;
+mod search_cmd;
+mod serve_cmd;
+mod token_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +37,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server: syslog and HTTP ingest, durable log, detection, search API.
+    Serve(serve_cmd::ServeArgs),
+    /// Search the events of a running server.
+    Search(search_cmd::SearchArgs),
+    /// Send files (EVTX, JSON, syslog, CEF) to a running server.
+    Import(import_cmd::ImportArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: token_cmd::TokenCommand,
+    },
+    /// Check configuration files.
+    Config {
+        #[command(subcommand)]
+        command: serve_cmd::ConfigCommand,
+    },
     /// Run Sigma rules over log files (EVTX, JSON, syslog, CEF) and report detections.
     Hunt(hunt::HuntArgs),
     /// Work with rule sets.
@@ -95,6 +116,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),
         Command::Rules { command } => rules_cmd::run(command),
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Search(args) => search_cmd::run(args),
+        Command::Import(args) => import_cmd::run(args),
+        Command::Token { command } => token_cmd::run(command),
+        Command::Config { command } => serve_cmd::config(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),

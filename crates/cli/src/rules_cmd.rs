@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Subcommand, ValueEnum};
 use watchfloor_sigma::RuleSetBuilder;
 
+use crate::client::ServerArgs;
 use crate::RuleOptions;
 
 #[derive(Subcommand)]
@@ -19,6 +20,12 @@ pub enum RulesCommand {
         #[command(flatten)]
         options: RuleOptions,
     },
+    /// Make a running server load its rules again (as SIGHUP does); ingest
+    /// goes on, and a bad rule is reported without stopping the others.
+    Reload {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -28,11 +35,14 @@ pub enum ValidateFormat {
 }
 
 pub fn run(cmd: RulesCommand) -> anyhow::Result<u8> {
-    let RulesCommand::Validate {
-        paths,
-        format,
-        options,
-    } = cmd;
+    let (paths, format, options) = match cmd {
+        RulesCommand::Validate {
+            paths,
+            format,
+            options,
+        } => (paths, format, options),
+        RulesCommand::Reload { server } => return reload(&server),
+    };
     let mut b = RuleSetBuilder::new(options.load()?);
     for p in &paths {
         anyhow::ensure!(p.exists(), "{}: no such file or directory", p.display());
@@ -59,4 +69,17 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<u8> {
         }
     }
     Ok(if r.rejected.is_empty() { 0 } else { 1 })
+}
+
+fn reload(server: &ServerArgs) -> anyhow::Result<u8> {
+    let r = server.connect()?.post("/api/v1/rules/reload", &[], Vec::new(), false)?;
+    let rejected = r["rejected"].as_array().cloned().unwrap_or_default();
+    for rej in &rejected {
+        println!("rejected: {}", rej.as_str().unwrap_or_default());
+    }
+    println!(
+        "rule set {} loaded: {} rules, {} correlations; {} rejected",
+        r["generation"], r["rules"], r["correlations"], rejected.len()
+    );
+    Ok(if rejected.is_empty() { 0 } else { 1 })
 }

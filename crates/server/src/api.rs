@@ -1,0 +1,430 @@
+//! The HTTP API: `/api/v1/...` behind bearer tokens, `/metrics` behind a
+//! token too, and `/healthz` open.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use prometheus_client::registry::Registry;
+use serde::Deserialize;
+use serde_json::json;
+use watchfloor_ingest::{now_ns, Appender, IngestMetrics, Kind, RawRecord, Wal, WalError};
+use watchfloor_pipeline::Rules;
+use watchfloor_store::{AlertFilter, EventStore, SearchRequest, StateStore, StoreError, TokenRecord};
+
+use crate::auth::{self, Action, Role};
+use crate::ingest_body;
+use crate::timeparse::parse_time;
+
+/// What the handlers share.
+pub struct AppState {
+    pub events: Arc<dyn EventStore>,
+    pub state: Arc<dyn StateStore>,
+    pub appender: Appender,
+    pub wal: Arc<Wal>,
+    pub rules: Arc<Rules>,
+    pub registry: Registry,
+    pub ingest: Arc<IngestMetrics>,
+    pub gauges: crate::metrics::LiveGauges,
+    pub limits: BodyLimits,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max_body: usize,
+    pub max_decoded: u64,
+    pub max_event: usize,
+}
+
+type Shared = Arc<AppState>;
+
+/// An API error: a status and a message, sent as `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Query(q) => ApiError::bad_request(q.to_string()),
+            StoreError::BadCursor => ApiError::bad_request("invalid cursor"),
+            other => {
+                tracing::error!("store: {other}");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage error; see the server log")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+/// The authenticated caller.
+pub struct Caller {
+    pub token: TokenRecord,
+    pub role: Role,
+}
+
+impl Caller {
+    fn require(&self, action: Action) -> Result<(), ApiError> {
+        if self.role.allows(action) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("the {} role may not do this", self.token.role),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, Self::Rejection> {
+        let unauthorized = |why: &str| {
+            app.ingest.reject("http", "unauthorized");
+            ApiError::new(StatusCode::UNAUTHORIZED, why)
+        };
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(unauthorized("missing bearer token (Authorization: Bearer <token>)"));
+        };
+        let presented = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("Authorization must be 'Bearer <token>'"))?;
+        let record = auth::verify(app.state.as_ref(), presented)?.ok_or_else(|| unauthorized("invalid or revoked token"))?;
+        let role = Role::parse(&record.role).ok_or_else(|| unauthorized("token has an unknown role"))?;
+        Ok(Caller { token: record, role })
+    }
+}
+
+pub fn router(app: Shared) -> Router {
+    let max_body = app.limits.max_body;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/ingest", post(ingest))
+        .route("/api/v1/events", get(search_events))
+        .route("/api/v1/alerts", get(list_alerts))
+        .route("/api/v1/rules", get(rules_summary))
+        .route("/api/v1/rules/reload", post(reload_rules))
+        .route("/api/v1/tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/tokens/{id}", delete(revoke_token))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(app)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn metrics(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Action::Metrics)?;
+    app.gauges.update(&app.wal, &app.appender);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &app.registry)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        text,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestParams {
+    /// Names the source, as `http:<name>`.
+    source: Option<String>,
+}
+
+async fn ingest(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(params): Query<IngestParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Ingest)?;
+    let source = match params.source.as_deref() {
+        Some(name) if valid_source_name(name) => format!("http:{name}"),
+        Some(_) => return Err(ApiError::bad_request("source: use letters, digits, '.', '_', '-' and '/' (at most 64)")),
+        None => "http".to_string(),
+    };
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let limits = app.limits;
+    let decoded = ingest_body::decode(&body, gzip, limits.max_decoded).map_err(|e| {
+        app.ingest.reject(&source, "bad_body");
+        match e {
+            ingest_body::BodyError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+            other => ApiError::bad_request(other.to_string()),
+        }
+    })?;
+    let split = ingest_body::split(&decoded, limits.max_event).map_err(|e| {
+        app.ingest.reject(&source, "bad_body");
+        ApiError::bad_request(e.to_string())
+    })?;
+    let received_ns = now_ns();
+    let truncated = split.events.iter().filter(|(_, cut)| *cut).count();
+    let records: Vec<RawRecord> = split
+        .events
+        .iter()
+        .map(|(text, cut)| RawRecord {
+            received_ns,
+            kind: Kind::Json,
+            source: source.clone(),
+            tenant: caller.token.tenant.clone(),
+            peer: String::new(),
+            truncated: *cut,
+            body: text.to_vec(),
+        })
+        .collect();
+    let accepted = records.len();
+    if split.rejected.len() > 0 {
+        app.ingest.rejected.get_or_create(&watchfloor_ingest::metrics::source_reason(&source, "not_an_event")).inc_by(split.rejected.len() as u64);
+    }
+    if accepted == 0 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("no event accepted: {}", first_errors(&split.rejected)),
+        ));
+    }
+    app.ingest.count_batch(&source, accepted as u64, decoded.len() as u64, truncated as u64);
+    let ack = match app.appender.try_append(records) {
+        Ok(ack) => ack,
+        Err(WalError::Full) => {
+            app.ingest.drop_messages(&source, "backpressure", accepted as u64);
+            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "ingest is saturated; retry later");
+            e.retry_after = Some(1);
+            return Err(e);
+        }
+        Err(e) => return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+    };
+    let range = ack.await.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    Ok(Json(json!({
+        "accepted": accepted,
+        "truncated": truncated,
+        "rejected": split.rejected.len(),
+        "errors": split.rejected.iter().take(100).collect::<Vec<_>>(),
+        "first_id": range.first,
+        "last_id": range.last,
+    }))
+    .into_response())
+}
+
+fn valid_source_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+}
+
+fn first_errors(rejected: &[ingest_body::Rejection]) -> String {
+    let shown: Vec<String> = rejected.iter().take(5).map(|r| format!("line {}: {}", r.line, r.error)).collect();
+    let more = rejected.len().saturating_sub(5);
+    if more > 0 {
+        format!("{} (and {more} more)", shown.join("; "))
+    } else if shown.is_empty() {
+        "empty body".into()
+    } else {
+        shown.join("; ")
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchParams {
+    q: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    value
+        .map(|v| parse_time(v, now_ns()).map_err(|e| ApiError::bad_request(format!("{name}: {e}"))))
+        .transpose()
+}
+
+async fn search_events(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(p): Query<SearchParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let request = SearchRequest {
+        query: p.q.unwrap_or_default(),
+        tenant: caller.token.tenant.clone(),
+        from_ns: time_param("from", p.from.as_deref())?,
+        to_ns: time_param("to", p.to.as_deref())?,
+        limit: p.limit.unwrap_or(100),
+        cursor: p.cursor,
+    };
+    let events = app.events.clone();
+    let page = tokio::task::spawn_blocking(move || events.search(&request))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(page).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertParams {
+    rule: Option<String>,
+    level: Option<String>,
+    host: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+async fn list_alerts(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(p): Query<AlertParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    if let Some(level) = &p.level {
+        if !["informational", "low", "medium", "high", "critical"].contains(&level.as_str()) {
+            return Err(ApiError::bad_request("level: one of informational, low, medium, high, critical"));
+        }
+    }
+    let before_id = p
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<i64>().map_err(|_| ApiError::bad_request("invalid cursor")))
+        .transpose()?;
+    let limit = p.limit.unwrap_or(100).clamp(1, 10_000);
+    let filter = AlertFilter {
+        tenant: caller.token.tenant.clone(),
+        rule: p.rule,
+        min_level: p.level,
+        host: p.host,
+        from_ns: time_param("from", p.from.as_deref())?,
+        to_ns: time_param("to", p.to.as_deref())?,
+        limit,
+        before_id,
+    };
+    let state = app.state.clone();
+    let alerts = tokio::task::spawn_blocking(move || state.list_alerts(&filter))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let next = (alerts.len() == limit).then(|| alerts.last().map(|a| a.id.to_string())).flatten();
+    Ok(Json(json!({ "alerts": alerts, "next": next })).into_response())
+}
+
+fn report_json(r: &watchfloor_sigma::LoadReport) -> serde_json::Value {
+    json!({
+        "files": r.files,
+        "rules": r.rules_loaded,
+        "correlations": r.correlations_loaded,
+        "filters": r.filters_loaded,
+        "rejected": r.rejected.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+    })
+}
+
+async fn rules_summary(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let (generation, set) = app.rules.current();
+    let mut body = report_json(set.report());
+    body["generation"] = json!(generation);
+    Ok(Json(body).into_response())
+}
+
+async fn reload_rules(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Action::ReloadRules)?;
+    let rules = app.rules.clone();
+    let report = tokio::task::spawn_blocking(move || rules.reload())
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("reload refused, current rules kept: {e}")))?;
+    let mut body = report_json(&report);
+    body["generation"] = json!(app.rules.generation());
+    Ok(Json(body).into_response())
+}
+
+async fn list_tokens(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Action::ManageTokens)?;
+    let tokens: Vec<TokenRecord> = app
+        .state
+        .list_tokens()?
+        .into_iter()
+        .filter(|t| t.tenant == caller.token.tenant)
+        .collect();
+    Ok(Json(json!({ "tokens": tokens })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    role: String,
+}
+
+async fn create_token(
+    State(app): State<Shared>,
+    caller: Caller,
+    Json(req): Json<NewToken>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageTokens)?;
+    if Role::parse(&req.role).is_none() {
+        return Err(ApiError::bad_request(format!("role: one of {}", Role::ALL.join(", "))));
+    }
+    if req.name.trim().is_empty() || req.name.len() > 128 {
+        return Err(ApiError::bad_request("name: 1 to 128 characters"));
+    }
+    let (secret, record) = auth::create_token(app.state.as_ref(), &req.name, &req.role, &caller.token.tenant)?;
+    Ok((StatusCode::CREATED, Json(json!({ "token": secret, "record": record }))).into_response())
+}
+
+async fn revoke_token(State(app): State<Shared>, caller: Caller, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    caller.require(Action::ManageTokens)?;
+    let owned = app.state.list_tokens()?.into_iter().any(|t| t.id == id && t.tenant == caller.token.tenant);
+    if !owned || !app.state.revoke_token(id)? {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such live token"));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,594 @@
+//! The configuration file (TOML). Every option has a default, so no file is
+//! needed. Checking reports every problem at once, each with its line and
+//! column: unknown keys, wrong types, values out of range, addresses that
+//! do not parse, certificate files that are missing.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml_edit::{Document, Item, Table};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// Tenant of events from sources that do not name one.
+    pub tenant: String,
+    pub log_level: String,
+    pub http: HttpConfig,
+    pub syslog: SyslogConfig,
+    pub rules: RulesConfig,
+    pub store: StoreConfig,
+    pub wal: WalConfig,
+    pub pipeline: PipelineConfig,
+    pub files: Vec<FileConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: String,
+    /// PEM files; both set turns on HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body as sent (compressed or not).
+    pub max_body_bytes: u64,
+    /// Largest body after gzip decoding (a bomb stops here).
+    pub max_decoded_bytes: u64,
+    /// Largest single event in an ingest body.
+    pub max_event_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// Listen addresses; an empty string turns a receiver off.
+    pub udp: String,
+    pub tcp: String,
+    pub tls: String,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub max_message_bytes: u64,
+    pub idle_timeout_secs: u64,
+    pub frame_timeout_secs: u64,
+    pub max_connections: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Rule files or directories (for example a SigmaHQ clone's `rules/`).
+    pub paths: Vec<PathBuf>,
+    /// Load the rules that ship inside the binary.
+    pub starter: bool,
+    pub max_correlation_groups: u64,
+    pub max_correlation_entries: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    pub bucket_hours: u64,
+    /// 0 keeps events forever.
+    pub retention_days: u64,
+    /// 0 sets no size limit.
+    pub max_bytes: u64,
+    pub writer_memory_mb: u64,
+    pub writer_threads: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WalConfig {
+    pub segment_mb: u64,
+    /// Received but unprocessed events beyond which sources are pushed back.
+    pub max_unprocessed: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    pub commit_interval_ms: u64,
+}
+
+/// A file to follow.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub path: PathBuf,
+    /// `syslog` (one message per line) or `json` (one object per line).
+    pub format: String,
+    pub tenant: Option<String>,
+    /// Where to begin the first time: `end` (default) or `beginning`.
+    pub start_at: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./watchfloor-data"),
+            tenant: "default".into(),
+            log_level: "info".into(),
+            http: HttpConfig::default(),
+            syslog: SyslogConfig::default(),
+            rules: RulesConfig::default(),
+            store: StoreConfig::default(),
+            wal: WalConfig::default(),
+            pipeline: PipelineConfig::default(),
+            files: Vec::new(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+            tls_cert: None,
+            tls_key: None,
+            max_body_bytes: 32 << 20,
+            max_decoded_bytes: 256 << 20,
+            max_event_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        SyslogConfig {
+            udp: "0.0.0.0:5514".into(),
+            tcp: "0.0.0.0:5514".into(),
+            tls: String::new(),
+            tls_cert: None,
+            tls_key: None,
+            max_message_bytes: 64 * 1024,
+            idle_timeout_secs: 3600,
+            frame_timeout_secs: 30,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            paths: Vec::new(),
+            starter: true,
+            max_correlation_groups: 100_000,
+            max_correlation_entries: 10_000,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            bucket_hours: 24,
+            retention_days: 30,
+            max_bytes: 0,
+            writer_memory_mb: 64,
+            writer_threads: 1,
+        }
+    }
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        WalConfig {
+            segment_mb: 64,
+            max_unprocessed: 1_000_000,
+        }
+    }
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            commit_interval_ms: 1000,
+        }
+    }
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        FileConfig {
+            path: PathBuf::new(),
+            format: "syslog".into(),
+            tenant: None,
+            start_at: "end".into(),
+        }
+    }
+}
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// All problems of a file, printed one per line as `file:line:column: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors {
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}:{}: {}", self.file, p.line, p.column, p.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+#[derive(Clone, Copy)]
+enum Ty {
+    Str,
+    /// A socket address, or "" for off.
+    Addr,
+    Path,
+    /// An existing file.
+    File,
+    UInt { min: i64, max: i64 },
+    Bool,
+    PathList,
+    OneOf(&'static [&'static str]),
+}
+
+const TOP: &[(&str, Ty)] = &[
+    ("data_dir", Ty::Path),
+    ("tenant", Ty::Str),
+    ("log_level", Ty::OneOf(&["error", "warn", "info", "debug", "trace"])),
+];
+const HTTP: &[(&str, Ty)] = &[
+    ("listen", Ty::Addr),
+    ("tls_cert", Ty::File),
+    ("tls_key", Ty::File),
+    ("max_body_bytes", Ty::UInt { min: 1024, max: 1 << 34 }),
+    ("max_decoded_bytes", Ty::UInt { min: 1024, max: 1 << 36 }),
+    ("max_event_bytes", Ty::UInt { min: 256, max: 1 << 28 }),
+];
+const SYSLOG: &[(&str, Ty)] = &[
+    ("udp", Ty::Addr),
+    ("tcp", Ty::Addr),
+    ("tls", Ty::Addr),
+    ("tls_cert", Ty::File),
+    ("tls_key", Ty::File),
+    ("max_message_bytes", Ty::UInt { min: 64, max: 64 << 20 }),
+    ("idle_timeout_secs", Ty::UInt { min: 1, max: 7 * 86_400 }),
+    ("frame_timeout_secs", Ty::UInt { min: 1, max: 86_400 }),
+    ("max_connections", Ty::UInt { min: 1, max: 1_000_000 }),
+];
+const RULES: &[(&str, Ty)] = &[
+    ("paths", Ty::PathList),
+    ("starter", Ty::Bool),
+    ("max_correlation_groups", Ty::UInt { min: 1, max: 100_000_000 }),
+    ("max_correlation_entries", Ty::UInt { min: 1, max: 100_000_000 }),
+];
+const STORE: &[(&str, Ty)] = &[
+    ("bucket_hours", Ty::UInt { min: 1, max: 24 * 366 }),
+    ("retention_days", Ty::UInt { min: 0, max: 100 * 366 }),
+    ("max_bytes", Ty::UInt { min: 0, max: i64::MAX }),
+    ("writer_memory_mb", Ty::UInt { min: 16, max: 65_536 }),
+    ("writer_threads", Ty::UInt { min: 1, max: 64 }),
+];
+const WAL: &[(&str, Ty)] = &[
+    ("segment_mb", Ty::UInt { min: 1, max: 4096 }),
+    ("max_unprocessed", Ty::UInt { min: 1000, max: 1 << 40 }),
+];
+const PIPELINE: &[(&str, Ty)] = &[("commit_interval_ms", Ty::UInt { min: 10, max: 600_000 })];
+const FILES: &[(&str, Ty)] = &[
+    ("path", Ty::Path),
+    ("format", Ty::OneOf(&["syslog", "json"])),
+    ("tenant", Ty::Str),
+    ("start_at", Ty::OneOf(&["end", "beginning"])),
+];
+const TABLES: &[(&str, &[(&str, Ty)])] = &[
+    ("http", HTTP),
+    ("syslog", SYSLOG),
+    ("rules", RULES),
+    ("store", STORE),
+    ("wal", WAL),
+    ("pipeline", PIPELINE),
+];
+
+struct Checker<'a> {
+    text: &'a str,
+    /// Relative paths are checked against the config file's directory.
+    base: &'a Path,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, span: Option<Range<usize>>, message: String) {
+        let at = span.map_or(0, |s| s.start).min(self.text.len());
+        let before = &self.text[..at];
+        let line = before.matches('\n').count() + 1;
+        let column = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        self.problems.push(Problem {
+            line,
+            column,
+            message,
+        });
+    }
+
+    fn table(&mut self, table: &Table, name: &str, schema: &[(&str, Ty)]) {
+        for (key, item) in table.iter() {
+            let span = table.key(key).and_then(|k| k.span()).or_else(|| item.span());
+            let Some((_, ty)) = schema.iter().find(|(k, _)| *k == key) else {
+                let known: Vec<&str> = schema.iter().map(|(k, _)| *k).collect();
+                let place = if name.is_empty() { "at the top level".to_string() } else { format!("in [{name}]") };
+                self.problem(span, format!("unknown key `{key}` {place} (known: {})", known.join(", ")));
+                continue;
+            };
+            let full = if name.is_empty() { key.to_string() } else { format!("{name}.{key}") };
+            self.value(item, &full, *ty);
+        }
+    }
+
+    fn value(&mut self, item: &Item, key: &str, ty: Ty) {
+        let span = item.span();
+        let Some(v) = item.as_value() else {
+            self.problem(span, format!("`{key}` must be a value, not a table"));
+            return;
+        };
+        let span = v.span().or(span);
+        match ty {
+            Ty::Str | Ty::Path | Ty::OneOf(_) | Ty::Addr | Ty::File => {
+                let Some(s) = v.as_str() else {
+                    self.problem(span, format!("`{key}` must be a string"));
+                    return;
+                };
+                self.string(s, key, ty, span);
+            }
+            Ty::UInt { min, max } => match v.as_integer() {
+                Some(n) if n >= min && n <= max => {}
+                Some(n) => self.problem(span, format!("`{key}` = {n} is out of range {min}..={max}")),
+                None => self.problem(span, format!("`{key}` must be an integer")),
+            },
+            Ty::Bool => {
+                if v.as_bool().is_none() {
+                    self.problem(span, format!("`{key}` must be true or false"));
+                }
+            }
+            Ty::PathList => match v.as_array() {
+                Some(items) => {
+                    for it in items.iter() {
+                        match it.as_str() {
+                            Some(p) if !self.resolve(p).exists() => self.problem(
+                                it.span(),
+                                format!("`{key}`: {p}: no such file or directory"),
+                            ),
+                            Some(_) => {}
+                            None => self.problem(it.span(), format!("`{key}` must list strings")),
+                        }
+                    }
+                }
+                None => self.problem(span, format!("`{key}` must be an array of paths")),
+            },
+        }
+    }
+
+    fn string(&mut self, s: &str, key: &str, ty: Ty, span: Option<Range<usize>>) {
+        match ty {
+            Ty::OneOf(options) if !options.contains(&s) => {
+                self.problem(span, format!("`{key}` = {s:?} must be one of: {}", options.join(", ")));
+            }
+            Ty::Addr if !s.is_empty() && s.parse::<SocketAddr>().is_err() => {
+                self.problem(span, format!("`{key}` = {s:?} is not an address like 0.0.0.0:5514"));
+            }
+            Ty::File if !self.resolve(s).is_file() => {
+                self.problem(span, format!("`{key}`: {s}: no such file"));
+            }
+            Ty::Str | Ty::Path if s.trim().is_empty() => {
+                self.problem(span, format!("`{key}` must not be empty"));
+            }
+            _ => {}
+        }
+    }
+
+    fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    fn document(&mut self, root: &Table) {
+        for (key, item) in root.iter() {
+            let span = root.key(key).and_then(|k| k.span());
+            if let Some((name, schema)) = TABLES.iter().find(|(n, _)| *n == key) {
+                match item.as_table() {
+                    Some(t) => self.table(t, name, schema),
+                    None => self.problem(span, format!("`{key}` must be a table ([{key}])")),
+                }
+            } else if key == "files" {
+                match item.as_array_of_tables() {
+                    Some(files) => {
+                        for (i, t) in files.iter().enumerate() {
+                            if !t.contains_key("path") {
+                                self.problem(t.span(), format!("[[files]] entry {} has no `path`", i + 1));
+                            }
+                            self.table(t, "files", FILES);
+                        }
+                    }
+                    None => self.problem(span, "`files` must be an array of tables ([[files]])".into()),
+                }
+            } else {
+                if let Some((_, ty)) = TOP.iter().find(|(k, _)| *k == key) {
+                    self.value(item, key, *ty);
+                } else {
+                    let known: Vec<&str> = TOP
+                        .iter()
+                        .map(|(k, _)| *k)
+                        .chain(TABLES.iter().map(|(n, _)| *n))
+                        .chain(["files"])
+                        .collect();
+                    self.problem(span, format!("unknown key `{key}` at the top level (known: {})", known.join(", ")));
+                }
+            }
+        }
+    }
+
+    fn pairs(&mut self, cfg: &Config) {
+        let pairs = [
+            ("http", cfg.http.tls_cert.is_some(), cfg.http.tls_key.is_some()),
+            ("syslog", cfg.syslog.tls_cert.is_some(), cfg.syslog.tls_key.is_some()),
+        ];
+        for (table, cert, key) in pairs {
+            if cert != key {
+                self.problem(None, format!("[{table}] needs both `tls_cert` and `tls_key`, or neither"));
+            }
+        }
+        if !cfg.syslog.tls.is_empty() && cfg.syslog.tls_cert.is_none() {
+            self.problem(None, "[syslog] `tls` listens for TLS and needs `tls_cert` and `tls_key`".into());
+        }
+    }
+}
+
+impl Config {
+    /// Parses and checks a configuration text; `file` names it in errors
+    /// and relative paths in it are taken from `base`.
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors> {
+        let fail = |problems| ConfigErrors {
+            file: file.into(),
+            problems,
+        };
+        let doc = match Document::parse(text.to_string()) {
+            Ok(d) => d,
+            Err(e) => {
+                let mut c = Checker { text, base, problems: Vec::new() };
+                c.problem(e.span(), e.message().to_string());
+                return Err(fail(c.problems));
+            }
+        };
+        let mut checker = Checker { text, base, problems: Vec::new() };
+        checker.document(doc.as_table());
+        if !checker.problems.is_empty() {
+            return Err(fail(checker.problems));
+        }
+        let mut cfg: Config = match toml_edit::de::from_document(doc) {
+            Ok(c) => c,
+            Err(e) => {
+                checker.problem(e.span(), e.message().to_string());
+                return Err(fail(checker.problems));
+            }
+        };
+        checker.pairs(&cfg);
+        if !checker.problems.is_empty() {
+            return Err(fail(checker.problems));
+        }
+        cfg.resolve_paths(base);
+        Ok(cfg)
+    }
+
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+            file: file.clone(),
+            problems: vec![Problem {
+                line: 0,
+                column: 0,
+                message: e.to_string(),
+            }],
+        })?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Config::parse(&text, &file, base)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() && base != Path::new(".") {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.data_dir);
+        for p in &mut self.rules.paths {
+            fix(p);
+        }
+        for p in [&mut self.http.tls_cert, &mut self.http.tls_key, &mut self.syslog.tls_cert, &mut self.syslog.tls_key]
+            .into_iter()
+            .flatten()
+        {
+            fix(p);
+        }
+        for f in &mut self.files {
+            fix(&mut f.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match Config::parse(text, "wf.toml", Path::new("/nonexistent-base")) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.to_string().lines().map(String::from).collect(),
+        }
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(Config::parse("", "x", Path::new(".")).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_place() {
+        let text = "tenant = 5\nbogus = 1\n[http]\nlisten = \"nowhere\"\nmax_body_bytes = -1\n[syslog]\nudp = \"\"\nmax_conections = 3\n[rules]\npaths = [\"/no/such/dir\"]\nstarter = \"yes\"\n[[files]]\nformat = \"xml\"\n";
+        let got = problems(text);
+        let want = [
+            "wf.toml:1:10: `tenant` must be a string",
+            "wf.toml:2:1: unknown key `bogus` at the top level",
+            "wf.toml:4:10: `http.listen` = \"nowhere\" is not an address",
+            "wf.toml:5:18: `http.max_body_bytes` = -1 is out of range",
+            "wf.toml:8:1: unknown key `max_conections` in [syslog]",
+            "wf.toml:10:10: `rules.paths`: /no/such/dir: no such file or directory",
+            "wf.toml:11:11: `rules.starter` must be true or false",
+            "[[files]] entry 1 has no `path`",
+            "`files.format` = \"xml\" must be one of: syslog, json",
+        ];
+        assert_eq!(got.len(), want.len(), "{got:#?}");
+        for w in want {
+            assert!(got.iter().any(|g| g.contains(w)), "missing {w:?} in {got:#?}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_have_a_place_too() {
+        let got = problems("[http\nlisten = 1");
+        assert_eq!(got.len(), 1);
+        assert!(got[0].starts_with("wf.toml:1:"), "{got:?}");
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("c.pem"), "x").unwrap();
+        let text = "[syslog]\ntls = \"0.0.0.0:6514\"\ntls_cert = \"c.pem\"\n";
+        let err = Config::parse(text, "wf.toml", dir.path()).unwrap_err();
+        assert!(err.to_string().contains("needs both"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::parse("data_dir = \"data\"\n", "wf.toml", dir.path()).unwrap();
+        assert_eq!(cfg.data_dir, dir.path().join("data"));
+    }
+}

@@ -1,0 +1,328 @@
+//! `watchfloor serve`: assembles the stores, the log, the pipeline, the
+//! syslog receivers and the HTTP API, and runs them until a signal.
+//! The domain work happens in the library crates; this crate wires them.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod ingest_body;
+pub mod metrics;
+pub mod timeparse;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use watchfloor_ingest::{syslog, IngestMetrics, SyslogOptions, Wal, WalOptions};
+use watchfloor_pipeline::{load_checkpoint, Pipeline, PipelineMetrics, PipelineOptions, RuleSources, Rules};
+use watchfloor_sigma::{Limits, RuleSetOptions};
+use watchfloor_store::{SqliteStateStore, TantivyEventStore, TantivyOptions};
+
+pub use config::Config;
+
+/// Why the server could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{what}: {message}")]
+    Start { what: String, message: String },
+}
+
+fn start_err(what: impl Into<String>) -> impl FnOnce(&dyn std::fmt::Display) -> ServerError {
+    let what = what.into();
+    move |e| ServerError::Start {
+        what,
+        message: e.to_string(),
+    }
+}
+
+/// Runs the server on its own runtime until SIGINT or SIGTERM.
+pub fn run(config: Config) -> Result<(), ServerError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("watchfloor")
+        .build()
+        .map_err(|e| start_err("runtime")(&e))?;
+    runtime.block_on(serve(config))
+}
+
+/// Holds the data directory for one server at a time.
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File, ServerError> {
+    std::fs::create_dir_all(dir).map_err(|e| start_err(format!("data directory {}", dir.display()))(&e))?;
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| start_err(format!("{}", path.display()))(&e))?;
+    file.try_lock().map_err(|_| ServerError::Start {
+        what: format!("data directory {}", dir.display()),
+        message: "in use by another watchfloor server".into(),
+    })?;
+    Ok(file)
+}
+
+fn addr(what: &str, text: &str) -> Result<Option<SocketAddr>, ServerError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|e| start_err(format!("{what} address {text:?}"))(&e))
+}
+
+struct Parts {
+    events: Arc<TantivyEventStore>,
+    state: Arc<SqliteStateStore>,
+    wal: Arc<Wal>,
+    rules: Arc<Rules>,
+}
+
+fn open_parts(cfg: &Config) -> Result<Parts, ServerError> {
+    let data = &cfg.data_dir;
+    let state = Arc::new(
+        SqliteStateStore::open(&data.join("state.db")).map_err(|e| start_err("state store")(&e))?,
+    );
+    match auth::ensure_initial_token(state.as_ref(), data, &cfg.tenant) {
+        Ok(Some(path)) => tracing::warn!(
+            "first start: an admin token was created and written to {} (mode 0600); use it as 'Authorization: Bearer <token>'",
+            path.display()
+        ),
+        Ok(None) => {}
+        Err(e) => return Err(start_err("initial admin token")(&e)),
+    }
+    let store_options = TantivyOptions {
+        bucket_secs: (cfg.store.bucket_hours * 3600) as i64,
+        writer_memory: (cfg.store.writer_memory_mb as usize) << 20,
+        writer_threads: cfg.store.writer_threads as usize,
+        ..TantivyOptions::default()
+    };
+    let events = Arc::new(
+        TantivyEventStore::open(&data.join("events"), store_options).map_err(|e| start_err("event store")(&e))?,
+    );
+    let (checkpoint, _) = load_checkpoint(state.as_ref()).map_err(|e| start_err("checkpoint")(&e))?;
+    let wal_options = WalOptions {
+        segment_bytes: cfg.wal.segment_mb << 20,
+        max_unprocessed: cfg.wal.max_unprocessed,
+        ..WalOptions::default()
+    };
+    let wal = Wal::open(&data.join("wal"), wal_options, checkpoint + 1).map_err(|e| start_err("write-ahead log")(&e))?;
+    if wal.recovery.truncated_bytes > 0 {
+        tracing::warn!(bytes = wal.recovery.truncated_bytes, "write-ahead log: a torn tail from a crash was cut (never acknowledged)");
+    }
+    tracing::info!(checkpoint, durable = wal.durable(), "write-ahead log open");
+    let sources = RuleSources {
+        paths: cfg.rules.paths.clone(),
+        starter: cfg.rules.starter,
+        options: RuleSetOptions::default(),
+    };
+    let rules = Arc::new(Rules::load(sources).map_err(|e| start_err("rules")(&e))?);
+    Ok(Parts {
+        events,
+        state,
+        wal: Arc::new(wal),
+        rules,
+    })
+}
+
+fn syslog_options(cfg: &Config) -> SyslogOptions {
+    SyslogOptions {
+        tenant: cfg.tenant.clone(),
+        max_message: cfg.syslog.max_message_bytes as usize,
+        idle_timeout: Duration::from_secs(cfg.syslog.idle_timeout_secs),
+        frame_timeout: Duration::from_secs(cfg.syslog.frame_timeout_secs),
+        max_connections: cfg.syslog.max_connections as usize,
+        ..SyslogOptions::default()
+    }
+}
+
+async fn start_syslog(cfg: &Config, parts: &Parts, ingest: &Arc<IngestMetrics>) -> Result<(), ServerError> {
+    let opts = Arc::new(syslog_options(cfg));
+    if let Some(a) = addr("syslog udp", &cfg.syslog.udp)? {
+        let socket = syslog::bind_udp(a).map_err(|e| start_err(format!("syslog udp {a}"))(&e))?;
+        tracing::info!("syslog over UDP on {a}");
+        let (appender, m, o) = (parts.wal.appender(), ingest.clone(), opts.clone());
+        tokio::spawn(async move {
+            if let Err(e) = syslog::serve_udp(socket, appender, m, o).await {
+                tracing::error!("syslog udp {a}: {e}");
+            }
+        });
+    }
+    let tls = match (&cfg.syslog.tls_cert, &cfg.syslog.tls_key) {
+        (Some(c), Some(k)) => Some(watchfloor_ingest::tls_acceptor(c, k).map_err(|e| start_err("syslog TLS")(&e))?),
+        _ => None,
+    };
+    let streams = [("syslog tcp", &cfg.syslog.tcp, None), ("syslog tls", &cfg.syslog.tls, tls)];
+    for (what, text, acceptor) in streams {
+        let Some(a) = addr(what, text)? else { continue };
+        if what == "syslog tls" && acceptor.is_none() {
+            return Err(start_err("syslog tls")(&"needs tls_cert and tls_key"));
+        }
+        let listener = TcpListener::bind(a).await.map_err(|e| start_err(format!("{what} {a}"))(&e))?;
+        tracing::info!("{what} on {a}");
+        let (appender, m, o) = (parts.wal.appender(), ingest.clone(), opts.clone());
+        tokio::spawn(async move {
+            if let Err(e) = syslog::serve_stream(listener, acceptor, appender, m, o).await {
+                tracing::error!("{what} {a}: {e}");
+            }
+        });
+    }
+    Ok(())
+}
+
+async fn serve(cfg: Config) -> Result<(), ServerError> {
+    let _lock = lock_data_dir(&cfg.data_dir)?;
+    let parts = open_parts(&cfg)?;
+    let ingest = Arc::new(IngestMetrics::default());
+    let pipeline_metrics = Arc::new(PipelineMetrics::default());
+    let gauges = metrics::LiveGauges::default();
+    let mut registry = Registry::default();
+    ingest.register(&mut registry);
+    pipeline_metrics.register(&mut registry);
+    gauges.register(&mut registry);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let pipeline = Pipeline {
+        wal: parts.wal.clone(),
+        events: parts.events.clone(),
+        state: parts.state.clone(),
+        rules: parts.rules.clone(),
+        metrics: pipeline_metrics,
+        options: PipelineOptions {
+            commit_interval: Duration::from_millis(cfg.pipeline.commit_interval_ms),
+            correlation_limits: Limits {
+                max_groups: cfg.rules.max_correlation_groups as usize,
+                max_entries: cfg.rules.max_correlation_entries as usize,
+            },
+            retention_max_age: (cfg.store.retention_days > 0)
+                .then(|| Duration::from_secs(cfg.store.retention_days * 86_400)),
+            retention_max_bytes: (cfg.store.max_bytes > 0).then_some(cfg.store.max_bytes),
+            ..PipelineOptions::default()
+        },
+        stop: stop.clone(),
+    };
+    let pipeline_thread = std::thread::Builder::new()
+        .name("pipeline".into())
+        .spawn(move || pipeline.run())
+        .map_err(|e| start_err("pipeline thread")(&e))?;
+
+    start_syslog(&cfg, &parts, &ingest).await?;
+
+    let http_addr = addr("http", &cfg.http.listen)?.ok_or_else(|| start_err("http")(&"listen address is empty"))?;
+    let listener = TcpListener::bind(http_addr).await.map_err(|e| start_err(format!("http {http_addr}"))(&e))?;
+    let app = Arc::new(api::AppState {
+        events: parts.events.clone(),
+        state: parts.state.clone(),
+        appender: parts.wal.appender(),
+        wal: parts.wal.clone(),
+        rules: parts.rules.clone(),
+        registry,
+        ingest: ingest.clone(),
+        gauges,
+        limits: api::BodyLimits {
+            max_body: cfg.http.max_body_bytes as usize,
+            max_decoded: cfg.http.max_decoded_bytes,
+            max_event: cfg.http.max_event_bytes as usize,
+        },
+    });
+    spawn_reload_on_sighup(parts.rules.clone());
+    let router = api::router(app);
+    let tls = match (&cfg.http.tls_cert, &cfg.http.tls_key) {
+        (Some(c), Some(k)) => Some(watchfloor_ingest::tls_acceptor(c, k).map_err(|e| start_err("http TLS")(&e))?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!("API on {scheme}://{http_addr}");
+    // Tests and scripts wait for this line on stderr.
+    eprintln!("watchfloor: ready (api {scheme}://{http_addr})");
+    match tls {
+        None => axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| start_err("http")(&e))?,
+        Some(acceptor) => serve_https(listener, acceptor, router).await,
+    }
+    tracing::info!("stopping: committing the pipeline");
+    stop.store(true, Ordering::Release);
+    let joined = tokio::task::spawn_blocking(move || pipeline_thread.join()).await;
+    match joined {
+        Ok(Ok(Ok(()))) => tracing::info!("stopped cleanly"),
+        Ok(Ok(Err(e))) => tracing::error!("pipeline: {e}"),
+        _ => tracing::error!("pipeline thread failed"),
+    }
+    Ok(())
+}
+
+/// HTTPS: rustls in front of the same router, until a shutdown signal.
+async fn serve_https(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, router: axum::Router) {
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!("https accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let (acceptor, router) = (acceptor.clone(), router.clone());
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return tracing::debug!("https {peer}: handshake: {e}"),
+                Err(_) => return tracing::debug!("https {peer}: handshake timed out"),
+            };
+            let service = hyper_util::service::TowerToHyperService::new(router);
+            let io = hyper_util::rt::TokioIo::new(tls);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(io, service)
+                .await
+            {
+                tracing::debug!("https {peer}: {e}");
+            }
+        });
+    }
+}
+
+fn spawn_reload_on_sighup(rules: Arc<Rules>) {
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading rules");
+            let r = rules.clone();
+            match tokio::task::spawn_blocking(move || r.reload()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!("reload refused, current rules kept: {e}"),
+                Err(e) => tracing::error!("reload: {e}"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
