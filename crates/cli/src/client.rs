@@ -11,7 +11,11 @@ use clap::Args;
 #[derive(Args, Clone)]
 pub struct ServerArgs {
     /// Server URL.
-    #[arg(long, env = "WATCHFLOOR_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "WATCHFLOOR_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub server: String,
     /// API token; by default the one in <data-dir>/initial-admin-token.
     #[arg(long, env = "WATCHFLOOR_TOKEN", hide_env_values = true)]
@@ -37,7 +41,10 @@ impl ServerArgs {
         }
         let path = self.data_dir.join("initial-admin-token");
         let text = std::fs::read_to_string(&path).with_context(|| {
-            format!("no --token or WATCHFLOOR_TOKEN given, and {} cannot be read", path.display())
+            format!(
+                "no --token or WATCHFLOOR_TOKEN given, and {} cannot be read",
+                path.display()
+            )
         })?;
         Ok(text.trim().to_string())
     }
@@ -48,7 +55,8 @@ impl ServerArgs {
             .connect_timeout(Duration::from_secs(10));
         if let Some(ca) = &self.ca_cert {
             let pem = std::fs::read(ca).with_context(|| format!("{}", ca.display()))?;
-            let cert = reqwest::Certificate::from_pem(&pem).with_context(|| format!("{}: not a PEM certificate", ca.display()))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .with_context(|| format!("{}: not a PEM certificate", ca.display()))?;
             builder = builder.add_root_certificate(cert);
         }
         Ok(Client {
@@ -80,7 +88,10 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
-    fn finish(&self, response: reqwest::Result<reqwest::blocking::Response>) -> anyhow::Result<serde_json::Value> {
+    fn finish(
+        &self,
+        response: reqwest::Result<reqwest::blocking::Response>,
+    ) -> anyhow::Result<serde_json::Value> {
         let response = response.with_context(|| format!("cannot reach {}", self.base))?;
         let status = response.status();
         let retry_after = response
@@ -89,7 +100,8 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
         let text = response.text().unwrap_or_default();
-        let body: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        let body: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
         if !status.is_success() {
             let message = body["error"].as_str().map(String::from).unwrap_or(text);
             return Err(HttpError {
@@ -103,10 +115,22 @@ impl Client {
     }
 
     pub fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<serde_json::Value> {
-        self.finish(self.http.get(self.url(path)).bearer_auth(&self.token).query(query).send())
+        self.finish(
+            self.http
+                .get(self.url(path))
+                .bearer_auth(&self.token)
+                .query(query)
+                .send(),
+        )
     }
 
-    pub fn post(&self, path: &str, query: &[(&str, String)], body: Vec<u8>, gzip: bool) -> anyhow::Result<serde_json::Value> {
+    pub fn post(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: Vec<u8>,
+        gzip: bool,
+    ) -> anyhow::Result<serde_json::Value> {
         let mut req = self
             .http
             .post(self.url(path))

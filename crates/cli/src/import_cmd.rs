@@ -34,10 +34,14 @@ pub struct ImportArgs {
 fn event_json(e: &Event) -> serde_json::Value {
     let mut obj = e.to_json_object();
     if let Some(t) = e.core.timestamp {
-        obj.entry("@timestamp").or_insert_with(|| format_rfc3339(t).into());
+        obj.entry("@timestamp")
+            .or_insert_with(|| format_rfc3339(t).into());
     }
     if let Some(h) = &e.core.host {
-        if !["Computer", "host", "hostname", "host.name"].iter().any(|k| obj.contains_key(*k)) {
+        if !["Computer", "host", "hostname", "host.name"]
+            .iter()
+            .any(|k| obj.contains_key(*k))
+        {
             obj.insert("host".into(), h.to_string().into());
         }
     }
@@ -78,7 +82,10 @@ impl Sender<'_> {
         let body = gz.finish()?;
         let query = [("source", self.source.clone())];
         loop {
-            match self.client.post("/api/v1/ingest", &query, body.clone(), true) {
+            match self
+                .client
+                .post("/api/v1/ingest", &query, body.clone(), true)
+            {
                 Ok(r) => {
                     self.totals.sent += r["accepted"].as_u64().unwrap_or(0);
                     self.totals.rejected += r["rejected"].as_u64().unwrap_or(0);
@@ -86,7 +93,9 @@ impl Sender<'_> {
                 }
                 Err(e) => match e.downcast_ref::<HttpError>() {
                     Some(h) if h.status == 429 => {
-                        std::thread::sleep(Duration::from_secs(h.retry_after.unwrap_or(1).clamp(1, 30)));
+                        std::thread::sleep(Duration::from_secs(
+                            h.retry_after.unwrap_or(1).clamp(1, 30),
+                        ));
                     }
                     _ => return Err(e),
                 },
@@ -108,7 +117,10 @@ pub fn run(args: ImportArgs) -> anyhow::Result<u8> {
         totals: Totals::default(),
     };
     let progress = ProgressBar::new_spinner();
-    progress.set_style(ProgressStyle::with_template("{spinner} {pos} events sent {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {pos} events sent {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     let mut failure: Option<anyhow::Error> = None;
     for path in &args.paths {
         let mut on_record = |record: watchfloor_formats::Record| {
@@ -150,5 +162,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<u8> {
         "imported {} events ({} rejected by the server, {} unreadable records, {} unreadable files)",
         t.sent, t.rejected, t.unreadable_records, t.unreadable_files
     );
-    Ok(if t.unreadable_files as usize == args.paths.len() { crate::EXIT_USAGE } else { 0 })
+    Ok(if t.unreadable_files as usize == args.paths.len() {
+        crate::EXIT_USAGE
+    } else {
+        0
+    })
 }

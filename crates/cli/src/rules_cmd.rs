@@ -72,14 +72,19 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<u8> {
 }
 
 fn reload(server: &ServerArgs) -> anyhow::Result<u8> {
-    let r = server.connect()?.post("/api/v1/rules/reload", &[], Vec::new(), false)?;
+    let r = server
+        .connect()?
+        .post("/api/v1/rules/reload", &[], Vec::new(), false)?;
     let rejected = r["rejected"].as_array().cloned().unwrap_or_default();
     for rej in &rejected {
         println!("rejected: {}", rej.as_str().unwrap_or_default());
     }
     println!(
         "rule set {} loaded: {} rules, {} correlations; {} rejected",
-        r["generation"], r["rules"], r["correlations"], rejected.len()
+        r["generation"],
+        r["rules"],
+        r["correlations"],
+        rejected.len()
     );
     Ok(if rejected.is_empty() { 0 } else { 1 })
 }

@@ -43,7 +43,10 @@ pub fn run(args: SearchArgs) -> anyhow::Result<u8> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     while printed < args.limit {
-        let mut query = vec![("q", args.query.clone()), ("limit", (args.limit - printed).min(PAGE).to_string())];
+        let mut query = vec![
+            ("q", args.query.clone()),
+            ("limit", (args.limit - printed).min(PAGE).to_string()),
+        ];
         if let Some(f) = &args.from {
             query.push(("from", f.clone()));
         }
@@ -76,7 +79,11 @@ pub fn run(args: SearchArgs) -> anyhow::Result<u8> {
 fn table_line(e: &serde_json::Value) -> String {
     let time = e["time_ns"]
         .as_i64()
-        .map(|t| chrono::DateTime::from_timestamp_nanos(t).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .map(|t| {
+            chrono::DateTime::from_timestamp_nanos(t)
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string()
+        })
         .unwrap_or_default();
     let host = e["host"].as_str().unwrap_or("-");
     let source = e["source"].as_str().unwrap_or("-");
@@ -85,7 +92,11 @@ fn table_line(e: &serde_json::Value) -> String {
         .as_str()
         .map(String::from)
         .unwrap_or_else(|| fields.to_string());
-    let mut message: String = message.chars().filter(|c| !c.is_control()).take(160).collect();
+    let mut message: String = message
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(160)
+        .collect();
     if e["truncated"].as_bool() == Some(true) {
         message.push_str(" [truncated]");
     }

@@ -36,9 +36,7 @@ pub struct ServeArgs {
 #[derive(Subcommand)]
 pub enum ConfigCommand {
     /// Check a configuration file and print every problem with its location.
-    Check {
-        file: PathBuf,
-    },
+    Check { file: PathBuf },
     /// Print the default configuration.
     Default,
 }
@@ -65,7 +63,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         cfg.syslog.tcp = t;
     }
     for r in &args.rules {
-        anyhow::ensure!(r.exists(), "--rules {}: no such file or directory", r.display());
+        anyhow::ensure!(
+            r.exists(),
+            "--rules {}: no such file or directory",
+            r.display()
+        );
     }
     cfg.rules.paths.extend(args.rules);
     if args.no_starter_rules {

@@ -37,24 +37,43 @@ pub enum TokenCommand {
 
 fn open(dir: &std::path::Path) -> anyhow::Result<SqliteStateStore> {
     std::fs::create_dir_all(dir)?;
-    SqliteStateStore::open(&dir.join("state.db")).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))
+    SqliteStateStore::open(&dir.join("state.db"))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))
 }
 
 pub fn run(cmd: TokenCommand) -> anyhow::Result<u8> {
     match cmd {
-        TokenCommand::Create { name, role, tenant, data_dir } => {
-            anyhow::ensure!(Role::parse(&role).is_some(), "--role {role}: one of {}", Role::ALL.join(", "));
+        TokenCommand::Create {
+            name,
+            role,
+            tenant,
+            data_dir,
+        } => {
+            anyhow::ensure!(
+                Role::parse(&role).is_some(),
+                "--role {role}: one of {}",
+                Role::ALL.join(", ")
+            );
             let state = open(&data_dir)?;
             let (secret, record) = auth::create_token(&state, &name, &role, &tenant)?;
-            eprintln!("token {} ({}, role {}, tenant {}) created; it is shown only now:", record.id, record.name, record.role, record.tenant);
+            eprintln!(
+                "token {} ({}, role {}, tenant {}) created; it is shown only now:",
+                record.id, record.name, record.role, record.tenant
+            );
             println!("{secret}");
         }
         TokenCommand::List { data_dir } => {
             let state = open(&data_dir)?;
-            println!("{:>4}  {:<24} {:<8} {:<16} {}", "id", "name", "role", "tenant", "state");
+            println!(
+                "{:>4}  {:<24} {:<8} {:<16} {}",
+                "id", "name", "role", "tenant", "state"
+            );
             for t in state.list_tokens()? {
                 let live = if t.revoked { "revoked" } else { "live" };
-                println!("{:>4}  {:<24} {:<8} {:<16} {live}", t.id, t.name, t.role, t.tenant);
+                println!(
+                    "{:>4}  {:<24} {:<8} {:<16} {live}",
+                    t.id, t.name, t.role, t.tenant
+                );
             }
         }
         TokenCommand::Revoke { id, data_dir } => {

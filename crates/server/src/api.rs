@@ -14,7 +14,9 @@ use serde::Deserialize;
 use serde_json::json;
 use watchfloor_ingest::{now_ns, Appender, IngestMetrics, Kind, RawRecord, Wal, WalError};
 use watchfloor_pipeline::Rules;
-use watchfloor_store::{AlertFilter, EventStore, SearchRequest, StateStore, StoreError, TokenRecord};
+use watchfloor_store::{
+    AlertFilter, EventStore, SearchRequest, StateStore, StoreError, TokenRecord,
+};
 
 use crate::auth::{self, Action, Role};
 use crate::ingest_body;
@@ -71,7 +73,10 @@ impl From<StoreError> for ApiError {
             StoreError::BadCursor => ApiError::bad_request("invalid cursor"),
             other => {
                 tracing::error!("store: {other}");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage error; see the server log")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "storage error; see the server log",
+                )
             }
         }
     }
@@ -122,17 +127,27 @@ impl FromRequestParts<Shared> for Caller {
             ApiError::new(StatusCode::UNAUTHORIZED, why)
         };
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(unauthorized("missing bearer token (Authorization: Bearer <token>)"));
+            return Err(unauthorized(
+                "missing bearer token (Authorization: Bearer <token>)",
+            ));
         };
         let presented = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or_else(|| unauthorized("Authorization must be 'Bearer <token>'"))?;
-        let record = auth::verify(app.state.as_ref(), presented)?.ok_or_else(|| unauthorized("invalid or revoked token"))?;
-        let role = Role::parse(&record.role).ok_or_else(|| unauthorized("token has an unknown role"))?;
-        Ok(Caller { token: record, role })
+        let record = auth::verify(app.state.as_ref(), presented)?
+            .ok_or_else(|| unauthorized("invalid or revoked token"))?;
+        let role =
+            Role::parse(&record.role).ok_or_else(|| unauthorized("token has an unknown role"))?;
+        Ok(Caller {
+            token: record,
+            role,
+        })
     }
 }
 
@@ -148,9 +163,15 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/rules/reload", post(reload_rules))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(app)
+}
+
+/// Unknown paths answer 404 only to callers with a token: the API's shape
+/// is not shown to anonymous clients.
+async fn not_found(_caller: Caller) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -164,7 +185,10 @@ async fn metrics(State(app): State<Shared>, caller: Caller) -> Result<Response, 
     prometheus_client::encoding::text::encode(&mut text, &app.registry)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok((
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         text,
     )
         .into_response())
@@ -187,7 +211,11 @@ async fn ingest(
     caller.require(Action::Ingest)?;
     let source = match params.source.as_deref() {
         Some(name) if valid_source_name(name) => format!("http:{name}"),
-        Some(_) => return Err(ApiError::bad_request("source: use letters, digits, '.', '_', '-' and '/' (at most 64)")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "source: use letters, digits, '.', '_', '-' and '/' (at most 64)",
+            ))
+        }
         None => "http".to_string(),
     };
     let gzip = headers
@@ -198,7 +226,9 @@ async fn ingest(
     let decoded = ingest_body::decode(&body, gzip, limits.max_decoded).map_err(|e| {
         app.ingest.reject(&source, "bad_body");
         match e {
-            ingest_body::BodyError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+            ingest_body::BodyError::TooLarge(_) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+            }
             other => ApiError::bad_request(other.to_string()),
         }
     })?;
@@ -223,7 +253,13 @@ async fn ingest(
         .collect();
     let accepted = records.len();
     if split.rejected.len() > 0 {
-        app.ingest.rejected.get_or_create(&watchfloor_ingest::metrics::source_reason(&source, "not_an_event")).inc_by(split.rejected.len() as u64);
+        app.ingest
+            .rejected
+            .get_or_create(&watchfloor_ingest::metrics::source_reason(
+                &source,
+                "not_an_event",
+            ))
+            .inc_by(split.rejected.len() as u64);
     }
     if accepted == 0 {
         return Err(ApiError::new(
@@ -231,18 +267,34 @@ async fn ingest(
             format!("no event accepted: {}", first_errors(&split.rejected)),
         ));
     }
-    app.ingest.count_batch(&source, accepted as u64, decoded.len() as u64, truncated as u64);
+    app.ingest.count_batch(
+        &source,
+        accepted as u64,
+        decoded.len() as u64,
+        truncated as u64,
+    );
     let ack = match app.appender.try_append(records) {
         Ok(ack) => ack,
         Err(WalError::Full) => {
-            app.ingest.drop_messages(&source, "backpressure", accepted as u64);
-            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "ingest is saturated; retry later");
+            app.ingest
+                .drop_messages(&source, "backpressure", accepted as u64);
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ingest is saturated; retry later",
+            );
             e.retry_after = Some(1);
             return Err(e);
         }
-        Err(e) => return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            ))
+        }
     };
-    let range = ack.await.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let range = ack
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     Ok(Json(json!({
         "accepted": accepted,
         "truncated": truncated,
@@ -257,11 +309,17 @@ async fn ingest(
 fn valid_source_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
 }
 
 fn first_errors(rejected: &[ingest_body::Rejection]) -> String {
-    let shown: Vec<String> = rejected.iter().take(5).map(|r| format!("line {}: {}", r.line, r.error)).collect();
+    let shown: Vec<String> = rejected
+        .iter()
+        .take(5)
+        .map(|r| format!("line {}: {}", r.line, r.error))
+        .collect();
     let more = rejected.len().saturating_sub(5);
     if more > 0 {
         format!("{} (and {more} more)", shown.join("; "))
@@ -329,13 +387,18 @@ async fn list_alerts(
     caller.require(Action::Read)?;
     if let Some(level) = &p.level {
         if !["informational", "low", "medium", "high", "critical"].contains(&level.as_str()) {
-            return Err(ApiError::bad_request("level: one of informational, low, medium, high, critical"));
+            return Err(ApiError::bad_request(
+                "level: one of informational, low, medium, high, critical",
+            ));
         }
     }
     let before_id = p
         .cursor
         .as_deref()
-        .map(|c| c.parse::<i64>().map_err(|_| ApiError::bad_request("invalid cursor")))
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("invalid cursor"))
+        })
         .transpose()?;
     let limit = p.limit.unwrap_or(100).clamp(1, 10_000);
     let filter = AlertFilter {
@@ -352,7 +415,9 @@ async fn list_alerts(
     let alerts = tokio::task::spawn_blocking(move || state.list_alerts(&filter))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    let next = (alerts.len() == limit).then(|| alerts.last().map(|a| a.id.to_string())).flatten();
+    let next = (alerts.len() == limit)
+        .then(|| alerts.last().map(|a| a.id.to_string()))
+        .flatten();
     Ok(Json(json!({ "alerts": alerts, "next": next })).into_response())
 }
 
@@ -380,7 +445,12 @@ async fn reload_rules(State(app): State<Shared>, caller: Caller) -> Result<Respo
     let report = tokio::task::spawn_blocking(move || rules.reload())
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("reload refused, current rules kept: {e}")))?;
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("reload refused, current rules kept: {e}"),
+            )
+        })?;
     let mut body = report_json(&report);
     body["generation"] = json!(app.rules.generation());
     Ok(Json(body).into_response())
@@ -411,18 +481,38 @@ async fn create_token(
 ) -> Result<Response, ApiError> {
     caller.require(Action::ManageTokens)?;
     if Role::parse(&req.role).is_none() {
-        return Err(ApiError::bad_request(format!("role: one of {}", Role::ALL.join(", "))));
+        return Err(ApiError::bad_request(format!(
+            "role: one of {}",
+            Role::ALL.join(", ")
+        )));
     }
     if req.name.trim().is_empty() || req.name.len() > 128 {
         return Err(ApiError::bad_request("name: 1 to 128 characters"));
     }
-    let (secret, record) = auth::create_token(app.state.as_ref(), &req.name, &req.role, &caller.token.tenant)?;
-    Ok((StatusCode::CREATED, Json(json!({ "token": secret, "record": record }))).into_response())
+    let (secret, record) = auth::create_token(
+        app.state.as_ref(),
+        &req.name,
+        &req.role,
+        &caller.token.tenant,
+    )?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": secret, "record": record })),
+    )
+        .into_response())
 }
 
-async fn revoke_token(State(app): State<Shared>, caller: Caller, Path(id): Path<i64>) -> Result<Response, ApiError> {
+async fn revoke_token(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
     caller.require(Action::ManageTokens)?;
-    let owned = app.state.list_tokens()?.into_iter().any(|t| t.id == id && t.tenant == caller.token.tenant);
+    let owned = app
+        .state
+        .list_tokens()?
+        .into_iter()
+        .any(|t| t.id == id && t.tenant == caller.token.tenant);
     if !owned || !app.state.revoke_token(id)? {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such live token"));
     }

@@ -63,7 +63,10 @@ pub fn generate() -> String {
     let mut bytes = [0u8; 32];
     // The OS random source failing is not recoverable for a security tool.
     getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("no OS randomness: {e}"));
-    format!("{PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "{PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 pub fn hash(token: &str) -> Vec<u8> {
@@ -92,12 +95,17 @@ pub fn verify(state: &dyn StateStore, presented: &str) -> Result<Option<TokenRec
 
 /// On first start (no token at all), creates an admin token and writes it
 /// to `<data-dir>/initial-admin-token`, readable by the owner only.
-pub fn ensure_initial_token(state: &dyn StateStore, data_dir: &Path, tenant: &str) -> std::io::Result<Option<std::path::PathBuf>> {
+pub fn ensure_initial_token(
+    state: &dyn StateStore,
+    data_dir: &Path,
+    tenant: &str,
+) -> std::io::Result<Option<std::path::PathBuf>> {
     let existing = state.list_tokens().map_err(std::io::Error::other)?;
     if !existing.is_empty() {
         return Ok(None);
     }
-    let (secret, _) = create_token(state, "initial-admin", "admin", tenant).map_err(std::io::Error::other)?;
+    let (secret, _) =
+        create_token(state, "initial-admin", "admin", tenant).map_err(std::io::Error::other)?;
     let path = data_dir.join("initial-admin-token");
     write_private(&path, format!("{secret}\n").as_bytes())?;
     Ok(Some(path))

@@ -240,7 +240,10 @@ enum Ty {
     Path,
     /// An existing file.
     File,
-    UInt { min: i64, max: i64 },
+    UInt {
+        min: i64,
+        max: i64,
+    },
     Bool,
     PathList,
     OneOf(&'static [&'static str]),
@@ -249,15 +252,36 @@ enum Ty {
 const TOP: &[(&str, Ty)] = &[
     ("data_dir", Ty::Path),
     ("tenant", Ty::Str),
-    ("log_level", Ty::OneOf(&["error", "warn", "info", "debug", "trace"])),
+    (
+        "log_level",
+        Ty::OneOf(&["error", "warn", "info", "debug", "trace"]),
+    ),
 ];
 const HTTP: &[(&str, Ty)] = &[
     ("listen", Ty::Addr),
     ("tls_cert", Ty::File),
     ("tls_key", Ty::File),
-    ("max_body_bytes", Ty::UInt { min: 1024, max: 1 << 34 }),
-    ("max_decoded_bytes", Ty::UInt { min: 1024, max: 1 << 36 }),
-    ("max_event_bytes", Ty::UInt { min: 256, max: 1 << 28 }),
+    (
+        "max_body_bytes",
+        Ty::UInt {
+            min: 1024,
+            max: 1 << 34,
+        },
+    ),
+    (
+        "max_decoded_bytes",
+        Ty::UInt {
+            min: 1024,
+            max: 1 << 36,
+        },
+    ),
+    (
+        "max_event_bytes",
+        Ty::UInt {
+            min: 256,
+            max: 1 << 28,
+        },
+    ),
 ];
 const SYSLOG: &[(&str, Ty)] = &[
     ("udp", Ty::Addr),
@@ -265,29 +289,101 @@ const SYSLOG: &[(&str, Ty)] = &[
     ("tls", Ty::Addr),
     ("tls_cert", Ty::File),
     ("tls_key", Ty::File),
-    ("max_message_bytes", Ty::UInt { min: 64, max: 64 << 20 }),
-    ("idle_timeout_secs", Ty::UInt { min: 1, max: 7 * 86_400 }),
-    ("frame_timeout_secs", Ty::UInt { min: 1, max: 86_400 }),
-    ("max_connections", Ty::UInt { min: 1, max: 1_000_000 }),
+    (
+        "max_message_bytes",
+        Ty::UInt {
+            min: 64,
+            max: 64 << 20,
+        },
+    ),
+    (
+        "idle_timeout_secs",
+        Ty::UInt {
+            min: 1,
+            max: 7 * 86_400,
+        },
+    ),
+    (
+        "frame_timeout_secs",
+        Ty::UInt {
+            min: 1,
+            max: 86_400,
+        },
+    ),
+    (
+        "max_connections",
+        Ty::UInt {
+            min: 1,
+            max: 1_000_000,
+        },
+    ),
 ];
 const RULES: &[(&str, Ty)] = &[
     ("paths", Ty::PathList),
     ("starter", Ty::Bool),
-    ("max_correlation_groups", Ty::UInt { min: 1, max: 100_000_000 }),
-    ("max_correlation_entries", Ty::UInt { min: 1, max: 100_000_000 }),
+    (
+        "max_correlation_groups",
+        Ty::UInt {
+            min: 1,
+            max: 100_000_000,
+        },
+    ),
+    (
+        "max_correlation_entries",
+        Ty::UInt {
+            min: 1,
+            max: 100_000_000,
+        },
+    ),
 ];
 const STORE: &[(&str, Ty)] = &[
-    ("bucket_hours", Ty::UInt { min: 1, max: 24 * 366 }),
-    ("retention_days", Ty::UInt { min: 0, max: 100 * 366 }),
-    ("max_bytes", Ty::UInt { min: 0, max: i64::MAX }),
-    ("writer_memory_mb", Ty::UInt { min: 16, max: 65_536 }),
+    (
+        "bucket_hours",
+        Ty::UInt {
+            min: 1,
+            max: 24 * 366,
+        },
+    ),
+    (
+        "retention_days",
+        Ty::UInt {
+            min: 0,
+            max: 100 * 366,
+        },
+    ),
+    (
+        "max_bytes",
+        Ty::UInt {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
+    (
+        "writer_memory_mb",
+        Ty::UInt {
+            min: 16,
+            max: 65_536,
+        },
+    ),
     ("writer_threads", Ty::UInt { min: 1, max: 64 }),
 ];
 const WAL: &[(&str, Ty)] = &[
     ("segment_mb", Ty::UInt { min: 1, max: 4096 }),
-    ("max_unprocessed", Ty::UInt { min: 1000, max: 1 << 40 }),
+    (
+        "max_unprocessed",
+        Ty::UInt {
+            min: 1000,
+            max: 1 << 40,
+        },
+    ),
 ];
-const PIPELINE: &[(&str, Ty)] = &[("commit_interval_ms", Ty::UInt { min: 10, max: 600_000 })];
+const PIPELINE: &[(&str, Ty)] = &[(
+    "commit_interval_ms",
+    Ty::UInt {
+        min: 10,
+        max: 600_000,
+    },
+)];
 const FILES: &[(&str, Ty)] = &[
     ("path", Ty::Path),
     ("format", Ty::OneOf(&["syslog", "json"])),
@@ -325,14 +421,28 @@ impl Checker<'_> {
 
     fn table(&mut self, table: &Table, name: &str, schema: &[(&str, Ty)]) {
         for (key, item) in table.iter() {
-            let span = table.key(key).and_then(|k| k.span()).or_else(|| item.span());
+            let span = table
+                .key(key)
+                .and_then(|k| k.span())
+                .or_else(|| item.span());
             let Some((_, ty)) = schema.iter().find(|(k, _)| *k == key) else {
                 let known: Vec<&str> = schema.iter().map(|(k, _)| *k).collect();
-                let place = if name.is_empty() { "at the top level".to_string() } else { format!("in [{name}]") };
-                self.problem(span, format!("unknown key `{key}` {place} (known: {})", known.join(", ")));
+                let place = if name.is_empty() {
+                    "at the top level".to_string()
+                } else {
+                    format!("in [{name}]")
+                };
+                self.problem(
+                    span,
+                    format!("unknown key `{key}` {place} (known: {})", known.join(", ")),
+                );
                 continue;
             };
-            let full = if name.is_empty() { key.to_string() } else { format!("{name}.{key}") };
+            let full = if name.is_empty() {
+                key.to_string()
+            } else {
+                format!("{name}.{key}")
+            };
             self.value(item, &full, *ty);
         }
     }
@@ -354,7 +464,9 @@ impl Checker<'_> {
             }
             Ty::UInt { min, max } => match v.as_integer() {
                 Some(n) if n >= min && n <= max => {}
-                Some(n) => self.problem(span, format!("`{key}` = {n} is out of range {min}..={max}")),
+                Some(n) => {
+                    self.problem(span, format!("`{key}` = {n} is out of range {min}..={max}"))
+                }
                 None => self.problem(span, format!("`{key}` must be an integer")),
             },
             Ty::Bool => {
@@ -383,10 +495,16 @@ impl Checker<'_> {
     fn string(&mut self, s: &str, key: &str, ty: Ty, span: Option<Range<usize>>) {
         match ty {
             Ty::OneOf(options) if !options.contains(&s) => {
-                self.problem(span, format!("`{key}` = {s:?} must be one of: {}", options.join(", ")));
+                self.problem(
+                    span,
+                    format!("`{key}` = {s:?} must be one of: {}", options.join(", ")),
+                );
             }
             Ty::Addr if !s.is_empty() && s.parse::<SocketAddr>().is_err() => {
-                self.problem(span, format!("`{key}` = {s:?} is not an address like 0.0.0.0:5514"));
+                self.problem(
+                    span,
+                    format!("`{key}` = {s:?} is not an address like 0.0.0.0:5514"),
+                );
             }
             Ty::File if !self.resolve(s).is_file() => {
                 self.problem(span, format!("`{key}`: {s}: no such file"));
@@ -420,12 +538,18 @@ impl Checker<'_> {
                     Some(files) => {
                         for (i, t) in files.iter().enumerate() {
                             if !t.contains_key("path") {
-                                self.problem(t.span(), format!("[[files]] entry {} has no `path`", i + 1));
+                                self.problem(
+                                    t.span(),
+                                    format!("[[files]] entry {} has no `path`", i + 1),
+                                );
                             }
                             self.table(t, "files", FILES);
                         }
                     }
-                    None => self.problem(span, "`files` must be an array of tables ([[files]])".into()),
+                    None => self.problem(
+                        span,
+                        "`files` must be an array of tables ([[files]])".into(),
+                    ),
                 }
             } else {
                 if let Some((_, ty)) = TOP.iter().find(|(k, _)| *k == key) {
@@ -437,7 +561,13 @@ impl Checker<'_> {
                         .chain(TABLES.iter().map(|(n, _)| *n))
                         .chain(["files"])
                         .collect();
-                    self.problem(span, format!("unknown key `{key}` at the top level (known: {})", known.join(", ")));
+                    self.problem(
+                        span,
+                        format!(
+                            "unknown key `{key}` at the top level (known: {})",
+                            known.join(", ")
+                        ),
+                    );
                 }
             }
         }
@@ -445,16 +575,30 @@ impl Checker<'_> {
 
     fn pairs(&mut self, cfg: &Config) {
         let pairs = [
-            ("http", cfg.http.tls_cert.is_some(), cfg.http.tls_key.is_some()),
-            ("syslog", cfg.syslog.tls_cert.is_some(), cfg.syslog.tls_key.is_some()),
+            (
+                "http",
+                cfg.http.tls_cert.is_some(),
+                cfg.http.tls_key.is_some(),
+            ),
+            (
+                "syslog",
+                cfg.syslog.tls_cert.is_some(),
+                cfg.syslog.tls_key.is_some(),
+            ),
         ];
         for (table, cert, key) in pairs {
             if cert != key {
-                self.problem(None, format!("[{table}] needs both `tls_cert` and `tls_key`, or neither"));
+                self.problem(
+                    None,
+                    format!("[{table}] needs both `tls_cert` and `tls_key`, or neither"),
+                );
             }
         }
         if !cfg.syslog.tls.is_empty() && cfg.syslog.tls_cert.is_none() {
-            self.problem(None, "[syslog] `tls` listens for TLS and needs `tls_cert` and `tls_key`".into());
+            self.problem(
+                None,
+                "[syslog] `tls` listens for TLS and needs `tls_cert` and `tls_key`".into(),
+            );
         }
     }
 }
@@ -470,12 +614,20 @@ impl Config {
         let doc = match Document::parse(text.to_string()) {
             Ok(d) => d,
             Err(e) => {
-                let mut c = Checker { text, base, problems: Vec::new() };
+                let mut c = Checker {
+                    text,
+                    base,
+                    problems: Vec::new(),
+                };
                 c.problem(e.span(), e.message().to_string());
                 return Err(fail(c.problems));
             }
         };
-        let mut checker = Checker { text, base, problems: Vec::new() };
+        let mut checker = Checker {
+            text,
+            base,
+            problems: Vec::new(),
+        };
         checker.document(doc.as_table());
         if !checker.problems.is_empty() {
             return Err(fail(checker.problems));
@@ -506,7 +658,10 @@ impl Config {
                 message: e.to_string(),
             }],
         })?;
-        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         Config::parse(&text, &file, base)
     }
 
@@ -520,9 +675,14 @@ impl Config {
         for p in &mut self.rules.paths {
             fix(p);
         }
-        for p in [&mut self.http.tls_cert, &mut self.http.tls_key, &mut self.syslog.tls_cert, &mut self.syslog.tls_key]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut self.http.tls_cert,
+            &mut self.http.tls_key,
+            &mut self.syslog.tls_cert,
+            &mut self.syslog.tls_key,
+        ]
+        .into_iter()
+        .flatten()
         {
             fix(p);
         }
@@ -545,7 +705,10 @@ mod tests {
 
     #[test]
     fn empty_file_is_the_defaults() {
-        assert_eq!(Config::parse("", "x", Path::new(".")).unwrap(), Config::default());
+        assert_eq!(
+            Config::parse("", "x", Path::new(".")).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
@@ -565,7 +728,10 @@ mod tests {
         ];
         assert_eq!(got.len(), want.len(), "{got:#?}");
         for w in want {
-            assert!(got.iter().any(|g| g.contains(w)), "missing {w:?} in {got:#?}");
+            assert!(
+                got.iter().any(|g| g.contains(w)),
+                "missing {w:?} in {got:#?}"
+            );
         }
     }
 

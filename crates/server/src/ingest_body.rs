@@ -59,18 +59,25 @@ pub fn decode(body: &[u8], gzip: bool, max: u64) -> Result<Cow<'_, [u8]>, BodyEr
 
 /// Splits a decoded body into events.
 pub fn split(body: &[u8], max_event: usize) -> Result<Split<'_>, BodyError> {
-    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
     let mut split = Split::default();
     if body.get(start) == Some(&b'[') {
         let text = std::str::from_utf8(body).map_err(|e| BodyError::Array(e.to_string()))?;
-        let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| BodyError::Array(e.to_string()))?;
+        let items: Vec<&RawValue> =
+            serde_json::from_str(text).map_err(|e| BodyError::Array(e.to_string()))?;
         for (i, item) in items.into_iter().enumerate() {
             let raw = item.get().as_bytes();
             // The slice borrows from `body`: RawValue points into the input.
             let offset = raw.as_ptr() as usize - body.as_ptr() as usize;
             let raw = &body[offset..offset + raw.len()];
             if raw.first() != Some(&b'{') {
-                split.rejected.push(Rejection { line: i + 1, error: "not a JSON object".into() });
+                split.rejected.push(Rejection {
+                    line: i + 1,
+                    error: "not a JSON object".into(),
+                });
             } else if raw.len() > max_event {
                 split.events.push((&raw[..max_event], true));
             } else {
@@ -90,8 +97,14 @@ pub fn split(body: &[u8], max_event: usize) -> Result<Split<'_>, BodyError> {
         }
         match serde_json::from_slice::<&RawValue>(line) {
             Ok(_) if line.first() == Some(&b'{') => split.events.push((line, false)),
-            Ok(_) => split.rejected.push(Rejection { line: i + 1, error: "not a JSON object".into() }),
-            Err(e) => split.rejected.push(Rejection { line: i + 1, error: format!("invalid JSON: {e}") }),
+            Ok(_) => split.rejected.push(Rejection {
+                line: i + 1,
+                error: "not a JSON object".into(),
+            }),
+            Err(e) => split.rejected.push(Rejection {
+                line: i + 1,
+                error: format!("invalid JSON: {e}"),
+            }),
         }
     }
     Ok(split)
@@ -116,12 +129,22 @@ mod tests {
         assert_eq!(s.rejected.len(), 2);
         assert_eq!(s.rejected[0].line, 3);
         assert!(s.rejected[0].error.starts_with("invalid JSON"));
-        assert_eq!(s.rejected[1], Rejection { line: 4, error: "not a JSON object".into() });
+        assert_eq!(
+            s.rejected[1],
+            Rejection {
+                line: 4,
+                error: "not a JSON object".into()
+            }
+        );
     }
 
     #[test]
     fn arrays_and_oversized_events() {
-        let s = split(b" [ {\"a\":1}, 5, {\"b\":\"xxxxxxxxxxxxxxxxxxxxxxxx\"} ]", 16).unwrap();
+        let s = split(
+            b" [ {\"a\":1}, 5, {\"b\":\"xxxxxxxxxxxxxxxxxxxxxxxx\"} ]",
+            16,
+        )
+        .unwrap();
         assert_eq!(s.events.len(), 2);
         assert_eq!(s.events[0], (&b"{\"a\":1}"[..], false));
         assert!(s.events[1].1, "cut and flagged");
@@ -136,7 +159,13 @@ mod tests {
         assert_eq!(decode(&gz(&data), false, 1000).unwrap().as_ref(), &data[..]);
         let bomb = gz(&vec![b' '; 10 << 20]);
         assert!(bomb.len() < 100 << 10);
-        assert_eq!(decode(&bomb, true, 1 << 20), Err(BodyError::TooLarge(1 << 20)));
-        assert!(matches!(decode(b"\x1f\x8bgarbage", false, 1000), Err(BodyError::Gzip(_))));
+        assert_eq!(
+            decode(&bomb, true, 1 << 20),
+            Err(BodyError::TooLarge(1 << 20))
+        );
+        assert!(matches!(
+            decode(b"\x1f\x8bgarbage", false, 1000),
+            Err(BodyError::Gzip(_))
+        ));
     }
 }

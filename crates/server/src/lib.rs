@@ -18,7 +18,9 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use watchfloor_ingest::{syslog, IngestMetrics, SyslogOptions, Wal, WalOptions};
-use watchfloor_pipeline::{load_checkpoint, Pipeline, PipelineMetrics, PipelineOptions, RuleSources, Rules};
+use watchfloor_pipeline::{
+    load_checkpoint, Pipeline, PipelineMetrics, PipelineOptions, RuleSources, Rules,
+};
 use watchfloor_sigma::{Limits, RuleSetOptions};
 use watchfloor_store::{SqliteStateStore, TantivyEventStore, TantivyOptions};
 
@@ -51,7 +53,8 @@ pub fn run(config: Config) -> Result<(), ServerError> {
 
 /// Holds the data directory for one server at a time.
 fn lock_data_dir(dir: &Path) -> Result<std::fs::File, ServerError> {
-    std::fs::create_dir_all(dir).map_err(|e| start_err(format!("data directory {}", dir.display()))(&e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| start_err(format!("data directory {}", dir.display()))(&e))?;
     let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -102,17 +105,23 @@ fn open_parts(cfg: &Config) -> Result<Parts, ServerError> {
         ..TantivyOptions::default()
     };
     let events = Arc::new(
-        TantivyEventStore::open(&data.join("events"), store_options).map_err(|e| start_err("event store")(&e))?,
+        TantivyEventStore::open(&data.join("events"), store_options)
+            .map_err(|e| start_err("event store")(&e))?,
     );
-    let (checkpoint, _) = load_checkpoint(state.as_ref()).map_err(|e| start_err("checkpoint")(&e))?;
+    let (checkpoint, _) =
+        load_checkpoint(state.as_ref()).map_err(|e| start_err("checkpoint")(&e))?;
     let wal_options = WalOptions {
         segment_bytes: cfg.wal.segment_mb << 20,
         max_unprocessed: cfg.wal.max_unprocessed,
         ..WalOptions::default()
     };
-    let wal = Wal::open(&data.join("wal"), wal_options, checkpoint + 1).map_err(|e| start_err("write-ahead log")(&e))?;
+    let wal = Wal::open(&data.join("wal"), wal_options, checkpoint + 1)
+        .map_err(|e| start_err("write-ahead log")(&e))?;
     if wal.recovery.truncated_bytes > 0 {
-        tracing::warn!(bytes = wal.recovery.truncated_bytes, "write-ahead log: a torn tail from a crash was cut (never acknowledged)");
+        tracing::warn!(
+            bytes = wal.recovery.truncated_bytes,
+            "write-ahead log: a torn tail from a crash was cut (never acknowledged)"
+        );
     }
     tracing::info!(checkpoint, durable = wal.durable(), "write-ahead log open");
     let sources = RuleSources {
@@ -140,7 +149,11 @@ fn syslog_options(cfg: &Config) -> SyslogOptions {
     }
 }
 
-async fn start_syslog(cfg: &Config, parts: &Parts, ingest: &Arc<IngestMetrics>) -> Result<(), ServerError> {
+async fn start_syslog(
+    cfg: &Config,
+    parts: &Parts,
+    ingest: &Arc<IngestMetrics>,
+) -> Result<(), ServerError> {
     let opts = Arc::new(syslog_options(cfg));
     if let Some(a) = addr("syslog udp", &cfg.syslog.udp)? {
         let socket = syslog::bind_udp(a).map_err(|e| start_err(format!("syslog udp {a}"))(&e))?;
@@ -153,16 +166,23 @@ async fn start_syslog(cfg: &Config, parts: &Parts, ingest: &Arc<IngestMetrics>) 
         });
     }
     let tls = match (&cfg.syslog.tls_cert, &cfg.syslog.tls_key) {
-        (Some(c), Some(k)) => Some(watchfloor_ingest::tls_acceptor(c, k).map_err(|e| start_err("syslog TLS")(&e))?),
+        (Some(c), Some(k)) => {
+            Some(watchfloor_ingest::tls_acceptor(c, k).map_err(|e| start_err("syslog TLS")(&e))?)
+        }
         _ => None,
     };
-    let streams = [("syslog tcp", &cfg.syslog.tcp, None), ("syslog tls", &cfg.syslog.tls, tls)];
+    let streams = [
+        ("syslog tcp", &cfg.syslog.tcp, None),
+        ("syslog tls", &cfg.syslog.tls, tls),
+    ];
     for (what, text, acceptor) in streams {
         let Some(a) = addr(what, text)? else { continue };
         if what == "syslog tls" && acceptor.is_none() {
             return Err(start_err("syslog tls")(&"needs tls_cert and tls_key"));
         }
-        let listener = TcpListener::bind(a).await.map_err(|e| start_err(format!("{what} {a}"))(&e))?;
+        let listener = TcpListener::bind(a)
+            .await
+            .map_err(|e| start_err(format!("{what} {a}"))(&e))?;
         tracing::info!("{what} on {a}");
         let (appender, m, o) = (parts.wal.appender(), ingest.clone(), opts.clone());
         tokio::spawn(async move {
@@ -212,8 +232,11 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
 
     start_syslog(&cfg, &parts, &ingest).await?;
 
-    let http_addr = addr("http", &cfg.http.listen)?.ok_or_else(|| start_err("http")(&"listen address is empty"))?;
-    let listener = TcpListener::bind(http_addr).await.map_err(|e| start_err(format!("http {http_addr}"))(&e))?;
+    let http_addr = addr("http", &cfg.http.listen)?
+        .ok_or_else(|| start_err("http")(&"listen address is empty"))?;
+    let listener = TcpListener::bind(http_addr)
+        .await
+        .map_err(|e| start_err(format!("http {http_addr}"))(&e))?;
     let app = Arc::new(api::AppState {
         events: parts.events.clone(),
         state: parts.state.clone(),
@@ -232,7 +255,9 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
     spawn_reload_on_sighup(parts.rules.clone());
     let router = api::router(app);
     let tls = match (&cfg.http.tls_cert, &cfg.http.tls_key) {
-        (Some(c), Some(k)) => Some(watchfloor_ingest::tls_acceptor(c, k).map_err(|e| start_err("http TLS")(&e))?),
+        (Some(c), Some(k)) => {
+            Some(watchfloor_ingest::tls_acceptor(c, k).map_err(|e| start_err("http TLS")(&e))?)
+        }
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -258,7 +283,11 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
 }
 
 /// HTTPS: rustls in front of the same router, until a shutdown signal.
-async fn serve_https(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, router: axum::Router) {
+async fn serve_https(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    router: axum::Router,
+) {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -275,7 +304,9 @@ async fn serve_https(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor,
         };
         let (acceptor, router) = (acceptor.clone(), router.clone());
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                .await
+            {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => return tracing::debug!("https {peer}: handshake: {e}"),
                 Err(_) => return tracing::debug!("https {peer}: handshake timed out"),
@@ -296,7 +327,8 @@ async fn serve_https(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor,
 
 fn spawn_reload_on_sighup(rules: Arc<Rules>) {
     tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
             return;
         };
         while hup.recv().await.is_some() {

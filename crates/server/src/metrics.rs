@@ -15,11 +15,31 @@ pub struct LiveGauges {
 
 impl LiveGauges {
     pub fn register(&self, r: &mut Registry) {
-        r.register("watchfloor_wal_backlog", "Events in the log not yet processed", self.backlog.clone());
-        r.register("watchfloor_wal_queue_batches", "Batches waiting for the log writer", self.queued.clone());
-        r.register("watchfloor_wal_disk_bytes", "Size of the write-ahead log on disk", self.wal_bytes.clone());
-        r.register("watchfloor_wal_durable_lsn", "Last log sequence number on disk", self.wal_durable.clone());
-        r.register("watchfloor_wal_syncs", "Group commits (fdatasync calls) since start", self.wal_syncs.clone());
+        r.register(
+            "watchfloor_wal_backlog",
+            "Events in the log not yet processed",
+            self.backlog.clone(),
+        );
+        r.register(
+            "watchfloor_wal_queue_batches",
+            "Batches waiting for the log writer",
+            self.queued.clone(),
+        );
+        r.register(
+            "watchfloor_wal_disk_bytes",
+            "Size of the write-ahead log on disk",
+            self.wal_bytes.clone(),
+        );
+        r.register(
+            "watchfloor_wal_durable_lsn",
+            "Last log sequence number on disk",
+            self.wal_durable.clone(),
+        );
+        r.register(
+            "watchfloor_wal_syncs",
+            "Group commits (fdatasync calls) since start",
+            self.wal_syncs.clone(),
+        );
     }
 
     pub fn update(&self, wal: &Wal, appender: &Appender) {

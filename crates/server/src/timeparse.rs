@@ -13,7 +13,9 @@ pub fn parse_time(text: &str, now_ns: i64) -> Result<i64, String> {
             b'+' => (1, &rest[1..]),
             _ => return Err(format!("{text:?}: expected now-<n><s|m|h|d>")),
         };
-        let split = amount.find(|c: char| !c.is_ascii_digit()).unwrap_or(amount.len());
+        let split = amount
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(amount.len());
         let n: i64 = amount[..split]
             .parse()
             .map_err(|_| format!("{text:?}: expected a number after now{}", &rest[..1]))?;
@@ -53,8 +55,14 @@ mod tests {
         assert_eq!(parse_time("now", now), Ok(now));
         assert_eq!(parse_time("now-15m", now), Ok(now - 900 * 1_000_000_000));
         assert_eq!(parse_time("now+1h", now), Ok(now + 3600 * 1_000_000_000));
-        assert_eq!(parse_time("1700000000", now), Ok(1_700_000_000 * 1_000_000_000));
-        assert_eq!(parse_time("2026-11-25T00:00:00Z", now), Ok(1_795_564_800 * 1_000_000_000));
+        assert_eq!(
+            parse_time("1700000000", now),
+            Ok(1_700_000_000 * 1_000_000_000)
+        );
+        assert_eq!(
+            parse_time("2026-11-25T00:00:00Z", now),
+            Ok(1_795_564_800 * 1_000_000_000)
+        );
         assert!(parse_time("now-5y", now).is_err());
         assert!(parse_time("yesterday", now).is_err());
         assert!(parse_time("now-99999999999999d", now).is_err());
