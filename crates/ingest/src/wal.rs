@@ -266,7 +266,8 @@ impl Wal {
             durable: Mutex::new(next - 1),
             grew: Condvar::new(),
             assigned: AtomicU64::new(next - 1),
-            processed: AtomicU64::new(next - 1),
+            // What the consumer must replay counts as unprocessed.
+            processed: AtomicU64::new(min_next_lsn.max(1) - 1),
             max_unprocessed: options.max_unprocessed,
             bytes_written: AtomicU64::new(0),
             syncs: AtomicU64::new(0),

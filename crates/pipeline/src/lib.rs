@@ -100,6 +100,9 @@ pub struct Pipeline {
 }
 
 struct Progress {
+    /// Records read from the log but not yet processed: a batch read just
+    /// as the rule set changed waits for the new set.
+    pending: Vec<(u64, watchfloor_ingest::RawRecord)>,
     /// Highest LSN handed to the stores.
     appended: u64,
     /// Highest LSN committed and checkpointed.
@@ -120,6 +123,7 @@ impl Pipeline {
             "pipeline: replaying the log from the checkpoint"
         );
         let mut progress = Progress {
+            pending: Vec::new(),
             appended: checkpoint,
             checkpoint,
             since_commit: 0,
@@ -157,7 +161,18 @@ impl Pipeline {
             if self.rules.generation() != generation {
                 return Ok(false);
             }
-            let batch = match reader.next_batch(self.options.batch, Duration::from_millis(100)) {
+            let batch = match std::mem::take(&mut progress.pending) {
+                pending if !pending.is_empty() => Ok(pending),
+                _ => reader.next_batch(self.options.batch, Duration::from_millis(100)),
+            };
+            // Records that became durable after a reload get the new rules.
+            if self.rules.generation() != generation {
+                if let Ok(b) = batch {
+                    progress.pending = b;
+                }
+                return Ok(false);
+            }
+            let batch = match batch {
                 Ok(b) => b,
                 Err(WalError::Corrupt {
                     path,

@@ -227,7 +227,13 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
     };
     let pipeline_thread = std::thread::Builder::new()
         .name("pipeline".into())
-        .spawn(move || pipeline.run())
+        .spawn(move || {
+            let result = pipeline.run();
+            if let Err(e) = &result {
+                tracing::error!("pipeline stopped: {e}");
+            }
+            result
+        })
         .map_err(|e| start_err("pipeline thread")(&e))?;
 
     start_syslog(&cfg, &parts, &ingest).await?;
