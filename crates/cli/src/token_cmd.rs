@@ -65,8 +65,8 @@ pub fn run(cmd: TokenCommand) -> anyhow::Result<u8> {
         TokenCommand::List { data_dir } => {
             let state = open(&data_dir)?;
             println!(
-                "{:>4}  {:<24} {:<8} {:<16} {}",
-                "id", "name", "role", "tenant", "state"
+                "{:>4}  {:<24} {:<8} {:<16} state",
+                "id", "name", "role", "tenant"
             );
             for t in state.list_tokens()? {
                 let live = if t.revoked { "revoked" } else { "live" };

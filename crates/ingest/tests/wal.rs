@@ -157,7 +157,10 @@ fn appends_are_refused_when_processing_lags() {
     ));
     wal.set_processed(5);
     assert_eq!(wal.backlog(), 5);
-    let ack = appender.try_append(vec![rec(11)]).ok().expect("room again");
+    let ack = match appender.try_append(vec![rec(11)]) {
+        Ok(ack) => ack,
+        Err(e) => panic!("room again: {e}"),
+    };
     let range = rt().block_on(ack).unwrap();
     assert_eq!(range.first, 11);
 }

@@ -252,7 +252,7 @@ async fn ingest(
         })
         .collect();
     let accepted = records.len();
-    if split.rejected.len() > 0 {
+    if !split.rejected.is_empty() {
         app.ingest
             .rejected
             .get_or_create(&watchfloor_ingest::metrics::source_reason(

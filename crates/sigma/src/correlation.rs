@@ -141,11 +141,14 @@ pub struct Snapshot {
     pub correlations: Vec<SnapshotCorrelation>,
 }
 
+/// One window entry: (time, source position, value).
+pub type SnapshotEntry = (i64, usize, Option<String>);
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SnapshotCorrelation {
     pub key: String,
-    /// (group values, last time, entries as (time, source position, value)).
-    pub groups: Vec<(Vec<String>, i64, Vec<(i64, usize, Option<String>)>)>,
+    /// (group values, last time, entries).
+    pub groups: Vec<(Vec<String>, i64, Vec<SnapshotEntry>)>,
 }
 
 fn correlation_key(c: &CompiledCorrelation) -> String {
