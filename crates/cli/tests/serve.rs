@@ -450,3 +450,60 @@ fn a_second_server_on_the_same_data_directory_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another watchfloor server"));
     drop(s);
 }
+
+#[test]
+fn files_are_followed_through_rotation_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "<13>Nov 25 09:00:00 h1 app: tail-marker line 1\n").unwrap();
+    let extra = format!(
+        "[[files]]\npath = \"{}\"\nstart_at = \"beginning\"\n",
+        log.display()
+    );
+    let config = server::write_config(
+        dir.path(),
+        server::free_port(),
+        server::free_port(),
+        "",
+        &extra,
+    );
+    let mut s = Server::start_with(dir.path(), &config, &[]);
+    let append = |text: &str| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&log)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append("<13>Nov 25 09:00:01 h1 app: tail-marker line 2\n<13>Nov 25 09:00:02 h1 app: tail-marker line 3 without newline yet");
+    assert_eq!(s.search("tail-marker", 2).len(), 2);
+    append(" and now complete\n");
+    assert_eq!(s.search("tail-marker", 3).len(), 3);
+    assert_eq!(
+        s.search("\"now complete\"", 1).len(),
+        1,
+        "a line split across writes is one event"
+    );
+    // Rotation: rename and start a new file; a last line without newline in
+    // the old file is kept too.
+    append("<13>Nov 25 09:00:03 h1 app: tail-marker line 4 last of the old file");
+    std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    std::fs::write(
+        &log,
+        "<13>Nov 25 09:00:04 h1 app: tail-marker line 5 in the new file\n",
+    )
+    .unwrap();
+    assert_eq!(s.search("tail-marker", 5).len(), 5);
+    assert_eq!(
+        s.search("tail-marker", 5)[0]["source"],
+        format!("file:{}", log.display())
+    );
+    // A restart goes on from the saved position: nothing read twice.
+    assert_eq!(s.stop(), 0);
+    append("<13>Nov 25 09:00:05 h1 app: tail-marker line 6 while stopped\n");
+    let s = Server::start_with(dir.path(), &config, &[]);
+    assert_eq!(s.search("tail-marker", 6).len(), 6);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(s.search("tail-marker", 0).len(), 6, "no line stored twice");
+}

@@ -194,6 +194,35 @@ async fn start_syslog(
     Ok(())
 }
 
+fn start_tailers(cfg: &Config, parts: &Parts, ingest: &Arc<IngestMetrics>) {
+    if cfg.files.is_empty() {
+        return;
+    }
+    let positions =
+        watchfloor_ingest::PositionStore::open(&cfg.data_dir.join("file-positions.json"));
+    for f in &cfg.files {
+        let spec = watchfloor_ingest::TailSpec {
+            path: f.path.clone(),
+            kind: if f.format == "json" {
+                watchfloor_ingest::Kind::Json
+            } else {
+                watchfloor_ingest::Kind::Syslog
+            },
+            tenant: f.tenant.clone().unwrap_or_else(|| cfg.tenant.clone()),
+            start_at_end: f.start_at != "beginning",
+            max_line: cfg.syslog.max_message_bytes as usize,
+        };
+        tracing::info!("following {}", f.path.display());
+        let tailer = watchfloor_ingest::Tailer::new(
+            spec,
+            parts.wal.appender(),
+            ingest.clone(),
+            positions.clone(),
+        );
+        tokio::spawn(tailer.run());
+    }
+}
+
 async fn serve(cfg: Config) -> Result<(), ServerError> {
     let _lock = lock_data_dir(&cfg.data_dir)?;
     let parts = open_parts(&cfg)?;
@@ -237,6 +266,7 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
         .map_err(|e| start_err("pipeline thread")(&e))?;
 
     start_syslog(&cfg, &parts, &ingest).await?;
+    start_tailers(&cfg, &parts, &ingest);
 
     let http_addr = addr("http", &cfg.http.listen)?
         .ok_or_else(|| start_err("http")(&"listen address is empty"))?;
