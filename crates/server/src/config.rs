@@ -743,6 +743,12 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_once_crashed_the_toml_parser_is_an_error() {
+        // Found by `cargo fuzz run query`: toml_edit 0.23 panicked on it.
+        assert_eq!(problems("==\n.=").len(), 1);
+    }
+
+    #[test]
     fn tls_needs_both_files() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("c.pem"), "x").unwrap();
