@@ -124,6 +124,27 @@ impl Client {
         )
     }
 
+    /// GET a text resource (such as `/metrics`).
+    pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        let status = response.status();
+        let text = response.text()?;
+        if !status.is_success() {
+            return Err(HttpError {
+                status: status.as_u16(),
+                message: text,
+                retry_after: None,
+            }
+            .into());
+        }
+        Ok(text)
+    }
+
     pub fn post(
         &self,
         path: &str,

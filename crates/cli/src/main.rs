@@ -4,6 +4,7 @@
 mod client;
 mod hunt;
 mod import_cmd;
+mod loadgen;
 mod output;
 mod rules_cmd;
 mod search_cmd;
@@ -47,6 +48,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: token_cmd::TokenCommand,
+    },
+    /// Generate load against a running server and measure it (see docs/BENCHMARKS.md).
+    Loadgen {
+        #[command(subcommand)]
+        command: loadgen::LoadgenCommand,
     },
     /// Check configuration files.
     Config {
@@ -121,6 +127,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import_cmd::run(args),
         Command::Token { command } => token_cmd::run(command),
         Command::Config { command } => serve_cmd::config(command),
+        Command::Loadgen { command } => loadgen::run(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),
