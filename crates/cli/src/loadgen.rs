@@ -90,13 +90,40 @@ impl Rng {
 fn message(rng: &mut Rng, alert: bool) -> (&'static str, String) {
     if alert {
         let user = ["alice", "bob", "carol"][rng.below(3) as usize];
-        return ("sudo", format!("{user} : TTY=pts/{} ; PWD=/home/{user} ; USER=root ; COMMAND=/bin/bash", rng.below(9)));
+        return (
+            "sudo",
+            format!(
+                "{user} : TTY=pts/{} ; PWD=/home/{user} ; USER=root ; COMMAND=/bin/bash",
+                rng.below(9)
+            ),
+        );
     }
     let ip = |r: &mut Rng| format!("10.{}.{}.{}", r.below(256), r.below(256), 1 + r.below(254));
     match rng.below(10) {
-        0..=2 => ("sshd", format!("Accepted publickey for deploy from {} port {} ssh2: ED25519 SHA256:{:x}", ip(rng), 1024 + rng.below(60000), rng.next())),
-        3 => ("sshd", format!("Connection closed by {} port {} [preauth]", ip(rng), 1024 + rng.below(60000))),
-        4 => ("CRON", format!("(root) CMD (run-parts /etc/cron.hourly) job {}", rng.below(100000))),
+        0..=2 => (
+            "sshd",
+            format!(
+                "Accepted publickey for deploy from {} port {} ssh2: ED25519 SHA256:{:x}",
+                ip(rng),
+                1024 + rng.below(60000),
+                rng.next()
+            ),
+        ),
+        3 => (
+            "sshd",
+            format!(
+                "Connection closed by {} port {} [preauth]",
+                ip(rng),
+                1024 + rng.below(60000)
+            ),
+        ),
+        4 => (
+            "CRON",
+            format!(
+                "(root) CMD (run-parts /etc/cron.hourly) job {}",
+                rng.below(100000)
+            ),
+        ),
         5 | 6 => (
             "kernel",
             format!(
@@ -117,7 +144,14 @@ fn message(rng: &mut Rng, alert: bool) -> (&'static str, String) {
                 rng.below(50000)
             ),
         ),
-        _ => ("systemd", format!("Started Session {} of user {}.", rng.below(100000), ["alice", "bob", "deploy"][rng.below(3) as usize])),
+        _ => (
+            "systemd",
+            format!(
+                "Started Session {} of user {}.",
+                rng.below(100000),
+                ["alice", "bob", "deploy"][rng.below(3) as usize]
+            ),
+        ),
     }
 }
 
@@ -129,11 +163,19 @@ fn rfc3339_micros(now: chrono::DateTime<chrono::Utc>) -> String {
 fn syslog_line(rng: &mut Rng, hosts: u64, alert: bool) -> String {
     let (app, msg) = message(rng, alert);
     let host = rng.below(hosts);
-    format!("<38>1 {} web{host} {app} {} - - {msg}", rfc3339_micros(chrono::Utc::now()), rng.below(30000))
+    format!(
+        "<38>1 {} web{host} {app} {} - - {msg}",
+        rfc3339_micros(chrono::Utc::now()),
+        rng.below(30000)
+    )
 }
 
 /// Sends for `duration` at `rate` (per connection); returns events sent.
-fn pace(rate: u64, duration: Duration, mut send_chunk: impl FnMut(u64) -> anyhow::Result<()>) -> anyhow::Result<u64> {
+fn pace(
+    rate: u64,
+    duration: Duration,
+    mut send_chunk: impl FnMut(u64) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
     let started = Instant::now();
     let mut sent = 0u64;
     while started.elapsed() < duration {
@@ -153,7 +195,12 @@ fn pace(rate: u64, duration: Duration, mut send_chunk: impl FnMut(u64) -> anyhow
     Ok(sent)
 }
 
-fn tcp_worker(addr: &str, args: &SendArgs, seed: u64, counter: &std::sync::atomic::AtomicU64) -> anyhow::Result<u64> {
+fn tcp_worker(
+    addr: &str,
+    args: &SendArgs,
+    seed: u64,
+    counter: &std::sync::atomic::AtomicU64,
+) -> anyhow::Result<u64> {
     let stream = TcpStream::connect(addr).with_context(|| format!("connect {addr}"))?;
     let _ = stream.set_nodelay(true);
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, stream);
@@ -171,7 +218,12 @@ fn tcp_worker(addr: &str, args: &SendArgs, seed: u64, counter: &std::sync::atomi
     })
 }
 
-fn http_worker(client: &Client, args: &SendArgs, seed: u64, counter: &std::sync::atomic::AtomicU64) -> anyhow::Result<u64> {
+fn http_worker(
+    client: &Client,
+    args: &SendArgs,
+    seed: u64,
+    counter: &std::sync::atomic::AtomicU64,
+) -> anyhow::Result<u64> {
     let mut rng = Rng(seed | 1);
     let rate = args.rate / args.connections.max(1) as u64;
     let mut body = Vec::new();
@@ -205,7 +257,12 @@ fn http_worker(client: &Client, args: &SendArgs, seed: u64, counter: &std::sync:
 
 fn post_with_retry(client: &Client, body: Vec<u8>) -> anyhow::Result<()> {
     loop {
-        match client.post("/api/v1/ingest", &[("source", "loadgen".to_string())], body.clone(), false) {
+        match client.post(
+            "/api/v1/ingest",
+            &[("source", "loadgen".to_string())],
+            body.clone(),
+            false,
+        ) {
             Ok(_) => return Ok(()),
             Err(e) => match e.downcast_ref::<HttpError>() {
                 Some(h) if h.status == 429 => std::thread::sleep(Duration::from_millis(100)),
@@ -285,14 +342,21 @@ fn send(args: &SendArgs) -> anyhow::Result<u8> {
         let handles: Vec<_> = (0..args.connections.max(1))
             .map(|c| {
                 let (client, counter) = (&client, &counter);
-                let seed = 0x9e37_79b9_7f4a_7c15 ^ (c as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
+                let seed =
+                    0x9e37_79b9_7f4a_7c15 ^ (c as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
                 scope.spawn(move || match &args.tcp {
                     Some(addr) => tcp_worker(addr, args, seed, counter),
                     None => http_worker(client, args, seed, counter),
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("sender thread failed")))).collect()
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("sender thread failed")))
+            })
+            .collect()
     });
     let send_secs = started.elapsed().as_secs_f64();
     let mut sent = 0;
@@ -300,16 +364,29 @@ fn send(args: &SendArgs) -> anyhow::Result<u8> {
         sent += r?;
     }
     eprintln!("sent {sent} events in {send_secs:.1} s ({:.0}/s offered); waiting for the server to commit them", sent as f64 / send_secs);
-    let target = before.get("watchfloor_pipeline_events_total").copied().unwrap_or(0.0) + sent as f64;
+    let target = before
+        .get("watchfloor_pipeline_events_total")
+        .copied()
+        .unwrap_or(0.0)
+        + sent as f64;
     let after = loop {
         let m = metrics(&client)?;
-        let processed = m.get("watchfloor_pipeline_events_total").copied().unwrap_or(0.0);
-        let committed = m.get("watchfloor_pipeline_checkpoint_lsn").copied().unwrap_or(0.0)
+        let processed = m
+            .get("watchfloor_pipeline_events_total")
+            .copied()
+            .unwrap_or(0.0);
+        let committed = m
+            .get("watchfloor_pipeline_checkpoint_lsn")
+            .copied()
+            .unwrap_or(0.0)
             >= m.get("watchfloor_wal_durable_lsn").copied().unwrap_or(0.0);
         if processed >= target && committed {
             break m;
         }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(args.duration * 10 + 120), "the server did not catch up");
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(args.duration * 10 + 120),
+            "the server did not catch up"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let total_secs = started.elapsed().as_secs_f64();
@@ -343,7 +420,10 @@ fn search(args: &SearchBenchArgs) -> anyhow::Result<u8> {
     let mut hits = 0;
     for _ in 0..args.runs {
         let t = Instant::now();
-        let page = client.get("/api/v1/events", &[("q", args.query.clone()), ("limit", args.limit.to_string())])?;
+        let page = client.get(
+            "/api/v1/events",
+            &[("q", args.query.clone()), ("limit", args.limit.to_string())],
+        )?;
         times.push(t.elapsed().as_secs_f64());
         hits = page["events"].as_array().map_or(0, Vec::len);
     }

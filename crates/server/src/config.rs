@@ -170,7 +170,7 @@ impl Default for StoreConfig {
             retention_days: 30,
             max_bytes: 0,
             writer_memory_mb: 64,
-            writer_threads: 1,
+            writer_threads: 2,
         }
     }
 }

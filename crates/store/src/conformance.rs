@@ -122,6 +122,16 @@ pub fn search_semantics<S: EventStore>(open: &dyn Fn(&Path) -> S) {
         ("src_ip:*", &[2, 1]),
         ("tags:b", &[5]),
         ("source:test host:db1", &[3]),
+        // Words inside values, as Elasticsearch text fields answer them.
+        ("message:failed", &[1]),
+        ("message:\"failed password\"", &[1]),
+        ("message:\"password failed\"", &[]),
+        ("message:accept*", &[2]),
+        ("message:root", &[1]),
+        ("user:root", &[1]),
+        ("program:root", &[]),
+        ("message:nosuch", &[]),
+        ("_exists_:message", &[3, 2, 1]),
         ("nosuchword", &[]),
     ];
     for (query, want) in cases {

@@ -23,7 +23,9 @@ use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value as _, FAST, INDEXED,
     STORED, STRING,
 };
-use tantivy::tokenizer::{LowerCaser, RawTokenizer, RegexTokenizer, TextAnalyzer};
+use tantivy::tokenizer::{
+    LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyzer, TokenStream as _, Tokenizer as _,
+};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::query::{self, Pattern, Query, WildPart};
@@ -34,11 +36,14 @@ use crate::{
 
 const KV_TOKENIZER: &str = "wf_kv";
 const TEXT_TOKENIZER: &str = "wf_text";
-/// Words: letters, digits and `_`, joined by `.`, `@` or `-` so that host
-/// names, addresses, file names and mails stay one word.
-const WORD_PATTERN: &str = r"[\p{L}\p{N}_]+(?:[.@\-][\p{L}\p{N}_]+)*";
-/// `name=value` terms keep at most this many bytes of the value.
-const MAX_KV_VALUE: usize = 256;
+/// Words longer than this are not indexed (blobs would bloat the terms).
+const MAX_WORD: usize = 256;
+/// Values up to this many bytes get a `name=value` term (a keyword index);
+/// longer ones (messages, command lines) are found through their words,
+/// which keeps the term dictionary from filling with unique long values.
+const MAX_KV_VALUE: usize = 64;
+/// Joins a field name and a word in `fwords` terms.
+const FIELD_WORD_SEP: char = '\u{1}';
 /// Largest page a search returns.
 pub const MAX_PAGE: usize = 10_000;
 
@@ -65,7 +70,7 @@ impl Default for TantivyOptions {
         TantivyOptions {
             bucket_secs: 86_400,
             writer_memory: 64 << 20,
-            writer_threads: 1,
+            writer_threads: 2,
             max_writers: 4,
             max_lateness_secs: 30 * 86_400,
         }
@@ -78,6 +83,11 @@ struct Fields {
     ts: Field,
     tenant: Field,
     kv: Field,
+    /// The names of the fields present (lower-cased).
+    names: Field,
+    /// `name\u{1}word` for each word of each value: `field:word` inside
+    /// longer values (as Elasticsearch's text fields answer it).
+    fwords: Field,
     text: Field,
     num: Field,
     doc: Field,
@@ -99,7 +109,9 @@ fn schema() -> (Schema, Fields) {
         id: b.add_u64_field("id", INDEXED | FAST),
         ts: b.add_i64_field("ts", INDEXED | FAST),
         tenant: b.add_text_field("tenant", STRING),
-        kv: b.add_text_field("kv", kv_opts),
+        kv: b.add_text_field("kv", kv_opts.clone()),
+        names: b.add_text_field("names", kv_opts.clone()),
+        fwords: b.add_text_field("fwords", kv_opts),
         text: b.add_text_field("text", text_opts),
         num: b.add_bytes_field("num", INDEXED),
         doc: b.add_bytes_field("doc", STORED),
@@ -111,7 +123,8 @@ fn register_tokenizers(index: &Index) -> Result<()> {
     let kv = TextAnalyzer::builder(RawTokenizer::default())
         .filter(LowerCaser)
         .build();
-    let words = TextAnalyzer::builder(RegexTokenizer::new(WORD_PATTERN)?)
+    let words = TextAnalyzer::builder(crate::words::WordTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD))
         .filter(LowerCaser)
         .build();
     index.tokenizers().register(KV_TOKENIZER, kv);
@@ -264,12 +277,30 @@ impl TantivyEventStore {
         doc.add_i64(f.ts, ev.time_ns);
         doc.add_text(f.tenant, &ev.tenant);
         let mut kv = String::new();
+        let mut words = crate::words::WordTokenizer::default();
         let mut add = |doc: &mut TantivyDocument, name: &str, value: &str| {
-            kv.clear();
-            kv.push_str(name);
-            kv.push('=');
-            kv.push_str(truncate(value, MAX_KV_VALUE));
-            doc.add_text(f.kv, &kv);
+            doc.add_text(f.names, name);
+            if value.len() <= MAX_KV_VALUE {
+                kv.clear();
+                kv.push_str(name);
+                kv.push('=');
+                kv.push_str(value);
+                doc.add_text(f.kv, &kv);
+            }
+            let mut stream = words.token_stream(value);
+            while stream.advance() {
+                let word = &stream.token().text;
+                // A one-word short value is already its `kv` term.
+                if word.len() <= MAX_WORD
+                    && (word.len() < value.len() || value.len() > MAX_KV_VALUE)
+                {
+                    kv.clear();
+                    kv.push_str(name);
+                    kv.push(FIELD_WORD_SEP);
+                    kv.push_str(word);
+                    doc.add_text(f.fwords, &kv);
+                }
+            }
             doc.add_text(f.text, value);
             if let Some(n) = as_number(value) {
                 doc.add_bytes(f.num, &num_term(name, n));
@@ -352,30 +383,11 @@ impl TantivyEventStore {
                 (Occur::Must, Box::new(AllQuery)),
                 (Occur::MustNot, self.translate(inner, index)?),
             ])),
-            Query::Exists(name) => {
-                let pattern = format!("{}=.*", regex_syntax::escape(&name.to_lowercase()));
-                Box::new(RegexQuery::from_pattern(&pattern, f.kv)?)
-            }
+            Query::Exists(name) => Box::new(self.name_term(name)),
             Query::Match {
                 field: Some(name),
                 value,
-            } => match value {
-                Pattern::Word(v) | Pattern::Phrase(v) => {
-                    let term = format!("{}={}", name, truncate(v, MAX_KV_VALUE)).to_lowercase();
-                    Box::new(TermQuery::new(
-                        Term::from_field_text(f.kv, &term),
-                        IndexRecordOption::Basic,
-                    ))
-                }
-                Pattern::Wildcard(parts) => {
-                    let pattern = format!(
-                        "{}={}",
-                        regex_syntax::escape(&name.to_lowercase()),
-                        wildcard_regex(parts)
-                    );
-                    Box::new(RegexQuery::from_pattern(&pattern, f.kv)?)
-                }
-            },
+            } => self.field_query(name, value, index)?,
             Query::Match { field: None, value } => match value {
                 Pattern::Word(v) | Pattern::Phrase(v) => self.text_query(v, index),
                 Pattern::Wildcard(parts) => {
@@ -387,6 +399,72 @@ impl TantivyEventStore {
                 lower,
                 upper,
             } => self.range_query(field, lower, upper),
+        })
+    }
+
+    /// A term of the `names` field.
+    fn name_term(&self, name: &str) -> TermQuery {
+        TermQuery::new(
+            Term::from_field_text(self.f.names, &name.to_lowercase()),
+            IndexRecordOption::Basic,
+        )
+    }
+
+    /// `field:value`: the whole value (short values), or the words of the
+    /// value among the field's words; a phrase must also occur in order.
+    fn field_query(&self, name: &str, value: &Pattern, index: &Index) -> Result<Box<dyn TQuery>> {
+        let f = self.f;
+        let name = name.to_lowercase();
+        let field_word = |w: &str| format!("{name}{FIELD_WORD_SEP}{}", w.to_lowercase());
+        let either = |a: Box<dyn TQuery>, b: Box<dyn TQuery>| -> Box<dyn TQuery> {
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Should, a),
+                (Occur::Should, b),
+            ]))
+        };
+        Ok(match value {
+            Pattern::Word(v) | Pattern::Phrase(v) => {
+                let whole: Box<dyn TQuery> = Box::new(TermQuery::new(
+                    Term::from_field_text(f.kv, &format!("{name}={}", v.to_lowercase())),
+                    IndexRecordOption::Basic,
+                ));
+                let mut terms = Vec::new();
+                if let Some(mut analyzer) = index.tokenizers().get(TEXT_TOKENIZER) {
+                    let mut stream = analyzer.token_stream(v);
+                    while stream.advance() {
+                        terms.push(stream.token().text.clone());
+                    }
+                }
+                if terms.is_empty() {
+                    return Ok(whole);
+                }
+                let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = terms
+                    .iter()
+                    .map(|t| {
+                        let q = TermQuery::new(
+                            Term::from_field_text(f.fwords, &field_word(t)),
+                            IndexRecordOption::Basic,
+                        );
+                        (Occur::Must, Box::new(q) as Box<dyn TQuery>)
+                    })
+                    .collect();
+                if terms.len() > 1 {
+                    clauses.push((Occur::Must, self.text_query(v, index)));
+                }
+                either(whole, Box::new(BooleanQuery::new(clauses)))
+            }
+            Pattern::Wildcard(parts) => {
+                let escaped = regex_syntax::escape(&name);
+                let whole = RegexQuery::from_pattern(
+                    &format!("{escaped}={}", wildcard_regex(parts)),
+                    f.kv,
+                )?;
+                let word = RegexQuery::from_pattern(
+                    &format!("{escaped}{FIELD_WORD_SEP}{}", wildcard_regex(parts)),
+                    f.fwords,
+                )?;
+                either(Box::new(whole), Box::new(word))
+            }
         })
     }
 
@@ -575,10 +653,14 @@ impl EventStore for TantivyEventStore {
                 if pool.open.len() >= self.options.max_writers.max(1) {
                     self.evict_writer(&mut pool)?;
                 }
-                let writer = bucket.index.writer_with_num_threads(
-                    self.options.writer_threads.max(1),
-                    self.options.writer_memory,
-                )?;
+                // tantivy wants at least 15 MB per indexing thread.
+                let threads = self
+                    .options
+                    .writer_threads
+                    .clamp(1, (self.options.writer_memory / 15_000_000).max(1));
+                let writer = bucket
+                    .index
+                    .writer_with_num_threads(threads, self.options.writer_memory)?;
                 pool.open.insert(
                     start,
                     OpenWriter {
@@ -715,17 +797,6 @@ fn dir_size(dir: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 fn json_text(v: &serde_json::Value) -> String {

@@ -8,6 +8,7 @@ pub mod conformance;
 mod events;
 pub mod query;
 mod state;
+mod words;
 
 use serde::{Deserialize, Serialize};
 
