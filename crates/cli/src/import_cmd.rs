@@ -37,6 +37,9 @@ fn event_json(e: &Event) -> serde_json::Value {
         obj.entry("@timestamp")
             .or_insert_with(|| format_rfc3339(t).into());
     }
+    if let Some(p) = &e.core.product {
+        obj.entry("product").or_insert_with(|| p.to_string().into());
+    }
     if let Some(h) = &e.core.host {
         if !["Computer", "host", "hostname", "host.name"]
             .iter()

@@ -342,7 +342,7 @@ fn tenants_see_only_their_own_events() {
     };
     post(
         &acme,
-        "{\"message\":\"secret-of-acme COMMAND=/bin/bash sudo\"}",
+        "{\"product\":\"linux\",\"message\":\"secret-of-acme COMMAND=/bin/bash sudo\"}",
     );
     post(&s.token, "{\"message\":\"default-tenant event\"}");
     assert_eq!(s.search("default-tenant", 1).len(), 1);

@@ -66,7 +66,7 @@ fn kill_9_during_ingest_loses_no_acknowledged_event_and_stores_none_twice() {
                         } else {
                             ""
                         };
-                        format!("{{\"seq\":{n},\"message\":\"crashmark {n}{extra}\"}}\n")
+                        format!("{{\"seq\":{n},\"product\":\"linux\",\"message\":\"crashmark {n}{extra}\"}}\n")
                     })
                     .collect();
                 match client.post(&url).bearer_auth(&token).body(body).send() {
@@ -474,7 +474,7 @@ fn rules_reload_while_ingesting_and_a_bad_rule_stops_nothing() {
     std::fs::write(rules.join("a.yml"), RULE_A).unwrap();
     let s = Server::start(dir.path(), "", &["--rules", rules.to_str().unwrap()]);
     let send = |m: &str| {
-        let (status, body) = s.ingest(&format!("{{\"message\":\"{m}\"}}"));
+        let (status, body) = s.ingest(&format!("{{\"product\":\"linux\",\"message\":\"{m}\"}}"));
         assert_eq!(status, 200, "{body}");
     };
     send("reload-marker-a first");

@@ -328,6 +328,10 @@ fn promote_winlogbeat(e: &mut Event, doc: &Json) {
 }
 
 fn fill_generic_core(e: &mut Event) {
+    // The Sigma product a record declares (ECS puts the module in `event.module`).
+    e.core.product = e
+        .first_text(&["product", "event.module", "logsource.product"])
+        .map(|p| p.to_lowercase().into());
     e.core.timestamp = e
         .first_text(&["@timestamp", "timestamp", "time", "ts", "eventTime", "date"])
         .and_then(|t| parse_timestamp(&t));

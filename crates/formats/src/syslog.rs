@@ -254,6 +254,7 @@ pub fn syslog_event(msg: &SyslogMessage<'_>, source: SourceRef) -> Event {
     e.core.timestamp = msg.timestamp;
     e.core.host = msg.hostname.map(Into::into);
     e.core.provider = msg.app_name.map(Into::into);
+    e.core.product = Some("linux".into());
     e
 }
 

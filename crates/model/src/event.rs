@@ -50,6 +50,10 @@ pub struct Core {
     pub source: SourceRef,
     /// True when the record is a Windows event log record (any encoding).
     pub windows: bool,
+    /// The Sigma logsource product of a non-Windows record, lower-case
+    /// (`linux` for syslog, or what the record or its source declares);
+    /// `None` when unknown. Rules for a product run only on its records.
+    pub product: Option<Box<str>>,
 }
 
 /// One log record.

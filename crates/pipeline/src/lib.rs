@@ -9,6 +9,7 @@
 
 pub mod decode;
 pub mod detect;
+mod indexer;
 pub mod metrics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +23,8 @@ use watchfloor_store::{Alert, EventStore, StateStore, StoreError};
 pub use detect::{Detector, RuleSources, Rules, RulesError, TenantSnapshots, STARTER_RULES};
 pub use metrics::PipelineMetrics;
 
-const CHECKPOINT_KEY: &str = "pipeline.checkpoint";
-const CORRELATION_KEY: &str = "pipeline.correlation";
+pub(crate) const CHECKPOINT_KEY: &str = "pipeline.checkpoint";
+pub(crate) const CORRELATION_KEY: &str = "pipeline.correlation";
 
 /// Pipeline tuning.
 #[derive(Debug, Clone)]
@@ -105,7 +106,7 @@ struct Progress {
     pending: Vec<(u64, watchfloor_ingest::RawRecord)>,
     /// Highest LSN handed to the stores.
     appended: u64,
-    /// Highest LSN committed and checkpointed.
+    /// Highest LSN whose commit and checkpoint were requested.
     checkpoint: u64,
     since_commit: usize,
     last_commit: Instant,
@@ -122,6 +123,13 @@ impl Pipeline {
             durable = self.wal.durable(),
             "pipeline: replaying the log from the checkpoint"
         );
+        let mut indexer = indexer::Indexer::spawn(
+            self.events.clone(),
+            self.state.clone(),
+            self.wal.clone(),
+            self.metrics.clone(),
+            4,
+        )?;
         let mut progress = Progress {
             pending: Vec::new(),
             appended: checkpoint,
@@ -134,12 +142,25 @@ impl Pipeline {
             let (generation, rules) = self.rules.current();
             self.metrics.set_rules(&rules);
             let mut detector = Detector::new(&rules, self.options.correlation_limits, &snapshots);
-            let stopped =
-                self.run_generation(generation, &mut detector, &mut reader, &mut progress)?;
+            let stopped = self.run_generation(
+                generation,
+                &mut detector,
+                &mut reader,
+                &mut progress,
+                &mut indexer,
+            );
+            let stopped = match stopped {
+                Ok(s) => s,
+                Err(e) => {
+                    // The indexer's own error, if it failed first, says more.
+                    indexer.finish()?;
+                    return Err(e);
+                }
+            };
             snapshots = detector.snapshot();
             if stopped {
-                self.commit(&mut progress, &snapshots)?;
-                return Ok(());
+                self.commit(&mut progress, &snapshots, &mut indexer)?;
+                return indexer.finish();
             }
         }
     }
@@ -151,6 +172,7 @@ impl Pipeline {
         detector: &mut Detector<'_>,
         reader: &mut watchfloor_ingest::WalReader,
         progress: &mut Progress,
+        indexer: &mut indexer::Indexer,
     ) -> Result<bool, PipelineError> {
         let mut alerts = Vec::new();
         let mut docs = Vec::new();
@@ -190,6 +212,7 @@ impl Pipeline {
             };
             if !batch.is_empty() {
                 self.process(&batch, detector, &mut docs, &mut alerts)?;
+                indexer.send(indexer::Work::Docs(std::mem::take(&mut docs)))?;
                 let last = batch.last().map_or(progress.appended, |(lsn, _)| *lsn);
                 progress.appended = last;
                 progress.since_commit += batch.len();
@@ -199,7 +222,7 @@ impl Pipeline {
                 || (progress.since_commit > 0
                     && progress.last_commit.elapsed() >= self.options.commit_interval);
             if due {
-                self.commit(progress, &detector.snapshot())?;
+                self.commit(progress, &detector.snapshot(), indexer)?;
                 let (groups, evicted) = detector.correlation_state();
                 self.metrics.correlation_groups.set(groups as i64);
                 self.metrics.correlation_evicted.set(evicted as i64);
@@ -234,7 +257,6 @@ impl Pipeline {
         self.metrics
             .rule_eval_seconds
             .observe(detect_time.as_secs_f64() / batch.len().max(1) as f64);
-        self.events.append(docs)?;
         if !alerts.is_empty() {
             let stored = self.state.insert_alerts(alerts)?;
             self.metrics.count_alerts(&stored, batch);
@@ -246,32 +268,23 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Asks the indexer to commit what was handed to it and to record the
+    /// checkpoint with the correlation state as of now.
     fn commit(
         &self,
         progress: &mut Progress,
         snapshots: &TenantSnapshots,
+        indexer: &mut indexer::Indexer,
     ) -> Result<(), PipelineError> {
         if progress.appended == progress.checkpoint {
             return Ok(());
         }
-        let started = Instant::now();
         let upto = progress.appended;
-        self.events.commit(upto)?;
         let correlation = serde_json::to_vec(snapshots).unwrap_or_default();
-        self.state.put_meta(&[
-            (CHECKPOINT_KEY, &upto.to_le_bytes()),
-            (CORRELATION_KEY, &correlation),
-        ])?;
+        indexer.send(indexer::Work::Commit { upto, correlation })?;
         progress.checkpoint = upto;
         progress.since_commit = 0;
         progress.last_commit = Instant::now();
-        self.metrics.checkpoint.set(upto as i64);
-        self.metrics
-            .commit_seconds
-            .observe(started.elapsed().as_secs_f64());
-        if let Err(e) = self.wal.remove_through(upto) {
-            tracing::warn!("{e}");
-        }
         Ok(())
     }
 

@@ -91,7 +91,10 @@ impl Bucket {
 struct Index {
     channels: HashMap<String, Bucket>,
     windows_any_channel: Bucket,
+    /// Non-Windows variants of no particular product (category rules).
     non_windows: Bits,
+    /// Non-Windows variants by product: they run only on that product's events.
+    by_product: HashMap<String, Bits>,
     any: Bits,
 }
 
@@ -209,6 +212,13 @@ impl RuleSet {
             }
         } else {
             scratch.candidates.union_with(&self.index.non_windows);
+            if let Some(bits) = core
+                .product
+                .as_deref()
+                .and_then(|p| self.index.by_product.get(p))
+            {
+                scratch.candidates.union_with(bits);
+            }
         }
         scratch.candidates.union_with(&self.index.any);
     }
@@ -697,6 +707,7 @@ fn build_index(targets: &[Target]) -> (Index, Vec<String>) {
         channels: HashMap::new(),
         windows_any_channel: Bucket::new(n),
         non_windows: Bits::new(n),
+        by_product: HashMap::new(),
         any: Bits::new(n),
     };
     for (vi, t) in targets.iter().enumerate() {
@@ -705,7 +716,14 @@ fn build_index(targets: &[Target]) -> (Index, Vec<String>) {
                 index.any.insert(vi);
             }
             (Scope::NonWindows, _) => {
-                index.non_windows.insert(vi);
+                let bits = match &t.product {
+                    Some(p) => index
+                        .by_product
+                        .entry(p.clone())
+                        .or_insert_with(|| Bits::new(n)),
+                    None => &mut index.non_windows,
+                };
+                bits.insert(vi);
             }
             (Scope::Windows, None) => index.windows_any_channel.add(vi, t.event_ids.as_deref(), n),
             (Scope::Windows, Some(chs)) => {

@@ -47,6 +47,8 @@ pub struct Target {
     pub event_ids: Option<Vec<u32>>,
     pub fields: Vec<(String, String)>,
     pub fieldmap: HashMap<String, String>,
+    /// For non-Windows targets: the product the rule is for (lower-case).
+    pub product: Option<String>,
 }
 
 impl Target {
@@ -129,7 +131,10 @@ impl Routing {
             return targets;
         }
         match product {
-            Some(_) => vec![Target::unconstrained(Scope::NonWindows)],
+            Some(p) => vec![Target {
+                product: Some(p.to_lowercase()),
+                ..Target::unconstrained(Scope::NonWindows)
+            }],
             None => vec![Target::unconstrained(Scope::Any)],
         }
     }
@@ -154,6 +159,7 @@ impl Routing {
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect(),
                     fieldmap: v.fieldmap.clone(),
+                    product: None,
                 })
                 .collect();
         }
