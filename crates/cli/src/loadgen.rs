@@ -195,6 +195,12 @@ fn pace(
     Ok(sent)
 }
 
+/// Counts one event; true for every `every`-th over all connections.
+fn next_is_alert(counter: &std::sync::atomic::AtomicU64, every: u64) -> bool {
+    let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    every > 0 && i.is_multiple_of(every)
+}
+
 fn tcp_worker(
     addr: &str,
     args: &SendArgs,
@@ -208,8 +214,7 @@ fn tcp_worker(
     let rate = args.rate / args.connections.max(1) as u64;
     pace(rate, Duration::from_secs(args.duration), |n| {
         for _ in 0..n {
-            let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            let alert = args.alert_every > 0 && i % args.alert_every == 0;
+            let alert = next_is_alert(counter, args.alert_every);
             let line = syslog_line(&mut rng, args.hosts, alert);
             write!(out, "{} {line}", line.len())?;
         }
@@ -230,8 +235,7 @@ fn http_worker(
     let mut pending = 0usize;
     let sent = pace(rate, Duration::from_secs(args.duration), |n| {
         for _ in 0..n {
-            let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            let alert = args.alert_every > 0 && i % args.alert_every == 0;
+            let alert = next_is_alert(counter, args.alert_every);
             let (app, msg) = message(&mut rng, alert);
             let event = serde_json::json!({
                 "@timestamp": rfc3339_micros(chrono::Utc::now()),
