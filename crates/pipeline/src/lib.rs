@@ -46,7 +46,7 @@ impl Default for PipelineOptions {
         PipelineOptions {
             commit_interval: Duration::from_secs(1),
             commit_events: 200_000,
-            batch: 4096,
+            batch: 1024,
             correlation_limits: Limits::default(),
             retention_max_age: Some(Duration::from_secs(30 * 86_400)),
             retention_max_bytes: None,
@@ -128,7 +128,10 @@ impl Pipeline {
             self.state.clone(),
             self.wal.clone(),
             self.metrics.clone(),
-            4,
+            // Room for a commit's worth of batches at tens of thousands of
+            // events a second, so detection does not wait on a commit; at
+            // most 64 x 1024 events wait here.
+            64,
         )?;
         let mut progress = Progress {
             pending: Vec::new(),
