@@ -299,6 +299,14 @@ fn mean(m: &std::collections::HashMap<String, f64>, base: &str) -> f64 {
     }
 }
 
+fn delta(
+    before: &std::collections::HashMap<String, f64>,
+    after: &std::collections::HashMap<String, f64>,
+    series: &str,
+) -> f64 {
+    after.get(series).copied().unwrap_or(0.0) - before.get(series).copied().unwrap_or(0.0)
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -409,10 +417,10 @@ fn send(args: &SendArgs) -> anyhow::Result<u8> {
         },
         "server_time_per_event_us": {
             "rule_evaluation": (mean(&after, "watchfloor_rule_evaluation_seconds") * 1e7).round() / 10.0,
-            "batch_total": ((mean(&after, "watchfloor_pipeline_batch_seconds") / 4096.0) * 1e7).round() / 10.0,
+            "decode_and_detect": (delta(&before, &after, "watchfloor_pipeline_batch_seconds_sum") / sent.max(1) as f64 * 1e7).round() / 10.0,
         },
         "server_commit_ms_mean": (mean(&after, "watchfloor_store_commit_seconds") * 1e4).round() / 10.0,
-        "wal_syncs": after.get("watchfloor_wal_syncs").copied().unwrap_or(0.0) - before.get("watchfloor_wal_syncs").copied().unwrap_or(0.0),
+        "wal_syncs": delta(&before, &after, "watchfloor_wal_syncs"),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(0)
