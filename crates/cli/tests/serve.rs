@@ -135,16 +135,8 @@ fn syslog_and_http_events_are_stored_searchable_and_detected() {
     }
 
     // The same search from the command line.
-    let out = s.cli(&["search", "tcp-marker OR udp-marker", "--format", "json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines =
+        server::json_lines(&s.cli(&["search", "tcp-marker OR udp-marker", "--format", "json"]));
     assert_eq!(lines.len(), 2);
     let out = s.cli(&["search", "tcp-marker"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("hello over tcp"));

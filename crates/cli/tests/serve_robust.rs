@@ -381,26 +381,8 @@ fn tls_syslog_and_https_api() {
         b"<13>not tls\n",
     );
 
-    let out = Command::new(server::BIN)
-        .args([
-            "search",
-            "tls-marker",
-            "--format",
-            "json",
-            "--server",
-            &s.http,
-            "--token",
-            &s.token,
-            "--ca-cert",
-            cert.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut out = out;
-    while String::from_utf8_lossy(&out.stdout).lines().count() < 3 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-        out = Command::new(server::BIN)
+    let search = || {
+        Command::new(server::BIN)
             .args([
                 "search",
                 "tls-marker",
@@ -410,21 +392,18 @@ fn tls_syslog_and_https_api() {
                 &s.http,
                 "--token",
                 &s.token,
-                "--ca-cert",
-                cert.to_str().unwrap(),
             ])
+            .args(["--ca-cert", cert.to_str().unwrap()])
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut out = search();
+    while String::from_utf8_lossy(&out.stdout).lines().count() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        out = search();
     }
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = server::json_lines(&out);
     assert_eq!(events.len(), 3);
     assert!(events
         .iter()

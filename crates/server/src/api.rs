@@ -340,6 +340,15 @@ struct SearchParams {
     cursor: Option<String>,
 }
 
+/// Runs storage work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
 fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     value
         .map(|v| parse_time(v, now_ns()).map_err(|e| ApiError::bad_request(format!("{name}: {e}"))))
@@ -361,9 +370,7 @@ async fn search_events(
         cursor: p.cursor,
     };
     let events = app.events.clone();
-    let page = tokio::task::spawn_blocking(move || events.search(&request))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let page = blocking(move || events.search(&request)).await??;
     Ok(Json(page).into_response())
 }
 
@@ -412,9 +419,7 @@ async fn list_alerts(
         before_id,
     };
     let state = app.state.clone();
-    let alerts = tokio::task::spawn_blocking(move || state.list_alerts(&filter))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let alerts = blocking(move || state.list_alerts(&filter)).await??;
     let next = (alerts.len() == limit)
         .then(|| alerts.last().map(|a| a.id.to_string()))
         .flatten();
@@ -442,15 +447,12 @@ async fn rules_summary(State(app): State<Shared>, caller: Caller) -> Result<Resp
 async fn reload_rules(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Action::ReloadRules)?;
     let rules = app.rules.clone();
-    let report = tokio::task::spawn_blocking(move || rules.reload())
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("reload refused, current rules kept: {e}"),
-            )
-        })?;
+    let report = blocking(move || rules.reload()).await?.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("reload refused, current rules kept: {e}"),
+        )
+    })?;
     let mut body = report_json(&report);
     body["generation"] = json!(app.rules.generation());
     Ok(Json(body).into_response())

@@ -292,3 +292,16 @@ pub fn logger(args: &[&str], message: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The JSON lines a successful command printed.
+pub fn json_lines(out: &std::process::Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
