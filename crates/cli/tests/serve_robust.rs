@@ -498,3 +498,41 @@ fn rules_reload_while_ingesting_and_a_bad_rule_stops_nothing() {
     send("reload-marker-b once more");
     assert_eq!(s.alerts("rule=Marker%20B", 2).len(), 2);
 }
+
+#[test]
+fn a_saturated_server_answers_429_with_retry_after_and_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "[wal]\nmax_unprocessed = 1000\n", &[]);
+    let burst: String = (0..20_000)
+        .map(|i| format!("{{\"message\":\"burst {i}\"}}\n"))
+        .collect();
+    let (status, _) = s.ingest(&burst);
+    assert_eq!(status, 200, "room at first");
+    let r = s
+        .request(reqwest::Method::POST, "/api/v1/ingest", Some(&s.token))
+        .body("{\"message\":\"one more\"}")
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        429,
+        "20,000 unprocessed events are over the limit of 1,000"
+    );
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_eq!(
+        s.metric("watchfloor_ingest_dropped_total{source=\"http\",reason=\"backpressure\"}"),
+        1.0
+    );
+    // Once the pipeline has caught up, the same request is accepted.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _) = s.ingest("{\"message\":\"one more\"}");
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 429);
+        assert!(Instant::now() < deadline, "still saturated after a minute");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(s.search("burst", 10_000).len(), 10_000);
+}

@@ -182,3 +182,29 @@ fn detects_stores_and_replays_without_duplicates() {
     assert_eq!(run.alerts().len(), before);
     run.stop();
 }
+
+#[test]
+fn correlation_state_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let failure = |i: usize| {
+        format!("<38>Nov 25 11:00:0{i} srvx sshd[9]: Failed password for admin from 192.0.2.4 port 4{i}000 ssh2")
+    };
+    let run = start(dir.path());
+    run.append(&(0..3).map(failure).collect::<Vec<_>>());
+    assert_eq!(run.wait_for_events("hostname:srvx", 3).len(), 3);
+    assert!(
+        !run.alerts().contains(&"SSH brute force".to_string()),
+        "three failures are not yet a brute force"
+    );
+    run.stop();
+    // Two more after the restart: five within five minutes, across the restart.
+    let run = start(dir.path());
+    run.append(&(3..5).map(failure).collect::<Vec<_>>());
+    assert_eq!(run.wait_for_events("hostname:srvx", 5).len(), 5);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !run.alerts().contains(&"SSH brute force".to_string()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(run.alerts(), vec!["SSH brute force".to_string()]);
+    run.stop();
+}
