@@ -18,6 +18,7 @@
 //! let rules = b.build();
 //! let mut e = Event::new(SourceRef::default());
 //! e.push("message", Value::Str("Failed password for root".into()));
+//! e.core.product = Some("linux".into()); // a rule for a product sees only that product's events
 //! let mut out = Vec::new();
 //! rules.evaluate(&e, &mut Scratch::default(), &mut out);
 //! assert_eq!(out, vec![0]);

@@ -26,8 +26,14 @@ fn rules(yaml: &str) -> RuleSet {
     rules_with(yaml, RuleSetOptions::default())
 }
 
+/// A generic event of the product `test`, the product of the rules here
+/// (non-Windows rules run only on events of their product).
 fn event(doc: Json) -> Event {
-    event_from_json(&doc, SourceRef::default()).unwrap()
+    let mut e = event_from_json(&doc, SourceRef::default()).unwrap();
+    if !e.core.windows && e.core.product.is_none() {
+        e.core.product = Some("test".into());
+    }
+    e
 }
 
 fn matches(set: &RuleSet, doc: Json) -> bool {
