@@ -97,7 +97,6 @@ struct Shared {
     /// Highest LSN the consumer has finished with.
     processed: AtomicU64,
     max_unprocessed: u64,
-    bytes_written: AtomicU64,
     syncs: AtomicU64,
 }
 
@@ -269,7 +268,6 @@ impl Wal {
             // What the consumer must replay counts as unprocessed.
             processed: AtomicU64::new(min_next_lsn.max(1) - 1),
             max_unprocessed: options.max_unprocessed,
-            bytes_written: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
         });
         let (tx, rx) = mpsc::channel(options.queue_batches.max(1));
@@ -334,10 +332,6 @@ impl Wal {
             .assigned
             .load(Ordering::Acquire)
             .saturating_sub(self.shared.processed.load(Ordering::Acquire))
-    }
-
-    pub fn bytes_written(&self) -> u64 {
-        self.shared.bytes_written.load(Ordering::Relaxed)
     }
 
     pub fn syncs(&self) -> u64 {
@@ -510,9 +504,6 @@ impl Writer {
             self.file.sync_data().map_err(io_err(&self.path))?;
         }
         self.size += bytes.len() as u64;
-        self.shared
-            .bytes_written
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.shared.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -554,11 +545,6 @@ pub struct WalReader {
 }
 
 impl WalReader {
-    /// The LSN the next record will have.
-    pub fn position(&self) -> u64 {
-        self.next_lsn
-    }
-
     /// Waits up to `wait` for durable records, then returns up to `max` of
     /// them (possibly none).
     pub fn next_batch(

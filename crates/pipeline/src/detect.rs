@@ -206,10 +206,14 @@ impl<'a> Detector<'a> {
             };
             let hit = Hit::from_event(Source::Rule(r), time, event, fields);
             let rules = self.rules;
-            let engine = self
-                .engines
-                .entry(tenant.to_string())
-                .or_insert_with(|| CorrelationEngine::new(rules.correlations(), self.limits));
+            // The tenant's name is copied once, when its engine is made.
+            if !self.engines.contains_key(tenant) {
+                let engine = CorrelationEngine::new(rules.correlations(), self.limits);
+                self.engines.insert(tenant.to_string(), engine);
+            }
+            let Some(engine) = self.engines.get_mut(tenant) else {
+                continue;
+            };
             for m in engine.process(&hit) {
                 let c = &rules.correlations()[m.correlation];
                 if !c.emit {

@@ -642,9 +642,18 @@ impl TantivyEventStore {
 impl EventStore for TantivyEventStore {
     fn append(&self, events: &[EventDoc]) -> Result<()> {
         let mut pool = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut current: Option<(i64, Arc<Bucket>)> = None;
         for ev in events {
             let start = self.bucket_of(ev);
-            let bucket = self.bucket(start)?;
+            // Consecutive events share a bucket: look it up (a lock) only on a change.
+            let bucket = match &current {
+                Some((s, b)) if *s == start => b.clone(),
+                _ => {
+                    let b = self.bucket(start)?;
+                    current = Some((start, b.clone()));
+                    b
+                }
+            };
             pool.max_appended = pool.max_appended.max(ev.id);
             if ev.id <= bucket.watermark.load(Ordering::Acquire) {
                 continue; // committed before a restart: replayed, not stored twice
