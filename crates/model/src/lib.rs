@@ -12,6 +12,7 @@
 //! as numbers so an `EventID: 4688` comparison needs no formatting.
 
 mod event;
+pub mod incident;
 mod time;
 mod value;
 

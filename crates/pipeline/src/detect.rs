@@ -283,5 +283,7 @@ fn alert(finding: Finding, key: String, tenant: &str, time: i64, lsn: u64, event
         event_ids: vec![lsn],
         fields: finding.fields,
         value: finding.value,
+        parent: None,
+        incident_id: None,
     }
 }

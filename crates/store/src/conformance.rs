@@ -10,7 +10,12 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::{Alert, AlertFilter, EventDoc, EventStore, SearchRequest, StateStore, StoreError};
+use watchfloor_model::incident::{Incident, Status, TimelineEntry};
+
+use crate::{
+    Alert, AlertFilter, EventDoc, EventStore, IncidentFilter, IncidentSort, IncidentStore,
+    IncidentWrite, SearchRequest, StateStore, StoreError,
+};
 
 const DAY_NS: i64 = 86_400 * 1_000_000_000;
 /// 2026-11-25T00:00:00Z.
@@ -280,6 +285,8 @@ fn alert(key: &str, tenant: &str, level: &str, host: &str, secs: i64) -> Alert {
         event_ids: vec![1, 2],
         fields: serde_json::Map::new(),
         value: None,
+        parent: None,
+        incident_id: None,
     }
 }
 
@@ -417,4 +424,257 @@ pub fn state_semantics<S: StateStore>(open: &dyn Fn(&Path) -> S) {
         "revoked tokens do not authenticate"
     );
     assert_eq!(state.list_tokens().expect("list").len(), 1);
+}
+
+fn incident(
+    id: i64,
+    tenant: &str,
+    version: i64,
+    status: &str,
+    priority: u8,
+    updated: i64,
+) -> Incident {
+    serde_json::from_value(json!({
+        "id": id, "tenant": tenant, "version": version, "title": format!("incident {id}"),
+        "domain": "security", "type": "intrusion", "severity": "high", "impact": "high",
+        "urgency": "medium", "priority": priority, "status": status,
+        "created_ns": T0, "updated_ns": T0 + updated,
+    }))
+    .expect("incident literal")
+}
+
+fn entry(incident_id: i64, seq: i64) -> TimelineEntry {
+    TimelineEntry {
+        incident_id,
+        seq,
+        time_ns: T0 + seq,
+        actor: "test".into(),
+        action: "opened".into(),
+        detail: json!({"n": seq}),
+        prev_hash: format!("p{seq}"),
+        hash: format!("h{seq}"),
+    }
+}
+
+fn write(
+    incident: Incident,
+    expected_version: i64,
+    entries: Vec<TimelineEntry>,
+    alert_ids: Vec<i64>,
+) -> IncidentWrite {
+    IncidentWrite {
+        incident,
+        expected_version,
+        entries,
+        alert_ids,
+    }
+}
+
+/// Incidents: reserved ids, versioned all-or-nothing writes, tenants kept
+/// apart, filters and orders, timelines, and alerts filed exactly once.
+pub fn incident_semantics<S: StateStore + IncidentStore>(open: &dyn Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let stored = store
+        .insert_alerts(&[
+            alert("a", "acme", "high", "web1", 1),
+            alert("b", "acme", "low", "web2", 2),
+        ])
+        .expect("insert alerts");
+    let unfiled = |s: &S| -> Vec<i64> {
+        s.unfiled_alerts(10)
+            .expect("unfiled")
+            .iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    assert_eq!(unfiled(&store), vec![stored[0].id, stored[1].id]);
+
+    let a = store.reserve_incident_id().expect("reserve");
+    let b = store.reserve_incident_id().expect("reserve");
+    assert_ne!(a, b);
+    assert_eq!(
+        store.get_incident("acme", a).expect("get"),
+        None,
+        "a reserved id is not an incident yet"
+    );
+    store
+        .write_incidents(&[
+            write(
+                incident(a, "acme", 1, "new", 2, 10),
+                0,
+                vec![entry(a, 1)],
+                vec![stored[0].id],
+            ),
+            write(
+                incident(b, "other", 1, "resolved", 4, 20),
+                0,
+                vec![entry(b, 1)],
+                vec![],
+            ),
+        ])
+        .expect("create");
+    assert_eq!(
+        unfiled(&store),
+        vec![stored[1].id],
+        "filed in the same transaction"
+    );
+    let filed = store
+        .list_alerts(&AlertFilter {
+            tenant: "acme".into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .expect("alerts");
+    assert_eq!(
+        filed
+            .iter()
+            .find(|x| x.id == stored[0].id)
+            .and_then(|x| x.incident_id),
+        Some(a)
+    );
+
+    // Stale: nothing of the call is applied, not even the valid part.
+    let err = store
+        .write_incidents(&[
+            write(
+                incident(a, "acme", 2, "acknowledged", 2, 30),
+                1,
+                vec![entry(a, 2)],
+                vec![stored[1].id],
+            ),
+            write(incident(b, "other", 2, "closed", 4, 30), 7, vec![], vec![]),
+        ])
+        .expect_err("stale write");
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                expected: 7,
+                current: 1
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        store
+            .get_incident("acme", a)
+            .expect("get")
+            .expect("a")
+            .version,
+        1
+    );
+    assert_eq!(store.timeline("acme", a).expect("timeline").len(), 1);
+    assert_eq!(unfiled(&store), vec![stored[1].id]);
+
+    // Tenants: another tenant neither reads nor writes it.
+    assert_eq!(store.get_incident("other", a).expect("get"), None);
+    assert!(store.timeline("other", a).expect("timeline").is_empty());
+    let err = store
+        .write_incidents(&[write(
+            incident(a, "other", 2, "new", 2, 30),
+            1,
+            vec![],
+            vec![],
+        )])
+        .expect_err("cross-tenant write");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+
+    store
+        .write_incidents(&[write(
+            incident(a, "acme", 2, "acknowledged", 2, 40),
+            1,
+            vec![entry(a, 2)],
+            vec![],
+        )])
+        .expect("update");
+    let t = store.timeline("acme", a).expect("timeline");
+    assert_eq!(t.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(t[1], entry(a, 2), "entries read back as written");
+
+    let c = store.reserve_incident_id().expect("reserve");
+    store
+        .write_incidents(&[write(
+            incident(c, "acme", 1, "in_progress", 1, 5),
+            0,
+            vec![],
+            vec![],
+        )])
+        .expect("create c");
+    let list = |f: IncidentFilter| -> Vec<i64> {
+        store
+            .list_incidents(&IncidentFilter {
+                tenant: "acme".into(),
+                limit: 10,
+                ..f
+            })
+            .expect("list")
+            .iter()
+            .map(|i| i.id)
+            .collect()
+    };
+    assert_eq!(
+        list(IncidentFilter::default()),
+        vec![a, c],
+        "most recently updated first"
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            sort: IncidentSort::Priority,
+            ..Default::default()
+        }),
+        vec![c, a]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            updated_since: Some(T0 + 20),
+            sort: IncidentSort::UpdatedAsc,
+            ..Default::default()
+        }),
+        vec![a]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            statuses: vec![Status::InProgress],
+            ..Default::default()
+        }),
+        vec![c]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            max_priority: Some(1),
+            ..Default::default()
+        }),
+        vec![c]
+    );
+    assert_eq!(
+        list(IncidentFilter {
+            limit: 1,
+            offset: 1,
+            ..Default::default()
+        }),
+        vec![c]
+    );
+    let open_ids: Vec<i64> = store
+        .open_incidents()
+        .expect("open")
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(
+        open_ids,
+        vec![a, c],
+        "resolved incidents and reserved ids are not open"
+    );
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(
+        store
+            .get_incident("acme", a)
+            .expect("get")
+            .expect("a")
+            .status,
+        Status::Acknowledged,
+        "survives reopen"
+    );
 }

@@ -6,6 +6,8 @@
 
 pub mod conformance;
 mod events;
+mod incidents;
+mod incidents_sqlite;
 pub mod query;
 mod state;
 mod words;
@@ -13,6 +15,7 @@ mod words;
 use serde::{Deserialize, Serialize};
 
 pub use events::{TantivyEventStore, TantivyOptions};
+pub use incidents::{IncidentFilter, IncidentSort, IncidentStore, IncidentWrite};
 pub use state::SqliteStateStore;
 
 /// Storage errors.
@@ -33,6 +36,11 @@ pub enum StoreError {
     BadCursor,
     #[error("{0}")]
     Corrupt(String),
+    /// An optimistic write named a version that is no longer current.
+    #[error("version conflict: the record is at version {current}, the write expected {expected}")]
+    Conflict { expected: i64, current: i64 },
+    #[error("not found")]
+    NotFound,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -155,6 +163,13 @@ pub struct Alert {
     pub event_ids: Vec<u64>,
     pub fields: serde_json::Map<String, serde_json::Value>,
     pub value: Option<f64>,
+    /// The dedup key of the alert this one is a consequence of (the NOC's
+    /// root cause: a host behind a failed router names the router's alert).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// The incident the alert was filed into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<i64>,
 }
 
 /// Filters for listing alerts; all optional.

@@ -25,6 +25,34 @@ CREATE TABLE IF NOT EXISTS alerts (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_tenant_id ON alerts (tenant, id);
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    open INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    domain TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    assignee TEXT,
+    team TEXT,
+    created_ns INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_tenant_updated ON incidents (tenant, updated_ns);
+CREATE INDEX IF NOT EXISTS incidents_open ON incidents (open) WHERE open = 1;
+CREATE TABLE IF NOT EXISTS timeline (
+    incident_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    time_ns INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (incident_id, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tokens (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
@@ -41,7 +69,7 @@ pub struct SqliteStateStore {
     conn: Mutex<Connection>,
 }
 
-fn now_ns() -> i64 {
+pub(crate) fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64)
@@ -61,21 +89,39 @@ impl SqliteStateStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(SqliteStateStore {
             conn: Mutex::new(conn),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
+/// Columns added after the first release of a table.
+fn migrate(conn: &Connection) -> Result<()> {
+    let has_incident_id: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('alerts') WHERE name = 'incident_id'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_incident_id {
+        conn.execute_batch(
+            "ALTER TABLE alerts ADD COLUMN incident_id INTEGER;
+             CREATE INDEX IF NOT EXISTS alerts_unfiled ON alerts (id) WHERE incident_id IS NULL;",
+        )?;
+    }
+    Ok(())
+}
+
 /// Alert columns that filters use are columns; the rest is the JSON body.
-fn alert_from_row(id: i64, body: &str) -> Result<Alert> {
+pub(crate) fn alert_from_row(id: i64, body: &str, incident_id: Option<i64>) -> Result<Alert> {
     let mut alert: Alert =
         serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("alert {id}: {e}")))?;
     alert.id = id;
+    alert.incident_id = incident_id;
     Ok(alert)
 }
 
@@ -154,7 +200,7 @@ impl StateStore for SqliteStateStore {
     fn list_alerts(&self, f: &AlertFilter) -> Result<Vec<Alert>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, body FROM alerts
+            "SELECT id, body, incident_id FROM alerts
              WHERE tenant = ?1
                AND (?2 IS NULL OR rule_id = ?2 OR rule_title = ?2)
                AND level_rank >= ?3
@@ -175,12 +221,12 @@ impl StateStore for SqliteStateStore {
                 f.before_id,
                 f.limit.clamp(1, 10_000) as i64
             ],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?)),
         )?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, body) = row?;
-            out.push(alert_from_row(id, &body)?);
+            let (id, body, incident) = row?;
+            out.push(alert_from_row(id, &body, incident)?);
         }
         Ok(out)
     }

@@ -41,3 +41,8 @@ fn tantivy_retention() {
 fn sqlite_state_semantics() {
     conformance::state_semantics(&sqlite);
 }
+
+#[test]
+fn sqlite_incident_semantics() {
+    conformance::incident_semantics(&sqlite);
+}

@@ -1,0 +1,138 @@
+//! Which incident an alert belongs to: a repeat of an alert already in an
+//! open incident (same rule, same entities, within the dedup window)
+//! raises that alert's count; an alert that names a parent joins the
+//! parent's incident; an alert sharing an entity with an open incident
+//! active within the grouping window joins it; anything else opens one.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use watchfloor_model::incident::{Entities, Incident};
+use watchfloor_store::Alert;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GroupingOptions {
+    /// A repeat within this time of the last one is a duplicate.
+    #[serde(with = "secs")]
+    pub dedup_window: Duration,
+    /// An alert joins an incident whose last alert is at most this old.
+    #[serde(with = "secs")]
+    pub group_window: Duration,
+    /// Distinct alerts an incident takes before related ones open a new one.
+    pub max_alerts: usize,
+}
+
+mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+impl Default for GroupingOptions {
+    fn default() -> Self {
+        GroupingOptions {
+            dedup_window: Duration::from_secs(3600),
+            group_window: Duration::from_secs(4 * 3600),
+            max_alerts: 500,
+        }
+    }
+}
+
+/// The entities an alert names.
+pub fn alert_entities(a: &Alert) -> Entities {
+    let mut e = Entities::default();
+    if let Some(h) = a.host.as_deref().filter(|h| !h.is_empty()) {
+        e.hosts.insert(h.to_ascii_lowercase());
+    }
+    if let Some(u) = a.user.as_deref().filter(|u| !u.is_empty()) {
+        e.users.insert(u.to_string());
+    }
+    e.ips.extend(a.ips.iter().cloned());
+    if let Some(s) = a.fields.get("service").and_then(|v| v.as_str()) {
+        e.services.insert(s.to_string());
+    }
+    e
+}
+
+/// Same rule, same entities: the same alert.
+pub fn dedup_key(a: &Alert) -> String {
+    let rule = a.rule_id.as_deref().unwrap_or(&a.rule_title);
+    let e = alert_entities(a);
+    let join = |s: &std::collections::BTreeSet<String>| {
+        s.iter().map(String::as_str).collect::<Vec<_>>().join(",")
+    };
+    format!(
+        "{rule}|h={}|u={}|ip={}|s={}",
+        join(&e.hosts),
+        join(&e.users),
+        join(&e.ips),
+        join(&e.services)
+    )
+}
+
+/// Where an alert goes, as an index into the candidate incidents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// A repeat of the incident's alert entry `entry`.
+    Duplicate {
+        incident: usize,
+        entry: usize,
+    },
+    /// A new alert of this incident.
+    Attach {
+        incident: usize,
+    },
+    Open,
+}
+
+fn last_alert_ns(i: &Incident) -> i64 {
+    i.alerts
+        .iter()
+        .map(|a| a.last_ns)
+        .max()
+        .unwrap_or(i.created_ns)
+}
+
+/// Decides where `alert` goes among `candidates` (any incidents; only open
+/// ones of the alert's tenant are considered).
+pub fn place(alert: &Alert, key: &str, candidates: &[Incident], o: &GroupingOptions) -> Placement {
+    let within = |a: i64, b: i64, w: Duration| (a - b).unsigned_abs() <= w.as_nanos() as u64;
+    let live =
+        |i: &&Incident| i.tenant == alert.tenant && i.status.is_open() && i.merged_into.is_none();
+    for (n, inc) in candidates.iter().enumerate().filter(|(_, i)| live(i)) {
+        if let Some(entry) = inc
+            .alerts
+            .iter()
+            .position(|a| a.dedup_key == key && within(alert.time_ns, a.last_ns, o.dedup_window))
+        {
+            return Placement::Duplicate { incident: n, entry };
+        }
+    }
+    if let Some(parent) = &alert.parent {
+        if let Some(n) = candidates
+            .iter()
+            .position(|i| live(&i) && i.alerts.iter().any(|a| &a.dedup_key == parent))
+        {
+            return Placement::Attach { incident: n };
+        }
+    }
+    let entities = alert_entities(alert);
+    if entities.is_empty() {
+        return Placement::Open;
+    }
+    candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| live(i) && i.alerts.len() < o.max_alerts)
+        .filter(|(_, i)| within(alert.time_ns, last_alert_ns(i), o.group_window))
+        .filter(|(_, i)| i.entities.overlaps(&entities))
+        .max_by_key(|(_, i)| last_alert_ns(i))
+        .map_or(Placement::Open, |(n, _)| Placement::Attach { incident: n })
+}
