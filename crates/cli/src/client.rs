@@ -163,4 +163,20 @@ impl Client {
         }
         self.finish(req.body(body).send())
     }
+
+    /// Sends a JSON body with `method` (POST, PATCH, ...).
+    pub fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        self.finish(
+            self.http
+                .request(method, self.url(path))
+                .bearer_auth(&self.token)
+                .json(body)
+                .send(),
+        )
+    }
 }

@@ -4,6 +4,7 @@
 mod client;
 mod hunt;
 mod import_cmd;
+mod incident_cmd;
 mod loadgen;
 mod output;
 mod rules_cmd;
@@ -44,6 +45,11 @@ enum Command {
     Search(search_cmd::SearchArgs),
     /// Send files (EVTX, JSON, syslog, CEF) to a running server.
     Import(import_cmd::ImportArgs),
+    /// Work the incident queue of a running server.
+    Incident {
+        #[command(subcommand)]
+        command: incident_cmd::IncidentCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -126,6 +132,7 @@ fn main() -> ExitCode {
         Command::Search(args) => search_cmd::run(args),
         Command::Import(args) => import_cmd::run(args),
         Command::Token { command } => token_cmd::run(command),
+        Command::Incident { command } => incident_cmd::run(command),
         Command::Config { command } => serve_cmd::config(command),
         Command::Loadgen { command } => loadgen::run(command),
     };

@@ -14,7 +14,7 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// admin, analyst, viewer or ingest.
+        /// admin, soc_analyst, noc_engineer, incident_manager, viewer or ingest.
         #[arg(long, default_value = "viewer")]
         role: String,
         #[arg(long, default_value = "default")]
@@ -65,13 +65,13 @@ pub fn run(cmd: TokenCommand) -> anyhow::Result<u8> {
         TokenCommand::List { data_dir } => {
             let state = open(&data_dir)?;
             println!(
-                "{:>4}  {:<24} {:<8} {:<16} state",
+                "{:>4}  {:<24} {:<16} {:<16} state",
                 "id", "name", "role", "tenant"
             );
             for t in state.list_tokens()? {
                 let live = if t.revoked { "revoked" } else { "live" };
                 println!(
-                    "{:>4}  {:<24} {:<8} {:<16} {live}",
+                    "{:>4}  {:<24} {:<16} {:<16} {live}",
                     t.id, t.name, t.role, t.tenant
                 );
             }

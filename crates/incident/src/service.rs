@@ -691,6 +691,8 @@ impl Incidents {
         actor: &str,
         reason: &str,
     ) -> Result<Incident> {
+        let source = self.get(tenant, from)?;
+        let target = self.get(tenant, into)?;
         if from == into {
             return Err(IncidentError::Invalid(
                 "an incident cannot be merged into itself".into(),
@@ -698,8 +700,6 @@ impl Incidents {
         }
         require_reason(reason)?;
         let now = self.now();
-        let source = self.get(tenant, from)?;
-        let target = self.get(tenant, into)?;
         for (i, what) in [(&source, "merged"), (&target, "merged into")] {
             if !i.status.is_open() || i.merged_into.is_some() {
                 return Err(IncidentError::Refused(format!(
@@ -745,9 +745,9 @@ impl Incidents {
         actor: &str,
         reason: &str,
     ) -> Result<Incident> {
+        let original = self.get(tenant, id)?;
         require_reason(reason)?;
         let now = self.now();
-        let original = self.get(tenant, id)?;
         refuse_if_closed(&original)?;
         let (moving, staying): (Vec<_>, Vec<_>) = original
             .alerts
@@ -849,7 +849,9 @@ fn backoff(attempt: u64) {
     let jitter = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::from(d.subsec_nanos()) % 1000);
-    std::thread::sleep(std::time::Duration::from_micros(attempt.min(20) * 500 + jitter));
+    std::thread::sleep(std::time::Duration::from_micros(
+        attempt.min(20) * 500 + jitter,
+    ));
 }
 
 fn require_reason(reason: &str) -> Result<()> {

@@ -33,6 +33,9 @@ pub struct AppState {
     pub ingest: Arc<IngestMetrics>,
     pub gauges: crate::metrics::LiveGauges,
     pub limits: BodyLimits,
+    pub incidents: Arc<watchfloor_incident::Incidents>,
+    /// Set when the server runs on a hand-moved clock (tests only).
+    pub test_clock: Option<Arc<watchfloor_incident::ManualClock>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +45,7 @@ pub struct BodyLimits {
     pub max_event: usize,
 }
 
-type Shared = Arc<AppState>;
+pub(crate) type Shared = Arc<AppState>;
 
 /// An API error: a status and a message, sent as `{"error": "..."}`.
 #[derive(Debug)]
@@ -53,7 +56,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             message: message.into(),
@@ -61,7 +64,7 @@ impl ApiError {
         }
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 }
@@ -106,7 +109,7 @@ pub struct Caller {
 }
 
 impl Caller {
-    fn require(&self, action: Action) -> Result<(), ApiError> {
+    pub(crate) fn require(&self, action: Action) -> Result<(), ApiError> {
         if self.role.allows(action) {
             Ok(())
         } else {
@@ -163,6 +166,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/rules/reload", post(reload_rules))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
+        .merge(crate::api_incidents::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(app)
@@ -341,7 +345,7 @@ struct SearchParams {
 }
 
 /// Runs storage work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -349,7 +353,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
-fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+pub(crate) fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     value
         .map(|v| parse_time(v, now_ns()).map_err(|e| ApiError::bad_request(format!("{name}: {e}"))))
         .transpose()

@@ -11,14 +11,20 @@ use watchfloor_store::{StateStore, StoreError, TokenRecord};
 
 const PREFIX: &str = "wf_";
 
-/// What a token may do.
+/// What a token (and later a user) may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// Everything, including tokens and rule reloads.
     Admin,
-    /// Read events and alerts, reload rules.
-    Analyst,
-    /// Read events, alerts and metrics.
+    /// Read everything, reload rules, work incidents (`analyst` is the
+    /// same role under its earlier name).
+    SocAnalyst,
+    /// Read everything, work incidents.
+    NocEngineer,
+    /// Work incidents, and own their regulatory side: compliance flags,
+    /// report submissions.
+    IncidentManager,
+    /// Read events, alerts, incidents and metrics.
     Viewer,
     /// Send events only (agents, forwarders, `watchfloor import`).
     Ingest,
@@ -32,15 +38,30 @@ pub enum Action {
     ReloadRules,
     ManageTokens,
     Metrics,
+    /// Open, update, comment, add tasks and observables, merge and split.
+    WorkIncidents,
+    /// Flag incidents for NIS2/DORA/GDPR and record report submissions.
+    Compliance,
+    /// Move the test clock (only served when it is on).
+    Clock,
 }
 
 impl Role {
-    pub const ALL: [&'static str; 4] = ["admin", "analyst", "viewer", "ingest"];
+    pub const ALL: [&'static str; 6] = [
+        "admin",
+        "soc_analyst",
+        "noc_engineer",
+        "incident_manager",
+        "viewer",
+        "ingest",
+    ];
 
     pub fn parse(s: &str) -> Option<Role> {
         Some(match s {
             "admin" => Role::Admin,
-            "analyst" => Role::Analyst,
+            "soc_analyst" | "analyst" => Role::SocAnalyst,
+            "noc_engineer" => Role::NocEngineer,
+            "incident_manager" => Role::IncidentManager,
             "viewer" => Role::Viewer,
             "ingest" => Role::Ingest,
             _ => return None,
@@ -51,7 +72,9 @@ impl Role {
         use Action::*;
         match self {
             Role::Admin => true,
-            Role::Analyst => matches!(action, Read | ReloadRules | Metrics),
+            Role::SocAnalyst => matches!(action, Read | ReloadRules | Metrics | WorkIncidents),
+            Role::NocEngineer => matches!(action, Read | Metrics | WorkIncidents),
+            Role::IncidentManager => matches!(action, Read | Metrics | WorkIncidents | Compliance),
             Role::Viewer => matches!(action, Read | Metrics),
             Role::Ingest => matches!(action, Ingest),
         }
@@ -144,8 +167,13 @@ mod tests {
         assert!(Role::Admin.allows(Action::ManageTokens));
         assert!(!Role::Viewer.allows(Action::Ingest));
         assert!(!Role::Ingest.allows(Action::Read));
-        assert!(Role::Analyst.allows(Action::ReloadRules));
-        assert!(!Role::Analyst.allows(Action::ManageTokens));
+        assert!(Role::SocAnalyst.allows(Action::ReloadRules));
+        assert!(!Role::SocAnalyst.allows(Action::ManageTokens));
+        assert!(!Role::SocAnalyst.allows(Action::Compliance));
+        assert!(Role::IncidentManager.allows(Action::Compliance));
+        assert!(Role::NocEngineer.allows(Action::WorkIncidents));
+        assert!(!Role::Viewer.allows(Action::WorkIncidents));
+        assert_eq!(Role::parse("analyst"), Some(Role::SocAnalyst), "the earlier name");
         assert!(Role::ALL.iter().all(|r| Role::parse(r).is_some()));
     }
 }

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml_edit::{Document, Item, Table};
@@ -24,7 +25,74 @@ pub struct Config {
     pub store: StoreConfig,
     pub wal: WalConfig,
     pub pipeline: PipelineConfig,
+    pub incidents: IncidentsConfig,
     pub files: Vec<FileConfig>,
+}
+
+/// Alerts to incidents: grouping windows, SLA targets, the priority matrix.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IncidentsConfig {
+    /// A repeat of the same rule on the same entities within this time
+    /// raises a count instead of adding an alert.
+    pub dedup_window_secs: u64,
+    /// Alerts sharing an entity with an incident active within this time join it.
+    pub group_window_secs: u64,
+    /// Distinct alerts one incident takes.
+    pub max_alerts: u64,
+    /// Per priority 1..5, minutes to acknowledge and to resolve.
+    pub sla_acknowledge_minutes: Vec<u64>,
+    pub sla_resolve_minutes: Vec<u64>,
+    /// Warn when this share of an SLA target is used up.
+    pub sla_warn_percent: u64,
+    /// Impact rows (high, medium, low) by urgency columns (high, medium,
+    /// low), nine priorities 1..5.
+    pub priority_matrix: Vec<u64>,
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        let d = watchfloor_incident::IncidentConfig::default();
+        IncidentsConfig {
+            dedup_window_secs: d.grouping.dedup_window.as_secs(),
+            group_window_secs: d.grouping.group_window.as_secs(),
+            max_alerts: d.grouping.max_alerts as u64,
+            sla_acknowledge_minutes: d.sla.targets.iter().map(|t| t.acknowledge_s / 60).collect(),
+            sla_resolve_minutes: d.sla.targets.iter().map(|t| t.resolve_s / 60).collect(),
+            sla_warn_percent: (d.sla.warn_ratio * 100.0).round() as u64,
+            priority_matrix: d
+                .priority
+                .cells
+                .iter()
+                .flatten()
+                .map(|&p| u64::from(p))
+                .collect(),
+        }
+    }
+}
+
+impl IncidentsConfig {
+    /// The incident crate's configuration (lists already checked for length).
+    pub fn to_incident_config(&self) -> watchfloor_incident::IncidentConfig {
+        let mut c = watchfloor_incident::IncidentConfig::default();
+        c.grouping.dedup_window = Duration::from_secs(self.dedup_window_secs);
+        c.grouping.group_window = Duration::from_secs(self.group_window_secs);
+        c.grouping.max_alerts = self.max_alerts as usize;
+        for (i, t) in c.sla.targets.iter_mut().enumerate() {
+            if let (Some(a), Some(r)) = (
+                self.sla_acknowledge_minutes.get(i),
+                self.sla_resolve_minutes.get(i),
+            ) {
+                t.acknowledge_s = a * 60;
+                t.resolve_s = r * 60;
+            }
+        }
+        c.sla.warn_ratio = self.sla_warn_percent as f64 / 100.0;
+        for (n, p) in self.priority_matrix.iter().take(9).enumerate() {
+            c.priority.cells[n / 3][n % 3] = *p as u8;
+        }
+        c
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -118,6 +186,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             wal: WalConfig::default(),
             pipeline: PipelineConfig::default(),
+            incidents: IncidentsConfig::default(),
             files: Vec::new(),
         }
     }
@@ -246,6 +315,12 @@ enum Ty {
     },
     Bool,
     PathList,
+    /// An array of exactly `len` integers in `min..=max`.
+    UIntList {
+        len: usize,
+        min: i64,
+        max: i64,
+    },
     OneOf(&'static [&'static str]),
 }
 
@@ -390,6 +465,54 @@ const FILES: &[(&str, Ty)] = &[
     ("tenant", Ty::Str),
     ("start_at", Ty::OneOf(&["end", "beginning"])),
 ];
+const INCIDENTS: &[(&str, Ty)] = &[
+    (
+        "dedup_window_secs",
+        Ty::UInt {
+            min: 0,
+            max: 30 * 86_400,
+        },
+    ),
+    (
+        "group_window_secs",
+        Ty::UInt {
+            min: 0,
+            max: 30 * 86_400,
+        },
+    ),
+    (
+        "max_alerts",
+        Ty::UInt {
+            min: 1,
+            max: 100_000,
+        },
+    ),
+    (
+        "sla_acknowledge_minutes",
+        Ty::UIntList {
+            len: 5,
+            min: 1,
+            max: 366 * 1440,
+        },
+    ),
+    (
+        "sla_resolve_minutes",
+        Ty::UIntList {
+            len: 5,
+            min: 1,
+            max: 366 * 1440,
+        },
+    ),
+    ("sla_warn_percent", Ty::UInt { min: 1, max: 99 }),
+    (
+        "priority_matrix",
+        Ty::UIntList {
+            len: 9,
+            min: 1,
+            max: 5,
+        },
+    ),
+];
 const TABLES: &[(&str, &[(&str, Ty)])] = &[
     ("http", HTTP),
     ("syslog", SYSLOG),
@@ -397,6 +520,7 @@ const TABLES: &[(&str, &[(&str, Ty)])] = &[
     ("store", STORE),
     ("wal", WAL),
     ("pipeline", PIPELINE),
+    ("incidents", INCIDENTS),
 ];
 
 struct Checker<'a> {
@@ -489,6 +613,18 @@ impl Checker<'_> {
                 }
                 None => self.problem(span, format!("`{key}` must be an array of paths")),
             },
+            Ty::UIntList { len, min, max } => {
+                let ok = v.as_array().filter(|a| a.len() == len).is_some_and(|a| {
+                    a.iter()
+                        .all(|x| x.as_integer().is_some_and(|n| n >= min && n <= max))
+                });
+                if !ok {
+                    self.problem(
+                        span,
+                        format!("`{key}` must be an array of {len} integers in {min}..={max}"),
+                    );
+                }
+            }
         }
     }
 
@@ -591,6 +727,23 @@ impl Checker<'_> {
                 self.problem(
                     None,
                     format!("[{table}] needs both `tls_cert` and `tls_key`, or neither"),
+                );
+            }
+        }
+        let sla = &cfg.incidents;
+        for (p, (a, r)) in sla
+            .sla_acknowledge_minutes
+            .iter()
+            .zip(&sla.sla_resolve_minutes)
+            .enumerate()
+        {
+            if a > r {
+                self.problem(
+                    None,
+                    format!(
+                        "[incidents] priority {}: acknowledge target {a} min is after the resolve target {r} min",
+                        p + 1
+                    ),
                 );
             }
         }

@@ -3,6 +3,7 @@
 //! The domain work happens in the library crates; this crate wires them.
 
 pub mod api;
+pub mod api_incidents;
 pub mod auth;
 pub mod config;
 pub mod ingest_body;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
+use watchfloor_incident::{Clock, Incidents, ManualClock, SystemClock};
 use watchfloor_ingest::{syslog, IngestMetrics, SyslogOptions, Wal, WalOptions};
 use watchfloor_pipeline::{
     load_checkpoint, Pipeline, PipelineMetrics, PipelineOptions, RuleSources, Rules,
@@ -273,6 +275,12 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
     let listener = TcpListener::bind(http_addr)
         .await
         .map_err(|e| start_err(format!("http {http_addr}"))(&e))?;
+    let (clock, test_clock) = incident_clock()?;
+    let incidents = Arc::new(Incidents::new(
+        parts.state.clone(),
+        Arc::new(cfg.incidents.to_incident_config()),
+        clock,
+    ));
     let app = Arc::new(api::AppState {
         events: parts.events.clone(),
         state: parts.state.clone(),
@@ -287,8 +295,11 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
             max_decoded: cfg.http.max_decoded_bytes,
             max_event: cfg.http.max_event_bytes as usize,
         },
+        incidents,
+        test_clock,
     });
     spawn_reload_on_sighup(parts.rules.clone());
+    let incident_thread = spawn_incident_worker(app.incidents.clone(), stop.clone())?;
     let router = api::router(app);
     let tls = match (&cfg.http.tls_cert, &cfg.http.tls_key) {
         (Some(c), Some(k)) => {
@@ -309,7 +320,11 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
     }
     tracing::info!("stopping: committing the pipeline");
     stop.store(true, Ordering::Release);
-    let joined = tokio::task::spawn_blocking(move || pipeline_thread.join()).await;
+    let joined = tokio::task::spawn_blocking(move || {
+        let _ = incident_thread.join();
+        pipeline_thread.join()
+    })
+    .await;
     match joined {
         Ok(Ok(Ok(()))) => tracing::info!("stopped cleanly"),
         Ok(Ok(Err(e))) => tracing::error!("pipeline: {e}"),
@@ -359,6 +374,45 @@ async fn serve_https(
             }
         });
     }
+}
+
+/// The wall clock, or with `WATCHFLOOR_TEST_CLOCK=<RFC 3339 time>` a clock
+/// that only moves through `POST /api/v1/test/clock` (for tests of SLA
+/// timers; never set it in production).
+#[allow(clippy::type_complexity)]
+fn incident_clock() -> Result<(Arc<dyn Clock>, Option<Arc<ManualClock>>), ServerError> {
+    match std::env::var("WATCHFLOOR_TEST_CLOCK") {
+        Ok(start) => {
+            let ns = watchfloor_model::parse_timestamp(&start)
+                .ok_or_else(|| start_err("WATCHFLOOR_TEST_CLOCK")(&"expected an RFC 3339 time"))?;
+            tracing::warn!("incident clock is manual (WATCHFLOOR_TEST_CLOCK): for tests only");
+            let clock = Arc::new(ManualClock::new(ns));
+            Ok((clock.clone(), Some(clock)))
+        }
+        Err(_) => Ok((Arc::new(SystemClock), None)),
+    }
+}
+
+/// Files new alerts into incidents and runs the SLA timers, a few times a
+/// second, until `stop`.
+fn spawn_incident_worker(
+    incidents: Arc<Incidents>,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, ServerError> {
+    std::thread::Builder::new()
+        .name("incidents".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Acquire) {
+                if let Err(e) = incidents.file_alerts() {
+                    tracing::error!("filing alerts into incidents: {e}");
+                }
+                if let Err(e) = incidents.tick() {
+                    tracing::error!("incident timers: {e}");
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+        .map_err(|e| start_err("incident thread")(&e))
 }
 
 fn spawn_reload_on_sighup(rules: Arc<Rules>) {

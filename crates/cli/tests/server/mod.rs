@@ -55,6 +55,11 @@ pub fn write_config(
 impl Server {
     /// Starts a server in `dir` with the given config file and extra args.
     pub fn start_with(dir: &Path, config: &Path, args: &[&str]) -> Server {
+        Server::start_env(dir, config, args, &[])
+    }
+
+    /// Like [`Server::start_with`], with extra environment variables.
+    pub fn start_env(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let text = std::fs::read_to_string(config).expect("config");
         let port_of = |key: &str| -> u16 {
             let line = text.lines().find(|l| l.starts_with(key)).expect(key);
@@ -79,6 +84,7 @@ impl Server {
             .arg("--config")
             .arg(config)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
@@ -188,6 +194,23 @@ impl Server {
             .request(reqwest::Method::GET, path, Some(&self.token))
             .send()
             .expect("GET");
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+
+    /// A JSON request with `token`: (status, JSON body).
+    pub fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.request(method, path, Some(token));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().expect("request");
         let status = r.status().as_u16();
         (status, r.json().unwrap_or(Value::Null))
     }
