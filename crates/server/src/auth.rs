@@ -173,7 +173,11 @@ mod tests {
         assert!(Role::IncidentManager.allows(Action::Compliance));
         assert!(Role::NocEngineer.allows(Action::WorkIncidents));
         assert!(!Role::Viewer.allows(Action::WorkIncidents));
-        assert_eq!(Role::parse("analyst"), Some(Role::SocAnalyst), "the earlier name");
+        assert_eq!(
+            Role::parse("analyst"),
+            Some(Role::SocAnalyst),
+            "the earlier name"
+        );
         assert!(Role::ALL.iter().all(|r| Role::parse(r).is_some()));
     }
 }
