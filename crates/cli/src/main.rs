@@ -11,6 +11,7 @@ mod rules_cmd;
 mod search_cmd;
 mod serve_cmd;
 mod token_cmd;
+mod user_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,16 @@ enum Command {
     Incident {
         #[command(subcommand)]
         command: incident_cmd::IncidentCommand,
+    },
+    /// Manage user accounts (password logins).
+    User {
+        #[command(subcommand)]
+        command: user_cmd::UserCommand,
+    },
+    /// Manage tenants (client organisations of an MSSP).
+    Tenant {
+        #[command(subcommand)]
+        command: user_cmd::TenantCommand,
     },
     /// Manage API tokens.
     Token {
@@ -133,6 +144,8 @@ fn main() -> ExitCode {
         Command::Import(args) => import_cmd::run(args),
         Command::Token { command } => token_cmd::run(command),
         Command::Incident { command } => incident_cmd::run(command),
+        Command::User { command } => user_cmd::run_user(command),
+        Command::Tenant { command } => user_cmd::run_tenant(command),
         Command::Config { command } => serve_cmd::config(command),
         Command::Loadgen { command } => loadgen::run(command),
     };

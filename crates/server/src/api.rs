@@ -18,7 +18,7 @@ use watchfloor_store::{
     AlertFilter, EventStore, SearchRequest, StateStore, StoreError, TokenRecord,
 };
 
-use crate::auth::{self, Action, Role};
+use crate::auth::{self, Action, Principal, Role};
 use crate::ingest_body;
 use crate::timeparse::parse_time;
 
@@ -26,6 +26,9 @@ use crate::timeparse::parse_time;
 pub struct AppState {
     pub events: Arc<dyn EventStore>,
     pub state: Arc<dyn StateStore>,
+    pub access: Arc<dyn watchfloor_store::AccessStore>,
+    /// The operator's own tenant: its admins manage every tenant (MSSP).
+    pub provider_tenant: String,
     pub appender: Appender,
     pub wal: Arc<Wal>,
     pub rules: Arc<Rules>,
@@ -102,10 +105,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The authenticated caller.
-pub struct Caller {
-    pub token: TokenRecord,
-    pub role: Role,
+/// The authenticated caller: a [`Principal`] acting in one tenant.
+pub struct Caller(pub Principal);
+
+impl std::ops::Deref for Caller {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
 }
 
 impl Caller {
@@ -115,11 +123,14 @@ impl Caller {
         } else {
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                format!("the {} role may not do this", self.token.role),
+                format!("the {} role may not do this", self.role.as_str()),
             ))
         }
     }
 }
+
+/// The tenant a request asks to act in.
+pub const TENANT_HEADER: &str = "x-watchfloor-tenant";
 
 impl FromRequestParts<Shared> for Caller {
     type Rejection = ApiError;
@@ -142,15 +153,37 @@ impl FromRequestParts<Shared> for Caller {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(str::trim)
-            .ok_or_else(|| unauthorized("Authorization must be 'Bearer <token>'"))?;
-        let record = auth::verify(app.state.as_ref(), presented)?
-            .ok_or_else(|| unauthorized("invalid or revoked token"))?;
-        let role =
-            Role::parse(&record.role).ok_or_else(|| unauthorized("token has an unknown role"))?;
-        Ok(Caller {
-            token: record,
-            role,
+            .ok_or_else(|| unauthorized("Authorization must be 'Bearer <token>'"))?
+            .to_string();
+        let tenant = match parts.headers.get(TENANT_HEADER) {
+            Some(v) => Some(
+                v.to_str()
+                    .map_err(|_| ApiError::bad_request("X-Watchfloor-Tenant: not text"))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let (state, access) = (app.state.clone(), app.access.clone());
+        let principal = blocking(move || {
+            auth::authenticate(
+                state.as_ref(),
+                access.as_ref(),
+                &presented,
+                tenant.as_deref(),
+                now_ns(),
+            )
         })
+        .await?
+        .map_err(|denied| match denied {
+            auth::Denied::Unauthenticated(why) => unauthorized(why),
+            auth::Denied::WrongTenant(t) => {
+                ApiError::new(StatusCode::FORBIDDEN, format!("no access to tenant {t:?}"))
+            }
+        })?;
+        if let Some(slot) = parts.extensions.get::<crate::audit::AuditSlot>() {
+            slot.set(&principal);
+        }
+        Ok(Caller(principal))
     }
 }
 
@@ -167,8 +200,13 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
         .merge(crate::api_incidents::routes())
+        .merge(crate::api_access::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::audit::record,
+        ))
         .with_state(app)
 }
 
@@ -249,7 +287,7 @@ async fn ingest(
             received_ns,
             kind: Kind::Json,
             source: source.clone(),
-            tenant: caller.token.tenant.clone(),
+            tenant: caller.tenant.clone(),
             peer: String::new(),
             truncated: *cut,
             body: text.to_vec(),
@@ -367,7 +405,7 @@ async fn search_events(
     caller.require(Action::Read)?;
     let request = SearchRequest {
         query: p.q.unwrap_or_default(),
-        tenant: caller.token.tenant.clone(),
+        tenant: caller.tenant.clone(),
         from_ns: time_param("from", p.from.as_deref())?,
         to_ns: time_param("to", p.to.as_deref())?,
         limit: p.limit.unwrap_or(100),
@@ -413,7 +451,7 @@ async fn list_alerts(
         .transpose()?;
     let limit = p.limit.unwrap_or(100).clamp(1, 10_000);
     let filter = AlertFilter {
-        tenant: caller.token.tenant.clone(),
+        tenant: caller.tenant.clone(),
         rule: p.rule,
         min_level: p.level,
         host: p.host,
@@ -468,7 +506,7 @@ async fn list_tokens(State(app): State<Shared>, caller: Caller) -> Result<Respon
         .state
         .list_tokens()?
         .into_iter()
-        .filter(|t| t.tenant == caller.token.tenant)
+        .filter(|t| t.tenant == caller.tenant)
         .collect();
     Ok(Json(json!({ "tokens": tokens })).into_response())
 }
@@ -495,12 +533,8 @@ async fn create_token(
     if req.name.trim().is_empty() || req.name.len() > 128 {
         return Err(ApiError::bad_request("name: 1 to 128 characters"));
     }
-    let (secret, record) = auth::create_token(
-        app.state.as_ref(),
-        &req.name,
-        &req.role,
-        &caller.token.tenant,
-    )?;
+    let (secret, record) =
+        auth::create_token(app.state.as_ref(), &req.name, &req.role, &caller.tenant)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "token": secret, "record": record })),
@@ -518,7 +552,7 @@ async fn revoke_token(
         .state
         .list_tokens()?
         .into_iter()
-        .any(|t| t.id == id && t.tenant == caller.token.tenant);
+        .any(|t| t.id == id && t.tenant == caller.tenant);
     if !owned || !app.state.revoke_token(id)? {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such live token"));
     }

@@ -125,7 +125,7 @@ async fn list(
     };
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     let filter = IncidentFilter {
-        tenant: caller.token.tenant.clone(),
+        tenant: caller.tenant.clone(),
         statuses: parse_list::<Status>("status", p.status.as_deref().unwrap_or(""))?,
         open_only: p.open.unwrap_or(false),
         domain: p.domain,
@@ -163,8 +163,7 @@ async fn open(
 ) -> Result<Response, ApiError> {
     caller.require(Action::WorkIncidents)?;
     answer(StatusCode::CREATED, move || {
-        app.incidents
-            .open(&caller.token.tenant, &caller.token.name, new)
+        app.incidents.open(&caller.tenant, &caller.actor, new)
     })
     .await
 }
@@ -176,7 +175,7 @@ async fn show(
 ) -> Result<Response, ApiError> {
     caller.require(Action::Read)?;
     answer(StatusCode::OK, move || {
-        app.incidents.get(&caller.token.tenant, id)
+        app.incidents.get(&caller.tenant, id)
     })
     .await
 }
@@ -189,8 +188,7 @@ async fn update(
 ) -> Result<Response, ApiError> {
     caller.require(Action::WorkIncidents)?;
     answer(StatusCode::OK, move || {
-        app.incidents
-            .update(&caller.token.tenant, id, &caller.token.name, p)
+        app.incidents.update(&caller.tenant, id, &caller.actor, p)
     })
     .await
 }
@@ -201,7 +199,7 @@ async fn timeline(
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     caller.require(Action::Read)?;
-    let entries = blocking(move || app.incidents.timeline(&caller.token.tenant, id)).await??;
+    let entries = blocking(move || app.incidents.timeline(&caller.tenant, id)).await??;
     Ok(Json(json!({ "timeline": entries })).into_response())
 }
 
@@ -211,7 +209,7 @@ async fn verify(
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     caller.require(Action::Read)?;
-    let result = blocking(move || app.incidents.verify(&caller.token.tenant, id)).await??;
+    let result = blocking(move || app.incidents.verify(&caller.tenant, id)).await??;
     Ok(Json(match result {
         Ok(entries) => json!({ "valid": true, "entries": entries }),
         Err(b) => json!({ "valid": false, "broken_at": b.seq, "reason": b.reason }),
@@ -234,7 +232,7 @@ async fn comment(
     caller.require(Action::WorkIncidents)?;
     answer(StatusCode::CREATED, move || {
         app.incidents
-            .comment(&caller.token.tenant, id, &caller.token.name, &c.text)
+            .comment(&caller.tenant, id, &caller.actor, &c.text)
     })
     .await
 }
@@ -247,8 +245,7 @@ async fn add_task(
 ) -> Result<Response, ApiError> {
     caller.require(Action::WorkIncidents)?;
     answer(StatusCode::CREATED, move || {
-        app.incidents
-            .add_task(&caller.token.tenant, id, &caller.token.name, t)
+        app.incidents.add_task(&caller.tenant, id, &caller.actor, t)
     })
     .await
 }
@@ -262,7 +259,7 @@ async fn update_task(
     caller.require(Action::WorkIncidents)?;
     answer(StatusCode::OK, move || {
         app.incidents
-            .update_task(&caller.token.tenant, id, task, &caller.token.name, t)
+            .update_task(&caller.tenant, id, task, &caller.actor, t)
     })
     .await
 }
@@ -276,7 +273,7 @@ async fn add_observable(
     caller.require(Action::WorkIncidents)?;
     answer(StatusCode::CREATED, move || {
         app.incidents
-            .add_observable(&caller.token.tenant, id, &caller.token.name, o)
+            .add_observable(&caller.tenant, id, &caller.actor, o)
     })
     .await
 }
@@ -296,13 +293,8 @@ async fn merge(
 ) -> Result<Response, ApiError> {
     caller.require(Action::WorkIncidents)?;
     answer(StatusCode::OK, move || {
-        app.incidents.merge(
-            &caller.token.tenant,
-            id,
-            m.into,
-            &caller.token.name,
-            &m.reason,
-        )
+        app.incidents
+            .merge(&caller.tenant, id, m.into, &caller.actor, &m.reason)
     })
     .await
 }
@@ -322,13 +314,8 @@ async fn split(
 ) -> Result<Response, ApiError> {
     caller.require(Action::WorkIncidents)?;
     answer(StatusCode::CREATED, move || {
-        app.incidents.split(
-            &caller.token.tenant,
-            id,
-            &s.alerts,
-            &caller.token.name,
-            &s.reason,
-        )
+        app.incidents
+            .split(&caller.tenant, id, &s.alerts, &caller.actor, &s.reason)
     })
     .await
 }
@@ -354,9 +341,9 @@ async fn flag(
     let classified = time_param("classified", f.classified.as_deref())?;
     answer(StatusCode::OK, move || {
         app.incidents.flag(
-            &caller.token.tenant,
+            &caller.tenant,
             id,
-            &caller.token.name,
+            &caller.actor,
             &f.regimes,
             aware,
             classified,
@@ -371,7 +358,7 @@ async fn clocks(
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     caller.require(Action::Read)?;
-    let incident = blocking(move || app.incidents.get(&caller.token.tenant, id)).await??;
+    let incident = blocking(move || app.incidents.get(&caller.tenant, id)).await??;
     Ok(Json(json!({
         "regimes": incident.compliance.regimes,
         "aware_ns": incident.compliance.aware_ns,
@@ -416,7 +403,7 @@ async fn report(
             )))
         }
     };
-    let tenant = caller.token.tenant.clone();
+    let tenant = caller.tenant.clone();
     let (incident, entries) = blocking(move || {
         let i = app.incidents.get(&tenant, id)?;
         let t = app.incidents.timeline(&tenant, id)?;
@@ -456,9 +443,9 @@ async fn submit(
     let r = regime_and_report(&regime, &name)?;
     answer(StatusCode::OK, move || {
         app.incidents.submit_report(
-            &caller.token.tenant,
+            &caller.tenant,
             id,
-            &caller.token.name,
+            &caller.actor,
             r,
             &name,
             s.late_reason.as_deref(),

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
-use watchfloor_store::{StateStore, StoreError, TokenRecord};
+use watchfloor_store::{AccessStore, StateStore, StoreError, TokenRecord, UserRecord};
 
 const PREFIX: &str = "wf_";
 
@@ -38,6 +38,8 @@ pub enum Action {
     ReloadRules,
     ManageTokens,
     Metrics,
+    /// Users and the audit log of the caller's tenant.
+    ManageUsers,
     /// Open, update, comment, add tasks and observables, merge and split.
     WorkIncidents,
     /// Flag incidents for NIS2/DORA/GDPR and record report submissions.
@@ -55,6 +57,17 @@ impl Role {
         "viewer",
         "ingest",
     ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::SocAnalyst => "soc_analyst",
+            Role::NocEngineer => "noc_engineer",
+            Role::IncidentManager => "incident_manager",
+            Role::Viewer => "viewer",
+            Role::Ingest => "ingest",
+        }
+    }
 
     pub fn parse(s: &str) -> Option<Role> {
         Some(match s {
@@ -81,15 +94,191 @@ impl Role {
     }
 }
 
-/// A new random token.
-pub fn generate() -> String {
-    let mut bytes = [0u8; 32];
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
     // The OS random source failing is not recoverable for a security tool.
     getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("no OS randomness: {e}"));
+    bytes
+}
+
+fn random_secret(prefix: &str) -> String {
     format!(
-        "{PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
     )
+}
+
+/// A new random API token.
+pub fn generate() -> String {
+    random_secret(PREFIX)
+}
+
+/// Session tokens (from a password login) start with this.
+pub const SESSION_PREFIX: &str = "wfs_";
+/// How long a login lasts.
+pub const SESSION_LIFETIME_NS: i64 = 12 * 3600 * 1_000_000_000;
+/// Passwords shorter than this are refused.
+pub const MIN_PASSWORD: usize = 12;
+const LOCK_AFTER: i64 = 5;
+
+/// Hashes a password with argon2id (the crate's defaults: 19 MiB, 2 passes)
+/// and a random salt, as a PHC string.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(format!("password: at least {MIN_PASSWORD} characters"));
+    }
+    let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(|e| e.to_string())?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn password_matches(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// Why a login failed (the API answers all of them with the same 401 so
+/// nobody learns which usernames exist).
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoginError {
+    Refused,
+    Locked { until_ns: i64 },
+    Store(String),
+}
+
+/// Checks a password; on success opens a session and returns its secret
+/// (shown once) and the user. Five failures in a row lock the account for
+/// a minute, doubling with each further failure up to 15 minutes.
+pub fn login(
+    access: &dyn AccessStore,
+    username: &str,
+    password: &str,
+    now_ns: i64,
+) -> Result<(String, UserRecord), LoginError> {
+    let store = |e: StoreError| LoginError::Store(e.to_string());
+    let Some((mut user, phc)) = access.find_login(username).map_err(store)? else {
+        // Spend the same time as for a real user.
+        let _ = password_matches(password, dummy_hash());
+        return Err(LoginError::Refused);
+    };
+    if let Some(until) = user.locked_until_ns.filter(|&u| u > now_ns) {
+        return Err(LoginError::Locked { until_ns: until });
+    }
+    if user.disabled || !password_matches(password, &phc) {
+        user.failed_logins += 1;
+        if user.failed_logins >= LOCK_AFTER {
+            let minutes = 1i64 << (user.failed_logins - LOCK_AFTER).min(4);
+            user.locked_until_ns = Some(now_ns + minutes.min(15) * 60_000_000_000);
+        }
+        access.update_user(&user).map_err(store)?;
+        return Err(LoginError::Refused);
+    }
+    if user.failed_logins > 0 || user.locked_until_ns.is_some() {
+        user.failed_logins = 0;
+        user.locked_until_ns = None;
+        access.update_user(&user).map_err(store)?;
+    }
+    let secret = random_secret(SESSION_PREFIX);
+    access
+        .create_session(
+            user.id,
+            &hash(&secret),
+            now_ns,
+            now_ns + SESSION_LIFETIME_NS,
+        )
+        .map_err(store)?;
+    Ok((secret, user))
+}
+
+/// A hash of a random password, verified against when the username does
+/// not exist so that both cases take as long.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let random = base64::engine::general_purpose::STANDARD.encode(random_bytes::<24>());
+        hash_password(&random).unwrap_or_default()
+    })
+}
+
+/// Who is calling: an API token or a logged-in user, acting in one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// `token:<name>` or `user:<username>`: what the audit log and the
+    /// incident timeline record.
+    pub actor: String,
+    /// The token's or user's name alone.
+    pub name: String,
+    pub role: Role,
+    /// The tenant this request acts in.
+    pub tenant: String,
+    /// The user's or token's home tenant.
+    pub home_tenant: String,
+    pub user_id: Option<i64>,
+}
+
+/// Why a presented credential does not let the call through.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Denied {
+    /// 401: no valid credential.
+    Unauthenticated(&'static str),
+    /// 403: valid, but not for the tenant asked for.
+    WrongTenant(String),
+}
+
+/// Resolves a bearer secret (API token or session) and the tenant asked
+/// for (`X-Watchfloor-Tenant`) to a principal.
+pub fn authenticate(
+    state: &dyn StateStore,
+    access: &dyn AccessStore,
+    presented: &str,
+    tenant: Option<&str>,
+    now_ns: i64,
+) -> Result<Principal, Denied> {
+    let unknown = Denied::Unauthenticated("invalid or revoked token");
+    let principal = if presented.starts_with(SESSION_PREFIX) && presented.len() <= 128 {
+        let user = access
+            .find_session(&hash(presented), now_ns)
+            .map_err(|_| Denied::Unauthenticated("session store unavailable"))?
+            .ok_or(Denied::Unauthenticated("invalid or expired session"))?;
+        let role = Role::parse(&user.role).ok_or(Denied::Unauthenticated("unknown role"))?;
+        let wanted = tenant.unwrap_or(&user.tenant).to_string();
+        if !user.can_act_in(&wanted) {
+            return Err(Denied::WrongTenant(wanted));
+        }
+        Principal {
+            actor: format!("user:{}", user.username),
+            name: user.username,
+            role,
+            tenant: wanted,
+            home_tenant: user.tenant,
+            user_id: Some(user.id),
+        }
+    } else {
+        let token = verify(state, presented)
+            .map_err(|_| unknown)?
+            .ok_or(Denied::Unauthenticated("invalid or revoked token"))?;
+        let role =
+            Role::parse(&token.role).ok_or(Denied::Unauthenticated("token has an unknown role"))?;
+        if let Some(t) = tenant.filter(|t| *t != token.tenant) {
+            return Err(Denied::WrongTenant(t.to_string()));
+        }
+        Principal {
+            actor: format!("token:{}", token.name),
+            name: token.name,
+            role,
+            tenant: token.tenant.clone(),
+            home_tenant: token.tenant,
+            user_id: None,
+        }
+    };
+    Ok(principal)
 }
 
 pub fn hash(token: &str) -> Vec<u8> {

@@ -3,7 +3,9 @@
 //! The domain work happens in the library crates; this crate wires them.
 
 pub mod api;
+pub mod api_access;
 pub mod api_incidents;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod ingest_body;
@@ -284,6 +286,8 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
     let app = Arc::new(api::AppState {
         events: parts.events.clone(),
         state: parts.state.clone(),
+        access: parts.state.clone(),
+        provider_tenant: cfg.tenant.clone(),
         appender: parts.wal.appender(),
         wal: parts.wal.clone(),
         rules: parts.rules.clone(),
@@ -312,10 +316,13 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
     // Tests and scripts wait for this line on stderr.
     eprintln!("watchfloor: ready (api {scheme}://{http_addr})");
     match tls {
-        None => axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| start_err("http")(&e))?,
+        None => axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| start_err("http")(&e))?,
         Some(acceptor) => serve_https(listener, acceptor, router).await,
     }
     tracing::info!("stopping: committing the pipeline");
@@ -353,7 +360,10 @@ async fn serve_https(
                 }
             },
         };
-        let (acceptor, router) = (acceptor.clone(), router.clone());
+        let acceptor = acceptor.clone();
+        let router = router
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
                 .await

@@ -4,6 +4,8 @@
 //! dropping whole buckets) and [`SqliteStateStore`] (SQLite in WAL mode).
 //! [`conformance`] holds the test suite every implementation must pass.
 
+pub mod access;
+mod access_sqlite;
 pub mod conformance;
 mod events;
 mod incidents;
@@ -14,6 +16,7 @@ mod words;
 
 use serde::{Deserialize, Serialize};
 
+pub use access::{AccessStore, AuditFilter, AuditRecord, NewUser, TenantRecord, UserRecord};
 pub use events::{TantivyEventStore, TantivyOptions};
 pub use incidents::{IncidentFilter, IncidentSort, IncidentStore, IncidentWrite};
 pub use state::SqliteStateStore;
@@ -41,6 +44,9 @@ pub enum StoreError {
     Conflict { expected: i64, current: i64 },
     #[error("not found")]
     NotFound,
+    /// A name that must be unique is taken.
+    #[error("{0} already exists")]
+    Duplicate(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -53,6 +53,42 @@ CREATE TABLE IF NOT EXISTS timeline (
     hash TEXT NOT NULL,
     PRIMARY KEY (incident_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tenants (
+    name TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    created_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    email TEXT,
+    role TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    tenants TEXT NOT NULL DEFAULT '',
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_ns INTEGER NOT NULL,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_until_ns INTEGER,
+    password_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    hash BLOB PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL,
+    expires_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_ns INTEGER NOT NULL,
+    tenant TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    remote TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_tenant_id ON audit (tenant, id);
 CREATE TABLE IF NOT EXISTS tokens (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,

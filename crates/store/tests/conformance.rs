@@ -46,3 +46,8 @@ fn sqlite_state_semantics() {
 fn sqlite_incident_semantics() {
     conformance::incident_semantics(&sqlite);
 }
+
+#[test]
+fn sqlite_access_semantics() {
+    conformance::access_semantics(&sqlite);
+}
