@@ -370,7 +370,16 @@ fn every_incident_endpoint_checks_token_role_and_tenant() {
     .collect();
     let other_admin = token(&s, "admin", "other");
     let task = incident["tasks"][0]["id"].as_u64().unwrap();
-    // (method, path, body, action): action "read", "work" or "compliance".
+    let (status, user) = s.call(
+        Method::POST,
+        "/api/v1/users",
+        &s.token,
+        Some(json!({"username": "u1", "password": "a long enough password", "role": "viewer"})),
+    );
+    assert_eq!(status, 201, "{user}");
+    let user = user["id"].as_i64().unwrap();
+    // (method, path, body, action): action "any" (every valid credential),
+    // "read", "work", "compliance" or "admin".
     let endpoints: Vec<(Method, String, Value, &str)> = vec![
         (Method::GET, "/api/v1/incidents".into(), Value::Null, "read"),
         (
@@ -481,8 +490,32 @@ fn every_incident_endpoint_checks_token_role_and_tenant() {
             json!({"advance_secs": 0}),
             "admin",
         ),
+        (Method::GET, "/api/v1/me".into(), Value::Null, "any"),
+        (Method::DELETE, "/api/v1/session".into(), Value::Null, "any"),
+        (Method::GET, "/api/v1/users".into(), Value::Null, "admin"),
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            json!({"username": "x", "password": "short", "role": "viewer"}),
+            "admin",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{user}"),
+            json!({"display_name": "U One"}),
+            "admin",
+        ),
+        (Method::GET, "/api/v1/tenants".into(), Value::Null, "admin"),
+        (
+            Method::POST,
+            "/api/v1/tenants".into(),
+            json!({"name": "bad name!"}),
+            "admin",
+        ),
+        (Method::GET, "/api/v1/audit".into(), Value::Null, "admin"),
     ];
     let allowed = |role: &str, action: &str| match role {
+        _ if action == "any" => true,
         "soc_analyst" | "noc_engineer" => matches!(action, "read" | "work"),
         "incident_manager" => matches!(action, "read" | "work" | "compliance"),
         "viewer" => action == "read",
@@ -514,10 +547,26 @@ fn every_incident_endpoint_checks_token_role_and_tenant() {
         }
         // Another tenant's admin: the incident does not exist for it.
         let (status, answer) = send(m, path, Some(&other_admin), body);
-        if path.contains(&format!("/{id}")) {
+        if path.starts_with(&format!("/api/v1/incidents/{id}"))
+            || path.starts_with("/api/v1/users/")
+        {
             assert_eq!(status, 404, "other tenant on {m} {path}: {answer}");
-        } else if *m == Method::GET && path == "/api/v1/incidents" {
-            assert_eq!(answer["incidents"], json!([]), "other tenant sees none");
+        } else if *m == Method::GET {
+            let own_only = match path.as_str() {
+                "/api/v1/incidents" => answer["incidents"] == json!([]),
+                "/api/v1/users" => answer["users"] == json!([]),
+                "/api/v1/tenants" => answer["tenants"] == json!([]),
+                "/api/v1/audit" => answer["audit"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(|e| e["tenant"] == "other")),
+                _ => true,
+            };
+            assert!(
+                own_only,
+                "other tenant sees only its own on {path}: {answer}"
+            );
+        } else if path == "/api/v1/tenants" {
+            assert_eq!(status, 403, "only the provider creates tenants");
         }
     }
 }
