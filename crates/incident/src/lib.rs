@@ -7,12 +7,16 @@
 
 pub mod catalog;
 pub mod clocks;
+pub mod escalation;
 pub mod grouping;
 pub mod lifecycle;
+pub mod notify;
+pub mod oncall;
 pub mod priority;
 pub mod report;
 mod service;
 pub mod sla;
+mod time_serde;
 pub mod timeline;
 
 use std::sync::atomic::{AtomicI64, Ordering};

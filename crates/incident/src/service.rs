@@ -1,21 +1,23 @@
 //! [`Incidents`]: every operation on incidents, each one a read, a change
 //! checked against the rules, timeline entries, and one versioned write.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use watchfloor_model::incident::{
-    Comment, Domain, Entities, Grade, Incident, IncidentAlert, Notice, Observable, Pap, Phase,
-    Raci, Regime, SlaState, Status, Task, TaskStatus, TimelineEntry, Tlp,
+    Comment, Domain, Entities, EscalationState, Grade, Incident, IncidentAlert, Notice, Observable,
+    Pap, Phase, Raci, Regime, SlaState, Status, Task, TaskStatus, TimelineEntry, Tlp,
 };
 use watchfloor_store::{
-    level_rank, Alert, IncidentFilter, IncidentStore, IncidentWrite, StoreError,
+    level_rank, AccessStore, Alert, IncidentFilter, IncidentStore, IncidentWrite, NewNotification,
+    OutboxStore, StoreError,
 };
 
 use crate::catalog::{Catalog, IncidentType};
 use crate::grouping::{self, GroupingOptions, Placement};
+use crate::notify::{self, Batch, Composer, Directory};
 use crate::priority::{grades_for_level, PriorityMatrix};
 use crate::sla::SlaPolicy;
 use crate::timeline::{self, ChainBreak, Draft};
@@ -28,7 +30,30 @@ pub struct IncidentConfig {
     pub priority: PriorityMatrix,
     pub sla: SlaPolicy,
     pub grouping: GroupingOptions,
+    pub notify: NotifyOptions,
 }
+
+/// How notifications address people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotifyOptions {
+    /// The base URL of acknowledge links in messages: the address users
+    /// reach this server at.
+    pub public_url: String,
+}
+
+impl Default for NotifyOptions {
+    fn default() -> Self {
+        NotifyOptions {
+            public_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+/// What [`Incidents`] needs from storage: incidents, the outbox with the
+/// tenant documents, and users (for their email addresses).
+pub trait Backend: IncidentStore + OutboxStore + AccessStore {}
+
+impl<T: IncidentStore + OutboxStore + AccessStore> Backend for T {}
 
 impl IncidentConfig {
     pub fn problems(&self) -> Vec<String> {
@@ -112,6 +137,7 @@ struct Work {
     expected_version: i64,
     drafts: Vec<Draft>,
     alert_ids: Vec<i64>,
+    notifications: Vec<NewNotification>,
     changed: bool,
 }
 
@@ -122,6 +148,7 @@ impl Work {
             incident,
             drafts: Vec::new(),
             alert_ids: Vec::new(),
+            notifications: Vec::new(),
             changed: false,
         }
     }
@@ -135,12 +162,13 @@ impl Work {
             expected_version: self.expected_version,
             entries,
             alert_ids: self.alert_ids,
+            notifications: self.notifications,
         }
     }
 }
 
 pub struct Incidents {
-    store: Arc<dyn IncidentStore>,
+    store: Arc<dyn Backend>,
     config: Arc<IncidentConfig>,
     clock: Arc<dyn Clock>,
 }
@@ -169,7 +197,7 @@ fn stale(id: i64, e: StoreError) -> IncidentError {
 
 impl Incidents {
     pub fn new(
-        store: Arc<dyn IncidentStore>,
+        store: Arc<dyn Backend>,
         config: Arc<IncidentConfig>,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -252,6 +280,7 @@ impl Incidents {
             attack: BTreeSet::new(),
             sla: SlaState::default(),
             compliance: Default::default(),
+            escalation: None,
             timeline_seq: 0,
             timeline_hash: String::new(),
         };
@@ -270,6 +299,7 @@ impl Incidents {
             expected_version: 0,
             drafts,
             alert_ids: Vec::new(),
+            notifications: Vec::new(),
             changed: true,
         }
     }
@@ -811,36 +841,245 @@ impl Incidents {
         Ok(new.incident)
     }
 
-    /// Records the SLA warnings and breaches that fell due; returns them
-    /// as (incident id, event) in time order.
+    /// Runs the timers: records the SLA warnings and breaches that fell
+    /// due, fires due escalation steps and sends RACI notices (queuing
+    /// their messages with the incident write). Returns what happened as
+    /// (incident id, event) in time order.
     pub fn tick(&self) -> Result<Vec<(i64, &'static str)>> {
         let now = self.now();
         let mut recorded = Vec::new();
+        let mut directories: HashMap<String, Directory> = HashMap::new();
         for incident in self.store.open_incidents()? {
             let mut w = Work::existing(incident);
-            let events = self.config.sla.due_events(&mut w.incident, now);
-            if events.is_empty() {
-                continue;
-            }
-            for &(ev, at) in &events {
+            let mut events = Vec::new();
+            for (ev, at) in self.config.sla.due_events(&mut w.incident, now) {
                 w.drafts.push(Draft::new(
                     at,
                     SYSTEM,
                     ev.as_str(),
                     json!({"priority": w.incident.priority, "due_ns": at}),
                 ));
-                recorded.push((at, w.incident.id, ev.as_str()));
+                events.push((at, ev.as_str()));
+            }
+            if needs_outreach(&w.incident) {
+                let tenant = w.incident.tenant.clone();
+                if !directories.contains_key(&tenant) {
+                    let d = Directory::load(self.store.as_ref(), &tenant)?;
+                    directories.insert(tenant.clone(), d);
+                }
+                let dir = &directories[&tenant];
+                events.extend(self.escalate(&mut w, dir, now));
+                self.send_notices(&mut w, dir, now);
+            }
+            if w.drafts.is_empty() {
+                continue;
             }
             let id = w.incident.id;
             match self.store.write_incidents(&[w.into_write(now)]) {
                 // Someone changed it meanwhile: the next tick sees it again.
-                Err(StoreError::Conflict { .. }) => recorded.retain(|r| r.1 != id),
+                Err(StoreError::Conflict { .. }) => continue,
                 other => other?,
             }
+            recorded.extend(events.into_iter().map(|(at, ev)| (at, id, ev)));
         }
         recorded.sort();
         Ok(recorded.into_iter().map(|(_, id, ev)| (id, ev)).collect())
     }
+
+    fn composer<'a>(
+        &'a self,
+        incident: &'a Incident,
+        directory: &'a Directory,
+        email_of: &'a dyn Fn(&str) -> Option<String>,
+        now: i64,
+    ) -> Composer<'a> {
+        Composer {
+            incident,
+            directory,
+            public_url: &self.config.notify.public_url,
+            email_of,
+            now_ns: now,
+            acknowledge_links: true,
+        }
+    }
+
+    /// The email address of `username`, if the user may act in `tenant`
+    /// and is enabled.
+    fn email_of(&self, tenant: &str, username: &str) -> Option<String> {
+        let (user, _) = self.store.find_login(username).ok()??;
+        (!user.disabled && user.can_act_in(tenant))
+            .then_some(user.email)
+            .flatten()
+    }
+
+    /// Fires the due steps of the incident's escalation policy while it
+    /// is not acknowledged; picks the policy on the first look.
+    fn escalate(&self, w: &mut Work, dir: &Directory, now: i64) -> Vec<(i64, &'static str)> {
+        if w.incident.status != Status::New {
+            return Vec::new();
+        }
+        let mut state = match w.incident.escalation.clone() {
+            Some(s) => s,
+            None => {
+                // No policy yet: one created later still takes the incident
+                // while it waits for someone.
+                let Some((name, _)) = dir.policy_for(&w.incident) else {
+                    return Vec::new();
+                };
+                w.drafts.push(Draft::new(
+                    now,
+                    SYSTEM,
+                    "escalation_started",
+                    json!({"policy": name}),
+                ));
+                EscalationState {
+                    policy: Some(name.clone()),
+                    started_ns: now,
+                    fired: 0,
+                    exhausted_ns: None,
+                }
+            }
+        };
+        let Some(name) = state
+            .policy
+            .clone()
+            .filter(|_| state.exhausted_ns.is_none())
+        else {
+            return Vec::new();
+        };
+        let mut fired = Vec::new();
+        match dir.policy(&name) {
+            None => {
+                state.exhausted_ns = Some(now);
+                w.drafts.push(Draft::new(
+                    now,
+                    SYSTEM,
+                    "escalation_stopped",
+                    json!({"policy": name, "reason": "the policy no longer exists"}),
+                ));
+            }
+            Some(policy) => {
+                let tenant = w.incident.tenant.clone();
+                let email_of = |u: &str| self.email_of(&tenant, u);
+                for f in policy.due(&state, now) {
+                    let targets = policy.targets(&f);
+                    let reason = format!(
+                        "Escalation {name}, step {} of {}, round {} of {}: incident #{} is not acknowledged.",
+                        f.step,
+                        policy.steps.len(),
+                        f.round,
+                        policy.repeat + 1,
+                        w.incident.id
+                    );
+                    let mut batch = Batch::default();
+                    let composer = self.composer(&w.incident, dir, &email_of, now);
+                    for t in targets {
+                        let key = format!("escalation:{}:{}:{t}", w.incident.id, f.index);
+                        composer.for_target(t, f.at_ns, &key, &reason, &mut batch);
+                    }
+                    w.drafts.push(Draft::new(
+                        f.at_ns,
+                        SYSTEM,
+                        "escalated",
+                        json!({"policy": name, "round": f.round, "step": f.step,
+                               "targets": targets.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                               "notified": batch.recipients, "problems": batch.problems}),
+                    ));
+                    w.notifications.extend(batch.messages);
+                    state.fired = f.index + 1;
+                    fired.push((f.at_ns, "escalated"));
+                }
+                if policy.exhausted(&state) {
+                    state.exhausted_ns = Some(now);
+                    w.drafts.push(Draft::new(
+                        now,
+                        SYSTEM,
+                        "escalation_exhausted",
+                        json!({"policy": name, "steps_fired": state.fired}),
+                    ));
+                }
+            }
+        }
+        w.incident.escalation = Some(state);
+        fired
+    }
+
+    /// Tells the Consulted and Informed teams of the RACI matrix, once.
+    fn send_notices(&self, w: &mut Work, dir: &Directory, now: i64) {
+        let tenant = w.incident.tenant.clone();
+        let email_of = |u: &str| self.email_of(&tenant, u);
+        for n in 0..w.incident.notices.len() {
+            if w.incident.notices[n].notified {
+                continue;
+            }
+            let notice = w.incident.notices[n].clone();
+            let role = if notice.raci == Raci::C {
+                "consulted"
+            } else {
+                "informed"
+            };
+            let reason = format!(
+                "Team {} is {role} on \"{}\" for incident #{} ({}).",
+                notice.team, notice.activity, w.incident.id, w.incident.kind
+            );
+            let mut batch = Batch::default();
+            let mut composer = self.composer(&w.incident, dir, &email_of, now);
+            composer.acknowledge_links = false;
+            let key = format!(
+                "notice:{}:{}:{}",
+                w.incident.id, notice.team, notice.activity
+            );
+            composer.for_team(&notice.team, &key, &reason, &mut batch);
+            w.drafts.push(Draft::new(
+                now,
+                SYSTEM,
+                "notice_sent",
+                json!({"team": notice.team, "raci": notice.raci, "activity": notice.activity,
+                       "notified": batch.recipients, "problems": batch.problems}),
+            ));
+            w.notifications.extend(batch.messages);
+            w.incident.notices[n].notified = true;
+        }
+    }
+
+    /// Acknowledges the incident an acknowledge link (from a notification)
+    /// stands for, as the link's recipient. Returns the incident and
+    /// whether this call acknowledged it (false: it already was).
+    pub fn acknowledge_by_link(&self, secret: &str) -> Result<(Incident, String, bool)> {
+        let link = self
+            .store
+            .find_ack_link(&notify::ack_hash(secret))?
+            .ok_or_else(|| IncidentError::Invalid("unknown acknowledge link".into()))?;
+        let actor = format!("{} (notification link)", link.recipient);
+        let current = self.get(&link.tenant, link.incident_id)?;
+        if current.status != Status::New {
+            return Ok((current, actor, false));
+        }
+        let mut acknowledged = false;
+        let incident = self.change(&link.tenant, link.incident_id, None, |i, drafts, now| {
+            acknowledged = i.status == Status::New;
+            if acknowledged {
+                drafts.push(Draft::new(
+                    now,
+                    &actor,
+                    "status",
+                    json!({"from": Status::New, "to": Status::Acknowledged, "via": "notification link"}),
+                ));
+                set_status(i, Status::Acknowledged, now);
+            }
+            Ok(())
+        })?;
+        Ok((incident, actor, acknowledged))
+    }
+}
+
+/// Whether the incident may have escalation steps or notices to send.
+fn needs_outreach(i: &Incident) -> bool {
+    let escalating = i.status == Status::New
+        && i.escalation
+            .as_ref()
+            .is_none_or(|e| e.policy.is_some() && e.exhausted_ns.is_none());
+    escalating || i.notices.iter().any(|n| !n.notified)
 }
 
 /// Waits a little before retrying a write that lost a race, longer each
@@ -911,6 +1150,7 @@ fn apply_raci(incident: &mut Incident, kind: &IncidentType, now: i64, drafts: &m
                 raci,
                 activity: row.activity.clone(),
                 time_ns: now,
+                notified: false,
             });
             drafts.push(Draft::new(
                 now,

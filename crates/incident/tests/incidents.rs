@@ -583,3 +583,125 @@ fn compliance_clocks_from_flags() {
         .iter()
         .any(|d| d.report == "intermediate_report" && d.due_ns.is_some()));
 }
+
+fn put(f: &Floor, kind: &str, name: &str, body: serde_json::Value) {
+    use watchfloor_store::OutboxStore;
+    f.store
+        .put_document("acme", kind, name, &body, None, 0)
+        .unwrap();
+}
+
+#[test]
+fn escalation_steps_fire_in_order_until_acknowledged_by_link() {
+    use watchfloor_store::{AccessStore, NewUser, OutboxStore};
+    let f = floor();
+    for (name, email) in [("ann", Some("ann@example.org")), ("lead", None)] {
+        f.store
+            .create_user(&NewUser {
+                username: name.into(),
+                display_name: name.into(),
+                email: email.map(Into::into),
+                role: "noc_engineer".into(),
+                tenant: "acme".into(),
+                tenants: vec![],
+                password_hash: "x".into(),
+            })
+            .unwrap();
+    }
+    put(
+        &f,
+        "schedule",
+        "noc-primary",
+        json!({"layers": [{"name": "weekly", "users": ["ann"], "start": "2026-11-23T09:00:00Z",
+                           "shift_hours": 168}]}),
+    );
+    put(
+        &f,
+        "channel",
+        "noc-chat",
+        json!({"transport": "slack", "url": "http://127.0.0.1:9/hook"}),
+    );
+    put(
+        &f,
+        "team",
+        "noc",
+        json!({"members": ["ann"], "channels": ["noc-chat"]}),
+    );
+    put(
+        &f,
+        "escalation_policy",
+        "ops",
+        json!({"applies_to": {"domains": ["operations"]}, "repeat": 1, "steps": [
+            {"targets": [{"schedule": "noc-primary"}], "escalate_after_minutes": 5},
+            {"targets": [{"user": "lead"}, {"team": "noc"}], "escalate_after_minutes": 10}
+        ]}),
+    );
+    let incident = f
+        .incidents
+        .open(
+            "acme",
+            "test",
+            NewIncident {
+                title: "core link down".into(),
+                kind: "link_failure".into(),
+                description: String::new(),
+                impact: None,
+                urgency: None,
+                severity: Some("high".into()),
+                entities: Default::default(),
+            },
+        )
+        .unwrap();
+    let id = incident.id;
+    f.incidents.tick().unwrap();
+    f.clock.advance(6 * MIN);
+    f.incidents.tick().unwrap();
+    let timeline = f.incidents.timeline("acme", id).unwrap();
+    let escalations: Vec<_> = timeline
+        .iter()
+        .filter(|e| e.action == "escalated")
+        .map(|e| (e.detail["round"].clone(), e.detail["step"].clone()))
+        .collect();
+    assert_eq!(escalations, [(json!(1), json!(1)), (json!(1), json!(2))]);
+    let step2 = timeline.iter().rfind(|e| e.action == "escalated").unwrap();
+    assert!(
+        step2.detail["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("\"lead\" has no email"),
+        "{}",
+        step2.detail
+    );
+    let queued = f.store.list_notifications("acme", Some(id), 100).unwrap();
+    let to: Vec<(&str, &str)> = queued
+        .iter()
+        .rev()
+        .map(|n| (n.message.recipient.as_str(), n.message.transport.as_str()))
+        .filter(|(r, _)| r.starts_with("user:") || r.starts_with("team:noc"))
+        .collect();
+    assert!(
+        to.starts_with(&[("user:ann", "email")]) && to.contains(&("team:noc", "slack")),
+        "{to:?}"
+    );
+    // The link in ann's message acknowledges the incident as ann.
+    let mail = queued
+        .iter()
+        .find(|n| n.message.recipient == "user:ann")
+        .unwrap();
+    let secret = mail.message.body.rsplit("/ack/").next().unwrap().trim();
+    let (acked, actor, changed) = f.incidents.acknowledge_by_link(secret).unwrap();
+    assert!(changed);
+    assert_eq!(acked.status, Status::Acknowledged);
+    assert_eq!(actor, "user:ann (notification link)");
+    assert!(!f.incidents.acknowledge_by_link(secret).unwrap().2);
+    assert!(f.incidents.acknowledge_by_link("wfa_forged").is_err());
+    f.clock.advance(60 * MIN);
+    f.incidents.tick().unwrap();
+    let after = f.incidents.timeline("acme", id).unwrap();
+    assert_eq!(
+        after.iter().filter(|e| e.action == "escalated").count(),
+        2,
+        "acknowledged: no more steps"
+    );
+    assert!(f.incidents.verify("acme", id).unwrap().is_ok());
+}

@@ -272,6 +272,24 @@ pub struct Notice {
     pub raci: Raci,
     pub activity: String,
     pub time_ns: i64,
+    /// Whether the notice has been handed to the team's channels.
+    #[serde(default)]
+    pub notified: bool,
+}
+
+/// Where an unacknowledged incident is in its escalation policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationState {
+    /// The policy chosen when the incident opened; `None` when no policy
+    /// of the tenant applied.
+    pub policy: Option<String>,
+    /// Step delays count from here (the incident's creation).
+    pub started_ns: i64,
+    /// How many steps have fired, over all rounds.
+    pub fired: u32,
+    /// Set when the last step of the last round has fired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exhausted_ns: Option<i64>,
 }
 
 /// Targets of the incident's SLA and what has been recorded against them.
@@ -409,6 +427,8 @@ pub struct Incident {
     pub sla: SlaState,
     #[serde(default)]
     pub compliance: Compliance,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationState>,
     /// Sequence number and hash of the last timeline entry: the head of
     /// the chain, so removing the newest entries is detected too.
     #[serde(default)]

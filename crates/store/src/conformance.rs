@@ -13,9 +13,9 @@ use serde_json::json;
 use watchfloor_model::incident::{Incident, Status, TimelineEntry};
 
 use crate::{
-    AccessStore, Alert, AlertFilter, AuditFilter, AuditRecord, EventDoc, EventStore,
-    IncidentFilter, IncidentSort, IncidentStore, IncidentWrite, NewUser, SearchRequest, StateStore,
-    StoreError,
+    AccessStore, AckLink, Alert, AlertFilter, Attempt, AuditFilter, AuditRecord, Delivery,
+    EventDoc, EventStore, IncidentFilter, IncidentSort, IncidentStore, IncidentWrite,
+    NewNotification, NewUser, OutboxStore, SearchRequest, StateStore, StoreError,
 };
 
 const DAY_NS: i64 = 86_400 * 1_000_000_000;
@@ -468,6 +468,7 @@ fn write(
         expected_version,
         entries,
         alert_ids,
+        notifications: Vec::new(),
     }
 }
 
@@ -780,4 +781,164 @@ pub fn access_semantics<S: AccessStore>(open: &dyn Fn(&Path) -> S) {
         .expect("audit");
     let actors: Vec<&str> = list.iter().map(|a| a.actor.as_str()).collect();
     assert_eq!(actors, ["token:ci", "user:ana"], "newest first, one tenant");
+}
+
+fn message(tenant: &str, incident_id: i64, key: &str, ack: Option<&[u8]>) -> NewNotification {
+    NewNotification {
+        tenant: tenant.into(),
+        incident_id,
+        key: key.into(),
+        transport: "webhook".into(),
+        target: "http://127.0.0.1:9/hook".into(),
+        recipient: "user:bob".into(),
+        subject: format!("subject {key}"),
+        body: format!("body {key}"),
+        payload: Some(json!({"text": key})),
+        headers: vec![("Authorization".into(), "Bearer x".into())],
+        ack_hash: ack.map(<[u8]>::to_vec),
+        created_ns: T0,
+    }
+}
+
+/// Documents (versioned, per tenant) and the notification outbox (queued
+/// with the incident write, once per key; attempts; acknowledge links).
+pub fn outbox_semantics<S: IncidentStore + OutboxStore>(open: &dyn Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let body = json!({"layers": [{"users": ["ann"]}]});
+    assert_eq!(
+        store
+            .put_document("acme", "schedule", "primary", &body, Some(0), T0)
+            .expect("create"),
+        1
+    );
+    assert!(matches!(
+        store.put_document("acme", "schedule", "primary", &body, Some(0), T0),
+        Err(StoreError::Conflict {
+            expected: 0,
+            current: 1
+        })
+    ));
+    assert_eq!(
+        store
+            .put_document("acme", "schedule", "primary", &json!({}), None, T0 + 1)
+            .expect("replace"),
+        2
+    );
+    store
+        .put_document("acme", "schedule", "backup", &body, None, T0)
+        .expect("second");
+    store
+        .put_document("acme", "team", "noc", &body, None, T0)
+        .expect("other kind");
+    let names = |s: &S, tenant: &str| -> Vec<String> {
+        s.list_documents(tenant, "schedule")
+            .expect("list")
+            .into_iter()
+            .map(|d| d.name)
+            .collect()
+    };
+    assert_eq!(names(&store, "acme"), ["backup", "primary"]);
+    assert!(names(&store, "other").is_empty(), "tenants are apart");
+    let doc = store
+        .get_document("acme", "schedule", "primary")
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (doc.version, doc.body, doc.updated_ns),
+        (2, json!({}), T0 + 1)
+    );
+    assert_eq!(
+        store
+            .get_document("other", "schedule", "primary")
+            .expect("get"),
+        None
+    );
+    assert!(store
+        .delete_document("acme", "schedule", "backup")
+        .expect("delete"));
+    assert!(!store
+        .delete_document("acme", "schedule", "backup")
+        .expect("delete"));
+
+    // Notifications ride on the incident write, once per key.
+    let id = store.reserve_incident_id().expect("reserve");
+    let mut w = write(incident(id, "acme", 1, "new", 1, 0), 0, vec![], vec![]);
+    w.notifications = vec![
+        message("acme", id, "k1", Some(b"ack-1")),
+        message("acme", id, "k2", None),
+    ];
+    store.write_incidents(&[w]).expect("write");
+    let mut again = write(incident(id, "acme", 2, "new", 1, 1), 1, vec![], vec![]);
+    again.notifications = vec![message("acme", id, "k1", None)];
+    store.write_incidents(&[again]).expect("write again");
+    let due = store.due_notifications(T0, 10).expect("due");
+    assert_eq!(
+        due.iter()
+            .map(|n| n.message.key.as_str())
+            .collect::<Vec<_>>(),
+        ["k1", "k2"],
+        "a key is queued once"
+    );
+    assert_eq!(
+        due[0].message.headers,
+        message("acme", id, "k1", None).headers
+    );
+    assert_eq!(due[0].state, Delivery::Pending);
+    store
+        .record_attempt(
+            due[0].id,
+            &Attempt::Retry {
+                at_ns: T0 + 100,
+                error: "connection refused".into(),
+            },
+        )
+        .expect("retry");
+    store
+        .record_attempt(due[1].id, &Attempt::Sent { at_ns: T0 + 5 })
+        .expect("sent");
+    assert!(
+        store
+            .due_notifications(T0 + 99, 10)
+            .expect("due")
+            .is_empty(),
+        "not before its retry time"
+    );
+    let retry = store.due_notifications(T0 + 100, 10).expect("due");
+    assert_eq!(retry.len(), 1);
+    assert_eq!(
+        (retry[0].attempts, retry[0].last_error.as_deref()),
+        (1, Some("connection refused"))
+    );
+    store
+        .record_attempt(
+            retry[0].id,
+            &Attempt::GaveUp {
+                error: "HTTP 500".into(),
+            },
+        )
+        .expect("gave up");
+    let listed = store
+        .list_notifications("acme", Some(id), 10)
+        .expect("list");
+    let states: Vec<Delivery> = listed.iter().map(|n| n.state).collect();
+    assert_eq!(states, [Delivery::Sent, Delivery::Failed], "newest first");
+    assert_eq!(listed[0].sent_ns, Some(T0 + 5));
+    assert!(store
+        .list_notifications("other", None, 10)
+        .expect("list")
+        .is_empty());
+    assert!(matches!(
+        store.record_attempt(9_999, &Attempt::Sent { at_ns: T0 }),
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.find_ack_link(b"ack-1").expect("ack"),
+        Some(AckLink {
+            tenant: "acme".into(),
+            incident_id: id,
+            recipient: "user:bob".into()
+        })
+    );
+    assert_eq!(store.find_ack_link(b"nope").expect("ack"), None);
 }

@@ -5,7 +5,7 @@
 
 use watchfloor_model::incident::{Incident, Status, TimelineEntry};
 
-use crate::{Alert, Result};
+use crate::{Alert, NewNotification, Result};
 
 /// List order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,13 +56,15 @@ pub struct IncidentFilter {
 /// One incident write: the incident as it is to be stored (its `version`
 /// already the new one), the version it was read at (0 for a new incident
 /// on a reserved id), the timeline entries to append and the alerts filed
-/// into it.
+/// into it, and the notifications the change sends.
 #[derive(Debug, Clone)]
 pub struct IncidentWrite {
     pub incident: Incident,
     pub expected_version: i64,
     pub entries: Vec<TimelineEntry>,
     pub alert_ids: Vec<i64>,
+    /// Queued in the same transaction; a key already queued is skipped.
+    pub notifications: Vec<NewNotification>,
 }
 
 /// Incidents, their timelines and the alerts waiting to be filed.

@@ -117,6 +117,7 @@ impl IncidentStore for SqliteStateStore {
             write_row(&tx, i)?;
             append_entries(&tx, &w.entries)?;
             file_alerts(&tx, i.id, &w.alert_ids)?;
+            crate::outbox_sqlite::enqueue(&tx, &w.notifications)?;
         }
         tx.commit()?;
         Ok(())

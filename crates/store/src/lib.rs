@@ -10,6 +10,8 @@ pub mod conformance;
 mod events;
 mod incidents;
 mod incidents_sqlite;
+pub mod outbox;
+mod outbox_sqlite;
 pub mod query;
 mod state;
 mod words;
@@ -19,6 +21,9 @@ use serde::{Deserialize, Serialize};
 pub use access::{AccessStore, AuditFilter, AuditRecord, NewUser, TenantRecord, UserRecord};
 pub use events::{TantivyEventStore, TantivyOptions};
 pub use incidents::{IncidentFilter, IncidentSort, IncidentStore, IncidentWrite};
+pub use outbox::{
+    AckLink, Attempt, Delivery, Document, NewNotification, NotificationRecord, OutboxStore,
+};
 pub use state::SqliteStateStore;
 
 /// Storage errors.

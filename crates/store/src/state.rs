@@ -89,6 +89,32 @@ CREATE TABLE IF NOT EXISTS audit (
     remote TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_tenant_id ON audit (tenant, id);
+CREATE TABLE IF NOT EXISTS documents (
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tenant, kind, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    tenant TEXT NOT NULL,
+    incident_id INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ns INTEGER NOT NULL,
+    last_error TEXT,
+    sent_ns INTEGER,
+    ack_hash BLOB,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_due ON notifications (next_attempt_ns)
+    WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS notifications_incident ON notifications (tenant, incident_id, id);
+CREATE INDEX IF NOT EXISTS notifications_ack ON notifications (ack_hash) WHERE ack_hash IS NOT NULL;
 CREATE TABLE IF NOT EXISTS tokens (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,

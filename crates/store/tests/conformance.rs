@@ -51,3 +51,8 @@ fn sqlite_incident_semantics() {
 fn sqlite_access_semantics() {
     conformance::access_semantics(&sqlite);
 }
+
+#[test]
+fn sqlite_outbox_semantics() {
+    conformance::outbox_semantics(&sqlite);
+}
