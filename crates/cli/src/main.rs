@@ -71,6 +71,8 @@ enum Command {
         #[command(subcommand)]
         command: loadgen::LoadgenCommand,
     },
+    /// Print the OpenAPI document of the REST API (also served at /api/v1/openapi.json).
+    Openapi,
     /// Check configuration files.
     Config {
         #[command(subcommand)]
@@ -134,6 +136,12 @@ impl From<MinLevel> for Level {
     }
 }
 
+fn print_openapi() -> anyhow::Result<u8> {
+    let doc = watchfloor_server::openapi::document();
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(0)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -147,6 +155,7 @@ fn main() -> ExitCode {
         Command::User { command } => user_cmd::run_user(command),
         Command::Tenant { command } => user_cmd::run_tenant(command),
         Command::Config { command } => serve_cmd::config(command),
+        Command::Openapi => print_openapi(),
         Command::Loadgen { command } => loadgen::run(command),
     };
     match result {

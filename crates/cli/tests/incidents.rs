@@ -378,6 +378,14 @@ fn every_incident_endpoint_checks_token_role_and_tenant() {
     );
     assert_eq!(status, 201, "{user}");
     let user = user["id"].as_i64().unwrap();
+    let (status, body) = s.call(
+        Method::PUT,
+        "/api/v1/schedules/sched",
+        &s.token,
+        Some(json!({"layers": [{"name": "l", "users": ["u1"],
+                                "start": "2026-11-23T09:00:00Z", "shift_hours": 24}]})),
+    );
+    assert_eq!(status, 201, "{body}");
     // (method, path, body, action): action "any" (every valid credential),
     // "read", "work", "compliance" or "admin".
     let endpoints: Vec<(Method, String, Value, &str)> = vec![
@@ -491,6 +499,12 @@ fn every_incident_endpoint_checks_token_role_and_tenant() {
             "admin",
         ),
         (Method::GET, "/api/v1/me".into(), Value::Null, "any"),
+        (
+            Method::GET,
+            "/api/v1/openapi.json".into(),
+            Value::Null,
+            "any",
+        ),
         (Method::DELETE, "/api/v1/session".into(), Value::Null, "any"),
         (Method::GET, "/api/v1/users".into(), Value::Null, "admin"),
         (
@@ -513,11 +527,80 @@ fn every_incident_endpoint_checks_token_role_and_tenant() {
             "admin",
         ),
         (Method::GET, "/api/v1/audit".into(), Value::Null, "admin"),
+        (Method::GET, "/api/v1/schedules".into(), Value::Null, "read"),
+        (
+            Method::GET,
+            "/api/v1/schedules/sched".into(),
+            Value::Null,
+            "read",
+        ),
+        (
+            Method::GET,
+            "/api/v1/schedules/sched/oncall".into(),
+            Value::Null,
+            "read",
+        ),
+        (
+            Method::GET,
+            "/api/v1/schedules/sched/shifts".into(),
+            Value::Null,
+            "read",
+        ),
+        (
+            Method::POST,
+            "/api/v1/schedules/sched/overrides".into(),
+            json!({"user": "u1", "start": "2026-11-25T00:00:00Z", "end": "2026-11-25T01:00:00Z"}),
+            "work",
+        ),
+        (Method::GET, "/api/v1/oncall".into(), Value::Null, "read"),
+        (
+            Method::PUT,
+            "/api/v1/schedules/other".into(),
+            json!({"layers": []}),
+            "oncall",
+        ),
+        (
+            Method::GET,
+            "/api/v1/escalation-policies".into(),
+            Value::Null,
+            "read",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/escalation-policies/p".into(),
+            json!({"steps": []}),
+            "oncall",
+        ),
+        (Method::GET, "/api/v1/teams".into(), Value::Null, "read"),
+        (
+            Method::PUT,
+            "/api/v1/teams/t".into(),
+            json!({"channels": []}),
+            "oncall",
+        ),
+        (
+            Method::GET,
+            "/api/v1/channels".into(),
+            Value::Null,
+            "oncall",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/channels/none".into(),
+            Value::Null,
+            "oncall",
+        ),
+        (
+            Method::GET,
+            "/api/v1/notifications".into(),
+            Value::Null,
+            "read",
+        ),
     ];
     let allowed = |role: &str, action: &str| match role {
         _ if action == "any" => true,
         "soc_analyst" | "noc_engineer" => matches!(action, "read" | "work"),
-        "incident_manager" => matches!(action, "read" | "work" | "compliance"),
+        "incident_manager" => matches!(action, "read" | "work" | "compliance" | "oncall"),
         "viewer" => action == "read",
         _ => false,
     };
@@ -549,6 +632,7 @@ fn every_incident_endpoint_checks_token_role_and_tenant() {
         let (status, answer) = send(m, path, Some(&other_admin), body);
         if path.starts_with(&format!("/api/v1/incidents/{id}"))
             || path.starts_with("/api/v1/users/")
+            || path.starts_with("/api/v1/schedules/sched")
         {
             assert_eq!(status, 404, "other tenant on {m} {path}: {answer}");
         } else if *m == Method::GET {
@@ -556,6 +640,9 @@ fn every_incident_endpoint_checks_token_role_and_tenant() {
                 "/api/v1/incidents" => answer["incidents"] == json!([]),
                 "/api/v1/users" => answer["users"] == json!([]),
                 "/api/v1/tenants" => answer["tenants"] == json!([]),
+                "/api/v1/schedules" => answer["schedules"] == json!([]),
+                "/api/v1/oncall" => answer["oncall"] == json!([]),
+                "/api/v1/notifications" => answer["notifications"] == json!([]),
                 "/api/v1/audit" => answer["audit"]
                     .as_array()
                     .is_some_and(|a| a.iter().all(|e| e["tenant"] == "other")),

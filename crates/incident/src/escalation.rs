@@ -9,7 +9,7 @@ use watchfloor_model::incident::{Domain, EscalationState, Incident};
 const MINUTE_NS: i64 = 60_000_000_000;
 
 /// A named policy (stored as a tenant document of kind `escalation_policy`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationPolicy {
     #[serde(default)]
@@ -25,7 +25,7 @@ pub struct EscalationPolicy {
 }
 
 /// Matches incidents by domain, type and priority; empty matches all.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Selector {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -37,7 +37,7 @@ pub struct Selector {
     pub max_priority: Option<u8>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub targets: Vec<Target>,
@@ -47,7 +47,7 @@ pub struct Step {
 
 /// Who a step notifies: `{"user": "bob"}`, `{"team": "noc"}` (the team's
 /// channels) or `{"schedule": "noc-primary"}` (whoever is on call).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Target {
     User(String),

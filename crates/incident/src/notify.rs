@@ -25,7 +25,7 @@ pub const CHANNEL: &str = "channel";
 
 /// A team (stored as a document of kind `team`): its members and where
 /// messages to the team go.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Team {
     #[serde(default)]
@@ -37,7 +37,7 @@ pub struct Team {
     pub channels: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// JSON POST with the incident, the message and the acknowledge link.
@@ -59,7 +59,7 @@ impl Transport {
 }
 
 /// A notification channel (stored as a document of kind `channel`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Channel {
     pub transport: Transport,

@@ -17,7 +17,7 @@ const DAY_NS: i64 = 24 * HOUR_NS;
 pub const MAX_SPAN_NS: i64 = 366 * DAY_NS;
 
 /// A named schedule (stored as a tenant document of kind `schedule`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     #[serde(default)]
@@ -29,13 +29,14 @@ pub struct Schedule {
 
 /// Users taking turns: the first from `start` for `shift_hours`, then the
 /// next, round and round.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rotation {
     pub name: String,
     pub users: Vec<String>,
     /// The first hand-off; nobody from this layer is on call before it.
     #[serde(with = "time_serde")]
+    #[schemars(with = "String")]
     pub start: i64,
     pub shift_hours: u32,
     /// Only on call inside this daily window (for example business hours).
@@ -45,7 +46,7 @@ pub struct Rotation {
 
 /// A daily window, `from` to `to` as `HH:MM` UTC (`to` before `from` runs
 /// past midnight), on the listed days (`mon` .. `sun`; all when empty).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     pub from: String,
@@ -55,7 +56,7 @@ pub struct Window {
 }
 
 /// Someone covering a period instead of the rotation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Override {
     /// Given by the server (1, 2, ...); later overrides win.
@@ -63,8 +64,10 @@ pub struct Override {
     pub id: u32,
     pub user: String,
     #[serde(with = "time_serde")]
+    #[schemars(with = "String")]
     pub start: i64,
     #[serde(with = "time_serde")]
+    #[schemars(with = "String")]
     pub end: i64,
     #[serde(default)]
     pub reason: String,

@@ -65,7 +65,7 @@ impl IncidentConfig {
 }
 
 /// A manually opened incident.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewIncident {
     pub title: String,
@@ -82,7 +82,7 @@ pub struct NewIncident {
 
 /// A change to an incident. `version` is the version the change is based
 /// on; everything else is optional (an empty string clears assignee/team).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentPatch {
     pub version: i64,
@@ -101,7 +101,7 @@ pub struct IncidentPatch {
     pub attack: Option<BTreeSet<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
     pub title: String,
@@ -109,14 +109,14 @@ pub struct NewTask {
     pub assignee: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskPatch {
     pub status: Option<TaskStatus>,
     pub assignee: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewObservable {
     pub kind: String,
@@ -1013,15 +1013,7 @@ impl Incidents {
                 continue;
             }
             let notice = w.incident.notices[n].clone();
-            let role = if notice.raci == Raci::C {
-                "consulted"
-            } else {
-                "informed"
-            };
-            let reason = format!(
-                "Team {} is {role} on \"{}\" for incident #{} ({}).",
-                notice.team, notice.activity, w.incident.id, w.incident.kind
-            );
+            let reason = notice_reason(&w.incident, &notice);
             let mut batch = Batch::default();
             let mut composer = self.composer(&w.incident, dir, &email_of, now);
             composer.acknowledge_links = false;
@@ -1073,6 +1065,35 @@ impl Incidents {
     }
 }
 
+/// What a RACI notice tells the team.
+fn notice_reason(i: &Incident, notice: &Notice) -> String {
+    let (team, activity) = (&notice.team, &notice.activity);
+    match notice.raci {
+        Raci::R | Raci::A => {
+            let task = i
+                .tasks
+                .iter()
+                .find(|t| t.team == *team && t.activity.as_deref() == Some(activity))
+                .map_or("", |t| t.title.as_str());
+            format!(
+                "Team {team} is responsible for \"{activity}\" on incident #{} ({}): {task}",
+                i.id, i.kind
+            )
+        }
+        Raci::C | Raci::I => {
+            let role = if notice.raci == Raci::C {
+                "consulted"
+            } else {
+                "informed"
+            };
+            format!(
+                "Team {team} is {role} on \"{activity}\" for incident #{} ({}).",
+                i.id, i.kind
+            )
+        }
+    }
+}
+
 /// Whether the incident may have escalation steps or notices to send.
 fn needs_outreach(i: &Incident) -> bool {
     let escalating = i.status == Status::New
@@ -1119,7 +1140,8 @@ fn entities_of(alerts: &[IncidentAlert]) -> Entities {
 }
 
 /// Tasks for the Responsible teams, notices for the Consulted and
-/// Informed ones, as the type's RACI matrix says.
+/// Informed ones, as the type's RACI matrix says. Responsible teams get a
+/// notice of their task too, so their channels hear of it.
 fn apply_raci(incident: &mut Incident, kind: &IncidentType, now: i64, drafts: &mut Vec<Draft>) {
     for row in &kind.raci {
         for team in &row.responsible {
@@ -1140,6 +1162,13 @@ fn apply_raci(incident: &mut Incident, kind: &IncidentType, now: i64, drafts: &m
                 "task_created",
                 json!({"id": id, "title": row.task, "team": team, "activity": row.activity, "raci": "R"}),
             ));
+            incident.notices.push(Notice {
+                team: team.clone(),
+                raci: Raci::R,
+                activity: row.activity.clone(),
+                time_ns: now,
+                notified: false,
+            });
         }
         for (team, raci) in row
             .letters()

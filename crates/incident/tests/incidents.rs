@@ -231,6 +231,7 @@ fn sla_warnings_and_breaches_fire_in_order() {
         "each is recorded once"
     );
     // Acknowledging stops nothing already recorded; the resolve clock runs on.
+    let version = f.incidents.get("acme", i.id).unwrap().version;
     let i = f
         .incidents
         .update(
@@ -238,7 +239,7 @@ fn sla_warnings_and_breaches_fire_in_order() {
             i.id,
             "ana",
             IncidentPatch {
-                version: 3,
+                version,
                 assignee: Some("ana".into()),
                 ..Default::default()
             },

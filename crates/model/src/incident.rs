@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 /// Which crew an incident (or an incident type) belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Domain {
     Security,
@@ -31,7 +31,19 @@ impl Domain {
 }
 
 /// Impact or urgency on ITIL's three-step scale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Grade {
     High,
@@ -57,7 +69,7 @@ impl Grade {
 
 /// Where an incident stands. Operations incidents use ITIL's incident
 /// states; security incidents use the same states plus a [`Phase`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     New,
@@ -88,7 +100,19 @@ impl Status {
 
 /// Response phases of a security incident: NIST SP 800-61 and ISO/IEC 27035
 /// (each maps to a NIST CSF 2.0 function, see [`Phase::csf_function`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Detection,
@@ -132,7 +156,7 @@ impl Phase {
 }
 
 /// The entities an incident concerns: what grouping compares.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Entities {
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub hosts: BTreeSet<String>,
@@ -173,7 +197,7 @@ impl Entities {
 
 /// One distinct alert of an incident; repeats of the same rule on the same
 /// entities raise `count` instead of adding an entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IncidentAlert {
     /// The first alert's id.
     pub alert_id: i64,
@@ -192,7 +216,7 @@ pub struct IncidentAlert {
 }
 
 /// Traffic Light Protocol 2.0 and Permissible Actions Protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Tlp {
     Clear,
@@ -202,7 +226,7 @@ pub enum Tlp {
     Red,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Pap {
     Clear,
@@ -211,7 +235,7 @@ pub enum Pap {
     Red,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Observable {
     pub id: u32,
     /// ip, domain, url, hash, email, host, user, file, other.
@@ -225,7 +249,7 @@ pub struct Observable {
 }
 
 /// The four RACI letters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Raci {
     R,
     A,
@@ -233,7 +257,7 @@ pub enum Raci {
     I,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     Open,
@@ -241,7 +265,7 @@ pub enum TaskStatus {
     Cancelled,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Task {
     pub id: u32,
     pub title: String,
@@ -257,7 +281,7 @@ pub struct Task {
     pub done_ns: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Comment {
     pub id: u32,
     pub author: String,
@@ -266,7 +290,7 @@ pub struct Comment {
 }
 
 /// A team told about an incident because the RACI matrix says C or I.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Notice {
     pub team: String,
     pub raci: Raci,
@@ -278,7 +302,7 @@ pub struct Notice {
 }
 
 /// Where an unacknowledged incident is in its escalation policy.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EscalationState {
     /// The policy chosen when the incident opened; `None` when no policy
     /// of the tenant applied.
@@ -293,7 +317,7 @@ pub struct EscalationState {
 }
 
 /// Targets of the incident's SLA and what has been recorded against them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlaState {
     pub ack_due_ns: Option<i64>,
     pub resolve_due_ns: Option<i64>,
@@ -309,7 +333,19 @@ pub struct SlaState {
 }
 
 /// A regulation whose reporting clock an incident can start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Regime {
     /// NIS2 (EU 2022/2555) article 23: significant incident.
@@ -331,7 +367,7 @@ impl Regime {
 }
 
 /// One report owed to a regulator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Deadline {
     pub regime: Regime,
     /// e.g. `early_warning`, `notification`, `final_report`.
@@ -354,7 +390,7 @@ pub struct Deadline {
 }
 
 /// Regulatory flags and the times their clocks count from.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Compliance {
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub regimes: BTreeSet<Regime>,
@@ -367,7 +403,7 @@ pub struct Compliance {
 }
 
 /// An incident, as stored and as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Incident {
     pub id: i64,
     pub tenant: String,
@@ -439,7 +475,7 @@ pub struct Incident {
 
 /// One line of an incident's timeline: append-only and hash-chained, so a
 /// changed or removed line breaks the chain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimelineEntry {
     pub incident_id: i64,
     /// 1, 2, 3, ... per incident.

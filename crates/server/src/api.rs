@@ -27,6 +27,9 @@ pub struct AppState {
     pub events: Arc<dyn EventStore>,
     pub state: Arc<dyn StateStore>,
     pub access: Arc<dyn watchfloor_store::AccessStore>,
+    /// Tenant documents (schedules, policies, teams, channels) and the
+    /// notification outbox.
+    pub outbox: Arc<dyn watchfloor_store::OutboxStore>,
     /// The operator's own tenant: its admins manage every tenant (MSSP).
     pub provider_tenant: String,
     pub appender: Appender,
@@ -192,6 +195,7 @@ pub fn router(app: Shared) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/ingest", post(ingest))
         .route("/api/v1/events", get(search_events))
         .route("/api/v1/alerts", get(list_alerts))
@@ -201,6 +205,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/tokens/{id}", delete(revoke_token))
         .merge(crate::api_incidents::routes())
         .merge(crate::api_access::routes())
+        .merge(crate::api_oncall::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
@@ -214,6 +219,12 @@ pub fn router(app: Shared) -> Router {
 /// is not shown to anonymous clients.
 async fn not_found(_caller: Caller) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+/// The OpenAPI document; any valid credential may read it.
+async fn openapi(_caller: Caller) -> Json<serde_json::Value> {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    Json(DOC.get_or_init(crate::openapi::document).clone())
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -236,9 +247,9 @@ async fn metrics(State(app): State<Shared>, caller: Caller) -> Result<Response, 
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct IngestParams {
+pub(crate) struct IngestParams {
     /// Names the source, as `http:<name>`.
     source: Option<String>,
 }
@@ -372,9 +383,9 @@ fn first_errors(rejected: &[ingest_body::Rejection]) -> String {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SearchParams {
+pub(crate) struct SearchParams {
     q: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -416,9 +427,9 @@ async fn search_events(
     Ok(Json(page).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AlertParams {
+pub(crate) struct AlertParams {
     rule: Option<String>,
     level: Option<String>,
     host: Option<String>,
@@ -511,9 +522,9 @@ async fn list_tokens(State(app): State<Shared>, caller: Caller) -> Result<Respon
     Ok(Json(json!({ "tokens": tokens })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewToken {
+pub(crate) struct NewToken {
     name: String,
     role: String,
 }

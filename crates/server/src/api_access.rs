@@ -40,9 +40,9 @@ fn duplicate_is_conflict(e: StoreError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginRequest {
+pub(crate) struct LoginRequest {
     username: String,
     password: String,
 }
@@ -121,9 +121,9 @@ fn is_provider_admin(app: &Shared, caller: &Caller) -> bool {
     caller.role == Role::Admin && caller.home_tenant == app.provider_tenant
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UserParams {
+pub(crate) struct UserParams {
     /// Every tenant's users (provider admins only).
     all: Option<bool>,
 }
@@ -147,9 +147,9 @@ async fn list_users(
     Ok(Json(json!({ "users": users })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateUser {
+pub(crate) struct CreateUser {
     username: String,
     password: String,
     role: String,
@@ -233,9 +233,9 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateUser {
+pub(crate) struct UpdateUser {
     role: Option<String>,
     display_name: Option<String>,
     email: Option<String>,
@@ -329,9 +329,9 @@ async fn list_tenants(State(app): State<Shared>, caller: Caller) -> Result<Respo
     Ok(Json(json!({ "provider": app.provider_tenant, "tenants": tenants })).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateTenant {
+pub(crate) struct CreateTenant {
     name: String,
     display_name: Option<String>,
 }
@@ -359,9 +359,9 @@ async fn create_tenant(
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AuditParams {
+pub(crate) struct AuditParams {
     actor: Option<String>,
     since: Option<String>,
     limit: Option<usize>,

@@ -88,9 +88,9 @@ fn parse_list<T: DeserializeOwned>(what: &str, text: &str) -> Result<Vec<T>, Api
         .collect()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ListParams {
+pub(crate) struct ListParams {
     status: Option<String>,
     open: Option<bool>,
     domain: Option<String>,
@@ -217,9 +217,9 @@ async fn verify(
     .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewComment {
+pub(crate) struct NewComment {
     text: String,
 }
 
@@ -278,9 +278,9 @@ async fn add_observable(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct MergeRequest {
+pub(crate) struct MergeRequest {
     into: i64,
     reason: String,
 }
@@ -299,9 +299,9 @@ async fn merge(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SplitRequest {
+pub(crate) struct SplitRequest {
     alerts: Vec<i64>,
     reason: String,
 }
@@ -320,9 +320,9 @@ async fn split(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct FlagRequest {
+pub(crate) struct FlagRequest {
     regimes: Vec<Regime>,
     /// When the organisation became aware (RFC 3339 or relative, e.g. `-2h`).
     aware: Option<String>,
@@ -380,9 +380,9 @@ fn regime_and_report(regime: &str, report: &str) -> Result<Regime, ApiError> {
     Ok(r)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ReportParams {
+pub(crate) struct ReportParams {
     format: Option<String>,
 }
 
@@ -427,9 +427,9 @@ async fn report(
     Ok(Json(report_json(&incident, r, &name, &entries)).into_response())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SubmitRequest {
+pub(crate) struct SubmitRequest {
     late_reason: Option<String>,
 }
 
@@ -474,9 +474,9 @@ async fn sla_policies(State(app): State<Shared>, caller: Caller) -> Result<Respo
     .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ClockMove {
+pub(crate) struct ClockMove {
     advance_secs: Option<i64>,
     set: Option<String>,
 }

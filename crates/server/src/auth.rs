@@ -40,6 +40,9 @@ pub enum Action {
     Metrics,
     /// Users and the audit log of the caller's tenant.
     ManageUsers,
+    /// On-call schedules, escalation policies, teams and notification
+    /// channels (which hold webhook secrets).
+    ManageOnCall,
     /// Open, update, comment, add tasks and observables, merge and split.
     WorkIncidents,
     /// Flag incidents for NIS2/DORA/GDPR and record report submissions.
@@ -87,7 +90,10 @@ impl Role {
             Role::Admin => true,
             Role::SocAnalyst => matches!(action, Read | ReloadRules | Metrics | WorkIncidents),
             Role::NocEngineer => matches!(action, Read | Metrics | WorkIncidents),
-            Role::IncidentManager => matches!(action, Read | Metrics | WorkIncidents | Compliance),
+            Role::IncidentManager => matches!(
+                action,
+                Read | Metrics | WorkIncidents | Compliance | ManageOnCall
+            ),
             Role::Viewer => matches!(action, Read | Metrics),
             Role::Ingest => matches!(action, Ingest),
         }

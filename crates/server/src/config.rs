@@ -26,7 +26,46 @@ pub struct Config {
     pub wal: WalConfig,
     pub pipeline: PipelineConfig,
     pub incidents: IncidentsConfig,
+    pub notify: NotifyConfig,
     pub files: Vec<FileConfig>,
+}
+
+/// Sending notifications: the address in acknowledge links, the SMTP
+/// relay for email, and retries.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The base URL users reach this server at (acknowledge links); by
+    /// default `http://` (or `https://`) and `[http] listen`.
+    pub public_url: Option<String>,
+    /// SMTP relay host; email is off while it is empty.
+    pub smtp_host: String,
+    pub smtp_port: u64,
+    /// `none` (plain, for a local relay), `starttls` or `tls`.
+    pub smtp_security: String,
+    pub smtp_from: String,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// Attempts per message before it is marked failed.
+    pub max_attempts: u64,
+    /// Per attempt.
+    pub timeout_secs: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            public_url: None,
+            smtp_host: String::new(),
+            smtp_port: 25,
+            smtp_security: "none".into(),
+            smtp_from: "watchfloor@localhost".into(),
+            smtp_username: None,
+            smtp_password: None,
+            max_attempts: 8,
+            timeout_secs: 10,
+        }
+    }
 }
 
 /// Alerts to incidents: grouping windows, SLA targets, the priority matrix.
@@ -187,6 +226,7 @@ impl Default for Config {
             wal: WalConfig::default(),
             pipeline: PipelineConfig::default(),
             incidents: IncidentsConfig::default(),
+            notify: NotifyConfig::default(),
             files: Vec::new(),
         }
     }
@@ -513,6 +553,23 @@ const INCIDENTS: &[(&str, Ty)] = &[
         },
     ),
 ];
+const NOTIFY: &[(&str, Ty)] = &[
+    ("public_url", Ty::Str),
+    ("smtp_host", Ty::Str),
+    (
+        "smtp_port",
+        Ty::UInt {
+            min: 1,
+            max: 65_535,
+        },
+    ),
+    ("smtp_security", Ty::OneOf(&["none", "starttls", "tls"])),
+    ("smtp_from", Ty::Str),
+    ("smtp_username", Ty::Str),
+    ("smtp_password", Ty::Str),
+    ("max_attempts", Ty::UInt { min: 1, max: 100 }),
+    ("timeout_secs", Ty::UInt { min: 1, max: 300 }),
+];
 const TABLES: &[(&str, &[(&str, Ty)])] = &[
     ("http", HTTP),
     ("syslog", SYSLOG),
@@ -521,6 +578,7 @@ const TABLES: &[(&str, &[(&str, Ty)])] = &[
     ("wal", WAL),
     ("pipeline", PIPELINE),
     ("incidents", INCIDENTS),
+    ("notify", NOTIFY),
 ];
 
 struct Checker<'a> {

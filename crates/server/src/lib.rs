@@ -5,11 +5,14 @@
 pub mod api;
 pub mod api_access;
 pub mod api_incidents;
+pub mod api_oncall;
 pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod ingest_body;
 pub mod metrics;
+pub mod notifier;
+pub mod openapi;
 pub mod timeparse;
 
 use std::net::SocketAddr;
@@ -278,15 +281,27 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
         .await
         .map_err(|e| start_err(format!("http {http_addr}"))(&e))?;
     let (clock, test_clock) = incident_clock()?;
+    let mut incident_config = cfg.incidents.to_incident_config();
+    incident_config.notify.public_url = public_url(&cfg, http_addr);
     let incidents = Arc::new(Incidents::new(
         parts.state.clone(),
-        Arc::new(cfg.incidents.to_incident_config()),
+        Arc::new(incident_config),
         clock,
     ));
+    let notify_metrics = notifier::NotifyMetrics::default();
+    registry.register(
+        "watchfloor_notification_attempts",
+        "Notification delivery attempts by transport and outcome (sent, retry, failed)",
+        notify_metrics.attempts.clone(),
+    );
+    let notifier = notifier::Notifier::new(parts.state.clone(), &cfg.notify, notify_metrics)
+        .map_err(|e| start_err("notifications")(&e))?;
+    tokio::spawn(notifier.run(stop.clone()));
     let app = Arc::new(api::AppState {
         events: parts.events.clone(),
         state: parts.state.clone(),
         access: parts.state.clone(),
+        outbox: parts.state.clone(),
         provider_tenant: cfg.tenant.clone(),
         appender: parts.wal.appender(),
         wal: parts.wal.clone(),
@@ -338,6 +353,24 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
         _ => tracing::error!("pipeline thread failed"),
     }
     Ok(())
+}
+
+/// The base of acknowledge links: `[notify] public_url`, or the HTTP
+/// listen address (loopback when it listens on every address).
+fn public_url(cfg: &Config, http_addr: SocketAddr) -> String {
+    if let Some(url) = &cfg.notify.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let scheme = if cfg.http.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let mut addr = http_addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("{scheme}://{addr}")
 }
 
 /// HTTPS: rustls in front of the same router, until a shutdown signal.
