@@ -39,6 +39,9 @@ pub enum ConfigCommand {
     Check { file: PathBuf },
     /// Print the default configuration.
     Default,
+    /// Print the shipped incident type catalog (types and RACI matrices)
+    /// as YAML, to edit and load with `[incidents] catalog_file`.
+    Catalog,
 }
 
 fn load(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -105,6 +108,10 @@ pub fn config(cmd: ConfigCommand) -> anyhow::Result<u8> {
         },
         ConfigCommand::Default => {
             print!("{}", DEFAULT_CONFIG);
+            Ok(0)
+        }
+        ConfigCommand::Catalog => {
+            print!("{}", watchfloor_incident::Catalog::default().to_yaml());
             Ok(0)
         }
     }

@@ -7,6 +7,7 @@ use watchfloor_model::incident::{Domain, Raci};
 /// One activity of a RACI matrix and which teams are Responsible,
 /// Accountable (exactly one), Consulted and Informed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RaciRow {
     /// detect, triage, contain, communicate, restore, report, ...
     pub activity: String,
@@ -34,6 +35,7 @@ impl RaciRow {
 
 /// An incident type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IncidentType {
     pub key: String,
     pub name: String,
@@ -49,6 +51,7 @@ pub struct IncidentType {
 
 /// The types, in the order alerts are matched against them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Catalog {
     pub types: Vec<IncidentType>,
 }
@@ -93,7 +96,17 @@ impl Catalog {
         if self.types.is_empty() {
             out.push("incident types: the catalog is empty".to_string());
         }
+        for generic in [GENERIC_SECURITY, GENERIC_OPERATIONS] {
+            if self.get(generic).is_none() {
+                out.push(format!(
+                    "incident types: {generic} is missing (alerts that fit no other type become one)"
+                ));
+            }
+        }
         for t in &self.types {
+            if t.raci.is_empty() {
+                out.push(format!("incident type {}: no RACI rows", t.key));
+            }
             if self.types.iter().filter(|o| o.key == t.key).count() > 1 {
                 out.push(format!("incident type {}: defined twice", t.key));
             }
@@ -109,6 +122,26 @@ impl Catalog {
         }
         out.dedup();
         out
+    }
+}
+
+impl Catalog {
+    /// A catalog from YAML (or JSON) text: `types: [{key, name, domain,
+    /// tags, keywords, raci: [{activity, task, responsible, accountable,
+    /// consulted, informed}]}]`, with every problem.
+    pub fn from_yaml(text: &str) -> Result<Catalog, Vec<String>> {
+        let catalog: Catalog = serde_yaml::from_str(text).map_err(|e| vec![e.to_string()])?;
+        let problems = catalog.problems();
+        if problems.is_empty() {
+            Ok(catalog)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The catalog as YAML, to start an edited one from.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_default()
     }
 }
 
@@ -515,6 +548,20 @@ mod tests {
         assert_eq!(k("operations", "HTTP check failed", &[]), "outage");
         assert_eq!(k("operations", "Something odd", &[]), "outage");
         assert_eq!(k("security", "Something odd", &[]), "suspicious_activity");
+    }
+
+    #[test]
+    fn the_defaults_survive_a_round_trip_through_yaml() {
+        let c = Catalog::default();
+        assert_eq!(Catalog::from_yaml(&c.to_yaml()), Ok(c));
+        let errors = Catalog::from_yaml("types:\n  - key: x\n    name: X\n    domain: security\n    raci: []\n    colour: red\n")
+            .unwrap_err();
+        assert!(errors[0].contains("colour"), "{errors:?}");
+        let errors = Catalog::from_yaml(
+            "types:\n  - key: x\n    name: X\n    domain: security\n    raci: []\n",
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
     }
 
     #[test]

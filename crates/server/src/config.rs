@@ -87,6 +87,12 @@ pub struct IncidentsConfig {
     /// Impact rows (high, medium, low) by urgency columns (high, medium,
     /// low), nine priorities 1..5.
     pub priority_matrix: Vec<u64>,
+    /// A YAML or JSON incident type catalog (types and RACI matrices)
+    /// replacing the shipped one (`watchfloor config catalog` prints it).
+    pub catalog_file: Option<PathBuf>,
+    /// The catalog read from `catalog_file`.
+    #[serde(skip)]
+    pub catalog: Option<watchfloor_incident::Catalog>,
 }
 
 impl Default for IncidentsConfig {
@@ -106,6 +112,8 @@ impl Default for IncidentsConfig {
                 .flatten()
                 .map(|&p| u64::from(p))
                 .collect(),
+            catalog_file: None,
+            catalog: None,
         }
     }
 }
@@ -129,6 +137,9 @@ impl IncidentsConfig {
         c.sla.warn_ratio = self.sla_warn_percent as f64 / 100.0;
         for (n, p) in self.priority_matrix.iter().take(9).enumerate() {
             c.priority.cells[n / 3][n % 3] = *p as u8;
+        }
+        if let Some(catalog) = &self.catalog {
+            c.catalog = catalog.clone();
         }
         c
     }
@@ -552,6 +563,7 @@ const INCIDENTS: &[(&str, Ty)] = &[
             max: 5,
         },
     ),
+    ("catalog_file", Ty::File),
 ];
 const NOTIFY: &[(&str, Ty)] = &[
     ("public_url", Ty::Str),
@@ -814,6 +826,12 @@ impl Checker<'_> {
     }
 }
 
+/// Reads an incident type catalog; every problem in it.
+fn load_catalog(path: &Path) -> Result<watchfloor_incident::Catalog, Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| vec![e.to_string()])?;
+    watchfloor_incident::Catalog::from_yaml(&text)
+}
+
 impl Config {
     /// Parses and checks a configuration text; `file` names it in errors
     /// and relative paths in it are taken from `base`.
@@ -855,6 +873,20 @@ impl Config {
             return Err(fail(checker.problems));
         }
         cfg.resolve_paths(base);
+        if let Some(path) = cfg.incidents.catalog_file.clone() {
+            match load_catalog(&path) {
+                Ok(c) => cfg.incidents.catalog = Some(c),
+                Err(problems) => {
+                    for p in problems {
+                        checker.problem(
+                            None,
+                            format!("[incidents] catalog_file {}: {p}", path.display()),
+                        );
+                    }
+                    return Err(fail(checker.problems));
+                }
+            }
+        }
         Ok(cfg)
     }
 
@@ -891,6 +923,7 @@ impl Config {
             &mut self.http.tls_key,
             &mut self.syslog.tls_cert,
             &mut self.syslog.tls_key,
+            &mut self.incidents.catalog_file,
         ]
         .into_iter()
         .flatten()
@@ -966,6 +999,30 @@ mod tests {
         let text = "[syslog]\ntls = \"0.0.0.0:6514\"\ntls_cert = \"c.pem\"\n";
         let err = Config::parse(text, "wf.toml", dir.path()).unwrap_err();
         assert!(err.to_string().contains("needs both"), "{err}");
+    }
+
+    #[test]
+    fn a_catalog_file_replaces_the_types_and_its_problems_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut catalog = watchfloor_incident::Catalog::default();
+        catalog.types[0].raci[0].task = "Call the CISO".into();
+        std::fs::write(dir.path().join("types.yaml"), catalog.to_yaml()).unwrap();
+        let cfg = Config::parse(
+            "[incidents]\ncatalog_file = \"types.yaml\"\n",
+            "wf.toml",
+            dir.path(),
+        )
+        .unwrap();
+        let types = cfg.incidents.to_incident_config().catalog;
+        assert_eq!(types.types[0].raci[0].task, "Call the CISO");
+        std::fs::write(dir.path().join("bad.yaml"), "types: []\n").unwrap();
+        let err = Config::parse(
+            "[incidents]\ncatalog_file = \"bad.yaml\"\n",
+            "wf.toml",
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("the catalog is empty"), "{err}");
     }
 
     #[test]
