@@ -5,11 +5,10 @@
 
 mod server;
 
-use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use server::{free_port, logger, write_config, Server};
+use server::{free_port, logger, wait_for, write_config, Server};
 
 const START: &str = "2026-11-25T10:00:00Z";
 
@@ -51,17 +50,6 @@ fn open(s: &Server, kind: &str, extra: Value) -> Value {
     let (status, incident) = s.call(Method::POST, "/api/v1/incidents", &s.token, Some(body));
     assert_eq!(status, 201, "{incident}");
     incident
-}
-
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn teams_and_activities(incident: &Value) -> Vec<(String, String)> {

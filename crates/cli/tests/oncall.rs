@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use server::{free_port, write_config, Server};
+use server::{free_port, wait_for, write_config, Server};
 
 const START: &str = "2026-11-25T10:00:00Z";
 
@@ -134,17 +134,6 @@ fn start_webhooks() -> (u16, Posts) {
         }
     });
     (port, posts)
-}
-
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn put(s: &Server, path: &str, body: Value) -> Value {
