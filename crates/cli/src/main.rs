@@ -1,6 +1,7 @@
 //! `watchfloor`: the command-line entry point. Argument parsing and output
 //! only; the work happens in the library crates.
 
+mod check_cmd;
 mod client;
 mod hunt;
 mod import_cmd;
@@ -71,6 +72,9 @@ enum Command {
         #[command(subcommand)]
         command: loadgen::LoadgenCommand,
     },
+    /// Run one check once (tcp://, http(s)://, icmp://, tls://, dns://) and exit as a
+    /// monitoring plugin does: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Check(check_cmd::CheckArgs),
     /// Print the OpenAPI document of the REST API (also served at /api/v1/openapi.json).
     Openapi,
     /// Check configuration files.
@@ -156,6 +160,7 @@ fn main() -> ExitCode {
         Command::Tenant { command } => user_cmd::run_tenant(command),
         Command::Config { command } => serve_cmd::config(command),
         Command::Openapi => print_openapi(),
+        Command::Check(args) => check_cmd::run(args),
         Command::Loadgen { command } => loadgen::run(command),
     };
     match result {

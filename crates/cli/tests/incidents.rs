@@ -5,7 +5,6 @@
 
 mod server;
 
-
 use reqwest::Method;
 use serde_json::{json, Value};
 use server::{free_port, logger, wait_for, write_config, Server};
