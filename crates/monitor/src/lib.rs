@@ -6,6 +6,8 @@
 
 mod check;
 mod probe;
+pub mod scheduler;
+pub mod state;
 mod target;
 
 use std::time::Duration;
@@ -13,6 +15,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use check::{Check, DnsCheck, HttpCheck, IcmpCheck, TcpCheck, TlsCheck};
+pub use scheduler::{Control, Monitor, Report};
+pub use state::{CheckState, StateChange};
 pub use target::parse_target;
 
 /// A check's verdict, with the exit codes of the Nagios plugin API.
