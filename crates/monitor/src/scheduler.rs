@@ -55,7 +55,7 @@ pub struct Report {
 #[derive(Debug)]
 pub enum Control {
     /// Add a check or replace the one of that name (keeping its state).
-    Upsert(Monitor),
+    Upsert(Box<Monitor>),
     Remove(String),
 }
 
@@ -159,7 +159,7 @@ pub async fn run(
                 }
             }
             msg = control.recv() => match msg {
-                Some(Control::Upsert(m)) => upsert(&mut entries, &mut queue, m, None, Instant::now()),
+                Some(Control::Upsert(m)) => upsert(&mut entries, &mut queue, *m, None, Instant::now()),
                 Some(Control::Remove(name)) => { entries.remove(&name); }
                 None => return,
             },
