@@ -6,6 +6,8 @@
 
 pub mod access;
 mod access_sqlite;
+pub mod checks;
+mod checks_sqlite;
 pub mod conformance;
 mod events;
 mod incidents;
@@ -19,6 +21,7 @@ mod words;
 use serde::{Deserialize, Serialize};
 
 pub use access::{AccessStore, AuditFilter, AuditRecord, NewUser, TenantRecord, UserRecord};
+pub use checks::{CheckRollup, CheckSample, CheckStore};
 pub use events::{TantivyEventStore, TantivyOptions};
 pub use incidents::{IncidentFilter, IncidentSort, IncidentStore, IncidentWrite};
 pub use outbox::{

@@ -56,3 +56,8 @@ fn sqlite_access_semantics() {
 fn sqlite_outbox_semantics() {
     conformance::outbox_semantics(&sqlite);
 }
+
+#[test]
+fn sqlite_check_semantics() {
+    conformance::check_semantics(&sqlite);
+}
