@@ -97,7 +97,8 @@ pub struct TlsCheck {
 pub struct DnsCheck {
     /// `address` or `address:port` of the resolver asked.
     pub resolver: String,
-    pub name: String,
+    /// The name looked up.
+    pub query: String,
     #[serde(default = "a_record")]
     pub record_type: String,
     /// Answers that must all be present (addresses, names, texts).
@@ -228,8 +229,8 @@ impl Check {
             }
             Check::Dns(c) => {
                 host(&c.resolver, &mut out);
-                if c.name.trim().is_empty() {
-                    out.push("name: must not be empty".into());
+                if c.query.trim().is_empty() {
+                    out.push("query: must not be empty".into());
                 }
                 if c.record_type
                     .parse::<hickory_proto::rr::RecordType>()
@@ -260,7 +261,17 @@ impl Check {
             Check::Tcp(c) => format!("tcp {}:{}", c.host, c.port),
             Check::Http(c) => format!("{} {}", c.method, c.url),
             Check::Tls(c) => format!("tls {}:{}", c.host, c.port),
-            Check::Dns(c) => format!("dns {} {} @{}", c.record_type, c.name, c.resolver),
+            Check::Dns(c) => format!("dns {} {} @{}", c.record_type, c.query, c.resolver),
+        }
+    }
+
+    /// The host probed, when the check has one.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            Check::Icmp(c) => Some(&c.host),
+            Check::Tcp(c) => Some(&c.host),
+            Check::Tls(c) => Some(&c.host),
+            Check::Http(_) | Check::Dns(_) => None,
         }
     }
 
@@ -295,7 +306,7 @@ mod tests {
         }));
         assert!(unknown.unwrap_err().to_string().contains("colour"));
         let dns: Check = serde_json::from_value(serde_json::json!({
-            "type": "dns", "resolver": "", "name": "", "record_type": "AAAAA", "rcode": "WHAT"
+            "type": "dns", "resolver": "", "query": "", "record_type": "AAAAA", "rcode": "WHAT"
         }))
         .expect("parses");
         assert_eq!(dns.problems().len(), 4, "{:?}", dns.problems());

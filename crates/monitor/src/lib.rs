@@ -7,6 +7,7 @@
 mod check;
 mod probe;
 pub mod scheduler;
+mod spec;
 pub mod state;
 mod target;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use check::{Check, DnsCheck, HttpCheck, IcmpCheck, TcpCheck, TlsCheck};
 pub use scheduler::{Control, Monitor, Report};
+pub use spec::MonitorSpec;
 pub use state::{CheckState, StateChange};
 pub use target::parse_target;
 

@@ -73,15 +73,15 @@ fn dns_target(u: &Url, target: &str) -> Result<Check, String> {
         Some(p) => format!("{host}:{p}"),
         None => host,
     };
-    let name = u.path().trim_start_matches('/').to_string();
-    if name.is_empty() {
+    let query = u.path().trim_start_matches('/').to_string();
+    if query.is_empty() {
         return Err(format!(
             "{target}: dns:// needs a name to look up (dns://resolver/name)"
         ));
     }
     let mut check = DnsCheck {
         resolver,
-        name,
+        query,
         record_type: "A".into(),
         expect: Vec::new(),
         rcode: "NOERROR".into(),
@@ -127,7 +127,7 @@ mod tests {
         assert_eq!(
             (
                 d.resolver.as_str(),
-                d.name.as_str(),
+                d.query.as_str(),
                 d.record_type.as_str(),
                 d.expect.as_slice()
             ),

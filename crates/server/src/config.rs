@@ -28,6 +28,34 @@ pub struct Config {
     pub incidents: IncidentsConfig,
     pub notify: NotifyConfig,
     pub files: Vec<FileConfig>,
+    pub monitor: MonitorConfig,
+    /// `[[checks]]`: availability checks (see docs/MONITORING.md).
+    pub checks: Vec<serde_json::Value>,
+    /// The checks, read and validated.
+    #[serde(skip)]
+    pub monitors: Vec<watchfloor_monitor::MonitorSpec>,
+}
+
+/// The check scheduler and the retention of its results.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Checks running at the same time, at most.
+    pub max_concurrent: u64,
+    /// Raw results are kept this long, then rolled up into hours.
+    pub raw_retention_days: u64,
+    /// Hourly rollups are kept this long.
+    pub rollup_retention_days: u64,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            max_concurrent: 1000,
+            raw_retention_days: 7,
+            rollup_retention_days: 400,
+        }
+    }
 }
 
 /// Sending notifications: the address in acknowledge links, the SMTP
@@ -238,6 +266,9 @@ impl Default for Config {
             pipeline: PipelineConfig::default(),
             incidents: IncidentsConfig::default(),
             notify: NotifyConfig::default(),
+            monitor: MonitorConfig::default(),
+            checks: Vec::new(),
+            monitors: Vec::new(),
             files: Vec::new(),
         }
     }
@@ -582,6 +613,23 @@ const NOTIFY: &[(&str, Ty)] = &[
     ("max_attempts", Ty::UInt { min: 1, max: 100 }),
     ("timeout_secs", Ty::UInt { min: 1, max: 300 }),
 ];
+const MONITOR: &[(&str, Ty)] = &[
+    (
+        "max_concurrent",
+        Ty::UInt {
+            min: 1,
+            max: 100_000,
+        },
+    ),
+    ("raw_retention_days", Ty::UInt { min: 1, max: 3660 }),
+    (
+        "rollup_retention_days",
+        Ty::UInt {
+            min: 1,
+            max: 36_600,
+        },
+    ),
+];
 const TABLES: &[(&str, &[(&str, Ty)])] = &[
     ("http", HTTP),
     ("syslog", SYSLOG),
@@ -591,6 +639,7 @@ const TABLES: &[(&str, &[(&str, Ty)])] = &[
     ("pipeline", PIPELINE),
     ("incidents", INCIDENTS),
     ("notify", NOTIFY),
+    ("monitor", MONITOR),
 ];
 
 struct Checker<'a> {
@@ -739,6 +788,14 @@ impl Checker<'_> {
                     Some(t) => self.table(t, name, schema),
                     None => self.problem(span, format!("`{key}` must be a table ([{key}])")),
                 }
+            } else if key == "checks" {
+                // Each check is read and checked whole after parsing.
+                if item.as_array_of_tables().is_none() {
+                    self.problem(
+                        span,
+                        "`checks` must be an array of tables ([[checks]])".into(),
+                    );
+                }
             } else if key == "files" {
                 match item.as_array_of_tables() {
                     Some(files) => {
@@ -765,7 +822,7 @@ impl Checker<'_> {
                         .iter()
                         .map(|(k, _)| *k)
                         .chain(TABLES.iter().map(|(n, _)| *n))
-                        .chain(["files"])
+                        .chain(["files", "checks"])
                         .collect();
                     self.problem(
                         span,
@@ -826,6 +883,38 @@ impl Checker<'_> {
     }
 }
 
+/// Reads `[[checks]]`; every problem of every check, each naming it.
+fn read_checks(
+    tables: &[serde_json::Value],
+) -> Result<Vec<watchfloor_monitor::MonitorSpec>, Vec<String>> {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for (i, v) in tables.iter().enumerate() {
+        let label = match v.get("name").and_then(|n| n.as_str()) {
+            Some(n) => format!("[[checks]] {} ({n})", i + 1),
+            None => format!("[[checks]] {}", i + 1),
+        };
+        match serde_json::from_value::<watchfloor_monitor::MonitorSpec>(v.clone()) {
+            Ok(spec) => {
+                problems.extend(spec.problems().into_iter().map(|p| format!("{label}: {p}")));
+                if out
+                    .iter()
+                    .any(|o: &watchfloor_monitor::MonitorSpec| o.name == spec.name)
+                {
+                    problems.push(format!("{label}: the name is used twice"));
+                }
+                out.push(spec);
+            }
+            Err(e) => problems.push(format!("{label}: {e}")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
 /// Reads an incident type catalog; every problem in it.
 fn load_catalog(path: &Path) -> Result<watchfloor_incident::Catalog, Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|e| vec![e.to_string()])?;
@@ -873,6 +962,16 @@ impl Config {
             return Err(fail(checker.problems));
         }
         cfg.resolve_paths(base);
+        let monitors = read_checks(&cfg.checks);
+        match monitors {
+            Ok(m) => cfg.monitors = m,
+            Err(problems) => {
+                for p in problems {
+                    checker.problem(None, p);
+                }
+                return Err(fail(checker.problems));
+            }
+        }
         if let Some(path) = cfg.incidents.catalog_file.clone() {
             match load_catalog(&path) {
                 Ok(c) => cfg.incidents.catalog = Some(c),
@@ -1023,6 +1122,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("the catalog is empty"), "{err}");
+    }
+
+    #[test]
+    fn checks_are_read_and_every_problem_named() {
+        let ok = "[[checks]]\nname = \"web\"\ntype = \"http\"\nurl = \"https://example.org/\"\ninterval_secs = 30\n";
+        let cfg = Config::parse(ok, "wf.toml", Path::new(".")).unwrap();
+        assert_eq!(cfg.monitors[0].interval_secs, 30);
+        let bad = "[[checks]]\nname = \"web\"\ntype = \"tcp\"\nhost = \"h\"\nport = 0\n[[checks]]\nname = \"web\"\ntype = \"ping\"\n[[checks]]\ntype = \"dns\"\nname = \"d\"\nquery = \"x.org\"\nresolver = \"1.1.1.1\"\nrecord_type = \"BOGUS\"\n";
+        let err = Config::parse(bad, "wf.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[[checks]] 1 (web): port"), "{err}");
+        assert!(
+            err.contains("[[checks]] 2 (web): unknown variant `ping`"),
+            "{err}"
+        );
+        assert!(err.contains("[[checks]] 3 (d): record_type"), "{err}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ async fn resolver_addr(r: &str) -> Result<SocketAddr, Outcome> {
 }
 
 fn query(c: &DnsCheck, id: u16) -> Result<Vec<u8>, String> {
-    let name = Name::from_str(&c.name).map_err(|e| format!("name {:?}: {e}", c.name))?;
+    let name = Name::from_str(&c.query).map_err(|e| format!("query {:?}: {e}", c.query))?;
     let kind = RecordType::from_str(&c.record_type).map_err(|e| e.to_string())?;
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = true;
@@ -121,7 +121,7 @@ pub(crate) async fn run(c: &DnsCheck) -> Outcome {
     };
     let rcode = rcode_name(&m);
     let got = answers(&m);
-    let what = format!("{} {} @{addr}", c.record_type, c.name);
+    let what = format!("{} {} @{addr}", c.record_type, c.query);
     if !rcode.eq_ignore_ascii_case(&c.rcode) {
         return Outcome::new(
             Status::Critical,
