@@ -586,8 +586,11 @@ fn every_incident_endpoint_checks_token_role_and_tenant() {
     ];
     let allowed = |role: &str, action: &str| match role {
         _ if action == "any" => true,
-        "soc_analyst" | "noc_engineer" => matches!(action, "read" | "work"),
-        "incident_manager" => matches!(action, "read" | "work" | "compliance" | "oncall"),
+        "soc_analyst" => matches!(action, "read" | "work"),
+        "noc_engineer" => matches!(action, "read" | "work" | "checks"),
+        "incident_manager" => {
+            matches!(action, "read" | "work" | "compliance" | "oncall" | "checks")
+        }
         "viewer" => action == "read",
         _ => false,
     };
@@ -630,6 +633,7 @@ fn every_incident_endpoint_checks_token_role_and_tenant() {
                 "/api/v1/schedules" => answer["schedules"] == json!([]),
                 "/api/v1/oncall" => answer["oncall"] == json!([]),
                 "/api/v1/notifications" => answer["notifications"] == json!([]),
+                "/api/v1/checks" => answer["checks"] == json!([]),
                 "/api/v1/audit" => answer["audit"]
                     .as_array()
                     .is_some_and(|a| a.iter().all(|e| e["tenant"] == "other")),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// One check: what to probe and what counts as healthy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Check {
     Icmp(IcmpCheck),
@@ -18,7 +18,7 @@ pub enum Check {
 }
 
 /// ICMP echo (an unprivileged datagram socket, raw when that is refused).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IcmpCheck {
     pub host: String,
@@ -31,7 +31,7 @@ pub struct IcmpCheck {
 }
 
 /// A TCP connection that must be accepted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TcpCheck {
     pub host: String,
@@ -41,7 +41,7 @@ pub struct TcpCheck {
 }
 
 /// An HTTP(S) request and what its answer must show.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpCheck {
     pub url: String,
@@ -76,7 +76,7 @@ pub struct HttpCheck {
 }
 
 /// A TLS handshake: chain validity and days to the certificate's expiry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsCheck {
     pub host: String,
@@ -92,7 +92,7 @@ pub struct TlsCheck {
 }
 
 /// A DNS query to a chosen resolver.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DnsCheck {
     /// `address` or `address:port` of the resolver asked.

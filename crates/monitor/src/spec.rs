@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Check, Monitor};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MonitorSpec {
     pub name: String,
     /// The tenant the check belongs to (the server's by default; the

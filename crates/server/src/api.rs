@@ -30,6 +30,8 @@ pub struct AppState {
     /// Tenant documents (schedules, policies, teams, channels) and the
     /// notification outbox.
     pub outbox: Arc<dyn watchfloor_store::OutboxStore>,
+    pub checks: Arc<dyn watchfloor_store::CheckStore>,
+    pub monitoring: crate::monitoring::Monitoring,
     /// The operator's own tenant: its admins manage every tenant (MSSP).
     pub provider_tenant: String,
     pub appender: Appender,
@@ -206,6 +208,7 @@ pub fn router(app: Shared) -> Router {
         .merge(crate::api_incidents::routes())
         .merge(crate::api_access::routes())
         .merge(crate::api_oncall::routes())
+        .merge(crate::api_checks::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(

@@ -43,6 +43,8 @@ pub enum Action {
     /// On-call schedules, escalation policies, teams and notification
     /// channels (which hold webhook secrets).
     ManageOnCall,
+    /// Create, change, pause and delete availability checks.
+    ManageChecks,
     /// Open, update, comment, add tasks and observables, merge and split.
     WorkIncidents,
     /// Flag incidents for NIS2/DORA/GDPR and record report submissions.
@@ -89,10 +91,10 @@ impl Role {
         match self {
             Role::Admin => true,
             Role::SocAnalyst => matches!(action, Read | ReloadRules | Metrics | WorkIncidents),
-            Role::NocEngineer => matches!(action, Read | Metrics | WorkIncidents),
+            Role::NocEngineer => matches!(action, Read | Metrics | WorkIncidents | ManageChecks),
             Role::IncidentManager => matches!(
                 action,
-                Read | Metrics | WorkIncidents | Compliance | ManageOnCall
+                Read | Metrics | WorkIncidents | Compliance | ManageOnCall | ManageChecks
             ),
             Role::Viewer => matches!(action, Read | Metrics),
             Role::Ingest => matches!(action, Ingest),

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod api_access;
+pub mod api_checks;
 pub mod api_incidents;
 pub mod api_oncall;
 pub mod audit;
@@ -11,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod ingest_body;
 pub mod metrics;
+pub mod monitoring;
 pub mod notifier;
 pub mod openapi;
 pub mod timeparse;
@@ -297,11 +299,21 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
     let notifier = notifier::Notifier::new(parts.state.clone(), &cfg.notify, notify_metrics)
         .map_err(|e| start_err("notifications")(&e))?;
     tokio::spawn(notifier.run(stop.clone()));
+    let monitoring = monitoring::start(
+        &cfg.monitors,
+        &cfg.tenant,
+        &cfg.monitor,
+        parts.state.clone(),
+        parts.state.clone(),
+        parts.state.clone(),
+    );
     let app = Arc::new(api::AppState {
         events: parts.events.clone(),
         state: parts.state.clone(),
         access: parts.state.clone(),
         outbox: parts.state.clone(),
+        checks: parts.state.clone(),
+        monitoring,
         provider_tenant: cfg.tenant.clone(),
         appender: parts.wal.appender(),
         wal: parts.wal.clone(),

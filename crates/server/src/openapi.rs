@@ -15,7 +15,7 @@ use watchfloor_incident::oncall::{Override, Schedule};
 use watchfloor_incident::{IncidentPatch, NewIncident, NewObservable, NewTask, TaskPatch};
 use watchfloor_model::incident::{Incident, TimelineEntry};
 
-use crate::{api, api_access, api_incidents, api_oncall};
+use crate::{api, api_access, api_checks, api_incidents, api_oncall};
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
@@ -45,6 +45,7 @@ const COMPLIANCE: &str = "admin, incident_manager";
 const ONCALL: &str = "admin, incident_manager";
 const ADMIN: &str = "admin";
 const ANY: &str = "any authenticated caller";
+const CHECKS: &str = "admin, noc_engineer, incident_manager";
 
 #[allow(clippy::too_many_arguments)]
 const fn op(
@@ -82,11 +83,13 @@ const fn with_status(mut o: Op, ok: u16) -> Op {
 fn operations() -> Vec<Op> {
     use api::{AlertParams, IngestParams, NewToken, SearchParams};
     use api_access::{AuditParams, CreateTenant, CreateUser, LoginRequest, UpdateUser, UserParams};
+    use api_checks::{PauseRequest, ResultParams};
     use api_incidents::{
         ClockMove, FlagRequest, ListParams, MergeRequest, NewComment, ReportParams, SplitRequest,
         SubmitRequest,
     };
     use api_oncall::{AtParams, NotificationParams, SpanParams};
+    use watchfloor_monitor::MonitorSpec;
     let inc: Option<SchemaFn> = Some(of::<Incident>);
     vec![
         with_status(
@@ -750,6 +753,72 @@ fn operations() -> Vec<Op> {
             Some(of::<NotificationParams>),
             None,
         ),
+        op(
+            "get",
+            "/api/v1/checks",
+            "monitoring",
+            "Availability checks with their state",
+            READ,
+            None,
+            None,
+            None,
+        ),
+        op(
+            "post",
+            "/api/v1/checks",
+            "monitoring",
+            "Create or replace a check (type and its fields, interval_secs, retries, ...)",
+            CHECKS,
+            Some(of::<MonitorSpec>),
+            None,
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/checks/{name}",
+            "monitoring",
+            "One check with its state",
+            READ,
+            None,
+            None,
+            None,
+        ),
+        with_status(
+            op(
+                "delete",
+                "/api/v1/checks/{name}",
+                "monitoring",
+                "Delete a check made through the API",
+                CHECKS,
+                None,
+                None,
+                None,
+            ),
+            204,
+        ),
+        with_status(
+            op(
+                "post",
+                "/api/v1/checks/{name}/pause",
+                "monitoring",
+                "Pause or resume a check",
+                CHECKS,
+                Some(of::<PauseRequest>),
+                None,
+                None,
+            ),
+            200,
+        ),
+        op(
+            "get",
+            "/api/v1/checks/{name}/results",
+            "monitoring",
+            "Results (samples), or hourly rollups with ?rollup=hour",
+            READ,
+            None,
+            Some(of::<ResultParams>),
+            None,
+        ),
         with_status(
             op(
                 "get",
@@ -928,6 +997,7 @@ mod tests {
             include_str!("api_incidents.rs"),
             include_str!("api_access.rs"),
             include_str!("api_oncall.rs"),
+            include_str!("api_checks.rs"),
         ];
         let mut out = Vec::new();
         for src in sources {

@@ -840,6 +840,19 @@ pub fn outbox_semantics<S: IncidentStore + OutboxStore>(open: &dyn Fn(&Path) -> 
     };
     assert_eq!(names(&store, "acme"), ["backup", "primary"]);
     assert!(names(&store, "other").is_empty(), "tenants are apart");
+    store
+        .put_document("other", "schedule", "x", &body, None, T0)
+        .expect("other tenant");
+    let all: Vec<(String, String)> = store
+        .documents_of_kind("schedule")
+        .expect("all")
+        .into_iter()
+        .map(|d| (d.tenant, d.name))
+        .collect();
+    assert_eq!(all.len(), 3, "{all:?}");
+    store
+        .delete_document("other", "schedule", "x")
+        .expect("delete");
     let doc = store
         .get_document("acme", "schedule", "primary")
         .expect("get")

@@ -140,6 +140,9 @@ pub trait OutboxStore: Send + Sync {
     fn get_document(&self, tenant: &str, kind: &str, name: &str) -> Result<Option<Document>>;
     /// A tenant's documents of one kind, by name.
     fn list_documents(&self, tenant: &str, kind: &str) -> Result<Vec<Document>>;
+    /// Every tenant's documents of one kind (for workers that serve all
+    /// tenants, like the check scheduler).
+    fn documents_of_kind(&self, kind: &str) -> Result<Vec<Document>>;
     /// Whether there was one to delete.
     fn delete_document(&self, tenant: &str, kind: &str, name: &str) -> Result<bool>;
 

@@ -160,6 +160,17 @@ impl OutboxStore for SqliteStateStore {
         rows.into_iter().map(with_body).collect()
     }
 
+    fn documents_of_kind(&self, kind: &str) -> Result<Vec<Document>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {DOCUMENT_COLUMNS} WHERE kind = ?1 ORDER BY tenant, name"
+        ))?;
+        let rows = stmt
+            .query_map([kind], document_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(with_body).collect()
+    }
+
     fn delete_document(&self, tenant: &str, kind: &str, name: &str) -> Result<bool> {
         let n = self.conn().execute(
             "DELETE FROM documents WHERE tenant = ?1 AND kind = ?2 AND name = ?3",

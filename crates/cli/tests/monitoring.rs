@@ -1,0 +1,172 @@
+//! Availability checks inside `watchfloor serve`: a check from the
+//! configuration file watching a TCP port that the test opens and closes
+//! (soft, then hard CRITICAL, an operations alert, an incident), checks made,
+//! paused and deleted through the API, their stored results, and who may
+//! change them.
+
+mod server;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use server::{free_port, wait_for, write_config, Server};
+
+fn check_state(s: &Server, name: &str) -> Value {
+    let (status, c) = s.get(&format!("/api/v1/checks/{name}"));
+    assert_eq!(status, 200, "{c}");
+    c
+}
+
+/// An HTTP server answering 200 to everything.
+fn http_ok() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    port
+}
+
+#[test]
+fn a_port_that_closes_becomes_a_hard_critical_alert_and_an_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let watched = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = watched.local_addr().unwrap().port();
+    let checks = format!(
+        "[[checks]]\nname = \"db-port\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+         interval_secs = 1\nretry_interval_secs = 1\nretries = 1\nservice = \"billing-db\"\n"
+    );
+    let config = write_config(dir.path(), free_port(), free_port(), "", &checks);
+    let s = Server::start_with(dir.path(), &config, &[]);
+    wait_for("the first OK", || {
+        let c = check_state(&s, "db-port");
+        (c["state"]["status"] == "ok" && c["state"]["last_check"].is_string()).then_some(())
+    });
+    assert_eq!(check_state(&s, "db-port")["defined_in"], "config");
+    drop(watched);
+    let hard = wait_for("a hard CRITICAL", || {
+        let c = check_state(&s, "db-port");
+        (c["state"]["hard_status"] == "critical").then_some(c)
+    });
+    assert_eq!(hard["state"]["attempt"], 2, "one retry, then hard: {hard}");
+    let alert = wait_for("the operations alert", || {
+        s.alerts("", 1)
+            .into_iter()
+            .find(|a| a["rule_id"] == "check:db-port")
+    });
+    assert_eq!(alert["domain"], "operations");
+    assert_eq!(alert["level"], "critical");
+    assert_eq!(alert["host"], "127.0.0.1");
+    let incident = wait_for("an incident", || {
+        let (_, l) = s.get("/api/v1/incidents?open=true");
+        l["incidents"].as_array().and_then(|a| a.first().cloned())
+    });
+    assert_eq!(incident["domain"], "operations", "{incident}");
+    let (_, results) = s.get("/api/v1/checks/db-port/results");
+    let statuses: Vec<i64> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_i64().unwrap())
+        .collect();
+    assert!(
+        statuses.first() == Some(&0) && statuses.contains(&2),
+        "{statuses:?}"
+    );
+
+    // The configuration's checks are changed in the configuration only.
+    let (status, _) = s.call(
+        Method::POST,
+        "/api/v1/checks/db-port/pause",
+        &s.token,
+        Some(json!({"paused": true})),
+    );
+    assert_eq!(status, 409);
+}
+
+#[test]
+fn checks_made_paused_and_deleted_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), free_port(), free_port(), "", "");
+    let s = Server::start_with(dir.path(), &config, &[]);
+    let port = http_ok();
+    let spec = json!({"name": "web", "type": "http", "url": format!("http://127.0.0.1:{port}/"),
+                      "contains": "ok", "interval_secs": 1});
+    let (status, created) = s.call(Method::POST, "/api/v1/checks", &s.token, Some(spec.clone()));
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["defined_in"], "api");
+    wait_for("results", || {
+        let (_, r) = s.get("/api/v1/checks/web/results");
+        (r["results"].as_array().unwrap().len() >= 2).then_some(())
+    });
+    let (status, paused) = s.call(
+        Method::POST,
+        "/api/v1/checks/web/pause",
+        &s.token,
+        Some(json!({"paused": true})),
+    );
+    assert_eq!((status, &paused["paused"]), (200, &json!(true)), "{paused}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let count = |s: &Server| {
+        let (_, r) = s.get("/api/v1/checks/web/results");
+        r["results"].as_array().unwrap().len()
+    };
+    let before = count(&s);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(count(&s), before, "a paused check does not run");
+
+    // Who may, and what is refused.
+    let data = s.dir.join("data");
+    let token = |role: &str, tenant: &str| {
+        let out = std::process::Command::new(server::BIN)
+            .args([
+                "token", "create", "--name", role, "--role", role, "--tenant", tenant,
+            ])
+            .args(["--data-dir", data.to_str().unwrap()])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let viewer = token("viewer", "default");
+    let engineer = token("noc_engineer", "default");
+    let other = token("admin", "other");
+    assert_eq!(
+        s.call(Method::POST, "/api/v1/checks", &viewer, Some(spec.clone()))
+            .0,
+        403
+    );
+    assert_eq!(s.call(Method::GET, "/api/v1/checks", &viewer, None).0, 200);
+    let (_, theirs) = s.call(Method::GET, "/api/v1/checks", &other, None);
+    assert_eq!(theirs["checks"], json!([]), "tenants are apart");
+    assert_eq!(
+        s.call(Method::GET, "/api/v1/checks/web", &other, None).0,
+        404
+    );
+    let (status, bad) = s.call(
+        Method::POST,
+        "/api/v1/checks",
+        &engineer,
+        Some(json!({"name": "x y", "type": "tcp", "host": "h", "port": 0})),
+    );
+    assert_eq!(status, 400);
+    let message = bad["error"].as_str().unwrap();
+    assert!(
+        message.contains("name") && message.contains("port"),
+        "{message}"
+    );
+    let r = s
+        .request(Method::DELETE, "/api/v1/checks/web", Some(&engineer))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(s.get("/api/v1/checks/web").0, 404);
+}

@@ -1,0 +1,218 @@
+//! Availability checks over HTTP: `/api/v1/checks` (list with state,
+//! create), `/api/v1/checks/{name}` (one, delete), `/pause`, `/results`.
+//! Checks of the configuration file are shown but changed only there.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use watchfloor_model::format_rfc3339;
+use watchfloor_monitor::MonitorSpec;
+
+use crate::api::{blocking, time_param, ApiError, Caller, Shared};
+use crate::api_incidents::Body;
+use crate::auth::Action;
+use crate::monitoring::{Live, CHECK_DOC};
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/checks", get(list).post(create))
+        .route("/api/v1/checks/{name}", get(show).delete(remove))
+        .route("/api/v1/checks/{name}/pause", post(pause))
+        .route("/api/v1/checks/{name}/results", get(results))
+}
+
+fn live_json(l: &Live) -> Value {
+    let m = &l.monitor;
+    let state = l.state.as_ref().map(|s| {
+        json!({
+            "status": s.status, "hard_status": s.hard_status, "hard": s.hard,
+            "attempt": s.attempt, "since": format_rfc3339(s.hard_since_ns),
+            "last_check": (s.last_check_ns > 0).then(|| format_rfc3339(s.last_check_ns)),
+            "output": s.output,
+        })
+    });
+    json!({
+        "name": m.name, "type": m.check.service().to_ascii_lowercase(), "target": m.check.describe(),
+        "check": m.check, "interval_secs": m.interval.as_secs(), "retries": m.retries,
+        "paused": m.paused, "node": m.host, "service": m.service,
+        "defined_in": if l.from_config { "config" } else { "api" },
+        "state": state, "latency_ms": l.last.as_ref().and_then(|o| o.latency_ms),
+        "cert_days_left": l.last.as_ref().and_then(|o| o.cert_days_left),
+    })
+}
+
+async fn list(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let checks: Vec<Value> = app
+        .monitoring
+        .of_tenant(&caller.tenant)
+        .iter()
+        .map(live_json)
+        .collect();
+    Ok(Json(json!({ "checks": checks })).into_response())
+}
+
+fn find(app: &Shared, tenant: &str, name: &str) -> Result<Live, ApiError> {
+    app.monitoring
+        .get(tenant, name)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no check {name:?}")))
+}
+
+async fn show(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    Ok(Json(live_json(&find(&app, &caller.tenant, &name)?)).into_response())
+}
+
+/// Creates or replaces a check of the caller's tenant.
+async fn create(
+    State(app): State<Shared>,
+    caller: Caller,
+    Body(mut spec): Body<MonitorSpec>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageChecks)?;
+    spec.tenant = None;
+    let problems = spec.problems();
+    if !problems.is_empty() {
+        return Err(ApiError::bad_request(problems.join("; ")));
+    }
+    if app
+        .monitoring
+        .get(&caller.tenant, &spec.name)
+        .is_some_and(|l| l.from_config)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("check {:?} is defined in the configuration file", spec.name),
+        ));
+    }
+    save(&app, &caller.tenant, &spec).await?;
+    let existed = app.monitoring.get(&caller.tenant, &spec.name).is_some();
+    app.monitoring
+        .upsert(spec.to_monitor(&caller.tenant), false)
+        .await;
+    let live = find(&app, &caller.tenant, &spec.name)?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(live_json(&live))).into_response())
+}
+
+async fn save(app: &Shared, tenant: &str, spec: &MonitorSpec) -> Result<(), ApiError> {
+    let body = serde_json::to_value(spec)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let (outbox, t, n, now) = (
+        app.outbox.clone(),
+        tenant.to_string(),
+        spec.name.clone(),
+        watchfloor_ingest::now_ns(),
+    );
+    blocking(move || outbox.put_document(&t, CHECK_DOC, &n, &body, None, now)).await??;
+    Ok(())
+}
+
+fn api_only(l: &Live) -> Result<(), ApiError> {
+    if l.from_config {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "this check is defined in the configuration file; change it there",
+        ));
+    }
+    Ok(())
+}
+
+async fn remove(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageChecks)?;
+    api_only(&find(&app, &caller.tenant, &name)?)?;
+    let (outbox, t, n) = (app.outbox.clone(), caller.tenant.clone(), name.clone());
+    blocking(move || outbox.delete_document(&t, CHECK_DOC, &n)).await??;
+    app.monitoring.remove(&caller.tenant, &name).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PauseRequest {
+    paused: bool,
+}
+
+async fn pause(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(p): Body<PauseRequest>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageChecks)?;
+    let live = find(&app, &caller.tenant, &name)?;
+    api_only(&live)?;
+    let (outbox, t, n) = (app.outbox.clone(), caller.tenant.clone(), name.clone());
+    let doc = blocking(move || outbox.get_document(&t, CHECK_DOC, &n))
+        .await??
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no check {name:?}")))?;
+    let mut spec: MonitorSpec = serde_json::from_value(doc.body)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    spec.paused = p.paused;
+    save(&app, &caller.tenant, &spec).await?;
+    app.monitoring
+        .upsert(spec.to_monitor(&caller.tenant), false)
+        .await;
+    Ok(Json(live_json(&find(&app, &caller.tenant, &name)?)).into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResultParams {
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+    /// `hour`: the hourly rollups instead of raw results.
+    rollup: Option<String>,
+}
+
+async fn results(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(p): Query<ResultParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    find(&app, &caller.tenant, &name)?;
+    let now = watchfloor_ingest::now_ns();
+    let from = time_param("from", p.from.as_deref())?.unwrap_or(now - 86_400_000_000_000);
+    let to = time_param("to", p.to.as_deref())?.unwrap_or(now + 1);
+    let limit = p.limit.unwrap_or(1000).clamp(1, 100_000);
+    let (checks, tenant) = (app.checks.clone(), caller.tenant.clone());
+    match p.rollup.as_deref() {
+        None => {
+            let rows = blocking(move || checks.samples(&tenant, &name, from, to, limit)).await??;
+            let rows: Vec<Value> = rows
+                .iter()
+                .map(|s| {
+                    json!({"time": format_rfc3339(s.time_ns), "status": s.status, "hard": s.hard,
+                               "latency_ms": s.latency_ms, "cert_days_left": s.cert_days_left})
+                })
+                .collect();
+            Ok(Json(json!({ "results": rows })).into_response())
+        }
+        Some("hour") => {
+            let rows = blocking(move || checks.rollups(&tenant, &name, from, to)).await??;
+            Ok(Json(json!({ "rollups": rows })).into_response())
+        }
+        Some(other) => Err(ApiError::bad_request(format!(
+            "rollup: {other:?}; only `hour`"
+        ))),
+    }
+}
