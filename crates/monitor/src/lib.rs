@@ -4,7 +4,10 @@
 //! data). Nothing here panics on what a peer sends or a user writes: every
 //! failure is an [`Outcome`] that says what and where.
 
+pub mod availability;
 mod check;
+pub mod flap;
+pub mod maintenance;
 mod probe;
 pub mod scheduler;
 mod spec;
