@@ -8,6 +8,7 @@ mod import_cmd;
 mod incident_cmd;
 mod loadgen;
 mod output;
+mod report_cmd;
 mod rules_cmd;
 mod search_cmd;
 mod serve_cmd;
@@ -75,6 +76,11 @@ enum Command {
     /// Run one check once (tcp://, http(s)://, icmp://, tls://, dns://) and exit as a
     /// monitoring plugin does: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Check(check_cmd::CheckArgs),
+    /// Reports from a running server (availability).
+    Report {
+        #[command(subcommand)]
+        command: report_cmd::ReportCommand,
+    },
     /// Print the OpenAPI document of the REST API (also served at /api/v1/openapi.json).
     Openapi,
     /// Check configuration files.
@@ -161,6 +167,7 @@ fn main() -> ExitCode {
         Command::Config { command } => serve_cmd::config(command),
         Command::Openapi => print_openapi(),
         Command::Check(args) => check_cmd::run(args),
+        Command::Report { command } => report_cmd::run(command),
         Command::Loadgen { command } => loadgen::run(command),
     };
     match result {

@@ -170,3 +170,102 @@ fn checks_made_paused_and_deleted_through_the_api() {
     assert_eq!(r.status().as_u16(), 204);
     assert_eq!(s.get("/api/v1/checks/web").0, 404);
 }
+
+fn rfc3339(offset_secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[test]
+fn maintenance_silences_a_check_and_availability_counts_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let watched = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = watched.local_addr().unwrap().port();
+    let checks = format!(
+        "[[checks]]\nname = \"db-port\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+         interval_secs = 1\nretry_interval_secs = 1\nretries = 0\n"
+    );
+    let config = write_config(dir.path(), free_port(), free_port(), "", &checks);
+    let s = Server::start_with(dir.path(), &config, &[]);
+    let (status, w) = s.call(
+        Method::PUT,
+        "/api/v1/maintenance/patching",
+        &s.token,
+        Some(
+            json!({"checks": ["db-port"], "start": rfc3339(-60), "end": rfc3339(3600),
+                    "description": "database patching"}),
+        ),
+    );
+    assert_eq!(status, 201, "{w}");
+    wait_for("an OK result", || {
+        (check_state(&s, "db-port")["state"]["status"] == "ok").then_some(())
+    });
+    drop(watched);
+    wait_for("hard CRITICAL inside the window", || {
+        (check_state(&s, "db-port")["state"]["hard_status"] == "critical").then_some(())
+    });
+    let results = wait_for("results flagged as maintenance", || {
+        let (_, r) = s.get("/api/v1/checks/db-port/results");
+        let rows = r["results"].as_array().cloned().unwrap_or_default();
+        (rows.iter().filter(|x| x["status"] == 2).count() >= 2).then_some(rows)
+    });
+    assert!(
+        results.iter().all(|r| r["maintenance"] == true),
+        "{results:?}"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, alerts) = s.get("/api/v1/alerts?rule=check:db-port");
+    assert_eq!(alerts["alerts"], json!([]), "no alert inside the window");
+
+    // The window ends: the next problem pages again.
+    let r = s
+        .request(
+            Method::DELETE,
+            "/api/v1/maintenance/patching",
+            Some(&s.token),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let reopened = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    wait_for("the recovery", || {
+        (check_state(&s, "db-port")["state"]["hard_status"] == "ok").then_some(())
+    });
+    drop(reopened);
+    wait_for("an alert after the window", || {
+        let (_, a) = s.get("/api/v1/alerts?rule=check:db-port");
+        a["alerts"].as_array().and_then(|a| a.first().cloned())
+    });
+    std::thread::sleep(Duration::from_millis(1200));
+    let (status, report) = s.get("/api/v1/availability?check=db-port&from=now-1h");
+    assert_eq!(status, 200, "{report}");
+    let row = &report["checks"][0];
+    assert!(row["maintenance_secs"].as_f64().unwrap() > 0.0, "{row}");
+    assert!(row["down_secs"].as_f64().unwrap() > 0.0, "{row}");
+    let outages = row["outages"].as_array().unwrap();
+    assert_eq!(
+        outages.len(),
+        1,
+        "only the outage outside the window: {row}"
+    );
+    assert_eq!(outages[0]["end"], Value::Null, "still down");
+    assert!(
+        outages[0]["cause"].as_str().unwrap().contains("refused"),
+        "{row}"
+    );
+    let uptime = row["uptime_percent"].as_f64().unwrap();
+    assert!(uptime > 0.0 && uptime < 100.0, "{row}");
+
+    let out = s.cli(&[
+        "report",
+        "availability",
+        "--from",
+        "now-1h",
+        "--format",
+        "csv",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(csv.starts_with("check,uptime_percent"), "{csv}");
+    assert!(csv.contains("db-port,"), "{csv}");
+}

@@ -47,6 +47,8 @@ pub struct Report {
     pub outcome: Outcome,
     pub state: CheckState,
     pub change: Option<StateChange>,
+    /// Flapping began or ended with this result.
+    pub flap: Option<crate::flap::FlapChange>,
     /// Start time minus due time.
     pub drift: Duration,
 }
@@ -141,6 +143,7 @@ pub async fn run(
                 }
                 let at = now_ns();
                 let change = e.state.record(outcome.status, &outcome.summary, e.monitor.retries, at);
+                let flap = e.state.flap.record(outcome.status, crate::flap::FlapThresholds::default());
                 let wait = if e.state.retrying() { e.monitor.retry_interval } else { e.monitor.interval };
                 // Due times keep their rhythm; a run that ended past the
                 // next due time is due now.
@@ -152,6 +155,7 @@ pub async fn run(
                     outcome,
                     state: e.state.clone(),
                     change,
+                    flap,
                     drift: started.saturating_duration_since(due),
                 };
                 if reports.send(report).await.is_err() {

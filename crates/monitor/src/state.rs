@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::Status;
 
 /// Where a check stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckState {
     /// The last result's status.
     pub status: Status,
@@ -23,6 +23,9 @@ pub struct CheckState {
     pub hard_since_ns: i64,
     pub last_check_ns: i64,
     pub output: String,
+    /// Flap detection over the recent results.
+    #[serde(default)]
+    pub flap: crate::flap::FlapState,
 }
 
 /// A change worth telling: a hard state change.
@@ -45,6 +48,7 @@ impl CheckState {
             hard_since_ns: now_ns,
             last_check_ns: 0,
             output: String::new(),
+            flap: Default::default(),
         }
     }
 

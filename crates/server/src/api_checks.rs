@@ -23,6 +23,7 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/checks/{name}", get(show).delete(remove))
         .route("/api/v1/checks/{name}/pause", post(pause))
         .route("/api/v1/checks/{name}/results", get(results))
+        .route("/api/v1/availability", get(availability))
 }
 
 fn live_json(l: &Live) -> Value {
@@ -202,7 +203,8 @@ async fn results(
                 .iter()
                 .map(|s| {
                     json!({"time": format_rfc3339(s.time_ns), "status": s.status, "hard": s.hard,
-                               "latency_ms": s.latency_ms, "cert_days_left": s.cert_days_left})
+                               "latency_ms": s.latency_ms, "cert_days_left": s.cert_days_left,
+                               "maintenance": s.maintenance, "output": s.output})
                 })
                 .collect();
             Ok(Json(json!({ "results": rows })).into_response())
@@ -215,4 +217,88 @@ async fn results(
             "rollup: {other:?}; only `hour`"
         ))),
     }
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AvailabilityParams {
+    /// Start of the period (RFC 3339, epoch seconds or now-30d); 30 days ago by default.
+    from: Option<String>,
+    /// End of the period; now by default.
+    to: Option<String>,
+    /// One check only.
+    check: Option<String>,
+}
+
+fn observation(s: &watchfloor_store::CheckSample) -> watchfloor_monitor::availability::Observation {
+    let status = match s.status {
+        0 => watchfloor_monitor::Status::Ok,
+        1 => watchfloor_monitor::Status::Warning,
+        2 => watchfloor_monitor::Status::Critical,
+        _ => watchfloor_monitor::Status::Unknown,
+    };
+    watchfloor_monitor::availability::Observation {
+        time_ns: s.time_ns,
+        status,
+        hard: s.hard,
+        maintenance: s.maintenance,
+        output: s.output.clone(),
+    }
+}
+
+fn availability_json(l: &Live, a: &watchfloor_monitor::availability::Availability) -> Value {
+    let outages: Vec<Value> = a
+        .outages
+        .iter()
+        .map(|o| {
+            json!({"start": format_rfc3339(o.start_ns), "end": o.end_ns.map(format_rfc3339),
+                       "duration_secs": o.duration_secs, "cause": o.cause})
+        })
+        .collect();
+    json!({
+        "check": l.monitor.name, "service": l.monitor.service, "node": l.monitor.host,
+        "uptime_percent": a.uptime_percent, "up_secs": a.up_secs, "down_secs": a.down_secs,
+        "unknown_secs": a.unknown_secs, "maintenance_secs": a.maintenance_secs,
+        "no_data_secs": a.no_data_secs, "outages": outages,
+        "mttr_secs": a.mttr_secs, "mtbf_secs": a.mtbf_secs,
+    })
+}
+
+/// Uptime, outages, MTTR and MTBF per check over a period.
+async fn availability(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(p): Query<AvailabilityParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let now = watchfloor_ingest::now_ns();
+    let from = time_param("from", p.from.as_deref())?.unwrap_or(now - 30 * 86_400_000_000_000);
+    let to = time_param("to", p.to.as_deref())?.unwrap_or(now);
+    if to <= from {
+        return Err(ApiError::bad_request("to: must be after from"));
+    }
+    let checks: Vec<Live> = match &p.check {
+        Some(name) => vec![find(&app, &caller.tenant, name)?],
+        None => app.monitoring.of_tenant(&caller.tenant),
+    };
+    let mut rows = Vec::new();
+    for l in checks {
+        let (store, tenant, name) = (
+            app.checks.clone(),
+            caller.tenant.clone(),
+            l.monitor.name.clone(),
+        );
+        // A day before the period gives the state at its start.
+        let samples = blocking(move || {
+            store.samples(&tenant, &name, from - 86_400_000_000_000, to, 10_000_000)
+        })
+        .await??;
+        let obs: Vec<_> = samples.iter().map(observation).collect();
+        let a = watchfloor_monitor::availability::availability(&obs, from, to);
+        rows.push(availability_json(&l, &a));
+    }
+    Ok(
+        Json(json!({"from": format_rfc3339(from), "to": format_rfc3339(to), "checks": rows}))
+            .into_response(),
+    )
 }

@@ -33,6 +33,8 @@ trait Doc: DeserializeOwned + Serialize + Send + 'static {
     const PATH: &'static str;
     /// Reading needs this (channels hold webhook secrets).
     const READ: Action;
+    /// Writing needs this.
+    const WRITE: Action = Action::ManageOnCall;
     fn problems(&self) -> Vec<String>;
 }
 
@@ -63,6 +65,16 @@ impl Doc for Team {
     }
 }
 
+impl Doc for watchfloor_monitor::maintenance::MaintenanceWindow {
+    const KIND: &'static str = crate::monitoring::MAINTENANCE_DOC;
+    const PATH: &'static str = "maintenance";
+    const READ: Action = Action::Read;
+    const WRITE: Action = Action::ManageChecks;
+    fn problems(&self) -> Vec<String> {
+        watchfloor_monitor::maintenance::MaintenanceWindow::problems(self)
+    }
+}
+
 impl Doc for Channel {
     const KIND: &'static str = notify::CHANNEL;
     const PATH: &'static str = "channels";
@@ -78,6 +90,9 @@ pub fn routes() -> Router<Shared> {
         .merge(doc_routes::<EscalationPolicy>())
         .merge(doc_routes::<Team>())
         .merge(doc_routes::<Channel>())
+        .merge(doc_routes::<
+            watchfloor_monitor::maintenance::MaintenanceWindow,
+        >())
         .route("/api/v1/schedules/{name}/oncall", get(on_call))
         .route("/api/v1/schedules/{name}/shifts", get(shifts))
         .route("/api/v1/schedules/{name}/overrides", post(add_override))
@@ -189,7 +204,7 @@ async fn put_doc<D: Doc>(
     headers: HeaderMap,
     Body(doc): Body<D>,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::ManageOnCall)?;
+    caller.require(D::WRITE)?;
     valid_name(&name)?;
     let problems = doc.problems();
     if !problems.is_empty() {
@@ -208,6 +223,9 @@ async fn put_doc<D: Doc>(
     .await?
     .map_err(conflict_is_409)?
     .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "written but not found"))?;
+    if D::KIND == crate::monitoring::MAINTENANCE_DOC {
+        app.monitoring.reload_windows().await;
+    }
     let status = if stored.version == 1 {
         StatusCode::CREATED
     } else {
@@ -221,9 +239,12 @@ async fn delete_doc<D: Doc>(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Action::ManageOnCall)?;
+    caller.require(D::WRITE)?;
     let (outbox, tenant, n) = (app.outbox.clone(), caller.tenant.clone(), name.clone());
     if blocking(move || outbox.delete_document(&tenant, D::KIND, &n)).await?? {
+        if D::KIND == crate::monitoring::MAINTENANCE_DOC {
+            app.monitoring.reload_windows().await;
+        }
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::new(

@@ -11,6 +11,8 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::mpsc;
 use watchfloor_ingest::now_ns;
+use watchfloor_monitor::flap::FlapChange;
+use watchfloor_monitor::maintenance::MaintenanceWindow;
 use watchfloor_monitor::{CheckState, Control, Monitor, MonitorSpec, Outcome, Report, Status};
 use watchfloor_store::{Alert, CheckSample, CheckStore, OutboxStore, StateStore};
 
@@ -18,6 +20,40 @@ use crate::config::MonitorConfig;
 
 /// Document kind of checks made through the API.
 pub const CHECK_DOC: &str = "check";
+/// Document kind of maintenance windows.
+pub const MAINTENANCE_DOC: &str = "maintenance";
+
+/// Every tenant's maintenance windows, as last read.
+pub type Windows = Arc<RwLock<HashMap<String, Vec<MaintenanceWindow>>>>;
+
+fn load_windows(outbox: &dyn OutboxStore) -> HashMap<String, Vec<MaintenanceWindow>> {
+    let mut out: HashMap<String, Vec<MaintenanceWindow>> = HashMap::new();
+    match outbox.documents_of_kind(MAINTENANCE_DOC) {
+        Ok(docs) => {
+            for d in docs {
+                match serde_json::from_value(d.body) {
+                    Ok(w) => out.entry(d.tenant).or_default().push(w),
+                    Err(e) => tracing::error!("maintenance {:?} of {}: {e}", d.name, d.tenant),
+                }
+            }
+        }
+        Err(e) => tracing::error!("reading maintenance windows: {e}"),
+    }
+    out
+}
+
+fn in_maintenance(
+    windows: &Windows,
+    tenant: &str,
+    check: &str,
+    node: Option<&str>,
+    at: i64,
+) -> bool {
+    let windows = windows.read().unwrap_or_else(|p| p.into_inner());
+    windows
+        .get(tenant)
+        .is_some_and(|ws| ws.iter().any(|w| w.covers(check, node) && w.active_at(at)))
+}
 
 /// What the API shows of a check.
 #[derive(Clone)]
@@ -35,6 +71,8 @@ pub struct Monitoring {
     pub control: mpsc::Sender<Control>,
     /// By (tenant, name).
     pub live: Arc<RwLock<HashMap<(String, String), Live>>>,
+    pub windows: Windows,
+    outbox: Arc<dyn OutboxStore>,
 }
 
 impl Monitoring {
@@ -74,6 +112,14 @@ impl Monitoring {
             .control
             .send(Control::Upsert(Box::new(scheduled(monitor))))
             .await;
+    }
+
+    /// Reads the maintenance windows again (after a change through the API).
+    pub async fn reload_windows(&self) {
+        let outbox = self.outbox.clone();
+        if let Ok(w) = tokio::task::spawn_blocking(move || load_windows(outbox.as_ref())).await {
+            *self.windows.write().unwrap_or_else(|p| p.into_inner()) = w;
+        }
     }
 
     pub async fn remove(&self, tenant: &str, name: &str) {
@@ -158,6 +204,7 @@ pub fn start(
         })
         .collect();
     let live = Arc::new(RwLock::new(live));
+    let windows: Windows = Arc::new(RwLock::new(load_windows(outbox.as_ref())));
     let (control, control_rx) = mpsc::channel(256);
     let (reports_tx, reports_rx) = mpsc::channel(4096);
     let scheduled_monitors: Vec<Monitor> =
@@ -172,15 +219,23 @@ pub fn start(
     tokio::spawn(store_reports(
         reports_rx,
         live.clone(),
+        windows.clone(),
         checks.clone(),
         alerts,
     ));
     tokio::spawn(downsample(checks, cfg.clone()));
-    Monitoring { control, live }
+    Monitoring {
+        control,
+        live,
+        windows,
+        outbox,
+    }
 }
 
-fn sample(r: &Report, tenant: &str, name: &str) -> CheckSample {
+fn sample(r: &Report, tenant: &str, name: &str, maintenance: bool) -> CheckSample {
     CheckSample {
+        maintenance,
+        output: (r.outcome.status != Status::Ok).then(|| r.outcome.summary.clone()),
         tenant: tenant.to_string(),
         check: name.to_string(),
         time_ns: r.at_ns,
@@ -200,37 +255,62 @@ fn level(s: Status) -> &'static str {
     }
 }
 
-/// The alert for a hard change to a problem.
+/// The alert a result raises, if any: one when flapping starts; else,
+/// unless the check flaps, one for a hard change to a problem.
 fn alert(r: &Report, tenant: &str, name: &str) -> Option<Alert> {
+    if let Some(FlapChange::Started { percent }) = r.flap {
+        let mut a = base_alert(r, tenant, name, r.at_ns);
+        a.key = format!("check:{tenant}:{name}:flapping:{}", r.at_ns);
+        a.rule_title = format!(
+            "{} {name} FLAPPING: {percent:.0}% state change over the last results",
+            r.monitor.check.service()
+        );
+        a.level = "high".into();
+        a.fields.insert("status".into(), json!("FLAPPING"));
+        a.fields
+            .insert("state_change_percent".into(), json!(percent));
+        return Some(a);
+    }
+    if r.state.flap.flapping {
+        return None;
+    }
     let change = r.change.as_ref().filter(|c| c.to != Status::Ok)?;
+    let mut a = base_alert(r, tenant, name, change.at_ns);
+    a.fields.insert("status".into(), json!(change.to.as_str()));
+    a.fields
+        .insert("previous".into(), json!(change.from.as_str()));
+    a.fields.insert("output".into(), json!(change.output));
+    a.rule_title = format!(
+        "{} {} {}: {}",
+        r.monitor.check.service(),
+        name,
+        change.to.as_str(),
+        change.output
+    );
+    a.level = level(change.to).into();
+    Some(a)
+}
+
+fn base_alert(r: &Report, tenant: &str, name: &str, at_ns: i64) -> Alert {
     let m = &r.monitor;
     let mut fields = serde_json::Map::new();
     fields.insert("check".into(), json!(name));
     fields.insert("check_type".into(), json!(m.check.service()));
     fields.insert("target".into(), json!(m.check.describe()));
-    fields.insert("status".into(), json!(change.to.as_str()));
-    fields.insert("previous".into(), json!(change.from.as_str()));
-    fields.insert("output".into(), json!(change.output));
     if let Some(s) = &m.service {
         fields.insert("service".into(), json!(s));
     }
-    Some(Alert {
+    Alert {
         id: 0,
-        key: format!("check:{tenant}:{name}:{}", change.at_ns),
+        key: format!("check:{tenant}:{name}:{at_ns}"),
         tenant: tenant.to_string(),
         domain: "operations".into(),
         rule_id: Some(format!("check:{name}")),
-        rule_title: format!(
-            "{} {} {}: {}",
-            m.check.service(),
-            name,
-            change.to.as_str(),
-            change.output
-        ),
+        rule_title: String::new(),
         rule_kind: "check".into(),
-        level: level(change.to).into(),
+        level: "medium".into(),
         tags: Vec::new(),
-        time_ns: change.at_ns,
+        time_ns: at_ns,
         created_ns: now_ns(),
         host: m.host.clone(),
         user: None,
@@ -240,7 +320,7 @@ fn alert(r: &Report, tenant: &str, name: &str) -> Option<Alert> {
         value: r.outcome.latency_ms,
         parent: None,
         incident_id: None,
-    })
+    }
 }
 
 /// Stores samples in batches (every second), saves states that changed,
@@ -248,6 +328,7 @@ fn alert(r: &Report, tenant: &str, name: &str) -> Option<Alert> {
 async fn store_reports(
     mut rx: mpsc::Receiver<Report>,
     live: Arc<RwLock<HashMap<(String, String), Live>>>,
+    windows: Windows,
     checks: Arc<dyn CheckStore>,
     alerts: Arc<dyn StateStore>,
 ) {
@@ -261,8 +342,11 @@ async fn store_reports(
                 let Some(r) = report else { break };
                 let Some((tenant, name)) = r.monitor.name.split_once('/') else { continue };
                 let (tenant, name) = (tenant.to_string(), name.to_string());
-                samples.push(sample(&r, &tenant, &name));
-                raised.extend(alert(&r, &tenant, &name));
+                let quiet = in_maintenance(&windows, &tenant, &name, r.monitor.host.as_deref(), r.at_ns);
+                samples.push(sample(&r, &tenant, &name, quiet));
+                if !quiet {
+                    raised.extend(alert(&r, &tenant, &name));
+                }
                 let mut live = live.write().unwrap_or_else(|p| p.into_inner());
                 if let Some(l) = live.get_mut(&(tenant.clone(), name.clone())) {
                     let changed = l.state.as_ref().is_none_or(|s| {

@@ -83,12 +83,13 @@ const fn with_status(mut o: Op, ok: u16) -> Op {
 fn operations() -> Vec<Op> {
     use api::{AlertParams, IngestParams, NewToken, SearchParams};
     use api_access::{AuditParams, CreateTenant, CreateUser, LoginRequest, UpdateUser, UserParams};
-    use api_checks::{PauseRequest, ResultParams};
+    use api_checks::{AvailabilityParams, PauseRequest, ResultParams};
     use api_incidents::{
         ClockMove, FlagRequest, ListParams, MergeRequest, NewComment, ReportParams, SplitRequest,
         SubmitRequest,
     };
     use api_oncall::{AtParams, NotificationParams, SpanParams};
+    use watchfloor_monitor::maintenance::MaintenanceWindow;
     use watchfloor_monitor::MonitorSpec;
     let inc: Option<SchemaFn> = Some(of::<Incident>);
     vec![
@@ -755,6 +756,59 @@ fn operations() -> Vec<Op> {
         ),
         op(
             "get",
+            "/api/v1/availability",
+            "monitoring",
+            "Uptime (four decimals), outages with cause, MTTR and MTBF per check over a period",
+            READ,
+            None,
+            Some(of::<AvailabilityParams>),
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/maintenance",
+            "monitoring",
+            "Maintenance windows",
+            READ,
+            None,
+            None,
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/maintenance/{name}",
+            "monitoring",
+            "One maintenance window",
+            READ,
+            None,
+            None,
+            Some(of::<MaintenanceWindow>),
+        ),
+        op(
+            "put",
+            "/api/v1/maintenance/{name}",
+            "monitoring",
+            "Create or replace a maintenance window (one-off or recurring)",
+            CHECKS,
+            Some(of::<MaintenanceWindow>),
+            None,
+            Some(of::<MaintenanceWindow>),
+        ),
+        with_status(
+            op(
+                "delete",
+                "/api/v1/maintenance/{name}",
+                "monitoring",
+                "Delete a maintenance window",
+                CHECKS,
+                None,
+                None,
+                None,
+            ),
+            204,
+        ),
+        op(
+            "get",
             "/api/v1/checks",
             "monitoring",
             "Availability checks with their state",
@@ -1020,7 +1074,13 @@ mod tests {
                 }
             }
         }
-        for doc in ["schedules", "escalation-policies", "teams", "channels"] {
+        for doc in [
+            "schedules",
+            "escalation-policies",
+            "teams",
+            "channels",
+            "maintenance",
+        ] {
             out.push((format!("/api/v1/{doc}"), "get".into()));
             for m in ["get", "put", "delete"] {
                 out.push((format!("/api/v1/{doc}/{{name}}"), m.into()));

@@ -19,6 +19,13 @@ pub struct CheckSample {
     pub hard: bool,
     pub latency_ms: Option<f64>,
     pub cert_days_left: Option<i64>,
+    /// Taken inside a maintenance window.
+    #[serde(default)]
+    pub maintenance: bool,
+    /// What the check said, for problem results (availability names the
+    /// cause of an outage with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// An hour of a check's samples, kept after the raw ones are dropped.

@@ -14,8 +14,9 @@ impl CheckStore for SqliteStateStore {
         let tx = conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO check_samples (tenant, check_name, time_ns, status, hard, latency_ms, cert_days)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO check_samples (tenant, check_name, time_ns, status, hard, latency_ms, cert_days,
+                     maintenance, output)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for s in samples {
                 stmt.execute(params![
@@ -25,7 +26,9 @@ impl CheckStore for SqliteStateStore {
                     s.status,
                     s.hard,
                     s.latency_ms,
-                    s.cert_days_left
+                    s.cert_days_left,
+                    s.maintenance,
+                    s.output
                 ])?;
             }
         }
@@ -43,7 +46,7 @@ impl CheckStore for SqliteStateStore {
     ) -> Result<Vec<CheckSample>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT time_ns, status, hard, latency_ms, cert_days FROM check_samples
+            "SELECT time_ns, status, hard, latency_ms, cert_days, maintenance, output FROM check_samples
              WHERE tenant = ?1 AND check_name = ?2 AND time_ns >= ?3 AND time_ns < ?4
              ORDER BY time_ns LIMIT ?5",
         )?;
@@ -56,6 +59,8 @@ impl CheckStore for SqliteStateStore {
                 hard: r.get(2)?,
                 latency_ms: r.get(3)?,
                 cert_days_left: r.get(4)?,
+                maintenance: r.get(5)?,
+                output: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

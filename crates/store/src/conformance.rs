@@ -971,6 +971,8 @@ pub fn check_semantics<S: CheckStore>(open: &dyn Fn(&Path) -> S) {
             hard: true,
             latency_ms: latency,
             cert_days_left: None,
+            maintenance: false,
+            output: (status != 0).then(|| "refused".to_string()),
         };
     store
         .append_samples(&[
@@ -986,6 +988,7 @@ pub fn check_semantics<S: CheckStore>(open: &dyn Fn(&Path) -> S) {
         .samples("acme", "web", T0, T0 + 2 * HOUR, 100)
         .expect("samples");
     assert_eq!(web.len(), 4);
+    assert_eq!(web[1].output.as_deref(), Some("refused"));
     assert!(web.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
     assert_eq!(
         store

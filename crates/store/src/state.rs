@@ -122,7 +122,9 @@ CREATE TABLE IF NOT EXISTS check_samples (
     status INTEGER NOT NULL,
     hard INTEGER NOT NULL,
     latency_ms REAL,
-    cert_days INTEGER
+    cert_days INTEGER,
+    maintenance INTEGER NOT NULL DEFAULT 0,
+    output TEXT
 );
 CREATE INDEX IF NOT EXISTS check_samples_by_check ON check_samples (tenant, check_name, time_ns);
 CREATE INDEX IF NOT EXISTS check_samples_by_time ON check_samples (time_ns);
