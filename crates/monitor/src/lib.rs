@@ -13,6 +13,7 @@ pub mod scheduler;
 mod spec;
 pub mod state;
 mod target;
+pub mod topology;
 
 use std::time::Duration;
 
