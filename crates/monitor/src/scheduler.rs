@@ -59,6 +59,8 @@ pub enum Control {
     /// Add a check or replace the one of that name (keeping its state).
     Upsert(Box<Monitor>),
     Remove(String),
+    /// Run this check now (a parent of a host that just went down).
+    RunNow(String),
 }
 
 fn now_ns() -> i64 {
@@ -81,6 +83,9 @@ struct Entry {
     /// Bumped on every upsert, so a due time of an older version is ignored.
     generation: u64,
     running: bool,
+    /// The one due time that counts; other queued times for this check
+    /// (superseded by a run-now) are skipped.
+    next_due: Instant,
 }
 
 type Due = Reverse<(Instant, String, u64)>;
@@ -120,14 +125,18 @@ pub async fn run(
                         break;
                     }
                     queue.pop();
-                    let Some(e) = entries.get_mut(&name).filter(|e| e.generation == generation) else {
+                    let Some(e) = entries
+                        .get_mut(&name)
+                        .filter(|e| e.generation == generation && e.next_due == at)
+                    else {
                         continue;
                     };
                     if e.monitor.paused || e.running {
                         // Paused: look again later; still running: it will
                         // reschedule itself when done.
                         if e.monitor.paused {
-                            queue.push(Reverse((at + e.monitor.interval, name, generation)));
+                            e.next_due = at + e.monitor.interval;
+                            queue.push(Reverse((e.next_due, name, generation)));
                         }
                         continue;
                     }
@@ -148,6 +157,7 @@ pub async fn run(
                 // Due times keep their rhythm; a run that ended past the
                 // next due time is due now.
                 let next = (due + wait).max(Instant::now());
+                e.next_due = next;
                 queue.push(Reverse((next, name, generation)));
                 let report = Report {
                     monitor: e.monitor.clone(),
@@ -165,6 +175,12 @@ pub async fn run(
             msg = control.recv() => match msg {
                 Some(Control::Upsert(m)) => upsert(&mut entries, &mut queue, *m, None, Instant::now()),
                 Some(Control::Remove(name)) => { entries.remove(&name); }
+                Some(Control::RunNow(name)) => {
+                    if let Some(e) = entries.get_mut(&name).filter(|e| !e.running && !e.monitor.paused) {
+                        e.next_due = Instant::now();
+                        queue.push(Reverse((e.next_due, name, e.generation)));
+                    }
+                }
                 None => return,
             },
         }
@@ -185,9 +201,11 @@ fn upsert(
         state: state.clone().unwrap_or_else(|| CheckState::new(now_ns())),
         generation: 0,
         running: false,
+        next_due: first,
     });
     entry.monitor = Arc::new(m);
     entry.generation += 1;
+    entry.next_due = first;
     if let Some(s) = state {
         entry.state = s;
     }

@@ -24,6 +24,7 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/checks/{name}/pause", post(pause))
         .route("/api/v1/checks/{name}/results", get(results))
         .route("/api/v1/availability", get(availability))
+        .route("/api/v1/topology", get(topology).put(put_topology))
 }
 
 fn live_json(l: &Live) -> Value {
@@ -301,4 +302,52 @@ async fn availability(
         Json(json!({"from": format_rfc3339(from), "to": format_rfc3339(to), "checks": rows}))
             .into_response(),
     )
+}
+
+/// The tenant's topology and every node's state now.
+async fn topology(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let topology = {
+        let all = app
+            .monitoring
+            .topologies
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        all.get(&caller.tenant).cloned().unwrap_or_default()
+    };
+    let states = topology.evaluate(&app.monitoring.own_states(&caller.tenant));
+    Ok(Json(json!({ "nodes": topology.nodes, "states": states })).into_response())
+}
+
+/// Replaces the tenant's topology; every problem answers 400 at once.
+async fn put_topology(
+    State(app): State<Shared>,
+    caller: Caller,
+    Body(t): Body<watchfloor_monitor::topology::Topology>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageChecks)?;
+    let problems = t.problems();
+    if !problems.is_empty() {
+        return Err(ApiError::bad_request(problems.join("; ")));
+    }
+    let body = serde_json::to_value(&t)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let (outbox, tenant, now) = (
+        app.outbox.clone(),
+        caller.tenant.clone(),
+        watchfloor_ingest::now_ns(),
+    );
+    blocking(move || {
+        outbox.put_document(
+            &tenant,
+            crate::monitoring::TOPOLOGY_DOC,
+            crate::monitoring::TOPOLOGY_NAME,
+            &body,
+            None,
+            now,
+        )
+    })
+    .await??;
+    app.monitoring.reload_topologies().await;
+    Ok(Json(json!({ "nodes": t.nodes })).into_response())
 }

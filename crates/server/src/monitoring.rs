@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use watchfloor_ingest::now_ns;
 use watchfloor_monitor::flap::FlapChange;
 use watchfloor_monitor::maintenance::MaintenanceWindow;
+use watchfloor_monitor::topology::{NodeState, Own, Topology};
 use watchfloor_monitor::{CheckState, Control, Monitor, MonitorSpec, Outcome, Report, Status};
 use watchfloor_store::{Alert, CheckSample, CheckStore, OutboxStore, StateStore};
 
@@ -22,6 +23,31 @@ use crate::config::MonitorConfig;
 pub const CHECK_DOC: &str = "check";
 /// Document kind of maintenance windows.
 pub const MAINTENANCE_DOC: &str = "maintenance";
+
+/// Document kind (and name) of a tenant's topology.
+pub const TOPOLOGY_DOC: &str = "topology";
+pub const TOPOLOGY_NAME: &str = "default";
+
+/// Every tenant's topology, as last read.
+pub type Topologies = Arc<RwLock<HashMap<String, Topology>>>;
+
+fn load_topologies(outbox: &dyn OutboxStore) -> HashMap<String, Topology> {
+    let mut out = HashMap::new();
+    match outbox.documents_of_kind(TOPOLOGY_DOC) {
+        Ok(docs) => {
+            for d in docs.into_iter().filter(|d| d.name == TOPOLOGY_NAME) {
+                match serde_json::from_value(d.body) {
+                    Ok(t) => {
+                        out.insert(d.tenant, t);
+                    }
+                    Err(e) => tracing::error!("topology of {}: {e}", d.tenant),
+                }
+            }
+        }
+        Err(e) => tracing::error!("reading topologies: {e}"),
+    }
+    out
+}
 
 /// Every tenant's maintenance windows, as last read.
 pub type Windows = Arc<RwLock<HashMap<String, Vec<MaintenanceWindow>>>>;
@@ -72,6 +98,7 @@ pub struct Monitoring {
     /// By (tenant, name).
     pub live: Arc<RwLock<HashMap<(String, String), Live>>>,
     pub windows: Windows,
+    pub topologies: Topologies,
     outbox: Arc<dyn OutboxStore>,
 }
 
@@ -112,6 +139,19 @@ impl Monitoring {
             .control
             .send(Control::Upsert(Box::new(scheduled(monitor))))
             .await;
+    }
+
+    /// Reads the topologies again (after a change through the API).
+    pub async fn reload_topologies(&self) {
+        let outbox = self.outbox.clone();
+        if let Ok(t) = tokio::task::spawn_blocking(move || load_topologies(outbox.as_ref())).await {
+            *self.topologies.write().unwrap_or_else(|p| p.into_inner()) = t;
+        }
+    }
+
+    /// What each node's own checks say, for a tenant.
+    pub fn own_states(&self, tenant: &str) -> HashMap<String, Own> {
+        own_states(&self.live, tenant)
     }
 
     /// Reads the maintenance windows again (after a change through the API).
@@ -205,6 +245,7 @@ pub fn start(
         .collect();
     let live = Arc::new(RwLock::new(live));
     let windows: Windows = Arc::new(RwLock::new(load_windows(outbox.as_ref())));
+    let topologies: Topologies = Arc::new(RwLock::new(load_topologies(outbox.as_ref())));
     let (control, control_rx) = mpsc::channel(256);
     let (reports_tx, reports_rx) = mpsc::channel(4096);
     let scheduled_monitors: Vec<Monitor> =
@@ -216,20 +257,47 @@ pub fn start(
         reports_tx,
         cfg.max_concurrent as usize,
     ));
-    tokio::spawn(store_reports(
-        reports_rx,
-        live.clone(),
-        windows.clone(),
-        checks.clone(),
+    let sink = Sink {
+        live: live.clone(),
+        windows: windows.clone(),
+        topologies: topologies.clone(),
+        control: control.clone(),
+        checks: checks.clone(),
         alerts,
-    ));
+    };
+    tokio::spawn(sink.run(reports_rx));
     tokio::spawn(downsample(checks, cfg.clone()));
     Monitoring {
         control,
         live,
         windows,
+        topologies,
         outbox,
     }
+}
+
+/// Per node: down when one of its checks is hard CRITICAL or UNKNOWN, up
+/// when its checks have results and none is, no data otherwise.
+fn own_states(
+    live: &RwLock<HashMap<(String, String), Live>>,
+    tenant: &str,
+) -> HashMap<String, Own> {
+    let live = live.read().unwrap_or_else(|p| p.into_inner());
+    let mut out: HashMap<String, Own> = HashMap::new();
+    for ((t, _), l) in live.iter() {
+        let (Some(node), Some(state)) = (&l.monitor.host, &l.state) else {
+            continue;
+        };
+        if t != tenant || state.last_check_ns == 0 {
+            continue;
+        }
+        let down = matches!(state.hard_status, Status::Critical | Status::Unknown);
+        let entry = out.entry(node.clone()).or_insert(Own::Up);
+        if down {
+            *entry = Own::Down;
+        }
+    }
+    out
 }
 
 fn sample(r: &Report, tenant: &str, name: &str, maintenance: bool) -> CheckSample {
@@ -255,39 +323,49 @@ fn level(s: Status) -> &'static str {
     }
 }
 
-/// The alert a result raises, if any: one when flapping starts; else,
-/// unless the check flaps, one for a hard change to a problem.
-fn alert(r: &Report, tenant: &str, name: &str) -> Option<Alert> {
-    if let Some(FlapChange::Started { percent }) = r.flap {
-        let mut a = base_alert(r, tenant, name, r.at_ns);
-        a.key = format!("check:{tenant}:{name}:flapping:{}", r.at_ns);
-        a.rule_title = format!(
-            "{} {name} FLAPPING: {percent:.0}% state change over the last results",
-            r.monitor.check.service()
-        );
-        a.level = "high".into();
-        a.fields.insert("status".into(), json!("FLAPPING"));
-        a.fields
-            .insert("state_change_percent".into(), json!(percent));
-        return Some(a);
-    }
-    if r.state.flap.flapping {
-        return None;
-    }
+fn flapping_alert(r: &Report, tenant: &str, name: &str, percent: f64) -> Alert {
+    let mut a = base_alert(r, tenant, name, r.at_ns);
+    a.key = format!("check:{tenant}:{name}:flapping:{}", r.at_ns);
+    a.rule_title = format!(
+        "{} {name} FLAPPING: {percent:.0}% state change over the last results",
+        r.monitor.check.service()
+    );
+    a.level = "high".into();
+    a.fields.insert("status".into(), json!("FLAPPING"));
+    a.fields
+        .insert("state_change_percent".into(), json!(percent));
+    a
+}
+
+/// The alert for a hard change to a problem: the root cause of an
+/// outage, or (with `behind`) a node cut off by it, attached to the root's
+/// alert through `parent` so that it joins the root's incident.
+fn problem_alert(
+    r: &Report,
+    tenant: &str,
+    name: &str,
+    behind: Option<(&[String], Option<String>)>,
+) -> Option<Alert> {
     let change = r.change.as_ref().filter(|c| c.to != Status::Ok)?;
     let mut a = base_alert(r, tenant, name, change.at_ns);
     a.fields.insert("status".into(), json!(change.to.as_str()));
     a.fields
         .insert("previous".into(), json!(change.from.as_str()));
     a.fields.insert("output".into(), json!(change.output));
-    a.rule_title = format!(
-        "{} {} {}: {}",
-        r.monitor.check.service(),
-        name,
-        change.to.as_str(),
-        change.output
-    );
-    a.level = level(change.to).into();
+    let service = r.monitor.check.service();
+    match behind {
+        None => {
+            a.rule_title = format!("{service} {name} {}: {}", change.to.as_str(), change.output);
+            a.level = level(change.to).into();
+        }
+        Some((roots, parent)) => {
+            a.rule_title = format!("{service} {name} UNREACHABLE behind {}", roots.join(", "));
+            a.level = "low".into();
+            a.fields.insert("state".into(), json!("UNREACHABLE"));
+            a.fields.insert("root_cause".into(), json!(roots));
+            a.parent = parent;
+        }
+    }
     Some(a)
 }
 
@@ -323,78 +401,236 @@ fn base_alert(r: &Report, tenant: &str, name: &str, at_ns: i64) -> Alert {
     }
 }
 
-/// Stores samples in batches (every second), saves states that changed,
-/// raises alerts for hard problems.
-async fn store_reports(
-    mut rx: mpsc::Receiver<Report>,
-    live: Arc<RwLock<HashMap<(String, String), Live>>>,
-    windows: Windows,
-    checks: Arc<dyn CheckStore>,
-    alerts: Arc<dyn StateStore>,
-) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut samples = Vec::new();
-    let mut states = Vec::new();
-    let mut raised = Vec::new();
-    loop {
-        tokio::select! {
-            report = rx.recv() => {
-                let Some(r) = report else { break };
-                let Some((tenant, name)) = r.monitor.name.split_once('/') else { continue };
-                let (tenant, name) = (tenant.to_string(), name.to_string());
-                let quiet = in_maintenance(&windows, &tenant, &name, r.monitor.host.as_deref(), r.at_ns);
-                samples.push(sample(&r, &tenant, &name, quiet));
-                if !quiet {
-                    raised.extend(alert(&r, &tenant, &name));
-                }
-                let mut live = live.write().unwrap_or_else(|p| p.into_inner());
-                if let Some(l) = live.get_mut(&(tenant.clone(), name.clone())) {
-                    let changed = l.state.as_ref().is_none_or(|s| {
-                        (s.status, s.hard, s.attempt, s.hard_status)
-                            != (r.state.status, r.state.hard, r.state.attempt, r.state.hard_status)
-                    });
-                    if changed {
-                        states.push((tenant, name, r.state.clone()));
-                    }
-                    l.state = Some(r.state);
-                    l.last = Some(r.outcome);
-                }
-            }
-            _ = tick.tick() => {
-                flush(&checks, &alerts, std::mem::take(&mut samples), std::mem::take(&mut states), std::mem::take(&mut raised)).await;
-            }
-        }
-    }
-    flush(&checks, &alerts, samples, states, raised).await;
+/// A problem held back until the node's parents have been checked again,
+/// so that a host behind a failed router is not paged as its own outage.
+struct Held {
+    report: Report,
+    tenant: String,
+    name: String,
+    node: String,
+    asked_ns: i64,
+    since: std::time::Instant,
 }
 
-async fn flush(
-    checks: &Arc<dyn CheckStore>,
-    alerts: &Arc<dyn StateStore>,
+/// How long a problem waits for its parents' fresh results at most.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// Takes the scheduler's reports: samples in batches (every second),
+/// states that changed, alerts with the topology's root cause applied.
+struct Sink {
+    live: Arc<RwLock<HashMap<(String, String), Live>>>,
+    windows: Windows,
+    topologies: Topologies,
+    control: mpsc::Sender<Control>,
+    checks: Arc<dyn CheckStore>,
+    alerts: Arc<dyn StateStore>,
+}
+
+#[derive(Default)]
+struct Batch {
     samples: Vec<CheckSample>,
     states: Vec<(String, String, CheckState)>,
-    raised: Vec<Alert>,
-) {
-    if samples.is_empty() && states.is_empty() && raised.is_empty() {
-        return;
+    alerts: Vec<Alert>,
+    held: Vec<Held>,
+    /// (tenant, node) of a down root cause, to its alert's dedup key.
+    roots: HashMap<(String, String), String>,
+}
+
+impl Sink {
+    async fn run(self, mut rx: mpsc::Receiver<Report>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut b = Batch::default();
+        loop {
+            tokio::select! {
+                report = rx.recv() => {
+                    let Some(r) = report else { break };
+                    self.take(r, &mut b).await;
+                    self.settle(&mut b, false);
+                }
+                _ = tick.tick() => {
+                    self.settle(&mut b, false);
+                    self.flush(&mut b).await;
+                }
+            }
+        }
+        self.settle(&mut b, true);
+        self.flush(&mut b).await;
     }
-    let (checks, alerts) = (checks.clone(), alerts.clone());
-    let done = tokio::task::spawn_blocking(move || -> Result<(), String> {
-        checks.append_samples(&samples).map_err(|e| e.to_string())?;
-        for (t, n, s) in &states {
-            let v = serde_json::to_value(s).map_err(|e| e.to_string())?;
-            checks
-                .save_check_state(t, n, &v)
-                .map_err(|e| e.to_string())?;
+
+    async fn take(&self, r: Report, b: &mut Batch) {
+        let Some((tenant, name)) = r.monitor.name.split_once('/') else {
+            return;
+        };
+        let (tenant, name) = (tenant.to_string(), name.to_string());
+        let node = r.monitor.host.clone();
+        let quiet = in_maintenance(&self.windows, &tenant, &name, node.as_deref(), r.at_ns);
+        b.samples.push(sample(&r, &tenant, &name, quiet));
+        self.remember(&r, &tenant, &name, b);
+        if quiet {
+            return;
         }
-        if !raised.is_empty() {
-            alerts.insert_alerts(&raised).map_err(|e| e.to_string())?;
+        if let Some(FlapChange::Started { percent }) = r.flap {
+            b.alerts.push(flapping_alert(&r, &tenant, &name, percent));
+            return;
         }
-        Ok(())
-    })
-    .await;
-    if !matches!(done, Ok(Ok(()))) {
-        tracing::error!("storing check results failed: {done:?}");
+        let Some(change) = r.change.clone().filter(|_| !r.state.flap.flapping) else {
+            return;
+        };
+        if change.to == Status::Ok {
+            if let Some(n) = node {
+                b.roots.remove(&(tenant, n));
+            }
+            return;
+        }
+        match node.filter(|n| !self.parent_checks(&tenant, n).is_empty()) {
+            Some(node) => {
+                for parent in self.parent_checks(&tenant, &node) {
+                    let _ = self
+                        .control
+                        .send(Control::RunNow(scheduler_name(&tenant, &parent)))
+                        .await;
+                }
+                b.held.push(Held {
+                    report: r,
+                    tenant,
+                    name,
+                    node,
+                    asked_ns: watchfloor_ingest::now_ns(),
+                    since: std::time::Instant::now(),
+                });
+            }
+            None => self.raise_root(&r, &tenant, &name, b),
+        }
+    }
+
+    /// Keeps the live state for the API and queues changed states.
+    fn remember(&self, r: &Report, tenant: &str, name: &str, b: &mut Batch) {
+        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = live.get_mut(&(tenant.to_string(), name.to_string())) {
+            let changed = l.state.as_ref().is_none_or(|s| {
+                (s.status, s.hard, s.attempt, s.hard_status, s.flap.flapping)
+                    != (
+                        r.state.status,
+                        r.state.hard,
+                        r.state.attempt,
+                        r.state.hard_status,
+                        r.state.flap.flapping,
+                    )
+            });
+            if changed {
+                b.states
+                    .push((tenant.to_string(), name.to_string(), r.state.clone()));
+            }
+            l.state = Some(r.state.clone());
+            l.last = Some(r.outcome.clone());
+        }
+    }
+
+    fn raise_root(&self, r: &Report, tenant: &str, name: &str, b: &mut Batch) {
+        if let Some(a) = problem_alert(r, tenant, name, None) {
+            if let Some(node) = &r.monitor.host {
+                b.roots.insert(
+                    (tenant.to_string(), node.clone()),
+                    watchfloor_incident::grouping::dedup_key(&a),
+                );
+            }
+            b.alerts.push(a);
+        }
+    }
+
+    /// The checks of the parents of `node` in the tenant's topology.
+    fn parent_checks(&self, tenant: &str, node: &str) -> Vec<String> {
+        let topologies = self.topologies.read().unwrap_or_else(|p| p.into_inner());
+        let Some(parents) = topologies
+            .get(tenant)
+            .and_then(|t| t.nodes.iter().find(|n| n.name == node))
+            .map(|n| n.parents.clone())
+        else {
+            return Vec::new();
+        };
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        live.iter()
+            .filter(|((t, _), l)| {
+                t == tenant && l.monitor.host.as_ref().is_some_and(|h| parents.contains(h))
+            })
+            .map(|((_, n), _)| n.clone())
+            .collect()
+    }
+
+    /// Whether every parent check has a result since `asked_ns`.
+    fn parents_fresh(&self, tenant: &str, node: &str, asked_ns: i64) -> bool {
+        let parents = self.parent_checks(tenant, node);
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        parents.iter().all(|p| {
+            live.get(&(tenant.to_string(), p.clone()))
+                .and_then(|l| l.state.as_ref())
+                .is_some_and(|s| s.last_check_ns >= asked_ns && s.hard)
+        })
+    }
+
+    /// Decides the held problems whose parents have answered (or after
+    /// [`SETTLE`], or at shutdown): unreachable behind a down parent, or a
+    /// root cause of its own.
+    fn settle(&self, b: &mut Batch, all: bool) {
+        let held = std::mem::take(&mut b.held);
+        for h in held {
+            let ready = all
+                || h.since.elapsed() >= SETTLE
+                || self.parents_fresh(&h.tenant, &h.node, h.asked_ns);
+            if !ready {
+                b.held.push(h);
+                continue;
+            }
+            let evaluated = {
+                let topologies = self.topologies.read().unwrap_or_else(|p| p.into_inner());
+                topologies.get(&h.tenant).map(|t| {
+                    t.evaluate(&own_states(&self.live, &h.tenant))
+                        .remove(&h.node)
+                })
+            };
+            match evaluated.flatten() {
+                Some(e) if e.state == NodeState::Unreachable => {
+                    let roots: Vec<String> = e.root_causes.into_iter().collect();
+                    let parent = roots
+                        .iter()
+                        .find_map(|r| b.roots.get(&(h.tenant.clone(), r.clone())).cloned());
+                    b.alerts.extend(problem_alert(
+                        &h.report,
+                        &h.tenant,
+                        &h.name,
+                        Some((&roots, parent)),
+                    ));
+                }
+                _ => self.raise_root(&h.report, &h.tenant, &h.name, b),
+            }
+        }
+    }
+
+    async fn flush(&self, b: &mut Batch) {
+        let samples = std::mem::take(&mut b.samples);
+        let states = std::mem::take(&mut b.states);
+        let raised = std::mem::take(&mut b.alerts);
+        if samples.is_empty() && states.is_empty() && raised.is_empty() {
+            return;
+        }
+        let (checks, alerts) = (self.checks.clone(), self.alerts.clone());
+        let done = tokio::task::spawn_blocking(move || -> Result<(), String> {
+            checks.append_samples(&samples).map_err(|e| e.to_string())?;
+            for (t, n, s) in &states {
+                let v = serde_json::to_value(s).map_err(|e| e.to_string())?;
+                checks
+                    .save_check_state(t, n, &v)
+                    .map_err(|e| e.to_string())?;
+            }
+            if !raised.is_empty() {
+                alerts.insert_alerts(&raised).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+        .await;
+        if !matches!(done, Ok(Ok(()))) {
+            tracing::error!("storing check results failed: {done:?}");
+        }
     }
 }
 

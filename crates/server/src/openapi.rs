@@ -90,6 +90,7 @@ fn operations() -> Vec<Op> {
     };
     use api_oncall::{AtParams, NotificationParams, SpanParams};
     use watchfloor_monitor::maintenance::MaintenanceWindow;
+    use watchfloor_monitor::topology::Topology;
     use watchfloor_monitor::MonitorSpec;
     let inc: Option<SchemaFn> = Some(of::<Incident>);
     vec![
@@ -752,6 +753,26 @@ fn operations() -> Vec<Op> {
             READ,
             None,
             Some(of::<NotificationParams>),
+            None,
+        ),
+        op(
+            "get",
+            "/api/v1/topology",
+            "monitoring",
+            "The topology and every node's state (up, down, unreachable with its root causes)",
+            READ,
+            None,
+            None,
+            None,
+        ),
+        op(
+            "put",
+            "/api/v1/topology",
+            "monitoring",
+            "Replace the topology: hosts, services, links, business services and their parents",
+            CHECKS,
+            Some(of::<Topology>),
+            None,
             None,
         ),
         op(
