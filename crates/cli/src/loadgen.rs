@@ -23,6 +23,9 @@ pub enum LoadgenCommand {
     Send(SendArgs),
     /// Run one query many times and report its latency.
     Search(SearchBenchArgs),
+    /// Run many checks on the scheduler against loopback targets and
+    /// report checks/s, drift and memory per check.
+    Checks(crate::loadgen_checks::ChecksArgs),
 }
 
 #[derive(Args)]
@@ -66,6 +69,7 @@ pub fn run(cmd: LoadgenCommand) -> anyhow::Result<u8> {
     match cmd {
         LoadgenCommand::Send(args) => send(&args),
         LoadgenCommand::Search(args) => search(&args),
+        LoadgenCommand::Checks(args) => crate::loadgen_checks::run(&args),
     }
 }
 

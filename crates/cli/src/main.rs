@@ -7,6 +7,7 @@ mod hunt;
 mod import_cmd;
 mod incident_cmd;
 mod loadgen;
+mod loadgen_checks;
 mod output;
 mod report_cmd;
 mod rules_cmd;

@@ -4,7 +4,32 @@ use std::time::Instant;
 
 use crate::{HttpCheck, Outcome, Status};
 
+/// Clients by their settings: building one (TLS roots, certificates) costs
+/// far more than a check, so checks with the same settings share one.
+/// Idle connections are not kept: every check connects afresh, as a
+/// monitor must to see a server that stopped accepting connections.
 fn client(c: &HttpCheck) -> Result<reqwest::Client, String> {
+    type Key = (u32, Option<std::path::PathBuf>, Option<std::path::PathBuf>);
+    static CLIENTS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<Key, reqwest::Client>>,
+    > = std::sync::OnceLock::new();
+    let key: Key = (c.max_redirects, c.ca_file.clone(), c.client_cert.clone());
+    let clients = CLIENTS.get_or_init(Default::default);
+    if let Some(found) = clients.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(found);
+    }
+    let built = build_client(c)?;
+    if let Ok(mut m) = clients.lock() {
+        // Bounded: settings are few in practice; start over if not.
+        if m.len() > 1024 {
+            m.clear();
+        }
+        m.insert(key, built.clone());
+    }
+    Ok(built)
+}
+
+fn build_client(c: &HttpCheck) -> Result<reqwest::Client, String> {
     let redirects = if c.max_redirects == 0 {
         reqwest::redirect::Policy::none()
     } else {
@@ -12,6 +37,7 @@ fn client(c: &HttpCheck) -> Result<reqwest::Client, String> {
     };
     let mut b = reqwest::Client::builder()
         .redirect(redirects)
+        .pool_max_idle_per_host(0)
         .user_agent(concat!("watchfloor-check/", env!("CARGO_PKG_VERSION")))
         .use_rustls_tls();
     if let Some(path) = &c.ca_file {
