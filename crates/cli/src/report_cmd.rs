@@ -18,6 +18,9 @@ pub enum ReportCommand {
         /// One check only.
         #[arg(long)]
         check: Option<String>,
+        /// check, node, service or business (business services of the topology).
+        #[arg(long, default_value = "check")]
+        by: String,
         #[arg(long, value_enum, default_value = "table")]
         format: ReportFormat,
         #[command(flatten)]
@@ -46,18 +49,31 @@ pub fn run(cmd: ReportCommand) -> anyhow::Result<u8> {
         from,
         to,
         check,
+        by,
         format,
         server,
     } = cmd;
     let client = server.connect()?;
     let mut query = Vec::new();
-    for (k, v) in [("from", from), ("to", to), ("check", check)] {
+    for (k, v) in [
+        ("from", from),
+        ("to", to),
+        ("check", check),
+        ("by", Some(by)),
+    ] {
         if let Some(v) = v {
             query.push((k, v));
         }
     }
     let report = client.get("/api/v1/availability", &query)?;
-    let rows = report["checks"].as_array().cloned().unwrap_or_default();
+    let rows = report["rows"].as_array().cloned().unwrap_or_default();
+    let key = match report["by"].as_str() {
+        Some("business") => "business_service",
+        Some(other) => other,
+        None => "check",
+    }
+    .to_string();
+    let name = |r: &serde_json::Value| r[key.as_str()].as_str().unwrap_or("").to_string();
     match format {
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         ReportFormat::Csv => {
@@ -73,7 +89,7 @@ pub fn run(cmd: ReportCommand) -> anyhow::Result<u8> {
             ])?;
             for r in &rows {
                 w.write_record([
-                    r["check"].as_str().unwrap_or(""),
+                    name(r).as_str(),
                     &r["uptime_percent"]
                         .as_f64()
                         .map_or(String::new(), |f| format!("{f:.4}")),
@@ -98,12 +114,12 @@ pub fn run(cmd: ReportCommand) -> anyhow::Result<u8> {
             );
             println!(
                 "{:<28} {:>10} {:>8} {:>9} {:>9} {:>10}",
-                "check", "uptime", "outages", "down s", "MTTR s", "MTBF s"
+                key, "uptime", "outages", "down s", "MTTR s", "MTBF s"
             );
             for r in &rows {
                 println!(
                     "{:<28} {:>10} {:>8} {:>9} {:>9} {:>10}",
-                    r["check"].as_str().unwrap_or(""),
+                    name(r),
                     uptime(&r["uptime_percent"]),
                     r["outages"].as_array().map_or(0, Vec::len),
                     figure(&r["down_secs"]),

@@ -239,7 +239,8 @@ fn maintenance_silences_a_check_and_availability_counts_it_out() {
     std::thread::sleep(Duration::from_millis(1200));
     let (status, report) = s.get("/api/v1/availability?check=db-port&from=now-1h");
     assert_eq!(status, 200, "{report}");
-    let row = &report["checks"][0];
+    let row = &report["rows"][0];
+    assert_eq!(row["check"], "db-port");
     assert!(row["maintenance_secs"].as_f64().unwrap() > 0.0, "{row}");
     assert!(row["down_secs"].as_f64().unwrap() > 0.0, "{row}");
     let outages = row["outages"].as_array().unwrap();
@@ -268,4 +269,9 @@ fn maintenance_silences_a_check_and_availability_counts_it_out() {
     let csv = String::from_utf8_lossy(&out.stdout);
     assert!(csv.starts_with("check,uptime_percent"), "{csv}");
     assert!(csv.contains("db-port,"), "{csv}");
+    let (status, by_node) = s.get("/api/v1/availability?by=node&from=now-1h");
+    assert_eq!(status, 200, "{by_node}");
+    assert_eq!(by_node["rows"][0]["node"], "127.0.0.1", "{by_node}");
+    assert_eq!(by_node["rows"][0]["outages"].as_array().unwrap().len(), 1);
+    assert_eq!(s.get("/api/v1/availability?by=planet").0, 400);
 }

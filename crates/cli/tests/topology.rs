@@ -157,6 +157,7 @@ impl Drop for Lab {
         for i in [1, 2] {
             let _ = Command::new("ip")
                 .args(["route", "del", &format!("{}/30", self.addr(i, 0))])
+                .stderr(std::process::Stdio::null())
                 .status();
         }
         let _ = Command::new("ip")
@@ -166,13 +167,16 @@ impl Drop for Lab {
                 "prohibit",
                 &format!("{}/32", self.addr(0, 2)),
             ])
+            .stderr(std::process::Stdio::null())
             .status();
         let _ = Command::new("ip")
             .args(["link", "del", &self.dev("u")])
+            .stderr(std::process::Stdio::null())
             .status();
         for role in ["r", "a", "b"] {
             let _ = Command::new("ip")
                 .args(["netns", "del", &self.ns(role)])
+                .stderr(std::process::Stdio::null())
                 .status();
         }
     }
@@ -262,4 +266,11 @@ fn a_cut_uplink_pages_once_for_the_router_and_marks_the_hosts_unreachable() {
             .all(|n| topo["states"][n]["state"] == "up")
             .then_some(())
     });
+    let (status, report) = s.get("/api/v1/availability?by=business&from=now-1h");
+    assert_eq!(status, 200, "{report}");
+    let shop = &report["rows"][0];
+    assert_eq!(shop["business_service"], "shop", "{report}");
+    assert!(shop["down_secs"].as_f64().unwrap() > 0.0, "{shop}");
+    assert_eq!(shop["outages"].as_array().unwrap().len(), 1, "{shop}");
+    assert!(shop["outages"][0]["end"].is_string(), "it ended: {shop}");
 }

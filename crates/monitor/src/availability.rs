@@ -210,3 +210,145 @@ mod tests {
         assert_eq!(late.no_data_secs, 90.0 * 60.0);
     }
 }
+
+/// How several results streams make one (a host from its checks, a
+/// business service from its components).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// Down when any stream is down (a host or service and its checks).
+    Worst,
+    /// Up while at least this many streams are up (a business service:
+    /// all, any or N of M). Streams in maintenance count as up, so planned
+    /// work does not count against the service, but the time is marked as
+    /// maintenance when the service would have been down without them.
+    AtLeast(usize),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Now {
+    NoData,
+    Is(Class),
+}
+
+fn combined(states: &[(Now, Option<String>)], how: Combine) -> Option<(Class, Option<String>)> {
+    let known: Vec<&(Now, Option<String>)> =
+        states.iter().filter(|(s, _)| *s != Now::NoData).collect();
+    if known.is_empty() {
+        return None;
+    }
+    let cause = |c: Class| {
+        known
+            .iter()
+            .find(|(s, _)| *s == Now::Is(c))
+            .and_then(|(_, o)| o.clone())
+    };
+    let count = |c: Class| known.iter().filter(|(s, _)| *s == Now::Is(c)).count();
+    Some(match how {
+        Combine::Worst => {
+            if count(Class::Down) > 0 {
+                (Class::Down, cause(Class::Down))
+            } else if count(Class::Unknown) > 0 {
+                (Class::Unknown, cause(Class::Unknown))
+            } else if count(Class::Up) == 0 {
+                (Class::Maintenance, None)
+            } else {
+                (Class::Up, None)
+            }
+        }
+        Combine::AtLeast(k) => {
+            let up = count(Class::Up);
+            if up >= k {
+                (Class::Up, None)
+            } else if up + count(Class::Maintenance) >= k {
+                (Class::Maintenance, None)
+            } else {
+                (
+                    Class::Down,
+                    cause(Class::Down).or_else(|| cause(Class::Unknown)),
+                )
+            }
+        }
+    })
+}
+
+/// One stream of observations from several, each in time order: at every
+/// result of any stream, the combined state of all of them.
+pub fn combine(streams: &[Vec<Observation>], how: Combine) -> Vec<Observation> {
+    let mut times: Vec<i64> = streams.iter().flatten().map(|o| o.time_ns).collect();
+    times.sort_unstable();
+    times.dedup();
+    let mut next = vec![0usize; streams.len()];
+    let mut states: Vec<(Now, Option<String>)> = vec![(Now::NoData, None); streams.len()];
+    let mut out = Vec::with_capacity(times.len());
+    for t in times {
+        for (i, s) in streams.iter().enumerate() {
+            while next[i] < s.len() && s[next[i]].time_ns <= t {
+                let o = &s[next[i]];
+                states[i] = (Now::Is(class(o)), o.output.clone());
+                next[i] += 1;
+            }
+        }
+        let Some((c, output)) = combined(&states, how) else {
+            continue;
+        };
+        let (status, hard, maintenance) = match c {
+            Class::Up => (Status::Ok, true, false),
+            Class::Down => (Status::Critical, true, false),
+            Class::Unknown => (Status::Unknown, true, false),
+            Class::Maintenance => (Status::Ok, true, true),
+        };
+        out.push(Observation {
+            time_ns: t,
+            status,
+            hard,
+            maintenance,
+            output,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod combine_tests {
+    use super::*;
+
+    const MIN: i64 = 60_000_000_000;
+
+    fn stream(points: &[(i64, Status)]) -> Vec<Observation> {
+        points
+            .iter()
+            .map(|&(m, status)| Observation {
+                time_ns: m * MIN,
+                status,
+                hard: true,
+                maintenance: false,
+                output: (status != Status::Ok).then(|| format!("down at {m}")),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_host_is_down_while_any_check_is_and_a_service_while_too_few_parts_are_up() {
+        use Status::{Critical as C, Ok as U};
+        // Two parts: a down 10..20, b down 15..30.
+        let a = stream(&[(0, U), (10, C), (20, U)]);
+        let b = stream(&[(0, U), (15, C), (30, U)]);
+        let host = availability(
+            &combine(&[a.clone(), b.clone()], Combine::Worst),
+            0,
+            60 * MIN,
+        );
+        assert_eq!(host.down_secs, 20.0 * 60.0, "10..30");
+        assert_eq!(host.outages.len(), 1);
+        assert_eq!(host.outages[0].cause, "down at 10");
+        let any = availability(
+            &combine(&[a.clone(), b.clone()], Combine::AtLeast(1)),
+            0,
+            60 * MIN,
+        );
+        assert_eq!(any.down_secs, 5.0 * 60.0, "both down 15..20");
+        let all = availability(&combine(&[a, b], Combine::AtLeast(2)), 0, 60 * MIN);
+        assert_eq!(all.down_secs, 20.0 * 60.0);
+        assert_eq!(all.uptime_percent, Some(66.6667));
+    }
+}

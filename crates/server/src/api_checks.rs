@@ -229,6 +229,10 @@ pub(crate) struct AvailabilityParams {
     to: Option<String>,
     /// One check only.
     check: Option<String>,
+    /// `check` (the default), `node` (a host from its checks), `service`
+    /// (the checks naming it) or `business` (business services of the
+    /// topology, from their components).
+    by: Option<String>,
 }
 
 fn observation(s: &watchfloor_store::CheckSample) -> watchfloor_monitor::availability::Observation {
@@ -247,7 +251,12 @@ fn observation(s: &watchfloor_store::CheckSample) -> watchfloor_monitor::availab
     }
 }
 
-fn availability_json(l: &Live, a: &watchfloor_monitor::availability::Availability) -> Value {
+/// Figures for one subject (check, node, service, business service).
+fn figures_json(
+    kind: &str,
+    name: &str,
+    a: &watchfloor_monitor::availability::Availability,
+) -> Value {
     let outages: Vec<Value> = a
         .outages
         .iter()
@@ -257,7 +266,7 @@ fn availability_json(l: &Live, a: &watchfloor_monitor::availability::Availabilit
         })
         .collect();
     json!({
-        "check": l.monitor.name, "service": l.monitor.service, "node": l.monitor.host,
+        kind: name,
         "uptime_percent": a.uptime_percent, "up_secs": a.up_secs, "down_secs": a.down_secs,
         "unknown_secs": a.unknown_secs, "maintenance_secs": a.maintenance_secs,
         "no_data_secs": a.no_data_secs, "outages": outages,
@@ -265,12 +274,60 @@ fn availability_json(l: &Live, a: &watchfloor_monitor::availability::Availabilit
     })
 }
 
-/// Uptime, outages, MTTR and MTBF per check over a period.
+type Streams =
+    std::collections::BTreeMap<String, Vec<watchfloor_monitor::availability::Observation>>;
+
+/// Every check's observations over the period (and a day before it, for
+/// the state at its start).
+async fn observations(
+    app: &Shared,
+    tenant: &str,
+    checks: &[Live],
+    from: i64,
+    to: i64,
+) -> Result<Streams, ApiError> {
+    let mut out = Streams::new();
+    for l in checks {
+        let (store, t, name) = (
+            app.checks.clone(),
+            tenant.to_string(),
+            l.monitor.name.clone(),
+        );
+        let samples =
+            blocking(move || store.samples(&t, &name, from - 86_400_000_000_000, to, 10_000_000))
+                .await??;
+        out.insert(
+            l.monitor.name.clone(),
+            samples.iter().map(observation).collect(),
+        );
+    }
+    Ok(out)
+}
+
+/// Groups the checks' streams by a key (node, service) and combines each group.
+fn grouped(checks: &[Live], streams: &Streams, key: impl Fn(&Live) -> Option<String>) -> Streams {
+    use watchfloor_monitor::availability::{combine, Combine};
+    let mut groups: std::collections::BTreeMap<String, Vec<Vec<_>>> = Default::default();
+    for l in checks {
+        if let (Some(k), Some(s)) = (key(l), streams.get(&l.monitor.name)) {
+            groups.entry(k).or_default().push(s.clone());
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(k, parts)| (k, combine(&parts, Combine::Worst)))
+        .collect()
+}
+
+/// Uptime, outages, MTTR and MTBF per check, node, service or business
+/// service over a period.
 async fn availability(
     State(app): State<Shared>,
     caller: Caller,
     Query(p): Query<AvailabilityParams>,
 ) -> Result<Response, ApiError> {
+    use watchfloor_monitor::availability::{availability as figures, combine, Combine};
+    use watchfloor_monitor::topology::{NodeKind, Require};
     caller.require(Action::Read)?;
     let now = watchfloor_ingest::now_ns();
     let from = time_param("from", p.from.as_deref())?.unwrap_or(now - 30 * 86_400_000_000_000);
@@ -282,28 +339,63 @@ async fn availability(
         Some(name) => vec![find(&app, &caller.tenant, name)?],
         None => app.monitoring.of_tenant(&caller.tenant),
     };
-    let mut rows = Vec::new();
-    for l in checks {
-        let (store, tenant, name) = (
-            app.checks.clone(),
-            caller.tenant.clone(),
-            l.monitor.name.clone(),
-        );
-        // A day before the period gives the state at its start.
-        let samples = blocking(move || {
-            store.samples(&tenant, &name, from - 86_400_000_000_000, to, 10_000_000)
-        })
-        .await??;
-        let obs: Vec<_> = samples.iter().map(observation).collect();
-        let a = watchfloor_monitor::availability::availability(&obs, from, to);
-        rows.push(availability_json(&l, &a));
-    }
-    Ok(
-        Json(json!({"from": format_rfc3339(from), "to": format_rfc3339(to), "checks": rows}))
-            .into_response(),
+    let streams = observations(&app, &caller.tenant, &checks, from, to).await?;
+    let by = p.by.as_deref().unwrap_or("check");
+    let (kind, subjects): (&str, Streams) = match by {
+        "check" => ("check", streams),
+        "node" => (
+            "node",
+            grouped(&checks, &streams, |l| l.monitor.host.clone()),
+        ),
+        "service" => (
+            "service",
+            grouped(&checks, &streams, |l| l.monitor.service.clone()),
+        ),
+        "business" => {
+            let nodes = grouped(&checks, &streams, |l| l.monitor.host.clone());
+            let topology = {
+                let all = app
+                    .monitoring
+                    .topologies
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner());
+                all.get(&caller.tenant).cloned().unwrap_or_default()
+            };
+            let business = topology
+                .nodes
+                .iter()
+                .filter(|n| n.kind == NodeKind::Business)
+                .map(|n| {
+                    let parts: Vec<_> = n
+                        .components
+                        .iter()
+                        .map(|c| nodes.get(c).cloned().unwrap_or_default())
+                        .collect();
+                    let need = match n.require {
+                        Require::All => parts.len(),
+                        Require::Any => 1,
+                        Require::AtLeast(k) => k,
+                    };
+                    (n.name.clone(), combine(&parts, Combine::AtLeast(need)))
+                })
+                .collect();
+            ("business_service", business)
+        }
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "by: {other:?}; one of check, node, service, business"
+            )))
+        }
+    };
+    let rows: Vec<Value> = subjects
+        .iter()
+        .map(|(name, obs)| figures_json(kind, name, &figures(obs, from, to)))
+        .collect();
+    Ok(Json(
+        json!({"from": format_rfc3339(from), "to": format_rfc3339(to), "by": by, "rows": rows}),
     )
+    .into_response())
 }
-
 /// The tenant's topology and every node's state now.
 async fn topology(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Action::Read)?;
