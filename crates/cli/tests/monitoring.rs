@@ -58,6 +58,10 @@ fn a_port_that_closes_becomes_a_hard_critical_alert_and_an_incident() {
         (c["state"]["hard_status"] == "critical").then_some(c)
     });
     assert_eq!(hard["state"]["attempt"], 2, "one retry, then hard: {hard}");
+    // The change is in the event log too, searchable like any log.
+    let events = s.search("check:db-port AND state:CRITICAL", 1);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["source"], "monitor", "{}", events[0]);
     let alert = wait_for("the operations alert", || {
         s.alerts("", 1)
             .into_iter()

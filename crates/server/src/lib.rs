@@ -303,6 +303,7 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
         &cfg.monitors,
         &cfg.tenant,
         &cfg.monitor,
+        parts.wal.appender(),
         parts.state.clone(),
         parts.state.clone(),
         parts.state.clone(),

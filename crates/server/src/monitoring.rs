@@ -218,10 +218,12 @@ fn saved_states(store: &dyn CheckStore) -> HashMap<String, CheckState> {
 }
 
 /// Starts the scheduler and the task that stores what it reports.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     specs: &[MonitorSpec],
     default_tenant: &str,
     cfg: &MonitorConfig,
+    appender: watchfloor_ingest::Appender,
     checks: Arc<dyn CheckStore>,
     outbox: Arc<dyn OutboxStore>,
     alerts: Arc<dyn StateStore>,
@@ -264,6 +266,7 @@ pub fn start(
         control: control.clone(),
         checks: checks.clone(),
         alerts,
+        appender,
     };
     tokio::spawn(sink.run(reports_rx));
     tokio::spawn(downsample(checks, cfg.clone()));
@@ -424,6 +427,8 @@ struct Sink {
     control: mpsc::Sender<Control>,
     checks: Arc<dyn CheckStore>,
     alerts: Arc<dyn StateStore>,
+    /// State changes also go into the event stream, searchable like logs.
+    appender: watchfloor_ingest::Appender,
 }
 
 #[derive(Default)]
@@ -466,6 +471,7 @@ impl Sink {
         let quiet = in_maintenance(&self.windows, &tenant, &name, node.as_deref(), r.at_ns);
         b.samples.push(sample(&r, &tenant, &name, quiet));
         self.remember(&r, &tenant, &name, b);
+        self.record_event(&r, &tenant, &name, quiet);
         if quiet {
             return;
         }
@@ -501,6 +507,56 @@ impl Sink {
             }
             None => self.raise_root(&r, &tenant, &name, b),
         }
+    }
+
+    /// Writes a hard state change (and the start or end of flapping) into
+    /// the event log, as JSON from source `monitor`.
+    fn record_event(&self, r: &Report, tenant: &str, name: &str, maintenance: bool) {
+        let m = &r.monitor;
+        let mut events = Vec::new();
+        if let Some(c) = &r.change {
+            events.push(json!({
+                "@timestamp": watchfloor_model::format_rfc3339(c.at_ns),
+                "event": {"module": "monitor", "kind": "state_change"},
+                "check": name, "check_type": m.check.service(), "target": m.check.describe(),
+                "node": m.host, "service": m.service, "state": c.to.as_str(),
+                "previous": c.from.as_str(), "output": c.output, "maintenance": maintenance,
+                "message": format!("{} {name} {} (was {}): {}", m.check.service(), c.to.as_str(), c.from.as_str(), c.output),
+            }));
+        }
+        if let Some(f) = r.flap {
+            let (what, percent) = match f {
+                FlapChange::Started { percent } => ("flapping_started", percent),
+                FlapChange::Stopped { percent } => ("flapping_stopped", percent),
+            };
+            events.push(json!({
+                "@timestamp": watchfloor_model::format_rfc3339(r.at_ns),
+                "event": {"module": "monitor", "kind": what},
+                "check": name, "node": m.host, "state_change_percent": percent,
+                "message": format!("{} {name}: {what} ({percent:.0}% state change)", m.check.service()),
+            }));
+        }
+        if events.is_empty() {
+            return;
+        }
+        let records: Vec<watchfloor_ingest::RawRecord> = events
+            .iter()
+            .map(|e| watchfloor_ingest::RawRecord {
+                received_ns: watchfloor_ingest::now_ns(),
+                kind: watchfloor_ingest::Kind::Json,
+                source: "monitor".into(),
+                tenant: tenant.to_string(),
+                peer: String::new(),
+                truncated: false,
+                body: e.to_string().into_bytes(),
+            })
+            .collect();
+        let appender = self.appender.clone();
+        tokio::spawn(async move {
+            if let Err(e) = appender.append(records).await {
+                tracing::error!("writing a check state change to the log: {e}");
+            }
+        });
     }
 
     /// Keeps the live state for the API and queues changed states.
