@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use watchfloor_monitor::{Check, HttpCheck, IcmpCheck, Monitor, Status, TcpCheck};
+use watchfloor_monitor::{Check, IcmpCheck, Monitor, Status, TcpCheck};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum CheckKind {
@@ -78,7 +78,12 @@ async fn start_targets(n: usize, http: bool) -> anyhow::Result<Vec<u16>> {
     Ok(ports)
 }
 
-fn monitor(i: usize, kind: CheckKind, ports: &[u16], interval: Duration) -> Monitor {
+fn monitor(
+    i: usize,
+    kind: CheckKind,
+    ports: &[u16],
+    interval: Duration,
+) -> anyhow::Result<Monitor> {
     let port = ports.get(i % ports.len().max(1)).copied().unwrap_or(0);
     let check = match kind {
         CheckKind::Tcp => Check::Tcp(TcpCheck {
@@ -94,32 +99,17 @@ fn monitor(i: usize, kind: CheckKind, ports: &[u16], interval: Duration) -> Moni
             crit_ms: None,
         }),
         CheckKind::Http => {
-            match watchfloor_monitor::parse_target(&format!("http://127.0.0.1:{port}/")) {
+            let url = format!("http://127.0.0.1:{port}/");
+            match watchfloor_monitor::parse_target(&url) {
                 Ok(Check::Http(mut h)) => {
                     h.max_redirects = 0;
                     Check::Http(h)
                 }
-                _ => Check::Http(Box::new(HttpCheck {
-                    url: format!("http://127.0.0.1:{port}/"),
-                    method: "GET".into(),
-                    headers: Default::default(),
-                    body: None,
-                    expect_status: Vec::new(),
-                    contains: None,
-                    regex: None,
-                    json_path: None,
-                    json_equals: None,
-                    warn_ms: None,
-                    crit_ms: None,
-                    max_redirects: 0,
-                    client_cert: None,
-                    ca_file: None,
-                    max_body_bytes: 1 << 20,
-                })),
+                other => return Err(anyhow::anyhow!("{url}: {other:?}")),
             }
         }
     };
-    Monitor {
+    Ok(Monitor {
         name: format!("c{i}"),
         tenant: "bench".into(),
         check,
@@ -130,7 +120,7 @@ fn monitor(i: usize, kind: CheckKind, ports: &[u16], interval: Duration) -> Moni
         paused: false,
         host: None,
         service: None,
-    }
+    })
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -157,9 +147,9 @@ async fn load(a: &ChecksArgs) -> anyhow::Result<u8> {
     };
     let interval = Duration::from_secs(a.interval.max(1));
     let before = rss_bytes();
-    let monitors: Vec<Monitor> = (0..a.checks)
+    let monitors = (0..a.checks)
         .map(|i| monitor(i, kind, &ports, interval))
-        .collect();
+        .collect::<anyhow::Result<Vec<Monitor>>>()?;
     let (control, control_rx) = mpsc::channel(1);
     let (tx, mut rx) = mpsc::channel(65_536);
     tokio::spawn(watchfloor_monitor::scheduler::run(

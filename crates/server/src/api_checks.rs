@@ -353,14 +353,7 @@ async fn availability(
         ),
         "business" => {
             let nodes = grouped(&checks, &streams, |l| l.monitor.host.clone());
-            let topology = {
-                let all = app
-                    .monitoring
-                    .topologies
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner());
-                all.get(&caller.tenant).cloned().unwrap_or_default()
-            };
+            let topology = app.monitoring.topology_of(&caller.tenant);
             let business = topology
                 .nodes
                 .iter()
@@ -396,17 +389,11 @@ async fn availability(
     )
     .into_response())
 }
+
 /// The tenant's topology and every node's state now.
 async fn topology(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Action::Read)?;
-    let topology = {
-        let all = app
-            .monitoring
-            .topologies
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        all.get(&caller.tenant).cloned().unwrap_or_default()
-    };
+    let topology = app.monitoring.topology_of(&caller.tenant);
     let states = topology.evaluate(&app.monitoring.own_states(&caller.tenant));
     Ok(Json(json!({ "nodes": topology.nodes, "states": states })).into_response())
 }

@@ -149,6 +149,12 @@ impl Monitoring {
         }
     }
 
+    /// A tenant's topology (empty when it has none).
+    pub fn topology_of(&self, tenant: &str) -> Topology {
+        let all = self.topologies.read().unwrap_or_else(|p| p.into_inner());
+        all.get(tenant).cloned().unwrap_or_default()
+    }
+
     /// What each node's own checks say, for a tenant.
     pub fn own_states(&self, tenant: &str) -> HashMap<String, Own> {
         own_states(&self.live, tenant)
