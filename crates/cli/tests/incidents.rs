@@ -634,6 +634,9 @@ fn every_incident_endpoint_checks_token_role_and_tenant() {
                 "/api/v1/oncall" => answer["oncall"] == json!([]),
                 "/api/v1/notifications" => answer["notifications"] == json!([]),
                 "/api/v1/checks" => answer["checks"] == json!([]),
+                "/api/v1/topology" => answer["nodes"] == json!([]),
+                "/api/v1/maintenance" => answer["maintenance"] == json!([]),
+                "/api/v1/availability" => answer["rows"] == json!([]),
                 "/api/v1/audit" => answer["audit"]
                     .as_array()
                     .is_some_and(|a| a.iter().all(|e| e["tenant"] == "other")),
