@@ -279,3 +279,72 @@ fn maintenance_silences_a_check_and_availability_counts_it_out() {
     assert_eq!(by_node["rows"][0]["outages"].as_array().unwrap().len(), 1);
     assert_eq!(s.get("/api/v1/availability?by=planet").0, 400);
 }
+
+#[test]
+fn a_flapping_check_raises_one_flapping_alert_and_then_stays_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let checks = format!(
+        "[[checks]]\nname = \"flappy\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+         interval_secs = 1\nretry_interval_secs = 1\nretries = 0\n"
+    );
+    let config = write_config(dir.path(), free_port(), free_port(), "", &checks);
+    let s = Server::start_with(dir.path(), &config, &[]);
+    // Open and close the port after every result, so each result differs
+    // from the one before.
+    let mut listener: Option<TcpListener> = None;
+    let mut seen = String::new();
+    let mut results = 0;
+    let flapping = loop {
+        let c = wait_for("the next result", || {
+            let c = check_state(&s, "flappy");
+            let last = c["state"]["last_check"].as_str().unwrap_or("").to_string();
+            (!last.is_empty() && last != seen).then_some(c)
+        });
+        seen = c["state"]["last_check"].as_str().unwrap().to_string();
+        results += 1;
+        listener = match listener {
+            Some(_) => None,
+            None => Some(TcpListener::bind(("127.0.0.1", port)).unwrap()),
+        };
+        let (_, a) = s.get("/api/v1/alerts?rule=check:flappy&limit=1000");
+        let alerts = a["alerts"].as_array().cloned().unwrap_or_default();
+        if let Some(f) = alerts.iter().find(|a| a["fields"]["status"] == "FLAPPING") {
+            break (f.clone(), alerts.len());
+        }
+        assert!(
+            results < 40,
+            "no flapping alert after {results} results: {alerts:?}"
+        );
+    };
+    assert_eq!(flapping.0["level"], "high");
+    assert!(
+        flapping.0["fields"]["state_change_percent"]
+            .as_f64()
+            .unwrap()
+            > 50.0
+    );
+    // Keep flapping for a few more results: no further alert of any kind.
+    for _ in 0..6 {
+        wait_for("the next result", || {
+            let c = check_state(&s, "flappy");
+            let last = c["state"]["last_check"].as_str().unwrap_or("").to_string();
+            (last != seen).then_some(())
+        });
+        seen = check_state(&s, "flappy")["state"]["last_check"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        listener = match listener {
+            Some(_) => None,
+            None => Some(TcpListener::bind(("127.0.0.1", port)).unwrap()),
+        };
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    let (_, a) = s.get("/api/v1/alerts?rule=check:flappy&limit=1000");
+    let after = a["alerts"].as_array().map_or(0, Vec::len);
+    assert_eq!(after, flapping.1, "quiet while it flaps");
+    let events = s.search("check:flappy AND event.kind:flapping_started", 1);
+    assert_eq!(events.len(), 1, "the start of flapping is in the event log");
+    drop(listener);
+}
