@@ -4,7 +4,7 @@
 //! availability figures.
 
 use serde::{Deserialize, Serialize};
-use watchfloor_model::{format_rfc3339, parse_timestamp};
+use watchfloor_model::parse_timestamp;
 
 const MINUTE_NS: i64 = 60_000_000_000;
 const DAY_NS: i64 = 1440 * MINUTE_NS;
@@ -120,12 +120,6 @@ impl MaintenanceWindow {
             }
         }
         out
-    }
-
-    /// The one-off window's times, normalised (for display).
-    pub fn span(&self) -> Option<(String, String)> {
-        self.one_off()
-            .map(|(s, e)| (format_rfc3339(s), format_rfc3339(e)))
     }
 }
 
