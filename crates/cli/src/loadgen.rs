@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
+use watchfloor_testkit::synthetic::{message, syslog_line, Rng};
+
 use crate::client::{Client, HttpError, ServerArgs};
 
 #[derive(Subcommand)]
@@ -73,105 +75,8 @@ pub fn run(cmd: LoadgenCommand) -> anyhow::Result<u8> {
     }
 }
 
-/// A small fast generator (xorshift), seeded per connection: the same
-/// seed gives the same stream.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-/// The message body of one event, with its program name.
-fn message(rng: &mut Rng, alert: bool) -> (&'static str, String) {
-    if alert {
-        let user = ["alice", "bob", "carol"][rng.below(3) as usize];
-        return (
-            "sudo",
-            format!(
-                "{user} : TTY=pts/{} ; PWD=/home/{user} ; USER=root ; COMMAND=/bin/bash",
-                rng.below(9)
-            ),
-        );
-    }
-    let ip = |r: &mut Rng| format!("10.{}.{}.{}", r.below(256), r.below(256), 1 + r.below(254));
-    match rng.below(10) {
-        0..=2 => (
-            "sshd",
-            format!(
-                "Accepted publickey for deploy from {} port {} ssh2: ED25519 SHA256:{:x}",
-                ip(rng),
-                1024 + rng.below(60000),
-                rng.next()
-            ),
-        ),
-        3 => (
-            "sshd",
-            format!(
-                "Connection closed by {} port {} [preauth]",
-                ip(rng),
-                1024 + rng.below(60000)
-            ),
-        ),
-        4 => (
-            "CRON",
-            format!(
-                "(root) CMD (run-parts /etc/cron.hourly) job {}",
-                rng.below(100000)
-            ),
-        ),
-        5 | 6 => (
-            "kernel",
-            format!(
-                "[UFW BLOCK] IN=eth0 OUT= SRC={} DST={} LEN=60 PROTO=TCP SPT={} DPT={} SYN",
-                ip(rng),
-                ip(rng),
-                1024 + rng.below(60000),
-                [22, 80, 443, 3389, 445][rng.below(5) as usize]
-            ),
-        ),
-        7 | 8 => (
-            "nginx",
-            format!(
-                "{} - - \"GET /api/v1/items/{} HTTP/1.1\" {} {} \"-\" \"Mozilla/5.0\"",
-                ip(rng),
-                rng.below(100000),
-                [200, 200, 200, 304, 404, 500][rng.below(6) as usize],
-                rng.below(50000)
-            ),
-        ),
-        _ => (
-            "systemd",
-            format!(
-                "Started Session {} of user {}.",
-                rng.below(100000),
-                ["alice", "bob", "deploy"][rng.below(3) as usize]
-            ),
-        ),
-    }
-}
-
 fn rfc3339_micros(now: chrono::DateTime<chrono::Utc>) -> String {
     now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-/// One RFC 5424 line stamped with the send time.
-fn syslog_line(rng: &mut Rng, hosts: u64, alert: bool) -> String {
-    let (app, msg) = message(rng, alert);
-    let host = rng.below(hosts);
-    format!(
-        "<38>1 {} web{host} {app} {} - - {msg}",
-        rfc3339_micros(chrono::Utc::now()),
-        rng.below(30000)
-    )
 }
 
 /// Sends for `duration` at `rate` (per connection); returns events sent.
@@ -214,12 +119,13 @@ fn tcp_worker(
     let stream = TcpStream::connect(addr).with_context(|| format!("connect {addr}"))?;
     let _ = stream.set_nodelay(true);
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, stream);
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let rate = args.rate / args.connections.max(1) as u64;
     pace(rate, Duration::from_secs(args.duration), |n| {
         for _ in 0..n {
             let alert = next_is_alert(counter, args.alert_every);
-            let line = syslog_line(&mut rng, args.hosts, alert);
+            let stamp = rfc3339_micros(chrono::Utc::now());
+            let line = syslog_line(&mut rng, args.hosts, alert, &stamp);
             write!(out, "{} {line}", line.len())?;
         }
         out.flush()?;
@@ -233,7 +139,7 @@ fn http_worker(
     seed: u64,
     counter: &std::sync::atomic::AtomicU64,
 ) -> anyhow::Result<u64> {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let rate = args.rate / args.connections.max(1) as u64;
     let mut body = Vec::new();
     let mut pending = 0usize;

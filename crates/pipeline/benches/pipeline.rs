@@ -1,0 +1,131 @@
+//! Where the time of the live pipeline goes, stage by stage, on the
+//! synthetic syslog of `watchfloor loadgen`: decoding a record, running
+//! the starter rules (and the SigmaHQ rules when `WATCHFLOOR_CORPUS` is
+//! set), building the stored document, and appending to the embedded
+//! event store with a commit.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use watchfloor_ingest::{Kind, RawRecord};
+use watchfloor_pipeline::decode::{decode, to_doc};
+use watchfloor_pipeline::{Detector, RuleSources, TenantSnapshots};
+use watchfloor_sigma::Limits;
+use watchfloor_store::{EventDoc, EventStore, TantivyEventStore, TantivyOptions};
+use watchfloor_testkit::synthetic::{syslog_line, Rng};
+
+const EVENTS: usize = 20_000;
+const STORE_EVENTS: usize = 100_000;
+
+fn records(n: usize) -> Vec<RawRecord> {
+    let mut rng = Rng::new(7);
+    (0..n)
+        .map(|i| RawRecord {
+            received_ns: 1_700_000_000_000_000_000 + i as i64 * 10_000,
+            kind: Kind::Syslog,
+            source: "syslog-tcp".into(),
+            tenant: "default".into(),
+            peer: "127.0.0.1".into(),
+            truncated: false,
+            body: syslog_line(&mut rng, 200, i % 1000 == 999, "2023-11-14T22:13:20.000001Z")
+                .into_bytes(),
+        })
+        .collect()
+}
+
+fn docs(records: &[RawRecord]) -> Vec<EventDoc> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let lsn = i as u64 + 1;
+            to_doc(lsn, raw, &decode(lsn, raw).0)
+        })
+        .collect()
+}
+
+fn decode_and_build(c: &mut Criterion) {
+    let raws = records(EVENTS);
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            for (i, raw) in raws.iter().enumerate() {
+                black_box(decode(i as u64, raw));
+            }
+        })
+    });
+    let events: Vec<_> = raws
+        .iter()
+        .enumerate()
+        .map(|(i, r)| decode(i as u64, r).0)
+        .collect();
+    g.bench_function("to_doc", |b| {
+        b.iter(|| {
+            for (i, (raw, ev)) in raws.iter().zip(&events).enumerate() {
+                black_box(to_doc(i as u64, raw, ev));
+            }
+        })
+    });
+    let mut sets = vec![(
+        "detect_starter",
+        RuleSources {
+            starter: true,
+            ..Default::default()
+        },
+    )];
+    if let Some(corpus) = watchfloor_testkit::corpus("detect with the SigmaHQ rules") {
+        sets.push((
+            "detect_sigmahq",
+            RuleSources {
+                starter: true,
+                paths: vec![corpus.join("sigma/rules")],
+                ..Default::default()
+            },
+        ));
+    }
+    for (name, sources) in sets {
+        let rules = sources.build().expect("rules load");
+        let mut detector = Detector::new(&rules, Limits::default(), &TenantSnapshots::new());
+        let mut alerts = Vec::new();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                alerts.clear();
+                for (i, ev) in events.iter().enumerate() {
+                    detector.detect(i as u64, ev, 0, &mut alerts);
+                }
+                black_box(alerts.len())
+            })
+        });
+    }
+    g.finish();
+}
+
+fn store(c: &mut Criterion) {
+    let docs = docs(&records(STORE_EVENTS));
+    let mut g = c.benchmark_group("store");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(STORE_EVENTS as u64));
+    g.bench_function("append_and_commit", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let store = TantivyEventStore::open(dir.path(), TantivyOptions::default())
+                    .expect("open store");
+                (dir, store)
+            },
+            |(dir, store)| {
+                for chunk in docs.chunks(1024) {
+                    store.append(chunk).expect("append");
+                }
+                store.commit(STORE_EVENTS as u64).expect("commit");
+                (dir, store)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decode_and_build, store);
+criterion_main!(benches);
