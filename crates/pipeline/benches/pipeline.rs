@@ -27,8 +27,13 @@ fn records(n: usize) -> Vec<RawRecord> {
             tenant: "default".into(),
             peer: "127.0.0.1".into(),
             truncated: false,
-            body: syslog_line(&mut rng, 200, i % 1000 == 999, "2023-11-14T22:13:20.000001Z")
-                .into_bytes(),
+            body: syslog_line(
+                &mut rng,
+                200,
+                i % 1000 == 999,
+                "2023-11-14T22:13:20.000001Z",
+            )
+            .into_bytes(),
         })
         .collect()
 }

@@ -1,116 +1,184 @@
-//! The storage side of the pipeline, on a thread of its own: it appends
-//! events to the event store and commits them, then writes the checkpoint.
-//! Detection never waits for a commit (a commit serialises index segments
-//! and took a few hundred milliseconds under load, which showed up as
-//! alert latency when both ran on one thread). The queue between them is
-//! bounded, so a slow store still pushes back on ingest.
+//! The storage side of the pipeline, on a thread of its own with its own
+//! reader of the log: it decodes records into stored documents, appends
+//! them to the event store, commits, and records how far it got (the
+//! index checkpoint).
+//!
+//! Detection reads the log on another thread and never waits for
+//! indexing: the log on disk is the buffer between them, so a slow
+//! commit or a segment merge shows up as search freshness, not as alert
+//! latency. Both positions bound the log's backlog, which is what pushes
+//! back on ingest when either falls behind.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use watchfloor_ingest::Wal;
-use watchfloor_store::{EventDoc, EventStore, StateStore};
+use watchfloor_ingest::{Wal, WalError, WalReader};
+use watchfloor_store::{EventStore, StateStore};
 
 use crate::metrics::PipelineMetrics;
-use crate::{PipelineError, CHECKPOINT_KEY, CORRELATION_KEY};
+use crate::{decode, PipelineError, PipelineOptions, INDEX_CHECKPOINT_KEY};
 
-pub(crate) enum Work {
-    Docs(Vec<EventDoc>),
-    /// Commit everything up to `upto`, then record it as the checkpoint
-    /// together with the correlation state taken at exactly that point.
-    Commit {
-        upto: u64,
-        correlation: Vec<u8>,
-    },
+/// How far each side has got, shared between the two threads.
+#[derive(Default)]
+pub(crate) struct Positions {
+    /// Highest LSN detection has processed (alerts stored).
+    pub(crate) detected: AtomicU64,
+    /// Highest LSN appended to the event store.
+    pub(crate) indexed: AtomicU64,
+    /// Saved checkpoints: replay starts after them.
+    pub(crate) detection_saved: AtomicU64,
+    pub(crate) index_saved: AtomicU64,
+}
+
+impl Positions {
+    /// Frees log room up to what both sides have processed, and removes
+    /// log segments both checkpoints have passed.
+    pub(crate) fn release(&self, wal: &Wal, metrics: &PipelineMetrics) {
+        let processed = self
+            .detected
+            .load(Ordering::Acquire)
+            .min(self.indexed.load(Ordering::Acquire));
+        wal.set_processed(processed);
+        let saved = self
+            .detection_saved
+            .load(Ordering::Acquire)
+            .min(self.index_saved.load(Ordering::Acquire));
+        metrics.checkpoint.set(saved as i64);
+        if let Err(e) = wal.remove_through(saved) {
+            tracing::warn!("{e}");
+        }
+    }
 }
 
 pub(crate) struct Indexer {
-    tx: Option<SyncSender<Work>>,
-    thread: Option<std::thread::JoinHandle<Result<(), PipelineError>>>,
+    pub(crate) wal: Arc<Wal>,
+    pub(crate) events: Arc<dyn EventStore>,
+    pub(crate) state: Arc<dyn StateStore>,
+    pub(crate) metrics: Arc<PipelineMetrics>,
+    pub(crate) options: PipelineOptions,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) positions: Arc<Positions>,
 }
 
-struct Sink {
-    events: Arc<dyn EventStore>,
-    state: Arc<dyn StateStore>,
-    wal: Arc<Wal>,
-    metrics: Arc<PipelineMetrics>,
+struct Cursor {
+    appended: u64,
+    committed: u64,
+    last_commit: Instant,
+    last_retention: Instant,
 }
 
 impl Indexer {
+    /// Starts the thread at the LSN after `from`.
     pub(crate) fn spawn(
-        events: Arc<dyn EventStore>,
-        state: Arc<dyn StateStore>,
-        wal: Arc<Wal>,
-        metrics: Arc<PipelineMetrics>,
-        depth: usize,
-    ) -> Result<Indexer, PipelineError> {
-        let (tx, rx) = sync_channel(depth.max(1));
-        let sink = Sink {
-            events,
-            state,
-            wal,
-            metrics,
-        };
-        let thread = std::thread::Builder::new()
+        self,
+        from: u64,
+    ) -> Result<std::thread::JoinHandle<Result<(), PipelineError>>, PipelineError> {
+        std::thread::Builder::new()
             .name("indexer".into())
-            .spawn(move || sink.run(rx))
-            .map_err(|e| PipelineError::Checkpoint(format!("indexer thread: {e}")))?;
-        Ok(Indexer {
-            tx: Some(tx),
-            thread: Some(thread),
-        })
+            .spawn(move || {
+                lower_thread_priority();
+                self.run(from)
+            })
+            .map_err(|e| PipelineError::Checkpoint(format!("indexer thread: {e}")))
     }
 
-    /// Queues work (waits while the queue is full). If the indexer has
-    /// stopped on an error, that error is returned.
-    pub(crate) fn send(&mut self, work: Work) -> Result<(), PipelineError> {
-        let sent = self.tx.as_ref().map(|tx| tx.send(work).is_ok());
-        if sent == Some(true) {
-            return Ok(());
-        }
-        self.finish()?;
-        Err(PipelineError::Checkpoint("the indexer stopped".into()))
-    }
-
-    /// Lets the queue drain and waits for the thread.
-    pub(crate) fn finish(&mut self) -> Result<(), PipelineError> {
-        self.tx = None;
-        match self.thread.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(PipelineError::Checkpoint(
-                "the indexer thread panicked".into(),
-            )),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Sink {
-    fn run(self, rx: Receiver<Work>) -> Result<(), PipelineError> {
-        for work in rx {
-            match work {
-                Work::Docs(docs) => self.events.append(&docs)?,
-                Work::Commit { upto, correlation } => self.commit(upto, &correlation)?,
+    fn run(self, from: u64) -> Result<(), PipelineError> {
+        let mut reader = self.wal.reader(from + 1);
+        let mut cursor = Cursor {
+            appended: from,
+            committed: from,
+            last_commit: Instant::now(),
+            last_retention: Instant::now() - self.options.retention_interval,
+        };
+        let mut docs = Vec::new();
+        while !self.stop.load(Ordering::Acquire) {
+            if !self.index_batch(&mut reader, &mut docs, &mut cursor)? {
+                continue;
+            }
+            let due = cursor.appended - cursor.committed >= self.options.commit_events as u64
+                || (cursor.appended > cursor.committed
+                    && cursor.last_commit.elapsed() >= self.options.commit_interval);
+            if due {
+                self.commit(&mut cursor)?;
+            }
+            if cursor.last_retention.elapsed() >= self.options.retention_interval {
+                cursor.last_retention = Instant::now();
+                crate::retention(self.events.as_ref(), &self.options, &self.metrics);
             }
         }
-        Ok(())
+        self.commit(&mut cursor)
     }
 
-    fn commit(&self, upto: u64, correlation: &[u8]) -> Result<(), PipelineError> {
+    /// Reads and appends one batch (none when the log has nothing new);
+    /// false after skipping a corrupt stretch.
+    fn index_batch(
+        &self,
+        reader: &mut WalReader,
+        docs: &mut Vec<watchfloor_store::EventDoc>,
+        cursor: &mut Cursor,
+    ) -> Result<bool, PipelineError> {
+        let batch = match reader.next_batch(self.options.batch, Duration::from_millis(100)) {
+            Ok(b) => b,
+            // Detection counts and reports a corrupt stretch; both skip it.
+            Err(WalError::Corrupt { .. }) => {
+                reader.skip_segment()?;
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some((last, _)) = batch.last() else {
+            return Ok(true);
+        };
+        docs.clear();
+        docs.extend(batch.iter().map(|(lsn, raw)| {
+            let (event, _) = decode::decode(*lsn, raw);
+            decode::to_doc(*lsn, raw, &event)
+        }));
+        self.events.append(docs)?;
+        cursor.appended = *last;
+        self.positions.indexed.store(*last, Ordering::Release);
+        self.positions.release(&self.wal, &self.metrics);
+        Ok(true)
+    }
+
+    fn commit(&self, cursor: &mut Cursor) -> Result<(), PipelineError> {
+        cursor.last_commit = Instant::now();
+        if cursor.appended == cursor.committed {
+            return Ok(());
+        }
         let started = Instant::now();
-        self.events.commit(upto)?;
-        self.state.put_meta(&[
-            (CHECKPOINT_KEY, &upto.to_le_bytes()),
-            (CORRELATION_KEY, correlation),
-        ])?;
-        self.metrics.checkpoint.set(upto as i64);
+        self.events.commit(cursor.appended)?;
+        self.state
+            .put_meta(&[(INDEX_CHECKPOINT_KEY, &cursor.appended.to_le_bytes())])?;
+        cursor.committed = cursor.appended;
         self.metrics
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
-        if let Err(e) = self.wal.remove_through(upto) {
-            tracing::warn!("{e}");
-        }
+        self.positions
+            .index_saved
+            .store(cursor.committed, Ordering::Release);
+        self.positions.release(&self.wal, &self.metrics);
         Ok(())
+    }
+}
+
+/// Lowers this thread's CPU priority (nice 10). tantivy's indexing,
+/// merging and compressing threads are started from this thread and
+/// inherit it, so on a busy machine detection (alert latency) and ingest
+/// (acknowledged writes) get the CPU first and indexing takes the rest.
+/// Only Linux gives each thread its own nice value; elsewhere this does
+/// nothing.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread's own id.
+        let ok = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, 10) == 0
+        };
+        if !ok {
+            tracing::debug!("could not lower the indexer's priority");
+        }
     }
 }

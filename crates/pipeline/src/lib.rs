@@ -1,11 +1,16 @@
 //! The live pipeline: follows the write-ahead log, decodes each record,
 //! runs detection, writes events and alerts to the stores, and commits.
 //!
+//! Detection and indexing each read the log at their own pace (see
+//! [`indexer`]), so alerts never wait for the index.
+//!
 //! Exactly once across crashes: events carry their log sequence number as
 //! id and the event store ignores ids it has already committed; alerts
-//! carry deterministic keys; the checkpoint (last committed LSN plus the
-//! correlation state at that point) is written after the event commit. A
-//! restart replays the log from the checkpoint and reaches the same state.
+//! carry deterministic keys. Each side keeps its own checkpoint: the index
+//! checkpoint (last committed LSN) is written after the event commit; the
+//! detection checkpoint (last LSN whose alerts are stored, plus the
+//! correlation state at that point) after the alerts. A restart replays
+//! the log from each and reaches the same state.
 
 pub mod decode;
 pub mod detect;
@@ -23,8 +28,10 @@ use watchfloor_store::{Alert, EventStore, StateStore, StoreError};
 pub use detect::{Detector, RuleSources, Rules, RulesError, TenantSnapshots, STARTER_RULES};
 pub use metrics::PipelineMetrics;
 
+/// The detection checkpoint (before indexing had its own, the only one).
 pub(crate) const CHECKPOINT_KEY: &str = "pipeline.checkpoint";
 pub(crate) const CORRELATION_KEY: &str = "pipeline.correlation";
+pub(crate) const INDEX_CHECKPOINT_KEY: &str = "pipeline.index_checkpoint";
 
 /// Pipeline tuning.
 #[derive(Debug, Clone)]
@@ -66,19 +73,23 @@ pub enum PipelineError {
     Checkpoint(String),
 }
 
-/// Where processing resumes: the last committed LSN and the correlation
-/// state at that point.
-pub fn load_checkpoint(state: &dyn StateStore) -> Result<(u64, TenantSnapshots), PipelineError> {
-    let lsn = match state.get_meta(CHECKPOINT_KEY)? {
+fn get_lsn(state: &dyn StateStore, key: &str) -> Result<Option<u64>, PipelineError> {
+    match state.get_meta(key)? {
         Some(bytes) => {
             let raw: [u8; 8] = bytes
                 .as_slice()
                 .try_into()
-                .map_err(|_| PipelineError::Checkpoint("bad checkpoint record".into()))?;
-            u64::from_le_bytes(raw)
+                .map_err(|_| PipelineError::Checkpoint(format!("bad {key} record")))?;
+            Ok(Some(u64::from_le_bytes(raw)))
         }
-        None => 0,
-    };
+        None => Ok(None),
+    }
+}
+
+/// Where detection resumes: its last checkpointed LSN and the correlation
+/// state at that point.
+fn detection_checkpoint(state: &dyn StateStore) -> Result<(u64, TenantSnapshots), PipelineError> {
+    let lsn = get_lsn(state, CHECKPOINT_KEY)?.unwrap_or(0);
     let snapshots = match state.get_meta(CORRELATION_KEY)? {
         Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
             tracing::warn!("correlation state unreadable, starting empty: {e}");
@@ -87,6 +98,22 @@ pub fn load_checkpoint(state: &dyn StateStore) -> Result<(u64, TenantSnapshots),
         None => TenantSnapshots::new(),
     };
     Ok((lsn, snapshots))
+}
+
+/// Where indexing resumes (the detection checkpoint for data written
+/// before indexing had its own).
+fn index_checkpoint(state: &dyn StateStore) -> Result<u64, PipelineError> {
+    match get_lsn(state, INDEX_CHECKPOINT_KEY)? {
+        Some(lsn) => Ok(lsn),
+        None => Ok(get_lsn(state, CHECKPOINT_KEY)?.unwrap_or(0)),
+    }
+}
+
+/// The highest LSN either side has checkpointed (new records of the log
+/// must be numbered after it), and detection's correlation state.
+pub fn load_checkpoint(state: &dyn StateStore) -> Result<(u64, TenantSnapshots), PipelineError> {
+    let (detected, snapshots) = detection_checkpoint(state)?;
+    Ok((detected.max(index_checkpoint(state)?), snapshots))
 }
 
 /// Everything the pipeline thread works with.
@@ -104,66 +131,81 @@ struct Progress {
     /// Records read from the log but not yet processed: a batch read just
     /// as the rule set changed waits for the new set.
     pending: Vec<(u64, watchfloor_ingest::RawRecord)>,
-    /// Highest LSN handed to the stores.
-    appended: u64,
-    /// Highest LSN whose commit and checkpoint were requested.
+    /// Highest LSN processed.
+    processed: u64,
+    /// Highest LSN checkpointed.
     checkpoint: u64,
-    since_commit: usize,
-    last_commit: Instant,
-    last_retention: Instant,
+    since_checkpoint: usize,
+    last_checkpoint: Instant,
 }
 
 impl Pipeline {
-    /// Runs until `stop` is set, then commits and returns.
+    /// Runs until `stop` is set, then checkpoints and returns.
     pub fn run(self) -> Result<(), PipelineError> {
-        let (checkpoint, mut snapshots) = load_checkpoint(self.state.as_ref())?;
+        let (checkpoint, mut snapshots) = detection_checkpoint(self.state.as_ref())?;
+        let indexed = index_checkpoint(self.state.as_ref())?;
         let mut reader = self.wal.reader(checkpoint + 1);
         tracing::info!(
-            from = checkpoint + 1,
+            detection_from = checkpoint + 1,
+            index_from = indexed + 1,
             durable = self.wal.durable(),
-            "pipeline: replaying the log from the checkpoint"
+            "pipeline: replaying the log from the checkpoints"
         );
-        let mut indexer = indexer::Indexer::spawn(
-            self.events.clone(),
-            self.state.clone(),
-            self.wal.clone(),
-            self.metrics.clone(),
-            // Room for a commit's worth of batches at tens of thousands of
-            // events a second, so detection does not wait on a commit; at
-            // most 64 x 1024 events wait here.
-            64,
-        )?;
+        let positions = Arc::new(indexer::Positions::default());
+        for (at, lsn) in [
+            (&positions.detected, checkpoint),
+            (&positions.detection_saved, checkpoint),
+            (&positions.indexed, indexed),
+            (&positions.index_saved, indexed),
+        ] {
+            at.store(lsn, Ordering::Release);
+        }
+        let indexer = indexer::Indexer {
+            wal: self.wal.clone(),
+            events: self.events.clone(),
+            state: self.state.clone(),
+            metrics: self.metrics.clone(),
+            options: self.options.clone(),
+            stop: self.stop.clone(),
+            positions: positions.clone(),
+        }
+        .spawn(indexed)?;
+        let detected =
+            self.detect_until_stopped(&mut reader, &positions, &mut snapshots, checkpoint);
+        // The indexer sees the same stop flag; an error of its own says more.
+        self.stop.store(true, Ordering::Release);
+        let indexed = match indexer.join() {
+            Ok(result) => result,
+            Err(_) => Err(PipelineError::Checkpoint(
+                "the indexer thread panicked".into(),
+            )),
+        };
+        indexed.and(detected)
+    }
+
+    fn detect_until_stopped(
+        &self,
+        reader: &mut watchfloor_ingest::WalReader,
+        positions: &indexer::Positions,
+        snapshots: &mut TenantSnapshots,
+        checkpoint: u64,
+    ) -> Result<(), PipelineError> {
         let mut progress = Progress {
             pending: Vec::new(),
-            appended: checkpoint,
+            processed: checkpoint,
             checkpoint,
-            since_commit: 0,
-            last_commit: Instant::now(),
-            last_retention: Instant::now() - self.options.retention_interval,
+            since_checkpoint: 0,
+            last_checkpoint: Instant::now(),
         };
         loop {
             let (generation, rules) = self.rules.current();
             self.metrics.set_rules(&rules);
-            let mut detector = Detector::new(&rules, self.options.correlation_limits, &snapshots);
-            let stopped = self.run_generation(
-                generation,
-                &mut detector,
-                &mut reader,
-                &mut progress,
-                &mut indexer,
-            );
-            let stopped = match stopped {
-                Ok(s) => s,
-                Err(e) => {
-                    // The indexer's own error, if it failed first, says more.
-                    indexer.finish()?;
-                    return Err(e);
-                }
-            };
-            snapshots = detector.snapshot();
+            let mut detector = Detector::new(&rules, self.options.correlation_limits, snapshots);
+            let stopped =
+                self.run_generation(generation, &mut detector, reader, &mut progress, positions)?;
+            *snapshots = detector.snapshot();
             if stopped {
-                self.commit(&mut progress, &snapshots, &mut indexer)?;
-                return indexer.finish();
+                return self.checkpoint(&mut progress, snapshots, positions);
             }
         }
     }
@@ -175,10 +217,9 @@ impl Pipeline {
         detector: &mut Detector<'_>,
         reader: &mut watchfloor_ingest::WalReader,
         progress: &mut Progress,
-        indexer: &mut indexer::Indexer,
+        positions: &indexer::Positions,
     ) -> Result<bool, PipelineError> {
         let mut alerts = Vec::new();
-        let mut docs = Vec::new();
         loop {
             if self.stop.load(Ordering::Acquire) {
                 return Ok(true);
@@ -213,25 +254,22 @@ impl Pipeline {
                 }
                 Err(e) => return Err(e.into()),
             };
-            if !batch.is_empty() {
-                self.process(&batch, detector, &mut docs, &mut alerts)?;
-                indexer.send(indexer::Work::Docs(std::mem::take(&mut docs)))?;
-                let last = batch.last().map_or(progress.appended, |(lsn, _)| *lsn);
-                progress.appended = last;
-                progress.since_commit += batch.len();
-                self.wal.set_processed(last);
+            if let Some((last, _)) = batch.last() {
+                self.process(&batch, detector, &mut alerts)?;
+                progress.processed = *last;
+                progress.since_checkpoint += batch.len();
+                positions.detected.store(*last, Ordering::Release);
+                self.metrics.detected.set(*last as i64);
+                positions.release(&self.wal, &self.metrics);
             }
-            let due = progress.since_commit >= self.options.commit_events
-                || (progress.since_commit > 0
-                    && progress.last_commit.elapsed() >= self.options.commit_interval);
+            let due = progress.since_checkpoint >= self.options.commit_events
+                || (progress.since_checkpoint > 0
+                    && progress.last_checkpoint.elapsed() >= self.options.commit_interval);
             if due {
-                self.commit(progress, &detector.snapshot(), indexer)?;
+                self.checkpoint(progress, &detector.snapshot(), positions)?;
                 let (groups, evicted) = detector.correlation_state();
                 self.metrics.correlation_groups.set(groups as i64);
                 self.metrics.correlation_evicted.set(evicted as i64);
-            }
-            if progress.last_retention.elapsed() >= self.options.retention_interval {
-                self.retention(progress);
             }
         }
     }
@@ -240,10 +278,8 @@ impl Pipeline {
         &self,
         batch: &[(u64, watchfloor_ingest::RawRecord)],
         detector: &mut Detector<'_>,
-        docs: &mut Vec<watchfloor_store::EventDoc>,
         alerts: &mut Vec<Alert>,
     ) -> Result<(), PipelineError> {
-        docs.clear();
         alerts.clear();
         let started = Instant::now();
         let mut detect_time = Duration::ZERO;
@@ -255,7 +291,6 @@ impl Pipeline {
             let t = Instant::now();
             detector.detect(*lsn, &event, raw.received_ns, alerts);
             detect_time += t.elapsed();
-            docs.push(decode::to_doc(*lsn, raw, &event));
         }
         self.metrics
             .rule_eval_seconds
@@ -271,54 +306,58 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Asks the indexer to commit what was handed to it and to record the
-    /// checkpoint with the correlation state as of now.
-    fn commit(
+    /// Records the detection checkpoint: everything up to `processed` has
+    /// its alerts stored, and the correlation state as of now.
+    fn checkpoint(
         &self,
         progress: &mut Progress,
         snapshots: &TenantSnapshots,
-        indexer: &mut indexer::Indexer,
+        positions: &indexer::Positions,
     ) -> Result<(), PipelineError> {
-        if progress.appended == progress.checkpoint {
+        progress.since_checkpoint = 0;
+        progress.last_checkpoint = Instant::now();
+        if progress.processed == progress.checkpoint {
             return Ok(());
         }
-        let upto = progress.appended;
+        let upto = progress.processed;
         let correlation = serde_json::to_vec(snapshots).unwrap_or_default();
-        indexer.send(indexer::Work::Commit { upto, correlation })?;
+        self.state.put_meta(&[
+            (CHECKPOINT_KEY, &upto.to_le_bytes()),
+            (CORRELATION_KEY, &correlation),
+        ])?;
         progress.checkpoint = upto;
-        progress.since_commit = 0;
-        progress.last_commit = Instant::now();
+        positions.detection_saved.store(upto, Ordering::Release);
+        positions.release(&self.wal, &self.metrics);
         Ok(())
     }
+}
 
-    fn retention(&self, progress: &mut Progress) {
-        progress.last_retention = Instant::now();
-        let now = watchfloor_ingest::now_ns();
-        let age = self
-            .options
-            .retention_max_age
-            .map(|d| d.as_nanos().min(i64::MAX as u128) as i64);
-        match self
-            .events
-            .enforce_retention(now, age, self.options.retention_max_bytes)
-        {
-            Ok(r) if r.buckets_dropped > 0 => {
-                self.metrics
-                    .retention_dropped
-                    .inc_by(r.buckets_dropped as u64);
-                tracing::info!(
-                    buckets = r.buckets_dropped,
-                    bytes = r.bytes_freed,
-                    "retention dropped old buckets"
-                );
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!("retention: {e}"),
+/// Drops event buckets past the retention limits and refreshes the store
+/// gauges.
+pub(crate) fn retention(
+    events: &dyn EventStore,
+    options: &PipelineOptions,
+    metrics: &PipelineMetrics,
+) {
+    let now = watchfloor_ingest::now_ns();
+    let age = options
+        .retention_max_age
+        .map(|d| d.as_nanos().min(i64::MAX as u128) as i64);
+    match events.enforce_retention(now, age, options.retention_max_bytes) {
+        Ok(r) if r.buckets_dropped > 0 => {
+            metrics.retention_dropped.inc_by(r.buckets_dropped as u64);
+            tracing::info!(
+                buckets = r.buckets_dropped,
+                bytes = r.bytes_freed,
+                "retention dropped old buckets"
+            );
         }
-        if let Ok(stats) = self.events.stats() {
-            self.metrics.store_bytes.set(stats.bytes as i64);
-            self.metrics.store_events.set(stats.events as i64);
-            self.metrics.store_buckets.set(stats.buckets as i64);
-        }
+        Ok(_) => {}
+        Err(e) => tracing::error!("retention: {e}"),
+    }
+    if let Ok(stats) = events.stats() {
+        metrics.store_bytes.set(stats.bytes as i64);
+        metrics.store_events.set(stats.events as i64);
+        metrics.store_buckets.set(stats.buckets as i64);
     }
 }

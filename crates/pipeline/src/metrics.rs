@@ -21,7 +21,10 @@ pub struct PipelineMetrics {
     pub rule_eval_seconds: Histogram,
     pub batch_seconds: Histogram,
     pub commit_seconds: Histogram,
+    /// Last LSN both detection and indexing have checkpointed.
     pub checkpoint: Gauge,
+    /// Last LSN detection has processed.
+    pub detected: Gauge,
     pub correlation_groups: Gauge,
     pub correlation_evicted: Gauge,
     pub rules_loaded: Gauge,
@@ -44,6 +47,7 @@ impl Default for PipelineMetrics {
             batch_seconds: Histogram::new(exponential_buckets(1e-4, 2.0, 18)),
             commit_seconds: Histogram::new(exponential_buckets(1e-3, 2.0, 14)),
             checkpoint: Gauge::default(),
+            detected: Gauge::default(),
             correlation_groups: Gauge::default(),
             correlation_evicted: Gauge::default(),
             rules_loaded: Gauge::default(),
@@ -61,7 +65,7 @@ impl PipelineMetrics {
     pub fn register(&self, r: &mut Registry) {
         r.register(
             "watchfloor_pipeline_events",
-            "Events decoded, checked and stored",
+            "Events checked by detection",
             self.events.clone(),
         );
         r.register(
@@ -96,8 +100,13 @@ impl PipelineMetrics {
         );
         r.register(
             "watchfloor_pipeline_checkpoint_lsn",
-            "Last committed log sequence number",
+            "Last log sequence number that is both searchable and checked by detection, with both checkpoints written",
             self.checkpoint.clone(),
+        );
+        r.register(
+            "watchfloor_pipeline_detected_lsn",
+            "Last log sequence number checked by detection (alerts stored)",
+            self.detected.clone(),
         );
         r.register(
             "watchfloor_correlation_groups",

@@ -139,6 +139,14 @@ pub fn search_semantics<S: EventStore>(open: &dyn Fn(&Path) -> S) {
         ("message:nosuch", &[]),
         ("_exists_:message", &[3, 2, 1]),
         ("nosuchword", &[]),
+        // Free text finds whole values of any field and words inside them,
+        // but a phrase never spans two fields or two items of an array.
+        ("db1", &[3]),
+        ("whoami", &[5]),
+        ("\"web2 sshd\"", &[]),
+        ("tags:\"a b\"", &[]),
+        ("user:>=b", &[1]),
+        ("user:<b", &[3, 2]),
     ];
     for (query, want) in cases {
         assert_eq!(ids(&store, query, "acme"), *want, "query {query:?}");

@@ -16,7 +16,8 @@ pub mod outbox;
 mod outbox_sqlite;
 pub mod query;
 mod state;
-mod words;
+pub mod terms;
+pub mod words;
 
 use serde::{Deserialize, Serialize};
 

@@ -33,6 +33,18 @@ pub enum Query {
     Exists(String),
 }
 
+impl Query {
+    /// Whether some part of the query is free text (a value without a field).
+    pub fn has_free_text(&self) -> bool {
+        match self {
+            Query::And(items) | Query::Or(items) => items.iter().any(Query::has_free_text),
+            Query::Not(inner) => inner.has_free_text(),
+            Query::Match { field, .. } => field.is_none(),
+            Query::All | Query::Range { .. } | Query::Exists(_) => false,
+        }
+    }
+}
+
 /// How a value is matched.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pattern {

@@ -12,7 +12,7 @@ impl Rng {
         Rng(seed | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -21,7 +21,7 @@ impl Rng {
 
     /// A number in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
 }
 
@@ -46,7 +46,7 @@ pub fn message(rng: &mut Rng, alert: bool) -> (&'static str, String) {
                 "Accepted publickey for deploy from {} port {} ssh2: ED25519 SHA256:{:x}",
                 ip(rng),
                 1024 + rng.below(60000),
-                rng.next()
+                rng.next_u64()
             ),
         ),
         3 => (

@@ -1,0 +1,82 @@
+//! CPU time the embedded event store spends per event, merges included:
+//! appends synthetic syslog (as `watchfloor loadgen` sends it) in
+//! commits of a given size and reports the store's share of the process
+//! CPU time.
+//!
+//! `cargo run --release -p watchfloor-pipeline --example store_cpu -- EVENTS COMMIT_EVERY`
+
+use watchfloor_ingest::{Kind, RawRecord};
+use watchfloor_pipeline::decode::{decode, to_doc};
+use watchfloor_store::{EventDoc, EventStore, TantivyEventStore, TantivyOptions};
+use watchfloor_testkit::synthetic::{syslog_line, Rng};
+
+/// CPU seconds of the whole process so far (all threads), from procfs.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime, in clock ticks of 1/100 s.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn documents(rng: &mut Rng, lsns: std::ops::Range<usize>) -> Vec<EventDoc> {
+    lsns.map(|i| {
+        let raw = RawRecord {
+            received_ns: 1_700_000_000_000_000_000 + i as i64 * 10_000,
+            kind: Kind::Syslog,
+            source: "syslog-tcp".into(),
+            tenant: "default".into(),
+            peer: "127.0.0.1".into(),
+            truncated: false,
+            body: syslog_line(rng, 200, false, "2023-11-14T22:13:20.000001Z").into_bytes(),
+        };
+        let lsn = i as u64 + 1;
+        to_doc(lsn, &raw, &decode(lsn, &raw).0)
+    })
+    .collect()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let arg = |i: usize, default: usize| {
+        std::env::args()
+            .nth(i)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (events, every) = (arg(1, 2_000_000), arg(2, 50_000).max(1));
+    let mut rng = Rng::new(7);
+    let dir = tempfile::tempdir()?;
+    let store = TantivyEventStore::open(dir.path(), TantivyOptions::default())?;
+    let started = std::time::Instant::now();
+    let mut generating = 0.0;
+    let mut done = 0;
+    while done < events {
+        let before = process_cpu_seconds();
+        let docs = documents(&mut rng, done..done + every);
+        generating += process_cpu_seconds() - before;
+        for chunk in docs.chunks(1024) {
+            store.append(chunk)?;
+        }
+        done += every;
+        store.commit(done as u64)?;
+    }
+    // Dropping the store waits for its merges.
+    drop(store);
+    let store_cpu = process_cpu_seconds() - generating;
+    println!(
+        "{done} events, a commit every {every}: {:.1} s, store CPU {store_cpu:.1} s = {:.1} µs an event",
+        started.elapsed().as_secs_f64(),
+        store_cpu * 1e6 / done as f64
+    );
+    Ok(())
+}
