@@ -7,35 +7,21 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use watchfloor_ingest::{Kind, RawRecord};
+use watchfloor_ingest::RawRecord;
 use watchfloor_pipeline::decode::{decode, to_doc};
 use watchfloor_pipeline::{Detector, RuleSources, TenantSnapshots};
 use watchfloor_sigma::Limits;
 use watchfloor_store::{EventDoc, EventStore, TantivyEventStore, TantivyOptions};
-use watchfloor_testkit::synthetic::{syslog_line, Rng};
+use watchfloor_testkit::synthetic::Rng;
+
+mod common;
 
 const EVENTS: usize = 20_000;
 const STORE_EVENTS: usize = 100_000;
 
 fn records(n: usize) -> Vec<RawRecord> {
     let mut rng = Rng::new(7);
-    (0..n)
-        .map(|i| RawRecord {
-            received_ns: 1_700_000_000_000_000_000 + i as i64 * 10_000,
-            kind: Kind::Syslog,
-            source: "syslog-tcp".into(),
-            tenant: "default".into(),
-            peer: "127.0.0.1".into(),
-            truncated: false,
-            body: syslog_line(
-                &mut rng,
-                200,
-                i % 1000 == 999,
-                "2023-11-14T22:13:20.000001Z",
-            )
-            .into_bytes(),
-        })
-        .collect()
+    (0..n).map(|i| common::record(&mut rng, i, true)).collect()
 }
 
 fn docs(records: &[RawRecord]) -> Vec<EventDoc> {

@@ -5,10 +5,12 @@
 //!
 //! `cargo run --release -p watchfloor-pipeline --example store_cpu -- EVENTS COMMIT_EVERY`
 
-use watchfloor_ingest::{Kind, RawRecord};
 use watchfloor_pipeline::decode::{decode, to_doc};
 use watchfloor_store::{EventDoc, EventStore, TantivyEventStore, TantivyOptions};
-use watchfloor_testkit::synthetic::{syslog_line, Rng};
+use watchfloor_testkit::synthetic::Rng;
+
+#[path = "../benches/common/mod.rs"]
+mod common;
 
 /// CPU seconds of the whole process so far (all threads), from procfs.
 fn process_cpu_seconds() -> f64 {
@@ -31,15 +33,7 @@ fn process_cpu_seconds() -> f64 {
 
 fn documents(rng: &mut Rng, lsns: std::ops::Range<usize>) -> Vec<EventDoc> {
     lsns.map(|i| {
-        let raw = RawRecord {
-            received_ns: 1_700_000_000_000_000_000 + i as i64 * 10_000,
-            kind: Kind::Syslog,
-            source: "syslog-tcp".into(),
-            tenant: "default".into(),
-            peer: "127.0.0.1".into(),
-            truncated: false,
-            body: syslog_line(rng, 200, false, "2023-11-14T22:13:20.000001Z").into_bytes(),
-        };
+        let raw = common::record(rng, i, false);
         let lsn = i as u64 + 1;
         to_doc(lsn, &raw, &decode(lsn, &raw).0)
     })

@@ -449,28 +449,13 @@ impl TantivyEventStore {
         let from = kv_term(field, "");
         let to = above_values(field);
         let mut found = std::collections::BTreeSet::new();
-        for segment in searcher.segment_readers() {
-            let index = segment.inverted_index(self.f.terms)?;
-            let mut stream = index
-                .terms()
-                .range()
-                .ge(from.as_bytes())
-                .lt(to.as_bytes())
-                .into_stream()
-                .map_err(|e| StoreError::Corrupt(format!("term dictionary: {e}")))?;
-            while stream.advance() {
-                let Ok(value) = std::str::from_utf8(&stream.key()[from.len()..]) else {
-                    continue;
-                };
-                if as_number(value).is_some_and(|n| std::ops::RangeBounds::contains(&range, &n)) {
-                    found.insert(stream.key().to_vec());
-                }
+        self.for_each_term(searcher, (from.as_bytes(), to.as_bytes()), |term| {
+            let value = &term[from.len()..];
+            if as_number(value).is_some_and(|n| std::ops::RangeBounds::contains(&range, &n)) {
+                found.insert(term.to_string());
             }
-        }
-        let terms = found
-            .iter()
-            .map(|k| Term::from_field_bytes(self.f.terms, k))
-            .collect::<Vec<_>>();
+        })?;
+        let terms = found.iter().map(|t| self.term(t)).collect::<Vec<_>>();
         Ok(Box::new(TermSetQuery::new(terms)))
     }
 
@@ -533,26 +518,43 @@ impl TantivyEventStore {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    /// The field names present in a bucket (its `\u{2}name` terms).
-    fn field_names(&self, searcher: &Searcher) -> Result<Vec<String>> {
-        let mut names = std::collections::BTreeSet::new();
+    /// Calls `each` with every term of the `terms` field in `[from, to)`,
+    /// in every segment of a bucket (a term in several segments comes
+    /// several times).
+    fn for_each_term(
+        &self,
+        searcher: &Searcher,
+        (from, to): (&[u8], &[u8]),
+        mut each: impl FnMut(&str),
+    ) -> Result<()> {
         for segment in searcher.segment_readers() {
             let index = segment.inverted_index(self.f.terms)?;
             let mut stream = index
                 .terms()
                 .range()
-                .ge([NAME_MARK as u8])
-                .lt([NAME_MARK as u8 + 1])
+                .ge(from)
+                .lt(to)
                 .into_stream()
                 .map_err(|e| StoreError::Corrupt(format!("term dictionary: {e}")))?;
             while stream.advance() {
-                if let Ok(name) = std::str::from_utf8(&stream.key()[1..]) {
-                    if !names.contains(name) {
-                        names.insert(name.to_string());
-                    }
+                if let Ok(term) = std::str::from_utf8(stream.key()) {
+                    each(term);
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The field names present in a bucket (its `\u{2}name` terms).
+    fn field_names(&self, searcher: &Searcher) -> Result<Vec<String>> {
+        let mut names = std::collections::BTreeSet::new();
+        let bounds = ([NAME_MARK as u8], [NAME_MARK as u8 + 1]);
+        self.for_each_term(searcher, (&bounds.0, &bounds.1), |term| {
+            let name = &term[NAME_MARK.len_utf8()..];
+            if !names.contains(name) {
+                names.insert(name.to_string());
+            }
+        })?;
         Ok(names.into_iter().collect())
     }
 
@@ -854,6 +856,24 @@ fn decode_cursor(s: &str) -> Result<(i64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bucket_of_another_index_layout_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = dir.path().join("1700000000");
+        std::fs::create_dir_all(&old).expect("mkdir");
+        let mut b = Schema::builder();
+        b.add_text_field("kv", STRING);
+        Index::create_in_dir(&old, b.build()).expect("old index");
+        let err = TantivyEventStore::open(dir.path(), TantivyOptions::default())
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains("1700000000") && err.contains("older version"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn cursor_round_trip_and_garbage() {
