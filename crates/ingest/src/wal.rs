@@ -347,8 +347,13 @@ impl Wal {
             // Records of pair[0] are below pair[1]'s first LSN.
             if pair[1] <= checkpoint + 1 {
                 let path = segment_path(&self.shared.dir, pair[0]);
-                std::fs::remove_file(&path).map_err(io_err(&path))?;
-                removed += 1;
+                // Detection and indexing truncate independently: a segment
+                // the other just removed is not an error.
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&path)(e)),
+                }
             }
         }
         Ok(removed)

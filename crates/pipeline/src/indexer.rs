@@ -32,14 +32,18 @@ pub(crate) struct Positions {
 }
 
 impl Positions {
-    /// Frees log room up to what both sides have processed, and removes
-    /// log segments both checkpoints have passed.
-    pub(crate) fn release(&self, wal: &Wal, metrics: &PipelineMetrics) {
+    /// Frees log room up to what both sides have processed.
+    pub(crate) fn free_room(&self, wal: &Wal) {
         let processed = self
             .detected
             .load(Ordering::Acquire)
             .min(self.indexed.load(Ordering::Acquire));
         wal.set_processed(processed);
+    }
+
+    /// After a checkpoint: removes the log segments both checkpoints have
+    /// passed.
+    pub(crate) fn truncate(&self, wal: &Wal, metrics: &PipelineMetrics) {
         let saved = self
             .detection_saved
             .load(Ordering::Acquire)
@@ -138,7 +142,7 @@ impl Indexer {
         self.events.append(docs)?;
         cursor.appended = *last;
         self.positions.indexed.store(*last, Ordering::Release);
-        self.positions.release(&self.wal, &self.metrics);
+        self.positions.free_room(&self.wal);
         Ok(true)
     }
 
@@ -158,7 +162,7 @@ impl Indexer {
         self.positions
             .index_saved
             .store(cursor.committed, Ordering::Release);
-        self.positions.release(&self.wal, &self.metrics);
+        self.positions.truncate(&self.wal, &self.metrics);
         Ok(())
     }
 }

@@ -160,6 +160,7 @@ impl Pipeline {
         ] {
             at.store(lsn, Ordering::Release);
         }
+        positions.truncate(&self.wal, &self.metrics);
         let indexer = indexer::Indexer {
             wal: self.wal.clone(),
             events: self.events.clone(),
@@ -260,7 +261,7 @@ impl Pipeline {
                 progress.since_checkpoint += batch.len();
                 positions.detected.store(*last, Ordering::Release);
                 self.metrics.detected.set(*last as i64);
-                positions.release(&self.wal, &self.metrics);
+                positions.free_room(&self.wal);
             }
             let due = progress.since_checkpoint >= self.options.commit_events
                 || (progress.since_checkpoint > 0
@@ -327,7 +328,7 @@ impl Pipeline {
         ])?;
         progress.checkpoint = upto;
         positions.detection_saved.store(upto, Ordering::Release);
-        positions.release(&self.wal, &self.metrics);
+        positions.truncate(&self.wal, &self.metrics);
         Ok(())
     }
 }

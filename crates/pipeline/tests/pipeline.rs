@@ -36,6 +36,14 @@ struct Running {
 }
 
 fn start(dir: &Path) -> Running {
+    start_with(dir, |store| store)
+}
+
+/// Starts the pipeline over the event store that `wrap` makes of the real one.
+fn start_with(
+    dir: &Path,
+    wrap: impl FnOnce(Arc<TantivyEventStore>) -> Arc<dyn EventStore>,
+) -> Running {
     let events = Arc::new(
         TantivyEventStore::open(
             &dir.join("events"),
@@ -59,7 +67,7 @@ fn start(dir: &Path) -> Running {
     let stop = Arc::new(AtomicBool::new(false));
     let p = Pipeline {
         wal: wal.clone(),
-        events: events.clone(),
+        events: wrap(events.clone()),
         state: state.clone(),
         rules,
         metrics: Arc::new(PipelineMetrics::default()),
@@ -173,7 +181,10 @@ fn detects_stores_and_replays_without_duplicates() {
     // stores that already hold it, and they keep one copy.
     let state = SqliteStateStore::open(&dir.path().join("state.db")).unwrap();
     state
-        .put_meta(&[("pipeline.checkpoint", &8u64.to_le_bytes())])
+        .put_meta(&[
+            ("pipeline.checkpoint", &8u64.to_le_bytes()),
+            ("pipeline.index_checkpoint", &8u64.to_le_bytes()),
+        ])
         .unwrap();
     drop(state);
     let run = start(dir.path());
@@ -206,5 +217,79 @@ fn correlation_state_survives_a_restart() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(run.alerts(), vec!["SSH brute force".to_string()]);
+    run.stop();
+}
+
+/// The real store, whose appends wait while the gate is closed: an
+/// index that has fallen behind (a long merge, a slow disk).
+struct GatedStore {
+    inner: Arc<TantivyEventStore>,
+    closed: Arc<AtomicBool>,
+}
+
+impl EventStore for GatedStore {
+    fn append(&self, events: &[watchfloor_store::EventDoc]) -> watchfloor_store::Result<()> {
+        while self.closed.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.inner.append(events)
+    }
+    fn commit(&self, upto: u64) -> watchfloor_store::Result<()> {
+        self.inner.commit(upto)
+    }
+    fn search(&self, r: &SearchRequest) -> watchfloor_store::Result<watchfloor_store::SearchPage> {
+        self.inner.search(r)
+    }
+    fn enforce_retention(
+        &self,
+        now_ns: i64,
+        max_age_ns: Option<i64>,
+        max_bytes: Option<u64>,
+    ) -> watchfloor_store::Result<watchfloor_store::RetentionReport> {
+        self.inner.enforce_retention(now_ns, max_age_ns, max_bytes)
+    }
+    fn stats(&self) -> watchfloor_store::Result<watchfloor_store::EventStoreStats> {
+        self.inner.stats()
+    }
+}
+
+#[test]
+fn alerts_do_not_wait_for_an_index_that_lags() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = Arc::new(AtomicBool::new(true));
+    let gate = closed.clone();
+    let run = start_with(dir.path(), move |inner| {
+        Arc::new(GatedStore {
+            inner,
+            closed: gate,
+        })
+    });
+    run.append(&[
+        "<86>Nov 25 12:00:00 srv3 sudo: carol : TTY=pts/2 ; PWD=/ ; USER=root ; COMMAND=/bin/bash"
+            .to_string(),
+        "<13>Nov 25 12:00:01 srv3 app: fine".to_string(),
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !run
+        .alerts()
+        .contains(&"Root shell through sudo".to_string())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no alert while the index is held"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        run.wait_for_events("", 0).is_empty(),
+        "the index is held: nothing is searchable yet"
+    );
+    assert_eq!(
+        run.wal.backlog(),
+        2,
+        "records the index has not taken still count against the log's room"
+    );
+    closed.store(false, Ordering::Release);
+    assert_eq!(run.wait_for_events("hostname:srv3", 2).len(), 2);
     run.stop();
 }
