@@ -82,6 +82,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Query(q) => ApiError::bad_request(q.to_string()),
             StoreError::BadCursor => ApiError::bad_request("invalid cursor"),
+            StoreError::TooBroad(why) => ApiError::bad_request(why),
             other => {
                 tracing::error!("store: {other}");
                 ApiError::new(

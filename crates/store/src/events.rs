@@ -35,6 +35,9 @@ use crate::{
 };
 
 const TERMS_TOKENIZER: &str = "wf_terms";
+/// Free text is looked up under each field name of a bucket; past this
+/// many names (data with generated keys) the query must name its field.
+const MAX_FREE_TEXT_FIELDS: usize = 4096;
 /// Largest page a search returns.
 pub const MAX_PAGE: usize = 10_000;
 
@@ -352,7 +355,16 @@ impl TantivyEventStore {
                 field: Some(name),
                 value,
             } => self.value_query(std::slice::from_ref(name), value)?,
-            Query::Match { field: None, value } => self.value_query(&scope.names, value)?,
+            Query::Match { field: None, value } => {
+                if scope.names.len() > MAX_FREE_TEXT_FIELDS {
+                    return Err(StoreError::TooBroad(format!(
+                        "free text would be looked up under {} field names in one time bucket \
+                         (at most {MAX_FREE_TEXT_FIELDS}); name the field, as in field:value",
+                        scope.names.len()
+                    )));
+                }
+                self.value_query(&scope.names, value)?
+            }
             Query::Range {
                 field,
                 lower,
@@ -381,7 +393,10 @@ impl TantivyEventStore {
                     regex_syntax::escape(&WORD_SEP.to_string()),
                     wildcard_regex(parts)
                 );
-                return Ok(Box::new(RegexQuery::from_pattern(&pattern, self.f.terms)?));
+                let regex = RegexQuery::from_pattern(&pattern, self.f.terms).map_err(|e| {
+                    StoreError::TooBroad(format!("wildcard too large to search: {e}"))
+                })?;
+                return Ok(Box::new(regex));
             }
         };
         let words: Vec<&str> = crate::words::words(v).collect();
@@ -873,6 +888,40 @@ mod tests {
             err.contains("1700000000") && err.contains("older version"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn free_text_over_too_many_field_names_asks_for_a_field() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = TantivyEventStore::open(dir.path(), TantivyOptions::default()).expect("open");
+        let fields = (0..MAX_FREE_TEXT_FIELDS + 10)
+            .map(|i| (format!("k{i}"), serde_json::Value::from("v")))
+            .collect();
+        let ev = EventDoc {
+            id: 1,
+            time_ns: 1,
+            received_ns: 1,
+            tenant: "t".into(),
+            source: "test".into(),
+            host: None,
+            truncated: false,
+            fields,
+        };
+        store.append(&[ev]).expect("append");
+        store.commit(1).expect("commit");
+        let search = |q: &str| {
+            store.search(&SearchRequest {
+                query: q.into(),
+                tenant: "t".into(),
+                limit: 10,
+                ..Default::default()
+            })
+        };
+        match search("v") {
+            Err(StoreError::TooBroad(why)) => assert!(why.contains("name the field"), "{why}"),
+            other => panic!("expected a request to name the field: {other:?}"),
+        }
+        assert_eq!(search("k77:v").expect("a field query").events.len(), 1);
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub enum StoreError {
     Query(#[from] query::QueryError),
     #[error("invalid cursor")]
     BadCursor,
+    /// A query the store will not run as asked (it names what to narrow).
+    #[error("{0}")]
+    TooBroad(String),
     #[error("{0}")]
     Corrupt(String),
     /// An optimistic write named a version that is no longer current.
