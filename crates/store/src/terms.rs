@@ -203,16 +203,16 @@ impl TermsStream<'_> {
         true
     }
 
-    fn start(&mut self, sep: Option<char>) {
+    /// Starts a term of the current field: the name mark and the name, or
+    /// the name and a separator.
+    fn start(&mut self, mark: char) {
         self.token.text.clear();
-        if sep == Some(NAME_MARK) {
+        if mark == NAME_MARK {
             self.token.text.push(NAME_MARK);
-            push_lower(&mut self.token.text, &self.text[self.name.clone()]);
-        } else {
-            push_lower(&mut self.token.text, &self.text[self.name.clone()]);
-            if let Some(sep) = sep {
-                self.token.text.push(sep);
-            }
+        }
+        push_lower(&mut self.token.text, &self.text[self.name.clone()]);
+        if mark != NAME_MARK {
+            self.token.text.push(mark);
         }
         self.token.position = self.position;
         self.token.offset_from = self.value.start;
@@ -225,7 +225,7 @@ impl TermsStream<'_> {
         match self.step {
             Step::Name => {
                 self.step = Step::Whole;
-                self.start(Some(NAME_MARK));
+                self.start(NAME_MARK);
                 true
             }
             Step::Whole => {
@@ -237,7 +237,7 @@ impl TermsStream<'_> {
                 if value.is_empty() || value.len() > MAX_KV_VALUE {
                     return false;
                 }
-                self.start(Some(KV_SEP));
+                self.start(KV_SEP);
                 push_lower(&mut self.token.text, value);
                 true
             }
@@ -253,7 +253,7 @@ impl TermsStream<'_> {
                 continue;
             }
             self.position += 1;
-            self.start(Some(WORD_SEP));
+            self.start(WORD_SEP);
             push_lower(&mut self.token.text, &self.text[r.clone()]);
             self.token.offset_from = r.start;
             self.token.offset_to = r.end;
