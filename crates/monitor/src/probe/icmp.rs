@@ -1,7 +1,9 @@
 //! ICMP echo over an unprivileged datagram socket (`net.ipv4.ping_group_range`),
 //! or a raw socket when datagrams are refused and we may open one.
 
+use std::cell::RefCell;
 use std::net::IpAddr;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use surge_ping::{Client, Config, PingIdentifier, PingSequence, ICMP};
@@ -16,11 +18,7 @@ pub(crate) async fn run(c: &IcmpCheck) -> Outcome {
             Err(o) => return o,
         },
     };
-    let config = match ip {
-        IpAddr::V4(_) => Config::default(),
-        IpAddr::V6(_) => Config::builder().kind(ICMP::V6).build(),
-    };
-    let client = match Client::new(&config) {
+    let client = match shared_client(ip.is_ipv6()) {
         Ok(c) => c,
         Err(e) => {
             return Outcome::new(
@@ -36,7 +34,7 @@ pub(crate) async fn run(c: &IcmpCheck) -> Outcome {
     let mut last_error = String::new();
     for seq in 0..c.count {
         let start = Instant::now();
-        match pinger.ping(PingSequence(seq as u16), &[0u8; 32]).await {
+        match pinger.ping(next_sequence(), &[0u8; 32]).await {
             Ok((_, rtt)) => rtts.push(rtt),
             Err(e) => last_error = e.to_string(),
         }
@@ -79,10 +77,100 @@ pub(crate) async fn run(c: &IcmpCheck) -> Outcome {
     o
 }
 
+/// A client (socket and receiving task) of this runtime, shared by the
+/// checks running on this thread.
+struct Shared {
+    client: Client,
+    /// Alive while the runtime that runs the client's receiving task is.
+    runtime: Weak<()>,
+}
+
+thread_local! {
+    /// Per address family (v4, v6).
+    static CLIENTS: RefCell<[Option<Shared>; 2]> = const { RefCell::new([None, None]) };
+}
+
+/// The ICMP client of this thread for one address family, opened on first
+/// use. One socket serves every check (a socket per check stopped keeping
+/// up past about 5,000 checks a second). The client's receiving task lives
+/// on the runtime that opened it, so a client whose runtime has gone (a
+/// command or a test that ran its own) is replaced.
+fn shared_client(v6: bool) -> std::io::Result<Client> {
+    CLIENTS.with(|clients| {
+        let slot = &mut clients.borrow_mut()[usize::from(v6)];
+        if let Some(shared) = slot.as_ref().filter(|s| s.runtime.strong_count() > 0) {
+            return Ok(shared.client.clone());
+        }
+        let config = if v6 {
+            Config::builder().kind(ICMP::V6).build()
+        } else {
+            Config::default()
+        };
+        let client = Client::new(&config)?;
+        let alive = Arc::new(());
+        let runtime = Arc::downgrade(&alive);
+        // Dropped, with `alive`, when the runtime shuts down.
+        tokio::spawn(async move {
+            let _alive = alive;
+            std::future::pending::<()>().await
+        });
+        *slot = Some(Shared {
+            client: client.clone(),
+            runtime,
+        });
+        Ok(client)
+    })
+}
+
+/// Echo sequence numbers, unique across the process: Linux's unprivileged
+/// ICMP sockets replace the identifier with their own, so on a shared
+/// socket replies are told apart by address and sequence number only.
+fn next_sequence() -> PingSequence {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    PingSequence(NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// A little per-call variety for the echo identifier, so concurrent checks
 /// of one process do not answer each other's replies.
 fn rand_u16() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0x5a5a);
     NEXT.fetch_add(0x9e37, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loopback echoes: the same permission `watchfloor check icmp://`
+    /// needs (an unprivileged ICMP socket or CAP_NET_RAW).
+    #[test]
+    fn one_socket_serves_concurrent_checks_of_one_host_in_each_runtime() {
+        let check = IcmpCheck {
+            host: "127.0.0.1".into(),
+            count: 2,
+            warn_ms: None,
+            crit_ms: None,
+        };
+        // A second runtime on the same thread: the first one's client is
+        // gone with it and must be replaced, not reused.
+        for _ in 0..2 {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let outcomes = rt.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for _ in 0..50 {
+                    let check = check.clone();
+                    set.spawn(async move { run(&check).await });
+                }
+                set.join_all().await
+            });
+            for o in &outcomes {
+                assert_eq!(o.status, Status::Ok, "{}", o.summary);
+            }
+        }
+    }
 }
