@@ -126,17 +126,46 @@ fn pki() -> (Pki, [Leaf; 2], Vec<u8>) {
         let cert = p.signed_by(&key, &ca, &ca_key).unwrap();
         (cert.der().to_vec(), key.serialize_der())
     };
+    // A client certificate with its key, as `--client-cert` takes it.
+    let client_key = KeyPair::generate().unwrap();
+    let mut client = CertificateParams::new(vec!["monitor.example".to_string()]).unwrap();
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "watchfloor monitor");
+    let client = client.signed_by(&client_key, &ca, &ca_key).unwrap();
+    std::fs::write(
+        dir.path().join("client.pem"),
+        format!("{}{}", client.pem(), client_key.serialize_pem()),
+    )
+    .unwrap();
     (Pki { dir }, [leaf(200), leaf(5)], ca.der().to_vec())
 }
 
 /// A TLS server (rustls) answering HTTP with "ok".
 fn tls_server(cert: &Leaf, ca: &[u8]) -> u16 {
+    tls_server_with(cert, ca, false)
+}
+
+/// The same, and with `client_auth` it requires a client certificate
+/// signed by `ca` (mutual TLS).
+fn tls_server_with(cert: &Leaf, ca: &[u8], client_auth: bool) -> u16 {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
+        .unwrap();
+    let builder = if client_auth {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from(ca.to_vec())).unwrap();
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .unwrap();
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let config = builder
         .with_single_cert(
             vec![
                 CertificateDer::from(cert.0.clone()),
@@ -264,6 +293,16 @@ fn tls_certificates_chains_expiry_and_a_stalled_handshake() {
     let https = format!("https://localhost:{good_port}/");
     expect(&[&https, "--ca-cert", &ca_pem], 0, "HTTP OK");
     expect(&[&https], 2, "HTTP CRITICAL");
+
+    // Mutual TLS: the server wants a certificate of our CA.
+    let mtls = format!("https://localhost:{}/", tls_server_with(&good, &ca, true));
+    let client_pem = pki.path("client.pem");
+    expect(
+        &[&mtls, "--ca-cert", &ca_pem, "--client-cert", &client_pem],
+        0,
+        "HTTP OK",
+    );
+    expect(&[&mtls, "--ca-cert", &ca_pem], 2, "HTTP CRITICAL");
 
     let soon = format!("tls://localhost:{}", tls_server(&expiring, &ca));
     expect(&[&soon, "--ca-cert", &ca_pem], 2, "expires in 4 days");
