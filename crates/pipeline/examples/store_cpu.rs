@@ -3,7 +3,7 @@
 //! commits of a given size and reports the store's share of the process
 //! CPU time.
 //!
-//! `cargo run --release -p watchfloor-pipeline --example store_cpu -- EVENTS COMMIT_EVERY`
+//! `cargo run --release -p watchfloor-pipeline --example store_cpu -- EVENTS COMMIT_EVERY [BLOCK_EVENTS]`
 
 use watchfloor_pipeline::decode::{decode, to_doc};
 use watchfloor_store::{EventDoc, EventStore, TantivyEventStore, TantivyOptions};
@@ -48,9 +48,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or(default)
     };
     let (events, every) = (arg(1, 2_000_000), arg(2, 50_000).max(1));
+    let options = TantivyOptions {
+        block_events: arg(3, TantivyOptions::default().block_events),
+        ..TantivyOptions::default()
+    };
     let mut rng = Rng::new(7);
     let dir = tempfile::tempdir()?;
-    let store = TantivyEventStore::open(dir.path(), TantivyOptions::default())?;
+    let store = TantivyEventStore::open(dir.path(), options)?;
     let started = std::time::Instant::now();
     let mut generating = 0.0;
     let mut done = 0;
@@ -61,6 +65,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for chunk in docs.chunks(1024) {
             store.append(chunk)?;
         }
+        // Making and dropping the documents is the pipeline's work.
+        let before = process_cpu_seconds();
+        drop(docs);
+        generating += process_cpu_seconds() - before;
         done += every;
         store.commit(done as u64)?;
     }

@@ -1,40 +1,41 @@
 //! The embedded event store: one tantivy index per time bucket.
 //!
-//! An event is indexed under the terms of [`crate::terms`] (one field,
-//! `terms`), its time, id and tenant, and stored as JSON. A bucket's
-//! commit payload is the highest id it has committed, which makes
-//! replayed appends idempotent.
+//! The documents of an index are blocks of events ([`crate::blocks`]):
+//! one tenant's events in arrival order, indexed under the distinct terms
+//! of [`crate::terms`] they hold (one field, `terms`), with their time
+//! span, and stored with the events. A search finds the blocks that may
+//! hold a match and checks each of their events exactly
+//! ([`crate::matcher`]). A bucket's commit payload is the highest id it
+//! has committed, which makes replayed appends idempotent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine as _;
-use tantivy::collector::TopDocs;
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery,
-    RegexQuery, TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, EmptyQuery, Occur, Query as TQuery, RangeQuery, RegexQuery, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value as _, FAST, INDEXED,
     STORED, STRING,
 };
-use tantivy::{
-    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term,
-};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
-use crate::query::{self, Pattern, Query, WildPart};
-use crate::terms::{
-    self, as_number, kv_term, name_term, word_term, KV_SEP, MAX_KV_VALUE, NAME_MARK, WORD_SEP,
-};
+use crate::blocks::{self, BlockCollector, FullBlock, PendingBlock};
+use crate::matcher::{self, EventTerms, Matcher};
+use crate::query::{self, Pattern, Query};
+use crate::terms::{as_number, kv_term, name_term, NAME_MARK};
 use crate::{
     EventDoc, EventStore, EventStoreStats, Result, RetentionReport, SearchPage, SearchRequest,
     StoreError,
 };
 
-const TERMS_TOKENIZER: &str = "wf_terms";
+const TERM_LIST: &str = "wf_term_list";
 /// Free text is looked up under each field name of a bucket; past this
 /// many names (data with generated keys) the query must name its field.
 const MAX_FREE_TEXT_FIELDS: usize = 4096;
@@ -57,6 +58,9 @@ pub struct TantivyOptions {
     /// filed in the bucket of their arrival (so a bad clock cannot create
     /// thousands of buckets); their own time is kept.
     pub max_lateness_secs: i64,
+    /// Events in a block (an index document): more makes indexing cheaper
+    /// (log events repeat their terms) and searches read more events.
+    pub block_events: usize,
 }
 
 impl Default for TantivyOptions {
@@ -67,42 +71,43 @@ impl Default for TantivyOptions {
             writer_threads: 2,
             max_writers: 4,
             max_lateness_secs: 30 * 86_400,
+            block_events: 128,
         }
     }
 }
 
+/// The fields of a block document.
 #[derive(Clone, Copy)]
 struct Fields {
-    id: Field,
-    ts: Field,
     tenant: Field,
-    /// Everything searchable about the event (see [`crate::terms`]).
+    /// The distinct terms of the block's events (see [`crate::terms`]).
     terms: Field,
-    doc: Field,
+    /// Oldest and newest event time in the block.
+    ts_min: Field,
+    ts_max: Field,
+    count: Field,
+    /// The events ([`blocks::entries`]).
+    events: Field,
 }
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
+    // Blocks are found by term; the events themselves give positions.
     let terms_opts = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
-            .set_tokenizer(TERMS_TOKENIZER)
+            .set_tokenizer(TERM_LIST)
             .set_fieldnorms(false)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            .set_index_option(IndexRecordOption::Basic),
     );
     let fields = Fields {
-        id: b.add_u64_field("id", INDEXED | FAST),
-        ts: b.add_i64_field("ts", INDEXED | FAST),
         tenant: b.add_text_field("tenant", STRING),
         terms: b.add_text_field("terms", terms_opts),
-        doc: b.add_bytes_field("doc", STORED),
+        ts_min: b.add_i64_field("ts_min", INDEXED | FAST),
+        ts_max: b.add_i64_field("ts_max", INDEXED | FAST),
+        count: b.add_u64_field("count", FAST),
+        events: b.add_bytes_field("events", STORED),
     };
     (b.build(), fields)
-}
-
-fn register_tokenizers(index: &Index) {
-    index
-        .tokenizers()
-        .register(TERMS_TOKENIZER, terms::TermsTokenizer::default());
 }
 
 struct Bucket {
@@ -123,6 +128,8 @@ struct OpenWriter {
 #[derive(Default)]
 struct WriterPool {
     open: HashMap<i64, OpenWriter>,
+    /// Blocks being filled, by bucket and tenant.
+    pending: HashMap<i64, HashMap<String, PendingBlock>>,
     /// Highest id appended so far: every event up to it is in its writer.
     max_appended: u64,
     tick: u64,
@@ -193,14 +200,16 @@ impl TantivyEventStore {
         } else {
             Index::open_in_dir(dir)?
         };
-        if index.schema().get_field("terms").is_err() {
+        if index.schema().get_field("events").is_err() {
             return Err(StoreError::Corrupt(format!(
                 "{}: written by an older version of watchfloor with another index layout; \
                  move it away (or remove it) to start this bucket afresh",
                 dir.display()
             )));
         }
-        register_tokenizers(&index);
+        index
+            .tokenizers()
+            .register(TERM_LIST, blocks::TermListTokenizer::default());
         let watermark = match index.load_metas()?.payload {
             Some(p) => p.parse::<u64>().map_err(|_| {
                 StoreError::Corrupt(format!("{}: bad commit payload {p:?}", dir.display()))
@@ -257,33 +266,61 @@ impl TantivyEventStore {
         Ok(b)
     }
 
-    fn document(&self, ev: &EventDoc) -> TantivyDocument {
+    fn block_document(&self, tenant: &str, block: FullBlock) -> TantivyDocument {
         let f = self.f;
         let mut doc = TantivyDocument::new();
-        doc.add_u64(f.id, ev.id);
-        doc.add_i64(f.ts, ev.time_ns);
-        doc.add_text(f.tenant, &ev.tenant);
-        let mut text = String::with_capacity(512);
-        terms::encode(&mut text, "source", &ev.source);
-        if let Some(h) = &ev.host {
-            terms::encode(&mut text, "host", h);
-        }
-        for (name, value) in &ev.fields {
-            match value {
-                serde_json::Value::String(s) => terms::encode(&mut text, name, s),
-                serde_json::Value::Array(items) => {
-                    for item in items {
-                        terms::encode(&mut text, name, &json_text(item));
-                    }
-                }
-                serde_json::Value::Null => {}
-                other => terms::encode(&mut text, name, &json_text(other)),
+        doc.add_text(f.tenant, tenant);
+        doc.add_text(f.terms, &block.terms);
+        doc.add_i64(f.ts_min, block.ts_min);
+        doc.add_i64(f.ts_max, block.ts_max);
+        doc.add_u64(f.count, block.count);
+        doc.add_bytes(f.events, &block.events);
+        doc
+    }
+
+    /// Hands the pending blocks of a bucket (one tenant's, or all) to its writer.
+    fn flush_blocks(&self, pool: &mut WriterPool, start: i64, tenant: Option<&str>) -> Result<()> {
+        let WriterPool { open, pending, .. } = pool;
+        let (Some(blocks), Some(w)) = (pending.get_mut(&start), open.get_mut(&start)) else {
+            return Ok(());
+        };
+        for (t, block) in blocks.iter_mut() {
+            if block.count > 0 && tenant.is_none_or(|only| only == t) {
+                w.writer
+                    .add_document(self.block_document(t, block.take()))?;
+                w.dirty = true;
             }
         }
-        doc.add_text(f.terms, &text);
-        let json = serde_json::to_vec(ev).unwrap_or_default();
-        doc.add_bytes(f.doc, &json);
-        doc
+        Ok(())
+    }
+
+    /// Opens the writer of a bucket if it is not open, closing the least
+    /// recently used one when too many are.
+    fn ensure_writer(&self, pool: &mut WriterPool, start: i64, bucket: &Bucket) -> Result<()> {
+        if pool.open.contains_key(&start) {
+            return Ok(());
+        }
+        if pool.open.len() >= self.options.max_writers.max(1) {
+            self.evict_writer(pool)?;
+        }
+        // tantivy wants at least 15 MB per indexing thread.
+        let threads = self
+            .options
+            .writer_threads
+            .clamp(1, (self.options.writer_memory / 15_000_000).max(1));
+        let writer: IndexWriter = bucket
+            .index
+            .writer_with_num_threads(threads, self.options.writer_memory)?;
+        writer.set_merge_policy(Box::new(merge_policy(self.options.block_events)));
+        pool.open.insert(
+            start,
+            OpenWriter {
+                writer,
+                dirty: false,
+                last_used: 0,
+            },
+        );
+        Ok(())
     }
 
     /// Commits and closes the least recently used writer.
@@ -296,6 +333,8 @@ impl TantivyEventStore {
         else {
             return Ok(());
         };
+        self.flush_blocks(pool, start, None)?;
+        pool.pending.remove(&start);
         if let Some(mut w) = pool.open.remove(&start) {
             if w.dirty {
                 self.commit_writer(start, &mut w.writer, pool.max_appended)?;
@@ -322,20 +361,21 @@ impl TantivyEventStore {
         Box::new(TermQuery::new(self.term(text), IndexRecordOption::Basic))
     }
 
-    /// The user's query for one bucket.
+    /// The blocks of one bucket that may hold a match of the user's query:
+    /// every block holding an event that matches has the terms asked for,
+    /// but a block with them may not hold a match (the terms may come
+    /// from different events, the words of a phrase may be apart), and a
+    /// negation rules out no block (another event of it may match).
     fn translate(&self, q: &Query, scope: &Scope<'_>) -> Result<Box<dyn TQuery>> {
         Ok(match q {
-            Query::All => Box::new(AllQuery),
+            Query::All | Query::Not(_) => Box::new(AllQuery),
             Query::And(items) => {
                 let mut clauses = Vec::with_capacity(items.len());
-                for item in items {
-                    clauses.push(match item {
-                        Query::Not(inner) => (Occur::MustNot, self.translate(inner, scope)?),
-                        other => (Occur::Must, self.translate(other, scope)?),
-                    });
+                for item in items.iter().filter(|i| !matches!(i, Query::Not(_))) {
+                    clauses.push((Occur::Must, self.translate(item, scope)?));
                 }
-                if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
-                    clauses.push((Occur::Must, Box::new(AllQuery)));
+                if clauses.is_empty() {
+                    return Ok(Box::new(AllQuery));
                 }
                 Box::new(BooleanQuery::new(clauses))
             }
@@ -346,25 +386,12 @@ impl TantivyEventStore {
                 }
                 Box::new(BooleanQuery::new(clauses))
             }
-            Query::Not(inner) => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, Box::new(AllQuery)),
-                (Occur::MustNot, self.translate(inner, scope)?),
-            ])),
             Query::Exists(name) => self.term_query(&name_term(name)),
             Query::Match {
                 field: Some(name),
                 value,
             } => self.value_query(std::slice::from_ref(name), value)?,
-            Query::Match { field: None, value } => {
-                if scope.names.len() > MAX_FREE_TEXT_FIELDS {
-                    return Err(StoreError::TooBroad(format!(
-                        "free text would be looked up under {} field names in one time bucket \
-                         (at most {MAX_FREE_TEXT_FIELDS}); name the field, as in field:value",
-                        scope.names.len()
-                    )));
-                }
-                self.value_query(&scope.names, value)?
-            }
+            Query::Match { field: None, value } => self.value_query(&scope.names, value)?,
             Query::Range {
                 field,
                 lower,
@@ -373,8 +400,8 @@ impl TantivyEventStore {
         })
     }
 
-    /// A value under any of `fields`: the whole value, or its words (in
-    /// order, for several) among the field's words.
+    /// A value under any of `fields`: the whole value, or its words (all
+    /// of them, for several: a block has no positions).
     fn value_query(&self, fields: &[String], value: &Pattern) -> Result<Box<dyn TQuery>> {
         if fields.is_empty() {
             return Ok(Box::new(EmptyQuery));
@@ -382,43 +409,27 @@ impl TantivyEventStore {
         let v = match value {
             Pattern::Word(v) | Pattern::Phrase(v) => v,
             Pattern::Wildcard(parts) => {
-                let names: Vec<String> = fields
-                    .iter()
-                    .map(|n| regex_syntax::escape(&n.to_lowercase()))
-                    .collect();
-                let pattern = format!(
-                    "(?:{})[{}{}]{}",
-                    names.join("|"),
-                    KV_SEP,
-                    regex_syntax::escape(&WORD_SEP.to_string()),
-                    wildcard_regex(parts)
-                );
+                let pattern = matcher::wildcard_pattern(fields, parts);
                 let regex = RegexQuery::from_pattern(&pattern, self.f.terms).map_err(|e| {
                     StoreError::TooBroad(format!("wildcard too large to search: {e}"))
                 })?;
                 return Ok(Box::new(regex));
             }
         };
-        let words: Vec<&str> = crate::words::words(v).collect();
-        let mut single = Vec::new();
-        let mut phrases: Vec<Box<dyn TQuery>> = Vec::new();
-        for name in fields {
-            if v.len() <= MAX_KV_VALUE {
-                single.push(self.term(&kv_term(name, v)));
-            }
-            match words.as_slice() {
-                [] => {}
-                [word] => single.push(self.term(&word_term(name, word))),
-                several => {
-                    let terms = several.iter().map(|w| self.term(&word_term(name, w)));
-                    phrases.push(Box::new(PhraseQuery::new(terms.collect())));
-                }
-            }
-        }
-        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> =
-            phrases.into_iter().map(|p| (Occur::Should, p)).collect();
+        let (single, phrases) = matcher::value_terms(fields, v);
+        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = phrases
+            .iter()
+            .map(|words| {
+                let all = words.iter().map(|w| (Occur::Must, self.term_query(w)));
+                (
+                    Occur::Should,
+                    Box::new(BooleanQuery::new(all.collect())) as Box<dyn TQuery>,
+                )
+            })
+            .collect();
         if !single.is_empty() {
-            clauses.push((Occur::Should, Box::new(TermSetQuery::new(single))));
+            let terms = single.iter().map(|t| self.term(t));
+            clauses.push((Occur::Should, Box::new(TermSetQuery::new(terms))));
         }
         Ok(match clauses.len() {
             0 => Box::new(EmptyQuery),
@@ -434,21 +445,12 @@ impl TantivyEventStore {
         upper: &Bound<String>,
         searcher: &Searcher,
     ) -> Result<Box<dyn TQuery>> {
-        let numeric = |b: &Bound<String>| match b {
-            Bound::Unbounded => Some(Bound::Unbounded),
-            Bound::Included(v) => as_number(v).map(Bound::Included),
-            Bound::Excluded(v) => as_number(v).map(Bound::Excluded),
-        };
-        if let (Some(lo), Some(hi)) = (numeric(lower), numeric(upper)) {
-            return self.numeric_range(field, (lo, hi), searcher);
+        if let Some(range) = matcher::numeric_bounds(lower, upper) {
+            return self.numeric_range(field, range, searcher);
         }
-        let term = |v: &str| self.term(&kv_term(field, v));
-        let lo = map_bound(lower.as_ref().map(String::as_str), "", term);
-        let hi = match upper {
-            Bound::Unbounded => Bound::Excluded(self.term(&above_values(field))),
-            other => map_bound(other.as_ref().map(String::as_str), "", term),
-        };
-        Ok(Box::new(RangeQuery::new(lo, hi)))
+        let (lo, hi) = matcher::text_range_terms(field, lower, upper);
+        let term = |t: String| self.term(&t);
+        Ok(Box::new(RangeQuery::new(lo.map(term), hi.map(term))))
     }
 
     /// A numeric range: the field's whole values that read as numbers in
@@ -462,7 +464,7 @@ impl TantivyEventStore {
         searcher: &Searcher,
     ) -> Result<Box<dyn TQuery>> {
         let from = kv_term(field, "");
-        let to = above_values(field);
+        let to = matcher::above_values(field);
         let mut found = std::collections::BTreeSet::new();
         self.for_each_term(searcher, (from.as_bytes(), to.as_bytes()), |term| {
             let value = &term[from.len()..];
@@ -474,7 +476,8 @@ impl TantivyEventStore {
         Ok(Box::new(TermSetQuery::new(terms)))
     }
 
-    /// Tenant, time range and cursor position around the user's query.
+    /// Tenant, time range and cursor position around the user's query,
+    /// over the blocks' time spans.
     fn filtered(
         &self,
         user: Box<dyn TQuery>,
@@ -482,53 +485,29 @@ impl TantivyEventStore {
         cursor: Option<(i64, u64)>,
     ) -> Box<dyn TQuery> {
         let f = self.f;
+        let tenant = Term::from_field_text(f.tenant, &req.tenant);
         let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = vec![
             (Occur::Must, user),
             (
                 Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(f.tenant, &req.tenant),
-                    IndexRecordOption::Basic,
-                )),
+                Box::new(TermQuery::new(tenant, IndexRecordOption::Basic)),
             ),
         ];
-        if req.from_ns.is_some() || req.to_ns.is_some() {
-            let lo = req.from_ns.map_or(Bound::Unbounded, |t| {
-                Bound::Included(Term::from_field_i64(f.ts, t))
-            });
-            let hi = req.to_ns.map_or(Bound::Unbounded, |t| {
-                Bound::Excluded(Term::from_field_i64(f.ts, t))
-            });
-            clauses.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
-        }
-        if let Some((ts, id)) = cursor {
-            let older = RangeQuery::new(
-                Bound::Unbounded,
-                Bound::Excluded(Term::from_field_i64(f.ts, ts)),
-            );
-            let same_time_lower_id = BooleanQuery::new(vec![
-                (
-                    Occur::Must,
-                    Box::new(TermQuery::new(
-                        Term::from_field_i64(f.ts, ts),
-                        IndexRecordOption::Basic,
-                    )) as Box<dyn TQuery>,
-                ),
-                (
-                    Occur::Must,
-                    Box::new(RangeQuery::new(
-                        Bound::Unbounded,
-                        Bound::Excluded(Term::from_field_u64(f.id, id)),
-                    )),
-                ),
-            ]);
+        let mut time = |field: Field, lo: Bound<i64>, hi: Bound<i64>| {
+            let term = |t: i64| Term::from_field_i64(field, t);
             clauses.push((
                 Occur::Must,
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Should, Box::new(older) as Box<dyn TQuery>),
-                    (Occur::Should, Box::new(same_time_lower_id)),
-                ])),
+                Box::new(RangeQuery::new(lo.map(term), hi.map(term))),
             ));
+        };
+        if let Some(from) = req.from_ns {
+            time(f.ts_max, Bound::Included(from), Bound::Unbounded);
+        }
+        if let Some(to) = req.to_ns {
+            time(f.ts_min, Bound::Unbounded, Bound::Excluded(to));
+        }
+        if let Some((ts, _)) = cursor {
+            time(f.ts_min, Bound::Unbounded, Bound::Included(ts));
         }
         Box::new(BooleanQuery::new(clauses))
     }
@@ -573,7 +552,9 @@ impl TantivyEventStore {
         Ok(names.into_iter().collect())
     }
 
-    /// The newest `limit` matches of one bucket, by (time, id) descending.
+    /// The newest `limit` matches of one bucket, by (time, id) descending:
+    /// the candidate blocks newest first, until no block left can hold an
+    /// event newer than the oldest kept.
     fn search_bucket(
         &self,
         bucket: &Bucket,
@@ -588,42 +569,60 @@ impl TantivyEventStore {
         } else {
             Vec::new()
         };
+        if names.len() > MAX_FREE_TEXT_FIELDS {
+            return Err(StoreError::TooBroad(format!(
+                "free text would be looked up under {} field names in one time bucket \
+                 (at most {MAX_FREE_TEXT_FIELDS}); name the field, as in field:value",
+                names.len()
+            )));
+        }
+        let matcher = Matcher::compile(query, &names)?;
         let scope = Scope {
             searcher: &searcher,
             names,
         };
-        let user = self.translate(query, &scope)?;
-        let q = self.filtered(user, req, cursor);
-        let collector =
-            TopDocs::with_limit(limit).custom_score(|segment: &tantivy::SegmentReader| {
-                let ts = segment.fast_fields().i64("ts").ok();
-                let id = segment.fast_fields().u64("id").ok();
-                move |doc| {
-                    (
-                        ts.as_ref().and_then(|c| c.first(doc)).unwrap_or(i64::MIN),
-                        id.as_ref().and_then(|c| c.first(doc)).unwrap_or(0),
-                    )
-                }
-            });
-        let top: Vec<((i64, u64), DocAddress)> = searcher.search(&q, &collector)?;
-        let mut out = Vec::with_capacity(top.len());
-        for (_, addr) in top {
+        let q = self.filtered(self.translate(query, &scope)?, req, cursor);
+        let mut candidates = searcher.search(&q, &BlockCollector)?;
+        candidates.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+        let mut newest = Newest::new(limit);
+        let mut terms = EventTerms::default();
+        for (ts_max, addr) in candidates {
+            if newest.oldest_kept().is_some_and(|(t, _)| t > ts_max) {
+                break;
+            }
             let doc: TantivyDocument = searcher.doc(addr)?;
-            let Some(bytes) = doc.get_first(self.f.doc).and_then(|v| v.as_bytes()) else {
+            let Some(bytes) = doc.get_first(self.f.events).and_then(|v| v.as_bytes()) else {
                 continue;
             };
-            let ev: EventDoc = serde_json::from_slice(bytes).map_err(|e| {
-                StoreError::Corrupt(format!("{}: stored event: {e}", bucket.dir.display()))
-            })?;
-            out.push(ev);
+            for entry in blocks::entries(bytes) {
+                let damaged = || {
+                    StoreError::Corrupt(format!(
+                        "{}: damaged block of events",
+                        bucket.dir.display()
+                    ))
+                };
+                let entry = entry.ok_or_else(damaged)?;
+                let key = (entry.time_ns, entry.id);
+                if !in_window(key, req, cursor) || !newest.would_keep(key) {
+                    continue;
+                }
+                let ev: EventDoc = serde_json::from_slice(entry.json).map_err(|e| {
+                    StoreError::Corrupt(format!("{}: stored event: {e}", bucket.dir.display()))
+                })?;
+                terms.load(&ev);
+                if ev.tenant == req.tenant && matcher.matches(&terms) {
+                    newest.keep(ev);
+                }
+            }
         }
-        Ok(out)
+        Ok(newest.into_sorted())
     }
 
     fn drop_bucket(&self, start: i64) -> Result<u64> {
         {
             let mut pool = self.writers.lock().unwrap_or_else(|p| p.into_inner());
             pool.open.remove(&start);
+            pool.pending.remove(&start);
         }
         let Some(bucket) = self.buckets_mut().remove(&start) else {
             return Ok(0);
@@ -653,34 +652,21 @@ impl EventStore for TantivyEventStore {
             if ev.id <= bucket.watermark.load(Ordering::Acquire) {
                 continue; // committed before a restart: replayed, not stored twice
             }
-            if !pool.open.contains_key(&start) {
-                if pool.open.len() >= self.options.max_writers.max(1) {
-                    self.evict_writer(&mut pool)?;
-                }
-                // tantivy wants at least 15 MB per indexing thread.
-                let threads = self
-                    .options
-                    .writer_threads
-                    .clamp(1, (self.options.writer_memory / 15_000_000).max(1));
-                let writer: IndexWriter = bucket
-                    .index
-                    .writer_with_num_threads(threads, self.options.writer_memory)?;
-                writer.set_merge_policy(Box::new(merge_policy()));
-                pool.open.insert(
-                    start,
-                    OpenWriter {
-                        writer,
-                        dirty: false,
-                        last_used: 0,
-                    },
-                );
-            }
+            self.ensure_writer(&mut pool, start, &bucket)?;
             pool.tick += 1;
             let tick = pool.tick;
             if let Some(w) = pool.open.get_mut(&start) {
-                w.writer.add_document(self.document(ev))?;
                 w.dirty = true;
                 w.last_used = tick;
+            }
+            let tenants = pool.pending.entry(start).or_default();
+            let block = match tenants.get_mut(ev.tenant.as_str()) {
+                Some(block) => block,
+                None => tenants.entry(ev.tenant.clone()).or_default(),
+            };
+            block.push(ev);
+            if block.count >= self.options.block_events.max(1) as u64 {
+                self.flush_blocks(&mut pool, start, Some(&ev.tenant))?;
             }
         }
         Ok(())
@@ -690,6 +676,10 @@ impl EventStore for TantivyEventStore {
         let mut pool = self.writers.lock().unwrap_or_else(|p| p.into_inner());
         pool.max_appended = pool.max_appended.max(upto);
         let upto = pool.max_appended;
+        let starts: Vec<i64> = pool.pending.keys().copied().collect();
+        for start in starts {
+            self.flush_blocks(&mut pool, start, None)?;
+        }
         for (start, w) in pool.open.iter_mut() {
             if w.dirty {
                 self.commit_writer(*start, &mut w.writer, upto)?;
@@ -775,7 +765,12 @@ impl EventStore for TantivyEventStore {
         };
         for b in buckets {
             stats.bytes += dir_size(&b.dir);
-            stats.events += b.reader.searcher().num_docs();
+            for segment in b.reader.searcher().segment_readers() {
+                let count = segment.fast_fields().u64("count")?;
+                stats.events += (0..segment.max_doc())
+                    .filter_map(|doc| count.first(doc))
+                    .sum::<u64>();
+            }
         }
         Ok(stats)
     }
@@ -793,11 +788,12 @@ impl Drop for TantivyEventStore {
 
 /// Merging less eagerly than tantivy's default: a commit every second
 /// makes many small segments, and re-merging them cost a third of the
-/// indexing time under load (measured with perf).
-fn merge_policy() -> tantivy::merge_policy::LogMergePolicy {
+/// indexing time under load (measured with perf). Segments under about
+/// 50,000 events (in blocks) count as one layer.
+fn merge_policy(block_events: usize) -> tantivy::merge_policy::LogMergePolicy {
     let mut policy = tantivy::merge_policy::LogMergePolicy::default();
     policy.set_min_num_segments(12);
-    policy.set_min_layer_size(50_000);
+    policy.set_min_layer_size((50_000 / block_events.max(1)).max(1) as u32);
     policy
 }
 
@@ -814,39 +810,81 @@ fn dir_size(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-fn json_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
+/// Whether an event's (time, id) is inside the request's time range and
+/// past its cursor.
+fn in_window(key: (i64, u64), req: &SearchRequest, cursor: Option<(i64, u64)>) -> bool {
+    req.from_ns.is_none_or(|from| key.0 >= from)
+        && req.to_ns.is_none_or(|to| key.0 < to)
+        && cursor.is_none_or(|c| key < c)
+}
+
+/// An event ordered by (time, id).
+struct ByTime(EventDoc);
+
+impl ByTime {
+    fn key(&self) -> (i64, u64) {
+        (self.0.time_ns, self.0.id)
     }
 }
 
-/// Above every whole-value term of `field`: the character after the
-/// separator.
-fn above_values(field: &str) -> String {
-    let mut above = terms::name_prefix(field);
-    above.push(char::from(KV_SEP as u8 + 1));
-    above
+impl PartialEq for ByTime {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
 }
-
-/// A bound over one type mapped to terms; an open end becomes `open`.
-fn map_bound<V, T>(b: Bound<V>, open: V, term: impl Fn(V) -> T) -> Bound<T> {
-    match b {
-        Bound::Unbounded => Bound::Included(term(open)),
-        Bound::Included(v) => Bound::Included(term(v)),
-        Bound::Excluded(v) => Bound::Excluded(term(v)),
+impl Eq for ByTime {}
+impl PartialOrd for ByTime {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ByTime {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
     }
 }
 
-fn wildcard_regex(parts: &[WildPart]) -> String {
-    parts
-        .iter()
-        .map(|p| match p {
-            WildPart::Literal(s) => regex_syntax::escape(&s.to_lowercase()),
-            WildPart::Any => ".*".to_string(),
-            WildPart::One => ".".to_string(),
-        })
-        .collect()
+/// The newest `limit` events seen.
+struct Newest {
+    limit: usize,
+    heap: BinaryHeap<Reverse<ByTime>>,
+}
+
+impl Newest {
+    fn new(limit: usize) -> Self {
+        Newest {
+            limit,
+            heap: BinaryHeap::with_capacity(limit + 1),
+        }
+    }
+
+    /// The oldest event kept, once `limit` are.
+    fn oldest_kept(&self) -> Option<(i64, u64)> {
+        if self.heap.len() < self.limit {
+            return None;
+        }
+        self.heap.peek().map(|Reverse(e)| e.key())
+    }
+
+    fn would_keep(&self, key: (i64, u64)) -> bool {
+        self.oldest_kept().is_none_or(|oldest| key > oldest)
+    }
+
+    fn keep(&mut self, ev: EventDoc) {
+        self.heap.push(Reverse(ByTime(ev)));
+        if self.heap.len() > self.limit {
+            self.heap.pop();
+        }
+    }
+
+    /// Newest first.
+    fn into_sorted(self) -> Vec<EventDoc> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Reverse(e)| e.0)
+            .collect()
+    }
 }
 
 fn encode_cursor(ts: i64, id: u64) -> String {

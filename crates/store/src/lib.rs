@@ -6,12 +6,14 @@
 
 pub mod access;
 mod access_sqlite;
+mod blocks;
 pub mod checks;
 mod checks_sqlite;
 pub mod conformance;
 mod events;
 mod incidents;
 mod incidents_sqlite;
+pub mod matcher;
 pub mod outbox;
 mod outbox_sqlite;
 pub mod query;

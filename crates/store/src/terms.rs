@@ -51,6 +51,34 @@ pub fn encode(out: &mut String, name: &str, value: &str) {
     out.push(END_VALUE);
 }
 
+/// Appends every searchable value of an event: its source, host and
+/// fields (array items one by one; numbers and objects as JSON text).
+pub fn encode_event(out: &mut String, ev: &crate::EventDoc) {
+    encode(out, "source", &ev.source);
+    if let Some(h) = &ev.host {
+        encode(out, "host", h);
+    }
+    for (name, value) in &ev.fields {
+        match value {
+            serde_json::Value::String(s) => encode(out, name, s),
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    encode_json(out, name, item);
+                }
+            }
+            serde_json::Value::Null => {}
+            other => encode_json(out, name, other),
+        }
+    }
+}
+
+fn encode_json(out: &mut String, name: &str, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => encode(out, name, s),
+        other => encode(out, name, &other.to_string()),
+    }
+}
+
 fn push_clean(out: &mut String, s: &str) {
     if s.contains([END_NAME, END_VALUE]) {
         out.extend(s.chars().map(|c| {

@@ -13,6 +13,17 @@ fn tantivy(dir: &Path) -> TantivyEventStore {
     TantivyEventStore::open(dir, options).expect("open event store")
 }
 
+/// Blocks of two events: the suite's events spread over many blocks, so
+/// that finding candidate blocks and checking their events both count.
+fn tantivy_small_blocks(dir: &Path) -> TantivyEventStore {
+    let options = TantivyOptions {
+        writer_memory: 15 << 20,
+        block_events: 2,
+        ..TantivyOptions::default()
+    };
+    TantivyEventStore::open(dir, options).expect("open event store")
+}
+
 fn sqlite(dir: &Path) -> SqliteStateStore {
     SqliteStateStore::open(&dir.join("state.db")).expect("open state store")
 }
@@ -35,6 +46,21 @@ fn tantivy_replay_is_idempotent() {
 #[test]
 fn tantivy_retention() {
     conformance::retention(&tantivy);
+}
+
+#[test]
+fn tantivy_small_blocks_search_semantics() {
+    conformance::search_semantics(&tantivy_small_blocks);
+}
+
+#[test]
+fn tantivy_small_blocks_paging_and_time_range() {
+    conformance::paging_and_time_range(&tantivy_small_blocks);
+}
+
+#[test]
+fn tantivy_small_blocks_replay_is_idempotent() {
+    conformance::replay_is_idempotent(&tantivy_small_blocks);
 }
 
 #[test]

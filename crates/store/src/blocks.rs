@@ -1,0 +1,293 @@
+//! Blocks: the unit the event index is made of.
+//!
+//! Events of one tenant and time bucket are gathered, in arrival order,
+//! into blocks of up to [`crate::TantivyOptions::block_events`]. A block
+//! is one tantivy document: the set of distinct terms of its events (no
+//! positions), its time span, its event count, and the events themselves,
+//! each behind a small header. Log events repeat themselves (the same
+//! hosts, programs and message templates), so a block of 128 syslog
+//! events has about five distinct terms an event where the events have
+//! 29: the index does a fifth of the work, and a search decodes the
+//! blocks that may match and checks each event exactly (`matcher.rs`).
+
+use std::collections::HashSet;
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+
+use crate::{terms, EventDoc};
+
+/// Bytes before each event in a block: time (i64), id (u64), length (u32).
+const HEADER: usize = 20;
+
+/// A block being filled.
+#[derive(Default)]
+pub struct PendingBlock {
+    ts_min: i64,
+    ts_max: i64,
+    pub count: u64,
+    events: Vec<u8>,
+    terms: HashSet<String, foldhash::fast::RandomState>,
+    text: String,
+}
+
+impl PendingBlock {
+    /// Adds an event: its header and JSON, and its terms.
+    pub fn push(&mut self, ev: &EventDoc) {
+        if self.count == 0 {
+            self.ts_min = ev.time_ns;
+            self.ts_max = ev.time_ns;
+        }
+        self.ts_min = self.ts_min.min(ev.time_ns);
+        self.ts_max = self.ts_max.max(ev.time_ns);
+        self.count += 1;
+        let start = self.events.len();
+        self.events.extend_from_slice(&ev.time_ns.to_le_bytes());
+        self.events.extend_from_slice(&ev.id.to_le_bytes());
+        self.events.extend_from_slice(&[0; 4]);
+        // Serializing an EventDoc cannot fail: string keys, no foreign types.
+        let _ = serde_json::to_writer(&mut self.events, ev);
+        let len = (self.events.len() - start - HEADER) as u32;
+        self.events[start + 16..start + HEADER].copy_from_slice(&len.to_le_bytes());
+        self.text.clear();
+        terms::encode_event(&mut self.text, ev);
+        let set = &mut self.terms;
+        terms::tokenize(&self.text, |term, _| {
+            if !set.contains(term) {
+                set.insert(term.to_string());
+            }
+        });
+    }
+
+    /// The block as filled so far, leaving this one empty (its term set
+    /// keeps its room for the next).
+    pub fn take(&mut self) -> FullBlock {
+        let mut terms = String::with_capacity(self.terms.iter().map(|t| t.len() + 1).sum());
+        for term in self.terms.drain() {
+            terms.push_str(&term);
+            terms.push(TERM_END);
+        }
+        let block = FullBlock {
+            ts_min: self.ts_min,
+            ts_max: self.ts_max,
+            count: self.count,
+            events: std::mem::take(&mut self.events),
+            terms,
+        };
+        self.count = 0;
+        block
+    }
+}
+
+/// A block ready for the index.
+pub struct FullBlock {
+    pub ts_min: i64,
+    pub ts_max: i64,
+    pub count: u64,
+    pub events: Vec<u8>,
+    /// The distinct terms, each ended by [`TERM_END`] (which no term holds:
+    /// [`terms::encode`] replaces it in names and values).
+    pub terms: String,
+}
+
+const TERM_END: char = '\u{1e}';
+
+/// Splits the term list of a [`FullBlock`]: one token a term, all at
+/// position 0 (blocks are indexed without positions). A plain string
+/// rather than tantivy's pre-tokenized value, which tantivy turns into
+/// JSON and back.
+#[derive(Clone, Default)]
+pub struct TermListTokenizer {
+    token: Token,
+}
+
+pub struct TermList<'a> {
+    rest: &'a str,
+    token: &'a mut Token,
+}
+
+impl Tokenizer for TermListTokenizer {
+    type TokenStream<'a> = TermList<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TermList<'a> {
+        self.token.reset();
+        self.token.position = 0;
+        TermList {
+            rest: text,
+            token: &mut self.token,
+        }
+    }
+}
+
+impl TokenStream for TermList<'_> {
+    fn advance(&mut self) -> bool {
+        while !self.rest.is_empty() {
+            let (term, rest) = self.rest.split_once(TERM_END).unwrap_or((self.rest, ""));
+            self.rest = rest;
+            if !term.is_empty() {
+                self.token.text.clear();
+                self.token.text.push_str(term);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.token
+    }
+}
+
+/// One event of a stored block, before its JSON is read.
+pub struct Entry<'a> {
+    pub time_ns: i64,
+    pub id: u64,
+    pub json: &'a [u8],
+}
+
+/// The events of a stored block; `None` when the bytes are damaged.
+pub fn entries(mut bytes: &[u8]) -> impl Iterator<Item = Option<Entry<'_>>> + '_ {
+    std::iter::from_fn(move || {
+        if bytes.is_empty() {
+            return None;
+        }
+        let Some((head, rest)) = bytes.split_at_checked(HEADER) else {
+            bytes = &[];
+            return Some(None);
+        };
+        let word = |at: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&head[at..at + 8]);
+            b
+        };
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&head[16..HEADER]);
+        let Some((json, rest)) = rest.split_at_checked(u32::from_le_bytes(len) as usize) else {
+            bytes = &[];
+            return Some(None);
+        };
+        bytes = rest;
+        Some(Some(Entry {
+            time_ns: i64::from_le_bytes(word(0)),
+            id: u64::from_le_bytes(word(8)),
+            json,
+        }))
+    })
+}
+
+/// Collects every matching block with its newest event time, so that a
+/// search reads blocks newest first and stops when no block left can
+/// hold a result.
+pub struct BlockCollector;
+
+pub struct SegmentBlocks {
+    segment: SegmentOrdinal,
+    ts_max: Option<tantivy::columnar::Column<i64>>,
+    found: Vec<(i64, DocAddress)>,
+}
+
+impl Collector for BlockCollector {
+    type Fruit = Vec<(i64, DocAddress)>;
+    type Child = SegmentBlocks;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentBlocks> {
+        Ok(SegmentBlocks {
+            segment,
+            ts_max: reader.fast_fields().i64("ts_max").ok(),
+            found: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<(i64, DocAddress)>>) -> tantivy::Result<Self::Fruit> {
+        Ok(fruits.concat())
+    }
+}
+
+impl SegmentCollector for SegmentBlocks {
+    type Fruit = Vec<(i64, DocAddress)>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        let ts = self
+            .ts_max
+            .as_ref()
+            .and_then(|c| c.first(doc))
+            .unwrap_or(i64::MAX);
+        self.found.push((ts, DocAddress::new(self.segment, doc)));
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        self.found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: u64) -> EventDoc {
+        EventDoc {
+            id,
+            time_ns: id as i64 * 10,
+            received_ns: 0,
+            tenant: "t".into(),
+            source: "test".into(),
+            host: Some("web1".into()),
+            truncated: false,
+            fields: serde_json::Map::new(),
+        }
+    }
+
+    #[test]
+    fn a_block_gives_back_its_events_and_distinct_terms() {
+        let mut block = PendingBlock::default();
+        block.push(&event(2));
+        block.push(&event(1));
+        assert_eq!((block.ts_min, block.ts_max, block.count), (10, 20, 2));
+        let got: Vec<EventDoc> = entries(&block.events)
+            .map(|e| serde_json::from_slice(e.expect("entry").json).expect("json"))
+            .collect();
+        assert_eq!(got, [event(2), event(1)]);
+        let full = block.take();
+        let mut tokens = Vec::new();
+        let mut tokenizer = TermListTokenizer::default();
+        let mut stream = tokenizer.token_stream(&full.terms);
+        while stream.advance() {
+            tokens.push((stream.token().text.clone(), stream.token().position));
+        }
+        tokens.sort();
+        let want = [
+            ("\u{2}host", 0),
+            ("\u{2}source", 0),
+            ("host=web1", 0),
+            ("source=test", 0),
+        ];
+        assert_eq!(tokens, want.map(|(t, p)| (t.to_string(), p)));
+        assert_eq!((full.count, block.count, block.events.len()), (2, 0, 0));
+    }
+
+    #[test]
+    fn damaged_bytes_end_the_block_with_an_error() {
+        let mut block = PendingBlock::default();
+        block.push(&event(1));
+        let cut = &block.events[..block.events.len() - 3];
+        let got: Vec<bool> = entries(cut).map(|e| e.is_some()).collect();
+        assert_eq!(got, [false]);
+        assert_eq!(
+            entries(&[1, 2, 3]).map(|e| e.is_some()).collect::<Vec<_>>(),
+            [false]
+        );
+    }
+}
