@@ -10,7 +10,7 @@
 //! read past the durable point.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -545,8 +545,29 @@ impl Writer {
 pub struct WalReader {
     shared: Arc<Shared>,
     next_lsn: u64,
-    file: Option<(u64, BufReader<File>)>,
+    file: Option<OpenSegment>,
     buf: Vec<u8>,
+}
+
+/// The segment a reader is in: its first LSN, and the byte offset of the
+/// next frame (counted rather than asked of the file: a seek is a system
+/// call, and this runs for every record).
+struct OpenSegment {
+    first: u64,
+    reader: BufReader<File>,
+    offset: u64,
+}
+
+impl OpenSegment {
+    fn open(dir: &Path, first: u64) -> Result<Self, WalError> {
+        let path = segment_path(dir, first);
+        let file = File::open(&path).map_err(io_err(&path))?;
+        Ok(OpenSegment {
+            first,
+            reader: BufReader::with_capacity(1 << 20, file),
+            offset: 0,
+        })
+    }
 }
 
 impl WalReader {
@@ -592,9 +613,7 @@ impl WalReader {
                 reason: format!("no segment holds LSN {}", self.next_lsn),
             });
         };
-        let path = segment_path(&self.shared.dir, first);
-        let file = File::open(&path).map_err(io_err(&path))?;
-        self.file = Some((first, BufReader::with_capacity(1 << 20, file)));
+        self.file = Some(OpenSegment::open(&self.shared.dir, first)?);
         Ok(())
     }
 
@@ -603,42 +622,32 @@ impl WalReader {
             if self.file.is_none() {
                 self.open_segment()?;
             }
-            let Some((first, reader)) = self.file.as_mut() else {
+            let Some(segment) = self.file.as_mut() else {
                 continue;
             };
-            let first = *first;
-            let path = segment_path(&self.shared.dir, first);
-            let offset = reader.stream_position().unwrap_or(0);
-            match read_frame(reader, &mut self.buf) {
+            let (first, offset) = (segment.first, segment.offset);
+            let dir = &self.shared.dir;
+            let corrupt = |reason: String| WalError::Corrupt {
+                path: segment_path(dir, first).display().to_string(),
+                offset,
+                reason,
+            };
+            match read_frame(&mut segment.reader, &mut self.buf) {
                 Ok(Some(lsn)) => {
-                    let record = RawRecord::decode(&self.buf).map_err(|e| WalError::Corrupt {
-                        path: path.display().to_string(),
-                        offset,
-                        reason: e.to_string(),
-                    })?;
+                    segment.offset += (HEADER + self.buf.len()) as u64;
+                    let record =
+                        RawRecord::decode(&self.buf).map_err(|e| corrupt(e.to_string()))?;
                     return Ok((lsn, record));
                 }
                 Ok(None) => {
                     // End of this segment: the next one starts at next_lsn.
-                    let next_segment = segment_path(&self.shared.dir, self.next_lsn);
-                    if !next_segment.exists() {
-                        return Err(WalError::Corrupt {
-                            path: path.display().to_string(),
-                            offset,
-                            reason: format!("segment ends before LSN {}", self.next_lsn),
-                        });
+                    if !segment_path(dir, self.next_lsn).exists() {
+                        let reason = format!("segment ends before LSN {}", self.next_lsn);
+                        return Err(corrupt(reason));
                     }
-                    self.file = None;
-                    let file = File::open(&next_segment).map_err(io_err(&next_segment))?;
-                    self.file = Some((self.next_lsn, BufReader::with_capacity(1 << 20, file)));
+                    self.file = Some(OpenSegment::open(dir, self.next_lsn)?);
                 }
-                Err(reason) => {
-                    return Err(WalError::Corrupt {
-                        path: path.display().to_string(),
-                        offset,
-                        reason,
-                    })
-                }
+                Err(reason) => return Err(corrupt(reason)),
             }
         }
     }
@@ -646,7 +655,7 @@ impl WalReader {
     /// After a corrupt frame: gives up on the rest of the segment and goes
     /// on with the next one. Returns the LSN reading resumes at.
     pub fn skip_segment(&mut self) -> Result<u64, WalError> {
-        let current = self.file.as_ref().map_or(self.next_lsn, |(f, _)| *f);
+        let current = self.file.as_ref().map_or(self.next_lsn, |s| s.first);
         let segments = list_segments(&self.shared.dir)?;
         let next = segments.into_iter().find(|s| *s > current);
         self.file = None;

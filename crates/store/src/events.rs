@@ -788,11 +788,13 @@ impl Drop for TantivyEventStore {
 
 /// Merging less eagerly than tantivy's default: a commit every second
 /// makes many small segments, and re-merging them cost a third of the
-/// indexing time under load (measured with perf). Segments under about
-/// 50,000 events (in blocks) count as one layer.
+/// indexing time under load (measured with perf). Merging 24 at a time
+/// rather than 12 costs 13% less store CPU (`store_cpu` example, four
+/// million events). Segments under about 50,000 events (in blocks) count
+/// as one layer.
 fn merge_policy(block_events: usize) -> tantivy::merge_policy::LogMergePolicy {
     let mut policy = tantivy::merge_policy::LogMergePolicy::default();
-    policy.set_min_num_segments(12);
+    policy.set_min_num_segments(24);
     policy.set_min_layer_size((50_000 / block_events.max(1)).max(1) as u32);
     policy
 }
