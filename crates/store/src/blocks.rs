@@ -4,7 +4,9 @@
 //! into blocks of up to [`crate::TantivyOptions::block_events`]. A block
 //! is one tantivy document: the set of distinct terms of its events (no
 //! positions), its time span, its event count, and the events themselves,
-//! each behind a small header. Log events repeat themselves (the same
+//! one a line: time and id in decimal, a tab, and the event's JSON (which
+//! holds no raw line break). Text rather than bytes because tantivy reads
+//! a stored string in one copy and a stored byte array one byte at a time. Log events repeat themselves (the same
 //! hosts, programs and message templates), so a block of 128 syslog
 //! events has about five distinct terms an event where the events have
 //! 29: the index does a fifth of the work, and a search decodes the
@@ -18,16 +20,13 @@ use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::{terms, EventDoc};
 
-/// Bytes before each event in a block: time (i64), id (u64), length (u32).
-const HEADER: usize = 20;
-
 /// A block being filled.
 #[derive(Default)]
 pub struct PendingBlock {
     ts_min: i64,
     ts_max: i64,
     pub count: u64,
-    events: Vec<u8>,
+    events: String,
     terms: HashSet<String, foldhash::fast::RandomState>,
     text: String,
 }
@@ -42,14 +41,17 @@ impl PendingBlock {
         self.ts_min = self.ts_min.min(ev.time_ns);
         self.ts_max = self.ts_max.max(ev.time_ns);
         self.count += 1;
-        let start = self.events.len();
-        self.events.extend_from_slice(&ev.time_ns.to_le_bytes());
-        self.events.extend_from_slice(&ev.id.to_le_bytes());
-        self.events.extend_from_slice(&[0; 4]);
-        // Serializing an EventDoc cannot fail: string keys, no foreign types.
-        let _ = serde_json::to_writer(&mut self.events, ev);
-        let len = (self.events.len() - start - HEADER) as u32;
-        self.events[start + 16..start + HEADER].copy_from_slice(&len.to_le_bytes());
+        let mut numbers = itoa::Buffer::new();
+        self.events.push_str(numbers.format(ev.time_ns));
+        self.events.push(' ');
+        self.events.push_str(numbers.format(ev.id));
+        self.events.push('\t');
+        // An EventDoc always serializes (string keys, no foreign types), and
+        // serde_json writes UTF-8 with line breaks escaped.
+        if let Ok(json) = serde_json::to_string(ev) {
+            self.events.push_str(&json);
+        }
+        self.events.push('\n');
         self.text.clear();
         terms::encode_event(&mut self.text, ev);
         let set = &mut self.terms;
@@ -85,7 +87,7 @@ pub struct FullBlock {
     pub ts_min: i64,
     pub ts_max: i64,
     pub count: u64,
-    pub events: Vec<u8>,
+    pub events: String,
     /// The distinct terms, each ended by [`TERM_END`] (which no term holds:
     /// [`terms::encode`] replaces it in names and values).
     pub terms: String,
@@ -147,36 +149,19 @@ impl TokenStream for TermList<'_> {
 pub struct Entry<'a> {
     pub time_ns: i64,
     pub id: u64,
-    pub json: &'a [u8],
+    pub json: &'a str,
 }
 
-/// The events of a stored block; `None` when the bytes are damaged.
-pub fn entries(mut bytes: &[u8]) -> impl Iterator<Item = Option<Entry<'_>>> + '_ {
-    std::iter::from_fn(move || {
-        if bytes.is_empty() {
-            return None;
-        }
-        let Some((head, rest)) = bytes.split_at_checked(HEADER) else {
-            bytes = &[];
-            return Some(None);
-        };
-        let word = |at: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&head[at..at + 8]);
-            b
-        };
-        let mut len = [0u8; 4];
-        len.copy_from_slice(&head[16..HEADER]);
-        let Some((json, rest)) = rest.split_at_checked(u32::from_le_bytes(len) as usize) else {
-            bytes = &[];
-            return Some(None);
-        };
-        bytes = rest;
-        Some(Some(Entry {
-            time_ns: i64::from_le_bytes(word(0)),
-            id: u64::from_le_bytes(word(8)),
+/// The events of a stored block; `None` for a damaged line.
+pub fn entries(text: &str) -> impl Iterator<Item = Option<Entry<'_>>> + '_ {
+    text.split_terminator('\n').map(|line| {
+        let (head, json) = line.split_once('\t')?;
+        let (time, id) = head.split_once(' ')?;
+        Some(Entry {
+            time_ns: time.parse().ok()?,
+            id: id.parse().ok()?,
             json,
-        }))
+        })
     })
 }
 
@@ -257,7 +242,7 @@ mod tests {
         block.push(&event(1));
         assert_eq!((block.ts_min, block.ts_max, block.count), (10, 20, 2));
         let got: Vec<EventDoc> = entries(&block.events)
-            .map(|e| serde_json::from_slice(e.expect("entry").json).expect("json"))
+            .map(|e| serde_json::from_str(e.expect("entry").json).expect("json"))
             .collect();
         assert_eq!(got, [event(2), event(1)]);
         let full = block.take();
@@ -279,15 +264,16 @@ mod tests {
     }
 
     #[test]
-    fn damaged_bytes_end_the_block_with_an_error() {
+    fn damaged_lines_are_errors() {
         let mut block = PendingBlock::default();
         block.push(&event(1));
-        let cut = &block.events[..block.events.len() - 3];
-        let got: Vec<bool> = entries(cut).map(|e| e.is_some()).collect();
-        assert_eq!(got, [false]);
+        let good = block.events.clone();
+        let lines = |text: &str| entries(text).map(|e| e.is_some()).collect::<Vec<_>>();
+        assert_eq!(lines(&good), [true]);
         assert_eq!(
-            entries(&[1, 2, 3]).map(|e| e.is_some()).collect::<Vec<_>>(),
-            [false]
+            lines(&format!("{good}x1 2{{}}\n12 z\t{{}}\n")),
+            [true, false, false]
         );
+        assert_eq!(lines("\u{0}\u{1}"), [false]);
     }
 }

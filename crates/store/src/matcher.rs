@@ -27,8 +27,25 @@ pub struct EventTerms {
 impl EventTerms {
     /// Replaces the terms with those of `ev`.
     pub fn load(&mut self, ev: &EventDoc) {
+        self.load_fields(ev, None);
+    }
+
+    /// Replaces the terms with those of the fields of `ev` named in
+    /// `fields` (lower-cased), or of all its fields. Leaving fields out
+    /// moves positions, but words of one value stay consecutive and
+    /// values stay apart, so phrases match as before.
+    pub fn load_fields(&mut self, ev: &EventDoc, fields: Option<&[String]>) {
         self.text.clear();
-        terms::encode_event(&mut self.text, ev);
+        match fields {
+            None => terms::encode_event(&mut self.text, ev),
+            Some(names) => terms::encode_event_where(&mut self.text, ev, |name| {
+                if name.is_ascii() {
+                    names.iter().any(|n| n.eq_ignore_ascii_case(name))
+                } else {
+                    names.contains(&terms::name_prefix(name))
+                }
+            }),
+        }
         self.buf.clear();
         self.terms.clear();
         let (buf, list) = (&mut self.buf, &mut self.terms);
@@ -124,6 +141,33 @@ pub enum Matcher {
         above: String,
         range: (Bound<f64>, Bound<f64>),
     },
+}
+
+/// The fields (lower-cased) a query looks at, or `None` when it looks at
+/// every field (free text).
+pub fn fields_of(q: &Query) -> Option<Vec<String>> {
+    fn walk(q: &Query, out: &mut Vec<String>) -> bool {
+        match q {
+            Query::All => true,
+            Query::And(items) | Query::Or(items) => items.iter().all(|i| walk(i, out)),
+            Query::Not(inner) => walk(inner, out),
+            Query::Match { field: None, .. } => false,
+            Query::Match {
+                field: Some(name), ..
+            }
+            | Query::Exists(name)
+            | Query::Range { field: name, .. } => {
+                out.push(terms::name_prefix(name));
+                true
+            }
+        }
+    }
+    let mut names = Vec::new();
+    walk(q, &mut names).then(|| {
+        names.sort();
+        names.dedup();
+        names
+    })
 }
 
 impl Matcher {
@@ -336,6 +380,17 @@ mod tests {
         Matcher::compile(&q, &names)
             .expect("compile")
             .matches(&terms)
+    }
+
+    #[test]
+    fn the_fields_a_query_reads() {
+        let fields = |q: &str| fields_of(&crate::query::parse(q).expect("query"));
+        assert_eq!(
+            fields("Host:a AND NOT port:[1 TO 2] OR _exists_:HOST"),
+            Some(vec!["host".to_string(), "port".to_string()])
+        );
+        assert_eq!(fields("host:a OR free"), None);
+        assert_eq!(fields(""), Some(vec![]));
     }
 
     #[test]

@@ -54,28 +54,41 @@ pub fn encode(out: &mut String, name: &str, value: &str) {
 /// Appends every searchable value of an event: its source, host and
 /// fields (array items one by one; numbers and objects as JSON text).
 pub fn encode_event(out: &mut String, ev: &crate::EventDoc) {
-    encode(out, "source", &ev.source);
+    encode_event_where(out, ev, |_| true);
+}
+
+/// [`encode_event`], for the fields whose name `keep` accepts.
+pub fn encode_event_where(out: &mut String, ev: &crate::EventDoc, keep: impl Fn(&str) -> bool) {
+    let mut field = |name: &str, value: &str| {
+        if keep(name) {
+            encode(out, name, value);
+        }
+    };
+    field("source", &ev.source);
     if let Some(h) = &ev.host {
-        encode(out, "host", h);
+        field("host", h);
     }
     for (name, value) in &ev.fields {
+        if !keep(name) {
+            continue;
+        }
         match value {
-            serde_json::Value::String(s) => encode(out, name, s),
+            serde_json::Value::String(s) => field(name, s),
             serde_json::Value::Array(items) => {
                 for item in items {
-                    encode_json(out, name, item);
+                    encode_json(&mut field, name, item);
                 }
             }
             serde_json::Value::Null => {}
-            other => encode_json(out, name, other),
+            other => encode_json(&mut field, name, other),
         }
     }
 }
 
-fn encode_json(out: &mut String, name: &str, value: &serde_json::Value) {
+fn encode_json(field: &mut impl FnMut(&str, &str), name: &str, value: &serde_json::Value) {
     match value {
-        serde_json::Value::String(s) => encode(out, name, s),
-        other => encode(out, name, &other.to_string()),
+        serde_json::Value::String(s) => field(name, s),
+        other => field(name, &other.to_string()),
     }
 }
 
