@@ -102,10 +102,10 @@ fn last_alert_ns(i: &Incident) -> i64 {
 
 /// Decides where `alert` goes among `candidates` (any incidents; only open
 /// ones of the alert's tenant are considered).
-pub fn place(alert: &Alert, key: &str, candidates: &[Incident], o: &GroupingOptions) -> Placement {
+pub fn place(alert: &Alert, key: &str, candidates: &[&Incident], o: &GroupingOptions) -> Placement {
     let within = |a: i64, b: i64, w: Duration| (a - b).unsigned_abs() <= w.as_nanos() as u64;
     let live =
-        |i: &&Incident| i.tenant == alert.tenant && i.status.is_open() && i.merged_into.is_none();
+        |i: &&&Incident| i.tenant == alert.tenant && i.status.is_open() && i.merged_into.is_none();
     for (n, inc) in candidates.iter().enumerate().filter(|(_, i)| live(i)) {
         if let Some(entry) = inc
             .alerts

@@ -339,7 +339,7 @@ impl Incidents {
             .collect();
         for alert in alerts {
             let key = grouping::dedup_key(alert);
-            let incidents: Vec<Incident> = work.iter().map(|w| w.incident.clone()).collect();
+            let incidents: Vec<&Incident> = work.iter().map(|w| &w.incident).collect();
             match grouping::place(alert, &key, &incidents, &self.config.grouping) {
                 Placement::Duplicate { incident, entry } => {
                     let w = &mut work[incident];

@@ -26,7 +26,9 @@ pub struct PendingBlock {
     ts_min: i64,
     ts_max: i64,
     pub count: u64,
-    events: String,
+    /// Lines of text (see the module's comment), built as bytes so that
+    /// serde_json writes straight into them.
+    events: Vec<u8>,
     terms: HashSet<String, foldhash::fast::RandomState>,
     text: String,
 }
@@ -42,16 +44,16 @@ impl PendingBlock {
         self.ts_max = self.ts_max.max(ev.time_ns);
         self.count += 1;
         let mut numbers = itoa::Buffer::new();
-        self.events.push_str(numbers.format(ev.time_ns));
-        self.events.push(' ');
-        self.events.push_str(numbers.format(ev.id));
-        self.events.push('\t');
+        self.events
+            .extend_from_slice(numbers.format(ev.time_ns).as_bytes());
+        self.events.push(b' ');
+        self.events
+            .extend_from_slice(numbers.format(ev.id).as_bytes());
+        self.events.push(b'\t');
         // An EventDoc always serializes (string keys, no foreign types), and
         // serde_json writes UTF-8 with line breaks escaped.
-        if let Ok(json) = serde_json::to_string(ev) {
-            self.events.push_str(&json);
-        }
-        self.events.push('\n');
+        let _ = serde_json::to_writer(&mut self.events, ev);
+        self.events.push(b'\n');
         self.text.clear();
         terms::encode_event(&mut self.text, ev);
         let set = &mut self.terms;
@@ -74,7 +76,9 @@ impl PendingBlock {
             ts_min: self.ts_min,
             ts_max: self.ts_max,
             count: self.count,
-            events: std::mem::take(&mut self.events),
+            // Only UTF-8 was written: digits, separators and serde_json's output.
+            events: String::from_utf8(std::mem::take(&mut self.events))
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             terms,
         };
         self.count = 0;
@@ -241,7 +245,8 @@ mod tests {
         block.push(&event(2));
         block.push(&event(1));
         assert_eq!((block.ts_min, block.ts_max, block.count), (10, 20, 2));
-        let got: Vec<EventDoc> = entries(&block.events)
+        let text = String::from_utf8(block.events.clone()).expect("text");
+        let got: Vec<EventDoc> = entries(&text)
             .map(|e| serde_json::from_str(e.expect("entry").json).expect("json"))
             .collect();
         assert_eq!(got, [event(2), event(1)]);
@@ -267,7 +272,7 @@ mod tests {
     fn damaged_lines_are_errors() {
         let mut block = PendingBlock::default();
         block.push(&event(1));
-        let good = block.events.clone();
+        let good = String::from_utf8(block.events.clone()).expect("text");
         let lines = |text: &str| entries(text).map(|e| e.is_some()).collect::<Vec<_>>();
         assert_eq!(lines(&good), [true]);
         assert_eq!(
