@@ -6,11 +6,13 @@
 //! positions), its time span, its event count, and the events themselves,
 //! one a line: time and id in decimal, a tab, and the event's JSON (which
 //! holds no raw line break). Text rather than bytes because tantivy reads
-//! a stored string in one copy and a stored byte array one byte at a time. Log events repeat themselves (the same
-//! hosts, programs and message templates), so a block of 128 syslog
-//! events has about five distinct terms an event where the events have
-//! 29: the index does a fifth of the work, and a search decodes the
-//! blocks that may match and checks each event exactly (`matcher.rs`).
+//! a stored string in one copy and a stored byte array one byte at a time.
+//!
+//! Log events repeat themselves (the same hosts, programs and message
+//! templates), so a block of 128 syslog events has about five distinct
+//! terms an event where the events have 29: the index does a fifth of the
+//! work, and a search decodes the blocks that may match and checks each
+//! event exactly (`matcher.rs`).
 
 use std::collections::HashSet;
 
@@ -34,7 +36,7 @@ pub struct PendingBlock {
 }
 
 impl PendingBlock {
-    /// Adds an event: its header and JSON, and its terms.
+    /// Adds an event: its line (time, id, JSON) and its terms.
     pub fn push(&mut self, ev: &EventDoc) {
         if self.count == 0 {
             self.ts_min = ev.time_ns;

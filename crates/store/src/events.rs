@@ -613,13 +613,10 @@ impl TantivyEventStore {
             let Some(text) = doc.get_first(self.f.events).and_then(|v| v.as_str()) else {
                 continue;
             };
+            let damaged = || {
+                StoreError::Corrupt(format!("{}: damaged block of events", bucket.dir.display()))
+            };
             for entry in blocks::entries(text) {
-                let damaged = || {
-                    StoreError::Corrupt(format!(
-                        "{}: damaged block of events",
-                        bucket.dir.display()
-                    ))
-                };
                 let entry = entry.ok_or_else(damaged)?;
                 let key = (entry.time_ns, entry.id);
                 if !in_window(key, req, cursor) || !newest.would_keep(key) {

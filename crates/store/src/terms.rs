@@ -59,19 +59,14 @@ pub fn encode_event(out: &mut String, ev: &crate::EventDoc) {
 
 /// [`encode_event`], for the fields whose name `keep` accepts.
 pub fn encode_event_where(out: &mut String, ev: &crate::EventDoc, keep: impl Fn(&str) -> bool) {
-    let mut field = |name: &str, value: &str| {
-        if keep(name) {
-            encode(out, name, value);
-        }
-    };
-    field("source", &ev.source);
-    if let Some(h) = &ev.host {
-        field("host", h);
+    if keep("source") {
+        encode(out, "source", &ev.source);
     }
-    for (name, value) in &ev.fields {
-        if !keep(name) {
-            continue;
-        }
+    if let Some(h) = ev.host.as_ref().filter(|_| keep("host")) {
+        encode(out, "host", h);
+    }
+    let mut field = |name: &str, value: &str| encode(out, name, value);
+    for (name, value) in ev.fields.iter().filter(|(name, _)| keep(name)) {
         match value {
             serde_json::Value::String(s) => field(name, s),
             serde_json::Value::Array(items) => {
