@@ -12,6 +12,11 @@ use watchfloor_testkit::synthetic::Rng;
 #[path = "../benches/common/mod.rs"]
 mod common;
 
+/// The allocator of the `watchfloor` binary, so that the figure is the one
+/// the server pays.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// CPU seconds of the whole process so far (all threads), from procfs.
 fn process_cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();

@@ -14,16 +14,20 @@
 //! work, and a search decodes the blocks that may match and checks each
 //! event exactly (`matcher.rs`).
 
-use std::collections::HashSet;
-
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
-use crate::{terms, EventDoc};
+use crate::strset::StrSet;
+use crate::terms::{self, TermBuilder};
+use crate::EventDoc;
+
+/// Values up to this many bytes are remembered per block: one seen
+/// before under the same name adds no term, and is not split again.
+/// Longer ones (messages, command lines) rarely repeat exactly.
+const MAX_REMEMBERED_VALUE: usize = 256;
 
 /// A block being filled.
-#[derive(Default)]
 pub struct PendingBlock {
     ts_min: i64,
     ts_max: i64,
@@ -31,8 +35,25 @@ pub struct PendingBlock {
     /// Lines of text (see the module's comment), built as bytes so that
     /// serde_json writes straight into them.
     events: Vec<u8>,
-    terms: HashSet<String, foldhash::fast::RandomState>,
-    text: String,
+    /// The distinct terms so far, already as the list a [`FullBlock`] holds.
+    terms: StrSet,
+    /// The (name, value) pairs seen so far (short values only).
+    values: StrSet,
+    builder: TermBuilder,
+}
+
+impl Default for PendingBlock {
+    fn default() -> Self {
+        PendingBlock {
+            ts_min: 0,
+            ts_max: 0,
+            count: 0,
+            events: Vec::new(),
+            terms: StrSet::new(TERM_END),
+            values: StrSet::new(TERM_END),
+            builder: TermBuilder::default(),
+        }
+    }
 }
 
 impl PendingBlock {
@@ -56,24 +77,25 @@ impl PendingBlock {
         // serde_json writes UTF-8 with line breaks escaped.
         let _ = serde_json::to_writer(&mut self.events, ev);
         self.events.push(b'\n');
-        self.text.clear();
-        terms::encode_event(&mut self.text, ev);
-        let set = &mut self.terms;
-        terms::tokenize(&self.text, |term, _| {
-            if !set.contains(term) {
-                set.insert(term.to_string());
-            }
-        });
+        let (terms, values, builder) = (&mut self.terms, &mut self.values, &mut self.builder);
+        terms::for_each_value(
+            ev,
+            |_| true,
+            |name, value| {
+                if value.len() <= MAX_REMEMBERED_VALUE && !values.insert_pair(name, value) {
+                    return; // its terms are in the block already
+                }
+                builder.value(name, value, |term, _| {
+                    terms.insert(term);
+                });
+            },
+        );
     }
 
     /// The block as filled so far, leaving this one empty (its term set
     /// keeps its room for the next).
     pub fn take(&mut self) -> FullBlock {
-        let mut terms = String::with_capacity(self.terms.iter().map(|t| t.len() + 1).sum());
-        for term in self.terms.drain() {
-            terms.push_str(&term);
-            terms.push(TERM_END);
-        }
+        self.values.clear();
         let block = FullBlock {
             ts_min: self.ts_min,
             ts_max: self.ts_max,
@@ -81,7 +103,7 @@ impl PendingBlock {
             // Only UTF-8 was written: digits, separators and serde_json's output.
             events: String::from_utf8(std::mem::take(&mut self.events))
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            terms,
+            terms: self.terms.take_list(),
         };
         self.count = 0;
         block
@@ -95,7 +117,7 @@ pub struct FullBlock {
     pub count: u64,
     pub events: String,
     /// The distinct terms, each ended by [`TERM_END`] (which no term holds:
-    /// [`terms::encode`] replaces it in names and values).
+    /// [`terms::TermBuilder`] replaces it in names and values).
     pub terms: String,
 }
 

@@ -129,11 +129,14 @@ struct OpenWriter {
     last_used: u64,
 }
 
+/// Looked up for every appended event: foldhash rather than SipHash.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct WriterPool {
-    open: HashMap<i64, OpenWriter>,
+    open: FastMap<i64, OpenWriter>,
     /// Blocks being filled, by bucket and tenant.
-    pending: HashMap<i64, HashMap<String, PendingBlock>>,
+    pending: FastMap<i64, FastMap<String, PendingBlock>>,
     /// Highest id appended so far: every event up to it is in its writer.
     max_appended: u64,
     tick: u64,

@@ -18,6 +18,7 @@ pub mod outbox;
 mod outbox_sqlite;
 pub mod query;
 mod state;
+mod strset;
 pub mod terms;
 pub mod words;
 

@@ -18,7 +18,6 @@ use crate::{EventDoc, Result, StoreError};
 /// event to the next so that a scan allocates little.
 #[derive(Default)]
 pub struct EventTerms {
-    text: String,
     buf: String,
     /// (start, end) in `buf`, and the position.
     terms: Vec<(u32, u32, u32)>,
@@ -35,25 +34,28 @@ impl EventTerms {
     /// moves positions, but words of one value stay consecutive and
     /// values stay apart, so phrases match as before.
     pub fn load_fields(&mut self, ev: &EventDoc, fields: Option<&[String]>) {
-        self.text.clear();
-        match fields {
-            None => terms::encode_event(&mut self.text, ev),
-            Some(names) => terms::encode_event_where(&mut self.text, ev, |name| {
-                if name.is_ascii() {
-                    names.iter().any(|n| n.eq_ignore_ascii_case(name))
-                } else {
-                    names.contains(&terms::name_prefix(name))
-                }
-            }),
-        }
         self.buf.clear();
         self.terms.clear();
         let (buf, list) = (&mut self.buf, &mut self.terms);
-        terms::tokenize(&self.text, |term, position| {
+        let mut add = |term: &str, position: usize| {
             let start = buf.len() as u32;
             buf.push_str(term);
             list.push((start, buf.len() as u32, position as u32));
-        });
+        };
+        match fields {
+            None => terms::event_terms(ev, |_| true, &mut add),
+            Some(names) => terms::event_terms(
+                ev,
+                |name| {
+                    if name.is_ascii() {
+                        names.iter().any(|n| n.eq_ignore_ascii_case(name))
+                    } else {
+                        names.contains(&terms::name_prefix(name))
+                    }
+                },
+                &mut add,
+            ),
+        }
         let buf = &self.buf;
         self.terms.sort_unstable_by(|a, b| {
             (&buf[a.0 as usize..a.1 as usize], a.2).cmp(&(&buf[b.0 as usize..b.1 as usize], b.2))

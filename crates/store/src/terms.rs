@@ -14,13 +14,9 @@
 //! tokens and unique terms, and log values (addresses, ports, ids,
 //! hashes) are mostly unique.
 //!
-//! The whole event goes to tantivy as one text value ([`encode`]) that
-//! [`TermsTokenizer`] walks; tantivy's per-value overhead is paid once per
-//! event instead of once per term.
-
-use std::ops::Range;
-
-use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+//! Names and whole values have the two control characters `\u{1e}` and
+//! `\u{1f}` replaced by spaces: a block joins its terms with the first,
+//! and neither is ever part of a word.
 
 use crate::words::next_word;
 
@@ -36,68 +32,114 @@ pub const WORD_SEP: char = '\u{1}';
 pub const NAME_MARK: char = '\u{2}';
 /// After a field name: the whole value.
 pub const KV_SEP: char = '=';
-/// Ends a field name in [`encode`]d text.
-const END_NAME: char = '\u{1f}';
-/// Ends a value in [`encode`]d text.
-const END_VALUE: char = '\u{1e}';
 
-/// Appends one field to the text [`TermsTokenizer`] reads. The two
-/// separator characters are replaced by spaces inside names and values
-/// (they are never part of a word).
-pub fn encode(out: &mut String, name: &str, value: &str) {
-    push_clean(out, name);
-    out.push(END_NAME);
-    push_clean(out, value);
-    out.push(END_VALUE);
-}
-
-/// Appends every searchable value of an event: its source, host and
-/// fields (array items one by one; numbers and objects as JSON text).
-pub fn encode_event(out: &mut String, ev: &crate::EventDoc) {
-    encode_event_where(out, ev, |_| true);
-}
-
-/// [`encode_event`], for the fields whose name `keep` accepts.
-pub fn encode_event_where(out: &mut String, ev: &crate::EventDoc, keep: impl Fn(&str) -> bool) {
+/// Calls `each(name, value)` for every searchable value of an event: its
+/// source, host and fields (array items one by one; numbers and objects
+/// as JSON text), in order, for the fields whose name `keep` accepts.
+pub fn for_each_value(
+    ev: &crate::EventDoc,
+    keep: impl Fn(&str) -> bool,
+    mut each: impl FnMut(&str, &str),
+) {
     if keep("source") {
-        encode(out, "source", &ev.source);
+        each("source", &ev.source);
     }
     if let Some(h) = ev.host.as_ref().filter(|_| keep("host")) {
-        encode(out, "host", h);
+        each("host", h);
     }
-    let mut field = |name: &str, value: &str| encode(out, name, value);
     for (name, value) in ev.fields.iter().filter(|(name, _)| keep(name)) {
         match value {
-            serde_json::Value::String(s) => field(name, s),
+            serde_json::Value::String(s) => each(name, s),
             serde_json::Value::Array(items) => {
                 for item in items {
-                    encode_json(&mut field, name, item);
+                    each_json(&mut each, name, item);
                 }
             }
             serde_json::Value::Null => {}
-            other => encode_json(&mut field, name, other),
+            other => each_json(&mut each, name, other),
         }
     }
 }
 
-fn encode_json(field: &mut impl FnMut(&str, &str), name: &str, value: &serde_json::Value) {
+fn each_json(each: &mut impl FnMut(&str, &str), name: &str, value: &serde_json::Value) {
     match value {
-        serde_json::Value::String(s) => field(name, s),
-        other => field(name, &other.to_string()),
+        serde_json::Value::String(s) => each(name, s),
+        other => each(name, &other.to_string()),
     }
 }
 
-fn push_clean(out: &mut String, s: &str) {
-    if s.contains([END_NAME, END_VALUE]) {
-        out.extend(s.chars().map(|c| {
-            if c == END_NAME || c == END_VALUE {
+/// Calls `each(term, position)` for every term of every value of an event
+/// (see [`for_each_value`]).
+pub fn event_terms(
+    ev: &crate::EventDoc,
+    keep: impl Fn(&str) -> bool,
+    mut each: impl FnMut(&str, usize),
+) {
+    let mut terms = TermBuilder::default();
+    for_each_value(ev, keep, |name, value| terms.value(name, value, &mut each));
+}
+
+/// Makes the terms of one value after another, with their positions:
+/// a value's name and whole-value terms at the value's position, its
+/// words at the positions after it, and a gap between values so that a
+/// phrase never runs from one value into the next (array items share a
+/// name).
+#[derive(Default)]
+pub struct TermBuilder {
+    term: String,
+    position: usize,
+}
+
+impl TermBuilder {
+    /// Calls `each(term, position)` for the terms of field `name` holding `value`.
+    pub fn value(&mut self, name: &str, value: &str, mut each: impl FnMut(&str, usize)) {
+        self.position += 2;
+        let at = self.position;
+        self.term.clear();
+        self.term.push(NAME_MARK);
+        push_lower_clean(&mut self.term, name);
+        each(&self.term, at);
+        let name_end = self.term.len();
+        if !value.is_empty() && value.len() <= MAX_KV_VALUE {
+            self.term.push(KV_SEP);
+            push_lower_clean(&mut self.term, value);
+            each(&self.term[NAME_MARK.len_utf8()..], at);
+        }
+        if !indexed_by_words(value) {
+            return;
+        }
+        self.term.truncate(name_end);
+        self.term.push(WORD_SEP);
+        let prefix = self.term.len();
+        let mut from = 0;
+        while let Some(word) = next_word(value, from) {
+            from = word.end;
+            if word.len() > MAX_WORD {
+                continue;
+            }
+            self.position += 1;
+            self.term.truncate(prefix);
+            push_lower(&mut self.term, &value[word]);
+            each(&self.term[NAME_MARK.len_utf8()..], self.position);
+        }
+    }
+}
+
+/// Appends `s` lower-cased, with the block's separators made spaces.
+fn push_lower_clean(out: &mut String, s: &str) {
+    if s.is_ascii() {
+        out.extend(s.bytes().map(|b| match b {
+            0x1e | 0x1f => ' ',
+            b => b.to_ascii_lowercase() as char,
+        }));
+    } else {
+        out.extend(s.chars().flat_map(char::to_lowercase).map(|c| {
+            if c == '\u{1e}' || c == '\u{1f}' {
                 ' '
             } else {
                 c
             }
         }));
-    } else {
-        out.push_str(s);
     }
 }
 
@@ -162,176 +204,16 @@ pub fn indexed_by_words(value: &str) -> bool {
         || next_word(value, 0).is_none_or(|w| w.start != 0 || w.end != value.len())
 }
 
-/// Calls `each` with every term of [`encode`]d text and its position.
-pub fn tokenize(text: &str, mut each: impl FnMut(&str, usize)) {
-    let mut tokenizer = TermsTokenizer::default();
-    let mut stream = tokenizer.token_stream(text);
-    while stream.advance() {
-        each(&stream.token().text, stream.token().position);
-    }
-}
-
-/// Reads [`encode`]d text and yields the terms above.
-#[derive(Clone, Default)]
-pub struct TermsTokenizer {
-    token: Token,
-}
-
-impl Tokenizer for TermsTokenizer {
-    type TokenStream<'a> = TermsStream<'a>;
-
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> TermsStream<'a> {
-        self.token.reset();
-        TermsStream {
-            text,
-            next_record: 0,
-            name: 0..0,
-            value: 0..0,
-            step: Step::Done,
-            word_from: 0,
-            position: 0,
-            token: &mut self.token,
-        }
-    }
-}
-
-/// What comes next within one field.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Step {
-    Name,
-    Whole,
-    Words,
-    Done,
-}
-
-pub struct TermsStream<'a> {
-    text: &'a str,
-    /// Where the next field starts.
-    next_record: usize,
-    name: Range<usize>,
-    value: Range<usize>,
-    step: Step,
-    /// Where the next word of the value is looked for (absolute).
-    word_from: usize,
-    position: usize,
-    token: &'a mut Token,
-}
-
-impl TermsStream<'_> {
-    /// Moves to the next field; false at the end of the text.
-    fn next_field(&mut self) -> bool {
-        let rest = &self.text[self.next_record..];
-        let Some(name_len) = rest.find(END_NAME) else {
-            return false;
-        };
-        let value_start = self.next_record + name_len + 1;
-        let value_len = self.text[value_start..]
-            .find(END_VALUE)
-            .unwrap_or(self.text.len() - value_start);
-        self.name = self.next_record..self.next_record + name_len;
-        self.value = value_start..value_start + value_len;
-        self.next_record = (value_start + value_len + 1).min(self.text.len());
-        self.word_from = value_start;
-        self.step = Step::Name;
-        // A gap between fields: a phrase never runs from one value into
-        // the next (array items share a name).
-        self.position += 2;
-        true
-    }
-
-    /// Starts a term of the current field: the name mark and the name, or
-    /// the name and a separator.
-    fn start(&mut self, mark: char) {
-        self.token.text.clear();
-        if mark == NAME_MARK {
-            self.token.text.push(NAME_MARK);
-        }
-        push_lower(&mut self.token.text, &self.text[self.name.clone()]);
-        if mark != NAME_MARK {
-            self.token.text.push(mark);
-        }
-        self.token.position = self.position;
-        self.token.offset_from = self.value.start;
-        self.token.offset_to = self.value.end;
-    }
-
-    /// Emits the current step's term if it has one, and moves on.
-    fn step_once(&mut self) -> bool {
-        let value = &self.text[self.value.clone()];
-        match self.step {
-            Step::Name => {
-                self.step = Step::Whole;
-                self.start(NAME_MARK);
-                true
-            }
-            Step::Whole => {
-                self.step = if indexed_by_words(value) {
-                    Step::Words
-                } else {
-                    Step::Done
-                };
-                if value.is_empty() || value.len() > MAX_KV_VALUE {
-                    return false;
-                }
-                self.start(KV_SEP);
-                push_lower(&mut self.token.text, value);
-                true
-            }
-            Step::Words => self.next_word_term(),
-            Step::Done => false,
-        }
-    }
-
-    fn next_word_term(&mut self) -> bool {
-        while let Some(r) = next_word(&self.text[..self.value.end], self.word_from) {
-            self.word_from = r.end;
-            if r.len() > MAX_WORD {
-                continue;
-            }
-            self.position += 1;
-            self.start(WORD_SEP);
-            push_lower(&mut self.token.text, &self.text[r.clone()]);
-            self.token.offset_from = r.start;
-            self.token.offset_to = r.end;
-            return true;
-        }
-        self.step = Step::Done;
-        false
-    }
-}
-
-impl TokenStream for TermsStream<'_> {
-    fn advance(&mut self) -> bool {
-        loop {
-            if self.step == Step::Done && !self.next_field() {
-                return false;
-            }
-            if self.step_once() {
-                return true;
-            }
-        }
-    }
-
-    fn token(&self) -> &Token {
-        self.token
-    }
-
-    fn token_mut(&mut self) -> &mut Token {
-        self.token
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn terms(fields: &[(&str, &str)]) -> Vec<(String, usize)> {
-        let mut text = String::new();
-        for (n, v) in fields {
-            encode(&mut text, n, v);
-        }
+        let mut builder = TermBuilder::default();
         let mut out = Vec::new();
-        tokenize(&text, |t, p| out.push((t.to_string(), p)));
+        for (n, v) in fields {
+            builder.value(n, v, |t, p| out.push((t.to_string(), p)));
+        }
         out
     }
 
@@ -382,8 +264,11 @@ mod tests {
         }
 
         #[test]
-        fn raw_text_with_stray_separators_never_panics(raw in "[a-z \u{1e}\u{1f}=.é]{0,60}") {
-            tokenize(&raw, |t, _| assert!(!t.is_empty()));
+        fn no_term_holds_the_block_separator(n in "[a-z\u{1e}\u{1f}é]{0,6}", v in "[a-z \u{1e}\u{1f}=.é]{0,60}") {
+            for (t, _) in terms(&[(&n, &v)]) {
+                let clean = !t.is_empty() && !t.contains(['\u{1e}', '\u{1f}']);
+                proptest::prop_assert!(clean, "term {:?}", t);
+            }
         }
     }
 }
