@@ -18,6 +18,7 @@ use crate::{EventDoc, Result, StoreError};
 /// event to the next so that a scan allocates little.
 #[derive(Default)]
 pub struct EventTerms {
+    builder: terms::TermBuilder,
     buf: String,
     /// (start, end) in `buf`, and the position.
     terms: Vec<(u32, u32, u32)>,
@@ -36,15 +37,15 @@ impl EventTerms {
     pub fn load_fields(&mut self, ev: &EventDoc, fields: Option<&[String]>) {
         self.buf.clear();
         self.terms.clear();
-        let (buf, list) = (&mut self.buf, &mut self.terms);
+        let (buf, list, builder) = (&mut self.buf, &mut self.terms, &mut self.builder);
         let mut add = |term: &str, position: usize| {
             let start = buf.len() as u32;
             buf.push_str(term);
             list.push((start, buf.len() as u32, position as u32));
         };
         match fields {
-            None => terms::event_terms(ev, |_| true, &mut add),
-            Some(names) => terms::event_terms(
+            None => builder.event(ev, |_| true, &mut add),
+            Some(names) => builder.event(
                 ev,
                 |name| {
                     if name.is_ascii() {

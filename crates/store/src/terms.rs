@@ -68,17 +68,6 @@ fn each_json(each: &mut impl FnMut(&str, &str), name: &str, value: &serde_json::
     }
 }
 
-/// Calls `each(term, position)` for every term of every value of an event
-/// (see [`for_each_value`]).
-pub fn event_terms(
-    ev: &crate::EventDoc,
-    keep: impl Fn(&str) -> bool,
-    mut each: impl FnMut(&str, usize),
-) {
-    let mut terms = TermBuilder::default();
-    for_each_value(ev, keep, |name, value| terms.value(name, value, &mut each));
-}
-
 /// Makes the terms of one value after another, with their positions:
 /// a value's name and whole-value terms at the value's position, its
 /// words at the positions after it, and a gap between values so that a
@@ -91,6 +80,18 @@ pub struct TermBuilder {
 }
 
 impl TermBuilder {
+    /// Calls `each(term, position)` for every term of every value of an
+    /// event (see [`for_each_value`]), positions counted from the event's start.
+    pub fn event(
+        &mut self,
+        ev: &crate::EventDoc,
+        keep: impl Fn(&str) -> bool,
+        mut each: impl FnMut(&str, usize),
+    ) {
+        self.position = 0;
+        for_each_value(ev, keep, |name, value| self.value(name, value, &mut each));
+    }
+
     /// Calls `each(term, position)` for the terms of field `name` holding `value`.
     pub fn value(&mut self, name: &str, value: &str, mut each: impl FnMut(&str, usize)) {
         self.position += 2;
