@@ -21,11 +21,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 use watchfloor_formats::{read_path, Format, ReadOptions};
 use watchfloor_sigma::{
-    CorrelationEngine, Finding, Hit, Level, Limits, RuleSet, RuleSetBuilder, Scratch, Source,
+    CorrelationEngine, Finding, Hit, Limits, RuleSet, RuleSetBuilder, Scratch, Severity, Source,
 };
 
 use crate::output::{writer, FindingWriter, OutputFormat};
-use crate::{MinLevel, RuleOptions};
+use crate::{severity_arg, RuleOptions};
 
 #[derive(Args)]
 pub struct HuntArgs {
@@ -36,8 +36,8 @@ pub struct HuntArgs {
     #[arg(long, short, required = true, value_name = "DIR")]
     rules: Vec<PathBuf>,
     /// Report only detections at or above this level.
-    #[arg(long, value_enum, default_value = "informational")]
-    min_level: MinLevel,
+    #[arg(long, value_parser = severity_arg(), default_value = "informational")]
+    min_level: Severity,
     /// Output format.
     #[arg(long, short, value_enum, default_value = "table")]
     format: OutputFormat,
@@ -174,7 +174,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
         .build()?;
     let total_bytes: u64 = inputs.iter().map(|(_, n)| n).sum();
     let pb = progress_bar(total_bytes, args.no_progress);
-    let min_level: Level = args.min_level.into();
+    let min_level = args.min_level;
     let counters = Counters::default();
     let hits = Mutex::new(Vec::new());
     let read_options = ReadOptions {
@@ -257,7 +257,7 @@ struct Tally {
 
 impl Tally {
     fn new(sink: Box<dyn FindingWriter>) -> Self {
-        let by_level = Level::ALL.iter().map(|l| (l.as_str(), 0)).collect();
+        let by_level = Severity::ALL.iter().map(|l| (l.as_str(), 0)).collect();
         Tally {
             sink,
             detections: 0,
@@ -276,7 +276,7 @@ impl Tally {
 struct FileJob<'a> {
     rules: &'a RuleSet,
     read_options: &'a ReadOptions,
-    min_level: Level,
+    min_level: Severity,
     counters: &'a Counters,
     hits: &'a Mutex<Vec<Hit>>,
     progress: &'a ProgressBar,
@@ -349,7 +349,11 @@ impl FileJob<'_> {
 }
 
 /// Runs the correlations over the gathered hits in time order.
-fn run_correlations(rules: &RuleSet, mut hits: Vec<Hit>, min_level: Level) -> (Vec<Finding>, u64) {
+fn run_correlations(
+    rules: &RuleSet,
+    mut hits: Vec<Hit>,
+    min_level: Severity,
+) -> (Vec<Finding>, u64) {
     if rules.correlations().is_empty() {
         return (Vec::new(), 0);
     }
@@ -359,7 +363,7 @@ fn run_correlations(rules: &RuleSet, mut hits: Vec<Hit>, min_level: Level) -> (V
     for h in &hits {
         for m in engine.process(h) {
             let c = &rules.correlations()[m.correlation];
-            if c.emit && c.meta.level.unwrap_or(Level::Medium) >= min_level {
+            if c.emit && c.meta.level.unwrap_or(Severity::Medium) >= min_level {
                 out.push(Finding::from_correlation(rules, &m));
             }
         }

@@ -19,8 +19,9 @@ mod user_cmd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use watchfloor_sigma::{Level, Placeholders, Routing, RuleSetOptions};
+use clap::builder::TypedValueParser;
+use clap::{Args, Parser, Subcommand};
+use watchfloor_sigma::{Placeholders, Routing, RuleSetOptions, Severity};
 
 /// mimalloc instead of the system allocator: events and findings are many
 /// small short-lived allocations, which it serves markedly faster.
@@ -126,25 +127,10 @@ impl RuleOptions {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum MinLevel {
-    Informational,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl From<MinLevel> for Level {
-    fn from(m: MinLevel) -> Level {
-        match m {
-            MinLevel::Informational => Level::Informational,
-            MinLevel::Low => Level::Low,
-            MinLevel::Medium => Level::Medium,
-            MinLevel::High => Level::High,
-            MinLevel::Critical => Level::Critical,
-        }
-    }
+/// `--min-level`: the five levels, listed in `--help` and checked by clap.
+pub fn severity_arg() -> impl TypedValueParser<Value = Severity> {
+    clap::builder::PossibleValuesParser::new(Severity::ALL.map(Severity::as_str))
+        .try_map(|s| s.parse::<Severity>())
 }
 
 fn print_openapi() -> anyhow::Result<u8> {

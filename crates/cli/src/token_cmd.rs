@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use watchfloor_server::auth::{self, Role};
-use watchfloor_store::{SqliteStateStore, StateStore};
+use watchfloor_state::{AccessStore, SqliteStateStore};
 
 #[derive(Subcommand)]
 pub enum TokenCommand {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use watchfloor_server::auth::{self, Role};
-use watchfloor_store::{AccessStore, NewUser, SqliteStateStore};
+use watchfloor_state::{AccessStore, NewUser, SqliteStateStore};
 
 #[derive(Subcommand)]
 pub enum UserCommand {
@@ -79,7 +79,7 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password)
 }
 
-fn find(state: &SqliteStateStore, username: &str) -> anyhow::Result<watchfloor_store::UserRecord> {
+fn find(state: &SqliteStateStore, username: &str) -> anyhow::Result<watchfloor_state::UserRecord> {
     state
         .find_login(username)?
         .map(|(u, _)| u)

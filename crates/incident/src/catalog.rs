@@ -66,9 +66,9 @@ impl Catalog {
 
     /// The type an alert belongs to: the first whose tags or keywords
     /// match, else the domain's generic type.
-    pub fn classify(&self, domain: &str, rule_title: &str, tags: &[String]) -> &IncidentType {
+    pub fn classify(&self, domain: Domain, rule_title: &str, tags: &[String]) -> &IncidentType {
         let title = rule_title.to_ascii_lowercase();
-        let wanted = if domain == "operations" {
+        let wanted = if domain == Domain::Operations {
             Domain::Operations
         } else {
             Domain::Security
@@ -538,16 +538,28 @@ mod tests {
         let c = Catalog::default();
         let k = |d, title, t: &[&str]| c.classify(d, title, &tags(t)).key.clone();
         assert_eq!(
-            k("security", "Suspicious mail", &["attack.t1566.001"]),
+            k(Domain::Security, "Suspicious mail", &["attack.t1566.001"]),
             "phishing"
         );
-        assert_eq!(k("security", "SSH Brute Force", &[]), "intrusion");
-        assert_eq!(k("security", "Anything", &["attack.T1486"]), "ransomware");
-        assert_eq!(k("operations", "Inbound bandwidth over 95%", &[]), "ddos");
-        assert_eq!(k("operations", "Link down: uplink-a", &[]), "link_failure");
-        assert_eq!(k("operations", "HTTP check failed", &[]), "outage");
-        assert_eq!(k("operations", "Something odd", &[]), "outage");
-        assert_eq!(k("security", "Something odd", &[]), "suspicious_activity");
+        assert_eq!(k(Domain::Security, "SSH Brute Force", &[]), "intrusion");
+        assert_eq!(
+            k(Domain::Security, "Anything", &["attack.T1486"]),
+            "ransomware"
+        );
+        assert_eq!(
+            k(Domain::Operations, "Inbound bandwidth over 95%", &[]),
+            "ddos"
+        );
+        assert_eq!(
+            k(Domain::Operations, "Link down: uplink-a", &[]),
+            "link_failure"
+        );
+        assert_eq!(k(Domain::Operations, "HTTP check failed", &[]), "outage");
+        assert_eq!(k(Domain::Operations, "Something odd", &[]), "outage");
+        assert_eq!(
+            k(Domain::Security, "Something odd", &[]),
+            "suspicious_activity"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use watchfloor_model::incident::{Entities, Incident};
-use watchfloor_store::Alert;
+use watchfloor_model::Alert;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GroupingOptions {

@@ -3,7 +3,7 @@
 //! RACI matrices ([`catalog`]), priority ([`priority`]), status and phase
 //! rules ([`lifecycle`]), SLA timers ([`sla`]), regulatory clocks
 //! ([`clocks`]) and the hash-chained timeline ([`timeline`]).
-//! [`Incidents`] ties them to an [`IncidentStore`](watchfloor_store::IncidentStore).
+//! [`Incidents`] ties them to an [`IncidentStore`](watchfloor_state::IncidentStore).
 
 pub mod catalog;
 pub mod clocks;
@@ -19,8 +19,6 @@ pub mod sla;
 mod time_serde;
 pub mod timeline;
 
-use std::sync::atomic::{AtomicI64, Ordering};
-
 pub use catalog::Catalog;
 pub use grouping::GroupingOptions;
 pub use priority::PriorityMatrix;
@@ -28,46 +26,10 @@ pub use service::{
     IncidentConfig, IncidentPatch, Incidents, NewIncident, NewObservable, NewTask, TaskPatch,
 };
 pub use sla::SlaPolicy;
-use watchfloor_store::StoreError;
-
-/// Time, as the incident logic sees it: the wall clock in production, a
-/// hand-moved clock in tests of SLA and escalation timers.
-pub trait Clock: Send + Sync {
-    fn now_ns(&self) -> i64;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ns(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i64)
-    }
-}
-
-/// A clock that only moves when told to.
-pub struct ManualClock(AtomicI64);
-
-impl ManualClock {
-    pub fn new(start_ns: i64) -> Self {
-        ManualClock(AtomicI64::new(start_ns))
-    }
-
-    pub fn set(&self, ns: i64) {
-        self.0.store(ns, Ordering::SeqCst);
-    }
-
-    pub fn advance(&self, ns: i64) -> i64 {
-        self.0.fetch_add(ns, Ordering::SeqCst) + ns
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_ns(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+/// Time as the incident logic sees it (the wall clock, or a hand-moved one
+/// in tests of SLA and escalation timers): the model's one clock.
+pub use watchfloor_model::{Clock, ManualClock, SystemClock};
+use watchfloor_state::StateError;
 
 /// Why an incident operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +50,7 @@ pub enum IncidentError {
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] StateError),
 }
 
 pub type Result<T> = std::result::Result<T, IncidentError>;

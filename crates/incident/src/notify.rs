@@ -12,7 +12,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use watchfloor_model::format_rfc3339;
 use watchfloor_model::incident::Incident;
-use watchfloor_store::{NewNotification, OutboxStore, StoreError};
+use watchfloor_state::{DocumentStore, NewNotification, StateError};
 
 use crate::escalation::{EscalationPolicy, Target};
 use crate::oncall::Schedule;
@@ -209,10 +209,10 @@ pub struct Directory {
 }
 
 fn load_kind<T: serde::de::DeserializeOwned>(
-    store: &dyn OutboxStore,
+    store: &dyn DocumentStore,
     tenant: &str,
     kind: &str,
-) -> Result<Vec<(String, T)>, StoreError> {
+) -> Result<Vec<(String, T)>, StateError> {
     let mut out = Vec::new();
     for doc in store.list_documents(tenant, kind)? {
         match serde_json::from_value(doc.body) {
@@ -226,7 +226,7 @@ fn load_kind<T: serde::de::DeserializeOwned>(
 }
 
 impl Directory {
-    pub fn load(store: &dyn OutboxStore, tenant: &str) -> Result<Directory, StoreError> {
+    pub fn load(store: &dyn DocumentStore, tenant: &str) -> Result<Directory, StateError> {
         Ok(Directory {
             schedules: load_kind(store, tenant, SCHEDULE)?.into_iter().collect(),
             policies: load_kind(store, tenant, POLICY)?,

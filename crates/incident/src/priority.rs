@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use watchfloor_model::incident::Grade;
+use watchfloor_model::Severity;
 
 /// Rows are impact (high, medium, low), columns urgency (high, medium,
 /// low); cells are priorities 1 (critical) to 5 (planning).
@@ -43,13 +44,13 @@ impl PriorityMatrix {
 }
 
 /// Impact and urgency a new incident starts with, from its alert level.
-pub fn grades_for_level(level: &str) -> (Grade, Grade) {
+pub fn grades_for_level(level: Severity) -> (Grade, Grade) {
     match level {
-        "critical" => (Grade::High, Grade::High),
-        "high" => (Grade::High, Grade::Medium),
-        "medium" => (Grade::Medium, Grade::Medium),
-        "low" => (Grade::Low, Grade::Medium),
-        _ => (Grade::Low, Grade::Low),
+        Severity::Critical => (Grade::High, Grade::High),
+        Severity::High => (Grade::High, Grade::Medium),
+        Severity::Medium => (Grade::Medium, Grade::Medium),
+        Severity::Low => (Grade::Low, Grade::Medium),
+        Severity::Informational => (Grade::Low, Grade::Low),
     }
 }
 

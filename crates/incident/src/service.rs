@@ -10,9 +10,10 @@ use watchfloor_model::incident::{
     Comment, Domain, Entities, EscalationState, Grade, Incident, IncidentAlert, Notice, Observable,
     Pap, Phase, Raci, Regime, SlaState, Status, Task, TaskStatus, TimelineEntry, Tlp,
 };
-use watchfloor_store::{
-    level_rank, AccessStore, Alert, IncidentFilter, IncidentStore, IncidentWrite, NewNotification,
-    OutboxStore, StoreError,
+use watchfloor_model::{Alert, Severity};
+use watchfloor_state::{
+    AccessStore, DocumentStore, IncidentFilter, IncidentStore, IncidentWrite, NewNotification,
+    OutboxStore, StateError,
 };
 
 use crate::catalog::{Catalog, IncidentType};
@@ -51,9 +52,9 @@ impl Default for NotifyOptions {
 
 /// What [`Incidents`] needs from storage: incidents, the outbox with the
 /// tenant documents, and users (for their email addresses).
-pub trait Backend: IncidentStore + OutboxStore + AccessStore {}
+pub trait Backend: IncidentStore + DocumentStore + OutboxStore + AccessStore {}
 
-impl<T: IncidentStore + OutboxStore + AccessStore> Backend for T {}
+impl<T: IncidentStore + DocumentStore + OutboxStore + AccessStore> Backend for T {}
 
 impl IncidentConfig {
     pub fn problems(&self) -> Vec<String> {
@@ -75,7 +76,7 @@ pub struct NewIncident {
     pub description: String,
     pub impact: Option<Grade>,
     pub urgency: Option<Grade>,
-    pub severity: Option<String>,
+    pub severity: Option<Severity>,
     #[serde(default)]
     pub entities: Entities,
 }
@@ -175,22 +176,14 @@ pub struct Incidents {
 
 const SYSTEM: &str = "system";
 
-fn max_level<'a>(a: &'a str, b: &'a str) -> &'a str {
-    if level_rank(b) > level_rank(a) {
-        b
-    } else {
-        a
-    }
-}
-
-fn stale(id: i64, e: StoreError) -> IncidentError {
+fn stale(id: i64, e: StateError) -> IncidentError {
     match e {
-        StoreError::Conflict { expected, current } => IncidentError::Stale {
+        StateError::Conflict { expected, current } => IncidentError::Stale {
             id,
             expected,
             current,
         },
-        StoreError::NotFound => IncidentError::NotFound(id),
+        StateError::NotFound => IncidentError::NotFound(id),
         other => IncidentError::Store(other),
     }
 }
@@ -242,7 +235,7 @@ impl Incidents {
         kind: &IncidentType,
         domain: Domain,
         title: String,
-        severity: &str,
+        severity: Severity,
         (impact, urgency): (Grade, Grade),
         now: i64,
         actor: &str,
@@ -255,7 +248,7 @@ impl Incidents {
             description: String::new(),
             domain,
             kind: kind.key.clone(),
-            severity: severity.into(),
+            severity,
             impact,
             urgency,
             priority: self.config.priority.priority(impact, urgency),
@@ -374,10 +367,10 @@ impl Incidents {
         let kind = self
             .config
             .catalog
-            .classify(&alert.domain, &alert.rule_title, &alert.tags);
-        let domain = match (kind.domain, alert.domain.as_str()) {
+            .classify(alert.domain, &alert.rule_title, &alert.tags);
+        let domain = match (kind.domain, alert.domain) {
             (Domain::Both, _) => Domain::Both,
-            (_, "operations") => Domain::Operations,
+            (_, Domain::Operations) => Domain::Operations,
             _ => Domain::Security,
         };
         let title = match &alert.host {
@@ -391,8 +384,8 @@ impl Incidents {
             kind,
             domain,
             title,
-            &alert.level,
-            grades_for_level(&alert.level),
+            alert.level,
+            grades_for_level(alert.level),
             now,
             SYSTEM,
         ))
@@ -471,7 +464,7 @@ impl Incidents {
                     clocks::recompute(&mut out.compliance, now);
                     return Ok(out);
                 }
-                Err(StoreError::Conflict { .. }) if expected.is_none() => continue,
+                Err(StateError::Conflict { .. }) if expected.is_none() => continue,
                 Err(e) => return Err(stale(id, e)),
             }
         }
@@ -485,13 +478,8 @@ impl Incidents {
         if new.title.trim().is_empty() {
             return Err(IncidentError::Invalid("title: must not be empty".into()));
         }
-        let severity = new.severity.unwrap_or_else(|| "medium".into());
-        if level_rank(&severity) == 0 && severity != "informational" {
-            return Err(IncidentError::Invalid(
-                "severity: one of informational, low, medium, high, critical".into(),
-            ));
-        }
-        let (di, du) = grades_for_level(&severity);
+        let severity = new.severity.unwrap_or(Severity::Medium);
+        let (di, du) = grades_for_level(severity);
         let grades = (new.impact.unwrap_or(di), new.urgency.unwrap_or(du));
         let domain = if kind.domain == Domain::Both {
             Domain::Both
@@ -501,7 +489,7 @@ impl Incidents {
         let now = self.now();
         let id = self.store.reserve_incident_id()?;
         let mut w = self.fresh(
-            id, tenant, kind, domain, new.title, &severity, grades, now, actor,
+            id, tenant, kind, domain, new.title, severity, grades, now, actor,
         );
         w.incident.description = new.description;
         w.incident.entities = new.entities;
@@ -801,17 +789,14 @@ impl Incidents {
         }
         let kind = self.kind(&original.kind)?;
         let new_id = self.store.reserve_incident_id()?;
-        let severity = moving
-            .iter()
-            .fold("informational", |m, a| max_level(m, &a.level))
-            .to_string();
+        let severity = moving.iter().map(|a| a.level).max().unwrap_or_default();
         let mut n = self.fresh(
             new_id,
             tenant,
             kind,
             original.domain,
             format!("{} (split from #{id})", original.title),
-            &severity,
+            severity,
             (original.impact, original.urgency),
             now,
             actor,
@@ -877,7 +862,7 @@ impl Incidents {
             let id = w.incident.id;
             match self.store.write_incidents(&[w.into_write(now)]) {
                 // Someone changed it meanwhile: the next tick sees it again.
-                Err(StoreError::Conflict { .. }) => continue,
+                Err(StateError::Conflict { .. }) => continue,
                 other => other?,
             }
             recorded.extend(events.into_iter().map(|(at, ev)| (at, id, ev)));
@@ -1203,8 +1188,8 @@ fn attach(w: &mut Work, alert: &Alert, key: String, now: i64, matrix: &PriorityM
             .filter(|t| t.starts_with("attack."))
             .cloned(),
     );
-    if alert.domain == "operations" && i.domain == Domain::Security
-        || alert.domain == "security" && i.domain == Domain::Operations
+    if alert.domain == Domain::Operations && i.domain == Domain::Security
+        || alert.domain == Domain::Security && i.domain == Domain::Operations
     {
         i.domain = Domain::Both;
         i.phase.get_or_insert(Phase::Detection);
@@ -1217,7 +1202,7 @@ fn attach(w: &mut Work, alert: &Alert, key: String, now: i64, matrix: &PriorityM
         alert_id: alert.id,
         dedup_key: key,
         rule: alert.rule_title.clone(),
-        level: alert.level.clone(),
+        level: alert.level,
         count: 1,
         entities,
         first_ns: alert.time_ns,
@@ -1231,7 +1216,7 @@ fn attach(w: &mut Work, alert: &Alert, key: String, now: i64, matrix: &PriorityM
         json!({"alert": alert.id, "rule": rule, "title": alert.rule_title, "level": alert.level,
                "parent": alert.parent}),
     ));
-    raise_severity(i, &alert.level, matrix, now, &mut w.drafts);
+    raise_severity(i, alert.level, matrix, now, &mut w.drafts);
     w.alert_ids.push(alert.id);
     w.changed = true;
 }
@@ -1240,15 +1225,15 @@ fn attach(w: &mut Work, alert: &Alert, key: String, now: i64, matrix: &PriorityM
 /// the grades of that level are higher than the incident's.
 fn raise_severity(
     i: &mut Incident,
-    level: &str,
+    level: Severity,
     matrix: &PriorityMatrix,
     now: i64,
     drafts: &mut Vec<Draft>,
 ) {
-    if level_rank(level) <= level_rank(&i.severity) {
+    if level <= i.severity {
         return;
     }
-    i.severity = level.into();
+    i.severity = level;
     let (impact, urgency) = grades_for_level(level);
     i.impact = i.impact.min(impact);
     i.urgency = i.urgency.min(urgency);
@@ -1288,9 +1273,7 @@ fn absorb(into: &mut Incident, from: &Incident, matrix: &PriorityMatrix) {
         t.title = format!("{} (from #{})", t.title, from.id);
         into.tasks.push(t);
     }
-    if level_rank(&from.severity) > level_rank(&into.severity) {
-        into.severity.clone_from(&from.severity);
-    }
+    into.severity = into.severity.max(from.severity);
     into.impact = into.impact.min(from.impact);
     into.urgency = into.urgency.min(from.urgency);
     into.priority = matrix.priority(into.impact, into.urgency);

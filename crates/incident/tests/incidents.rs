@@ -8,7 +8,8 @@ use watchfloor_incident::{
 };
 use watchfloor_model::incident::{Domain, Phase, Regime, Status};
 use watchfloor_model::parse_timestamp;
-use watchfloor_store::{Alert, IncidentFilter, SqliteStateStore, StateStore};
+use watchfloor_model::{Alert, Severity};
+use watchfloor_state::{AlertStore, IncidentFilter, SqliteStateStore};
 
 const MIN: i64 = 60_000_000_000;
 
@@ -113,7 +114,7 @@ fn a_burst_of_related_alerts_becomes_one_incident() {
         .expect("the grouped incident");
     assert_eq!(big.alerts[0].count, 20, "repeats raise a count");
     assert_eq!(big.kind, "intrusion");
-    assert_eq!(big.severity, "high", "the sudo alert raised it");
+    assert_eq!(big.severity, Severity::High, "the sudo alert raised it");
     assert!(big.entities.hosts.contains("db7") && big.entities.ips.contains("203.0.113.9"));
     assert_eq!(
         f.incidents.verify("acme", big.id).unwrap(),
@@ -209,7 +210,7 @@ fn sla_warnings_and_breaches_fire_in_order() {
                 description: String::new(),
                 impact: Some(watchfloor_model::incident::Grade::High),
                 urgency: Some(watchfloor_model::incident::Grade::High),
-                severity: Some("critical".into()),
+                severity: Some(Severity::Critical),
                 entities: Default::default(),
             },
         )
@@ -586,7 +587,7 @@ fn compliance_clocks_from_flags() {
 }
 
 fn put(f: &Floor, kind: &str, name: &str, body: serde_json::Value) {
-    use watchfloor_store::OutboxStore;
+    use watchfloor_state::DocumentStore;
     f.store
         .put_document("acme", kind, name, &body, None, 0)
         .unwrap();
@@ -594,7 +595,7 @@ fn put(f: &Floor, kind: &str, name: &str, body: serde_json::Value) {
 
 #[test]
 fn escalation_steps_fire_in_order_until_acknowledged_by_link() {
-    use watchfloor_store::{AccessStore, NewUser, OutboxStore};
+    use watchfloor_state::{AccessStore, NewUser, OutboxStore};
     let f = floor();
     for (name, email) in [("ann", Some("ann@example.org")), ("lead", None)] {
         f.store
@@ -648,7 +649,7 @@ fn escalation_steps_fire_in_order_until_acknowledged_by_link() {
                 description: String::new(),
                 impact: None,
                 urgency: None,
-                severity: Some("high".into()),
+                severity: Some(Severity::High),
                 entities: Default::default(),
             },
         )

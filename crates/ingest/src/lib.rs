@@ -10,7 +10,7 @@ pub mod tail;
 pub mod wal;
 
 pub use metrics::IngestMetrics;
-pub use record::{now_ns, Kind, RawRecord};
+pub use record::{Kind, RawRecord};
 pub use syslog::{tls_acceptor, SyslogOptions};
 pub use tail::{PositionStore, TailSpec, Tailer};
 pub use wal::{Appender, LsnRange, Wal, WalError, WalOptions, WalReader};

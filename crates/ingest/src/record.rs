@@ -115,13 +115,6 @@ impl RawRecord {
     }
 }
 
-/// Now, in ns since the epoch.
-pub fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

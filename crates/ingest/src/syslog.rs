@@ -17,7 +17,9 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::framing::{Frame, FrameDecoder};
 use crate::metrics::{source, IngestMetrics};
-use crate::record::{now_ns, Kind, RawRecord};
+use watchfloor_model::now_ns;
+
+use crate::record::{Kind, RawRecord};
 use crate::wal::Appender;
 
 /// Limits and labels shared by the syslog receivers.

@@ -18,7 +18,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::IngestMetrics;
-use crate::record::{now_ns, Kind, RawRecord};
+use watchfloor_model::now_ns;
+
+use crate::record::{Kind, RawRecord};
 use crate::wal::Appender;
 
 /// One file to follow.

@@ -204,7 +204,7 @@ pub struct IncidentAlert {
     /// Rule and entities: what makes two alerts the same.
     pub dedup_key: String,
     pub rule: String,
-    pub level: String,
+    pub level: crate::Severity,
     pub count: u64,
     #[serde(default)]
     pub entities: Entities,
@@ -416,8 +416,8 @@ pub struct Incident {
     /// A key of the incident type catalog (`phishing`, `ddos`, `outage`, ...).
     #[serde(rename = "type")]
     pub kind: String,
-    /// Highest alert level (informational .. critical).
-    pub severity: String,
+    /// Highest alert level.
+    pub severity: crate::Severity,
     pub impact: Grade,
     pub urgency: Grade,
     /// 1 (critical) to 5 (planning), from the priority matrix.

@@ -10,12 +10,21 @@
 //! vector (records carry a few dozen fields, where a linear scan over
 //! short keys beats hashing), values are stored once, and numbers are kept
 //! as numbers so an `EventID: 4688` comparison needs no formatting.
+//!
+//! An [`Alert`] is what any detector emits, with its [`Severity`],
+//! [`AlertKind`] and [`Domain`]; incidents ([`incident`]) group alerts.
+//! [`Clock`] is the one notion of "now" the domain crates share.
 
+pub mod alert;
+pub mod clock;
 mod event;
 pub mod incident;
 mod time;
 mod value;
 
+pub use alert::{Alert, AlertKind, Severity, UnknownSeverity};
+pub use clock::{now_ns, Clock, ManualClock, SystemClock};
 pub use event::{Core, Event, Field, SourceRef};
+pub use incident::Domain;
 pub use time::{format_rfc3339, parse_timestamp};
 pub use value::{Value, ValueStr};

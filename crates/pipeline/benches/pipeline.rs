@@ -10,8 +10,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use watchfloor_ingest::RawRecord;
 use watchfloor_pipeline::decode::{decode, to_doc};
 use watchfloor_pipeline::{Detector, RuleSources, TenantSnapshots};
+use watchfloor_search::{EventDoc, EventStore, TantivyEventStore, TantivyOptions};
 use watchfloor_sigma::Limits;
-use watchfloor_store::{EventDoc, EventStore, TantivyEventStore, TantivyOptions};
 use watchfloor_testkit::synthetic::Rng;
 
 mod common;

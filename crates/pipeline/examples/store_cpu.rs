@@ -6,7 +6,7 @@
 //! `cargo run --release -p watchfloor-pipeline --example store_cpu -- EVENTS COMMIT_EVERY [BLOCK_EVENTS]`
 
 use watchfloor_pipeline::decode::{decode, to_doc};
-use watchfloor_store::{EventDoc, EventStore, TantivyEventStore, TantivyOptions};
+use watchfloor_search::{EventDoc, EventStore, TantivyEventStore, TantivyOptions};
 use watchfloor_testkit::synthetic::Rng;
 
 #[path = "../benches/common/mod.rs"]

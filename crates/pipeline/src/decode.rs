@@ -6,7 +6,7 @@ use std::sync::Arc;
 use watchfloor_formats::{event_from_json, parse_syslog_line, syslog_event};
 use watchfloor_ingest::{Kind, RawRecord};
 use watchfloor_model::{Event, SourceRef, Value};
-use watchfloor_store::EventDoc;
+use watchfloor_search::EventDoc;
 
 /// Why a record gave no event of its own format. The record is still
 /// stored, as a bare message, so nothing is lost.

@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use watchfloor_model::{Alert, Domain};
 use watchfloor_model::{Event, Value};
 use watchfloor_sigma::{
     CorrelationEngine, Finding, Hit, Limits, LoadReport, RuleSet, RuleSetBuilder, RuleSetOptions,
     Scratch, Snapshot, Source,
 };
-use watchfloor_store::Alert;
 
 /// The rules written by the team that ship inside the binary.
 pub const STARTER_RULES: &[(&str, &str)] = &[
@@ -269,14 +269,14 @@ fn alert(finding: Finding, key: String, tenant: &str, time: i64, lsn: u64, event
         id: 0,
         key,
         tenant: tenant.into(),
-        domain: "security".into(),
+        domain: Domain::Security,
         rule_id: finding.rule.id,
         rule_title: finding.rule.title,
-        rule_kind: finding.rule.kind.into(),
-        level: finding.rule.level.as_str().into(),
+        kind: finding.rule.kind,
+        level: finding.rule.level,
         tags: finding.rule.tags,
         time_ns: time,
-        created_ns: watchfloor_ingest::now_ns(),
+        created_ns: watchfloor_model::now_ns(),
         host,
         user,
         ips,

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use watchfloor_ingest::{Wal, WalError, WalReader};
-use watchfloor_store::{EventStore, StateStore};
+use watchfloor_search::EventStore;
+use watchfloor_state::StateStore;
 
 use crate::metrics::PipelineMetrics;
 use crate::{decode, PipelineError, PipelineOptions, INDEX_CHECKPOINT_KEY};
@@ -134,7 +135,7 @@ impl Indexer {
     fn index_batch(
         &self,
         reader: &mut WalReader,
-        docs: &mut Vec<watchfloor_store::EventDoc>,
+        docs: &mut Vec<watchfloor_search::EventDoc>,
         cursor: &mut Cursor,
     ) -> Result<bool, PipelineError> {
         let batch = match reader.next_batch(self.options.batch, Duration::from_millis(100)) {
@@ -170,7 +171,7 @@ impl Indexer {
         let started = Instant::now();
         self.events.commit(cursor.appended)?;
         self.state
-            .put_meta(&[(INDEX_CHECKPOINT_KEY, &cursor.appended.to_le_bytes())])?;
+            .put_checkpoints(&[(INDEX_CHECKPOINT_KEY, &cursor.appended.to_le_bytes())])?;
         cursor.committed = cursor.appended;
         self.metrics
             .commit_seconds

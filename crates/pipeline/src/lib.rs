@@ -22,8 +22,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use watchfloor_ingest::{Wal, WalError};
+use watchfloor_model::Alert;
+use watchfloor_search::{EventStore, SearchError};
 use watchfloor_sigma::Limits;
-use watchfloor_store::{Alert, EventStore, StateStore, StoreError};
+use watchfloor_state::{StateError, StateStore};
 
 pub use detect::{Detector, RuleSources, Rules, RulesError, TenantSnapshots, STARTER_RULES};
 pub use metrics::PipelineMetrics;
@@ -66,7 +68,9 @@ impl Default for PipelineOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Events(#[from] SearchError),
+    #[error(transparent)]
+    State(#[from] StateError),
     #[error(transparent)]
     Wal(#[from] WalError),
     #[error("checkpoint: {0}")]
@@ -74,7 +78,7 @@ pub enum PipelineError {
 }
 
 fn get_lsn(state: &dyn StateStore, key: &str) -> Result<Option<u64>, PipelineError> {
-    match state.get_meta(key)? {
+    match state.get_checkpoint(key)? {
         Some(bytes) => {
             let raw: [u8; 8] = bytes
                 .as_slice()
@@ -90,7 +94,7 @@ fn get_lsn(state: &dyn StateStore, key: &str) -> Result<Option<u64>, PipelineErr
 /// state at that point.
 fn detection_checkpoint(state: &dyn StateStore) -> Result<(u64, TenantSnapshots), PipelineError> {
     let lsn = get_lsn(state, CHECKPOINT_KEY)?.unwrap_or(0);
-    let snapshots = match state.get_meta(CORRELATION_KEY)? {
+    let snapshots = match state.get_checkpoint(CORRELATION_KEY)? {
         Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
             tracing::warn!("correlation state unreadable, starting empty: {e}");
             TenantSnapshots::new()
@@ -322,7 +326,7 @@ impl Pipeline {
         }
         let upto = progress.processed;
         let correlation = serde_json::to_vec(snapshots).unwrap_or_default();
-        self.state.put_meta(&[
+        self.state.put_checkpoints(&[
             (CHECKPOINT_KEY, &upto.to_le_bytes()),
             (CORRELATION_KEY, &correlation),
         ])?;
@@ -340,7 +344,7 @@ pub(crate) fn retention(
     options: &PipelineOptions,
     metrics: &PipelineMetrics,
 ) {
-    let now = watchfloor_ingest::now_ns();
+    let now = watchfloor_model::now_ns();
     let age = options
         .retention_max_age
         .map(|d| d.as_nanos().min(i64::MAX as u128) as i64);

@@ -6,8 +6,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use watchfloor_ingest::RawRecord;
+use watchfloor_model::Alert;
 use watchfloor_sigma::RuleSet;
-use watchfloor_store::Alert;
 
 type Labels = Vec<(String, String)>;
 
@@ -174,10 +174,10 @@ impl PipelineMetrics {
     /// Counts stored alerts and their latency from the receive time of the
     /// triggering event.
     pub fn count_alerts(&self, stored: &[Alert], batch: &[(u64, RawRecord)]) {
-        let now = watchfloor_ingest::now_ns();
+        let now = watchfloor_model::now_ns();
         for a in stored {
             self.alerts
-                .get_or_create(&vec![("level".into(), a.level.clone())])
+                .get_or_create(&vec![("level".into(), a.level.as_str().into())])
                 .inc();
             let received = a
                 .event_ids

@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use watchfloor_ingest::{now_ns, Kind, RawRecord, Wal, WalOptions};
+use watchfloor_ingest::{Kind, RawRecord, Wal, WalOptions};
+use watchfloor_model::now_ns;
 use watchfloor_pipeline::{
     load_checkpoint, Pipeline, PipelineMetrics, PipelineOptions, RuleSources, Rules,
 };
-use watchfloor_store::{
-    AlertFilter, EventStore, SearchRequest, SqliteStateStore, StateStore, TantivyEventStore,
-    TantivyOptions,
-};
+use watchfloor_search::{EventStore, SearchRequest, TantivyEventStore, TantivyOptions};
+use watchfloor_state::{AlertFilter, AlertStore, CheckpointStore, SqliteStateStore};
 
 fn syslog(line: &str) -> RawRecord {
     RawRecord {
@@ -181,7 +180,7 @@ fn detects_stores_and_replays_without_duplicates() {
     // stores that already hold it, and they keep one copy.
     let state = SqliteStateStore::open(&dir.path().join("state.db")).unwrap();
     state
-        .put_meta(&[
+        .put_checkpoints(&[
             ("pipeline.checkpoint", &8u64.to_le_bytes()),
             ("pipeline.index_checkpoint", &8u64.to_le_bytes()),
         ])
@@ -228,16 +227,19 @@ struct GatedStore {
 }
 
 impl EventStore for GatedStore {
-    fn append(&self, events: &[watchfloor_store::EventDoc]) -> watchfloor_store::Result<()> {
+    fn append(&self, events: &[watchfloor_search::EventDoc]) -> watchfloor_search::Result<()> {
         while self.closed.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.inner.append(events)
     }
-    fn commit(&self, upto: u64) -> watchfloor_store::Result<()> {
+    fn commit(&self, upto: u64) -> watchfloor_search::Result<()> {
         self.inner.commit(upto)
     }
-    fn search(&self, r: &SearchRequest) -> watchfloor_store::Result<watchfloor_store::SearchPage> {
+    fn search(
+        &self,
+        r: &SearchRequest,
+    ) -> watchfloor_search::Result<watchfloor_search::SearchPage> {
         self.inner.search(r)
     }
     fn enforce_retention(
@@ -245,10 +247,10 @@ impl EventStore for GatedStore {
         now_ns: i64,
         max_age_ns: Option<i64>,
         max_bytes: Option<u64>,
-    ) -> watchfloor_store::Result<watchfloor_store::RetentionReport> {
+    ) -> watchfloor_search::Result<watchfloor_search::RetentionReport> {
         self.inner.enforce_retention(now_ns, max_age_ns, max_bytes)
     }
-    fn stats(&self) -> watchfloor_store::Result<watchfloor_store::EventStoreStats> {
+    fn stats(&self) -> watchfloor_search::Result<watchfloor_search::EventStoreStats> {
         self.inner.stats()
     }
 }

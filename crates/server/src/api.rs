@@ -12,11 +12,12 @@ use axum::{Json, Router};
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
 use serde_json::json;
-use watchfloor_ingest::{now_ns, Appender, IngestMetrics, Kind, RawRecord, Wal, WalError};
+use watchfloor_ingest::{Appender, IngestMetrics, Kind, RawRecord, Wal, WalError};
+use watchfloor_model::now_ns;
+use watchfloor_model::Severity;
 use watchfloor_pipeline::Rules;
-use watchfloor_store::{
-    AlertFilter, EventStore, SearchRequest, StateStore, StoreError, TokenRecord,
-};
+use watchfloor_search::{EventStore, SearchError, SearchRequest};
+use watchfloor_state::{AlertFilter, StateError, StateStore, TokenRecord};
 
 use crate::auth::{self, Action, Principal, Role};
 use crate::ingest_body;
@@ -26,11 +27,13 @@ use crate::timeparse::parse_time;
 pub struct AppState {
     pub events: Arc<dyn EventStore>,
     pub state: Arc<dyn StateStore>,
-    pub access: Arc<dyn watchfloor_store::AccessStore>,
-    /// Tenant documents (schedules, policies, teams, channels) and the
-    /// notification outbox.
-    pub outbox: Arc<dyn watchfloor_store::OutboxStore>,
-    pub checks: Arc<dyn watchfloor_store::CheckStore>,
+    pub access: Arc<dyn watchfloor_state::AccessStore>,
+    /// Tenant documents (schedules, policies, teams, channels, checks,
+    /// topologies, maintenance windows).
+    pub documents: Arc<dyn watchfloor_state::DocumentStore>,
+    /// The notification outbox.
+    pub outbox: Arc<dyn watchfloor_state::OutboxStore>,
+    pub checks: Arc<dyn watchfloor_state::CheckStore>,
     pub monitoring: crate::monitoring::Monitoring,
     /// The operator's own tenant: its admins manage every tenant (MSSP).
     pub provider_tenant: String,
@@ -77,20 +80,31 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
+impl ApiError {
+    /// A storage failure: logged whole, answered without its details.
+    pub(crate) fn internal(what: &str, error: &dyn std::fmt::Display) -> Self {
+        tracing::error!("{what}: {error}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage error; see the server log",
+        )
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> Self {
         match e {
-            StoreError::Query(q) => ApiError::bad_request(q.to_string()),
-            StoreError::BadCursor => ApiError::bad_request("invalid cursor"),
-            StoreError::TooBroad(why) => ApiError::bad_request(why),
-            other => {
-                tracing::error!("store: {other}");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "storage error; see the server log",
-                )
-            }
+            SearchError::Query(q) => ApiError::bad_request(q.to_string()),
+            SearchError::BadCursor => ApiError::bad_request("invalid cursor"),
+            SearchError::TooBroad(why) => ApiError::bad_request(why),
+            other => ApiError::internal("event store", &other),
         }
+    }
+}
+
+impl From<StateError> for ApiError {
+    fn from(e: StateError) -> Self {
+        ApiError::internal("state store", &e)
     }
 }
 
@@ -449,13 +463,12 @@ async fn list_alerts(
     Query(p): Query<AlertParams>,
 ) -> Result<Response, ApiError> {
     caller.require(Action::Read)?;
-    if let Some(level) = &p.level {
-        if !["informational", "low", "medium", "high", "critical"].contains(&level.as_str()) {
-            return Err(ApiError::bad_request(
-                "level: one of informational, low, medium, high, critical",
-            ));
-        }
-    }
+    let min_level = p
+        .level
+        .as_deref()
+        .map(|l| l.parse::<Severity>())
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("level: {e}")))?;
     let before_id = p
         .cursor
         .as_deref()
@@ -468,7 +481,7 @@ async fn list_alerts(
     let filter = AlertFilter {
         tenant: caller.tenant.clone(),
         rule: p.rule,
-        min_level: p.level,
+        min_level,
         host: p.host,
         from_ns: time_param("from", p.from.as_deref())?,
         to_ns: time_param("to", p.to.as_deref())?,

@@ -13,8 +13,8 @@ use axum::routing::{get, patch, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use watchfloor_ingest::now_ns;
-use watchfloor_store::{AuditFilter, NewUser, StoreError, UserRecord};
+use watchfloor_model::now_ns;
+use watchfloor_state::{AuditFilter, NewUser, StateError, UserRecord};
 
 use crate::api::{blocking, time_param, ApiError, Caller, Shared};
 use crate::api_incidents::Body;
@@ -31,9 +31,9 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/audit", get(list_audit))
 }
 
-fn duplicate_is_conflict(e: StoreError) -> ApiError {
+fn duplicate_is_conflict(e: StateError) -> ApiError {
     match e {
-        StoreError::Duplicate(what) => {
+        StateError::Duplicate(what) => {
             ApiError::new(StatusCode::CONFLICT, format!("{what} already exists"))
         }
         other => other.into(),

@@ -112,13 +112,13 @@ async fn create(
 async fn save(app: &Shared, tenant: &str, spec: &MonitorSpec) -> Result<(), ApiError> {
     let body = serde_json::to_value(spec)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let (outbox, t, n, now) = (
-        app.outbox.clone(),
+    let (documents, t, n, now) = (
+        app.documents.clone(),
         tenant.to_string(),
         spec.name.clone(),
-        watchfloor_ingest::now_ns(),
+        watchfloor_model::now_ns(),
     );
-    blocking(move || outbox.put_document(&t, CHECK_DOC, &n, &body, None, now)).await??;
+    blocking(move || documents.put_document(&t, CHECK_DOC, &n, &body, None, now)).await??;
     Ok(())
 }
 
@@ -139,8 +139,8 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     caller.require(Action::ManageChecks)?;
     api_only(&find(&app, &caller.tenant, &name)?)?;
-    let (outbox, t, n) = (app.outbox.clone(), caller.tenant.clone(), name.clone());
-    blocking(move || outbox.delete_document(&t, CHECK_DOC, &n)).await??;
+    let (documents, t, n) = (app.documents.clone(), caller.tenant.clone(), name.clone());
+    blocking(move || documents.delete_document(&t, CHECK_DOC, &n)).await??;
     app.monitoring.remove(&caller.tenant, &name).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -160,8 +160,8 @@ async fn pause(
     caller.require(Action::ManageChecks)?;
     let live = find(&app, &caller.tenant, &name)?;
     api_only(&live)?;
-    let (outbox, t, n) = (app.outbox.clone(), caller.tenant.clone(), name.clone());
-    let doc = blocking(move || outbox.get_document(&t, CHECK_DOC, &n))
+    let (documents, t, n) = (app.documents.clone(), caller.tenant.clone(), name.clone());
+    let doc = blocking(move || documents.get_document(&t, CHECK_DOC, &n))
         .await??
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no check {name:?}")))?;
     let mut spec: MonitorSpec = serde_json::from_value(doc.body)
@@ -192,7 +192,7 @@ async fn results(
 ) -> Result<Response, ApiError> {
     caller.require(Action::Read)?;
     find(&app, &caller.tenant, &name)?;
-    let now = watchfloor_ingest::now_ns();
+    let now = watchfloor_model::now_ns();
     let from = time_param("from", p.from.as_deref())?.unwrap_or(now - 86_400_000_000_000);
     let to = time_param("to", p.to.as_deref())?.unwrap_or(now + 1);
     let limit = p.limit.unwrap_or(1000).clamp(1, 100_000);
@@ -235,7 +235,7 @@ pub(crate) struct AvailabilityParams {
     by: Option<String>,
 }
 
-fn observation(s: &watchfloor_store::CheckSample) -> watchfloor_monitor::availability::Observation {
+fn observation(s: &watchfloor_state::CheckSample) -> watchfloor_monitor::availability::Observation {
     let status = match s.status {
         0 => watchfloor_monitor::Status::Ok,
         1 => watchfloor_monitor::Status::Warning,
@@ -329,7 +329,7 @@ async fn availability(
     use watchfloor_monitor::availability::{availability as figures, combine, Combine};
     use watchfloor_monitor::topology::{NodeKind, Require};
     caller.require(Action::Read)?;
-    let now = watchfloor_ingest::now_ns();
+    let now = watchfloor_model::now_ns();
     let from = time_param("from", p.from.as_deref())?.unwrap_or(now - 30 * 86_400_000_000_000);
     let to = time_param("to", p.to.as_deref())?.unwrap_or(now);
     if to <= from {
@@ -411,13 +411,13 @@ async fn put_topology(
     }
     let body = serde_json::to_value(&t)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let (outbox, tenant, now) = (
-        app.outbox.clone(),
+    let (documents, tenant, now) = (
+        app.documents.clone(),
         caller.tenant.clone(),
-        watchfloor_ingest::now_ns(),
+        watchfloor_model::now_ns(),
     );
     blocking(move || {
-        outbox.put_document(
+        documents.put_document(
             &tenant,
             crate::monitoring::TOPOLOGY_DOC,
             crate::monitoring::TOPOLOGY_NAME,

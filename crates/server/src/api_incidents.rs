@@ -15,8 +15,8 @@ use watchfloor_incident::report::{known_report, report_json, report_markdown};
 use watchfloor_incident::{
     IncidentError, IncidentPatch, NewIncident, NewObservable, NewTask, TaskPatch,
 };
-use watchfloor_model::incident::{Regime, Status};
-use watchfloor_store::{IncidentFilter, IncidentSort};
+use watchfloor_model::incident::{Domain, Regime, Status};
+use watchfloor_state::{IncidentFilter, IncidentSort};
 
 use crate::api::{blocking, time_param, ApiError, Caller, Shared};
 use crate::auth::Action;
@@ -78,13 +78,15 @@ impl<T: DeserializeOwned> FromRequest<Shared> for Body<T> {
     }
 }
 
+fn parse_one<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, ApiError> {
+    serde_json::from_value(json!(text))
+        .map_err(|_| ApiError::bad_request(format!("{what}: unknown value {text:?}")))
+}
+
 fn parse_list<T: DeserializeOwned>(what: &str, text: &str) -> Result<Vec<T>, ApiError> {
     text.split(',')
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            serde_json::from_value(json!(s))
-                .map_err(|_| ApiError::bad_request(format!("{what}: unknown value {s:?}")))
-        })
+        .map(|s| parse_one(what, s))
         .collect()
 }
 
@@ -128,7 +130,11 @@ async fn list(
         tenant: caller.tenant.clone(),
         statuses: parse_list::<Status>("status", p.status.as_deref().unwrap_or(""))?,
         open_only: p.open.unwrap_or(false),
-        domain: p.domain,
+        domain: p
+            .domain
+            .as_deref()
+            .map(|d| parse_one::<Domain>("domain", d))
+            .transpose()?,
         kind: p.kind,
         max_priority: p.priority,
         assignee: p.assignee,

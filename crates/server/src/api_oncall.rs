@@ -21,7 +21,7 @@ use watchfloor_incident::escalation::EscalationPolicy;
 use watchfloor_incident::notify::{self, Channel, Team};
 use watchfloor_incident::oncall::{Override, Schedule};
 use watchfloor_model::format_rfc3339;
-use watchfloor_store::{Document, NotificationRecord, StoreError};
+use watchfloor_state::{Document, NotificationRecord, StateError};
 
 use crate::api::{blocking, time_param, ApiError, Caller, Shared};
 use crate::api_incidents::Body;
@@ -140,9 +140,9 @@ fn doc_json(d: &Document) -> Value {
     out
 }
 
-fn conflict_is_409(e: StoreError) -> ApiError {
+fn conflict_is_409(e: StateError) -> ApiError {
     match e {
-        StoreError::Conflict { expected, current } => ApiError::new(
+        StateError::Conflict { expected, current } => ApiError::new(
             StatusCode::CONFLICT,
             format!("it is at version {current}, the write was based on version {expected}"),
         ),
@@ -163,8 +163,8 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 }
 
 async fn load<D: Doc>(app: &Shared, tenant: &str, name: &str) -> Result<(Document, D), ApiError> {
-    let (outbox, t, n) = (app.outbox.clone(), tenant.to_string(), name.to_string());
-    let doc = blocking(move || outbox.get_document(&t, D::KIND, &n))
+    let (documents, t, n) = (app.documents.clone(), tenant.to_string(), name.to_string());
+    let doc = blocking(move || documents.get_document(&t, D::KIND, &n))
         .await??
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no {} {name:?}", D::KIND)))?;
     let parsed = serde_json::from_value(doc.body.clone()).map_err(|e| {
@@ -181,8 +181,8 @@ async fn list_docs<D: Doc>(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.require(D::READ)?;
-    let (outbox, tenant) = (app.outbox.clone(), caller.tenant.clone());
-    let docs = blocking(move || outbox.list_documents(&tenant, D::KIND)).await??;
+    let (documents, tenant) = (app.documents.clone(), caller.tenant.clone());
+    let docs = blocking(move || documents.list_documents(&tenant, D::KIND)).await??;
     let items: Vec<Value> = docs.iter().map(doc_json).collect();
     Ok(Json(json!({ D::PATH: items })).into_response())
 }
@@ -214,11 +214,11 @@ async fn put_doc<D: Doc>(
     let body = serde_json::to_value(&doc)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let now = app.incidents.now();
-    let (outbox, tenant) = (app.outbox.clone(), caller.tenant.clone());
+    let (documents, tenant) = (app.documents.clone(), caller.tenant.clone());
     let stored = blocking(move || {
-        outbox
+        documents
             .put_document(&tenant, D::KIND, &name, &body, expected, now)
-            .and_then(|_| outbox.get_document(&tenant, D::KIND, &name))
+            .and_then(|_| documents.get_document(&tenant, D::KIND, &name))
     })
     .await?
     .map_err(conflict_is_409)?
@@ -240,8 +240,8 @@ async fn delete_doc<D: Doc>(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(D::WRITE)?;
-    let (outbox, tenant, n) = (app.outbox.clone(), caller.tenant.clone(), name.clone());
-    if blocking(move || outbox.delete_document(&tenant, D::KIND, &n)).await?? {
+    let (documents, tenant, n) = (app.documents.clone(), caller.tenant.clone(), name.clone());
+    if blocking(move || documents.delete_document(&tenant, D::KIND, &n)).await?? {
         if D::KIND == crate::monitoring::MAINTENANCE_DOC {
             app.monitoring.reload_windows().await;
         }
@@ -292,8 +292,8 @@ async fn on_call_everywhere(
 ) -> Result<Response, ApiError> {
     caller.require(Action::Read)?;
     let at = time_param("at", p.at.as_deref())?.unwrap_or_else(|| app.incidents.now());
-    let (outbox, tenant) = (app.outbox.clone(), caller.tenant.clone());
-    let docs = blocking(move || outbox.list_documents(&tenant, notify::SCHEDULE)).await??;
+    let (documents, tenant) = (app.documents.clone(), caller.tenant.clone());
+    let docs = blocking(move || documents.list_documents(&tenant, notify::SCHEDULE)).await??;
     let rows: Vec<Value> = docs
         .iter()
         .filter_map(|d| {
@@ -342,14 +342,14 @@ async fn change_schedule<T: Send + 'static>(
         let body = serde_json::to_value(&schedule)
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let now = app.incidents.now();
-        let (outbox, t, n) = (app.outbox.clone(), tenant.to_string(), name.to_string());
+        let (documents, t, n) = (app.documents.clone(), tenant.to_string(), name.to_string());
         let written = blocking(move || {
-            outbox.put_document(&t, notify::SCHEDULE, &n, &body, Some(doc.version), now)
+            documents.put_document(&t, notify::SCHEDULE, &n, &body, Some(doc.version), now)
         })
         .await?;
         match written {
             Ok(_) => return Ok(out),
-            Err(StoreError::Conflict { .. }) => continue,
+            Err(StateError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -8,8 +8,8 @@ use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use watchfloor_ingest::now_ns;
-use watchfloor_store::AuditRecord;
+use watchfloor_model::now_ns;
+use watchfloor_state::AuditRecord;
 
 use crate::api::Shared;
 use crate::auth::Principal;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
-use watchfloor_store::{AccessStore, StateStore, StoreError, TokenRecord, UserRecord};
+use watchfloor_state::{AccessStore, StateError, TokenRecord, UserRecord};
 
 const PREFIX: &str = "wf_";
 
@@ -170,7 +170,7 @@ pub fn login(
     password: &str,
     now_ns: i64,
 ) -> Result<(String, UserRecord), LoginError> {
-    let store = |e: StoreError| LoginError::Store(e.to_string());
+    let store = |e: StateError| LoginError::Store(e.to_string());
     let Some((mut user, phc)) = access.find_login(username).map_err(store)? else {
         // Spend the same time as for a real user.
         let _ = password_matches(password, dummy_hash());
@@ -243,7 +243,7 @@ pub enum Denied {
 /// Resolves a bearer secret (API token or session) and the tenant asked
 /// for (`X-Watchfloor-Tenant`) to a principal.
 pub fn authenticate(
-    state: &dyn StateStore,
+    state: &dyn AccessStore,
     access: &dyn AccessStore,
     presented: &str,
     tenant: Option<&str>,
@@ -295,18 +295,18 @@ pub fn hash(token: &str) -> Vec<u8> {
 
 /// Creates a token and returns its secret (shown once) with its record.
 pub fn create_token(
-    state: &dyn StateStore,
+    state: &dyn AccessStore,
     name: &str,
     role: &str,
     tenant: &str,
-) -> Result<(String, TokenRecord), StoreError> {
+) -> Result<(String, TokenRecord), StateError> {
     let secret = generate();
     let record = state.create_token(name, role, tenant, &hash(&secret))?;
     Ok((secret, record))
 }
 
 /// The token record for a presented secret, if it is live.
-pub fn verify(state: &dyn StateStore, presented: &str) -> Result<Option<TokenRecord>, StoreError> {
+pub fn verify(state: &dyn AccessStore, presented: &str) -> Result<Option<TokenRecord>, StateError> {
     if !presented.starts_with(PREFIX) || presented.len() > 128 {
         return Ok(None);
     }
@@ -316,7 +316,7 @@ pub fn verify(state: &dyn StateStore, presented: &str) -> Result<Option<TokenRec
 /// On first start (no token at all), creates an admin token and writes it
 /// to `<data-dir>/initial-admin-token`, readable by the owner only.
 pub fn ensure_initial_token(
-    state: &dyn StateStore,
+    state: &dyn AccessStore,
     data_dir: &Path,
     tenant: &str,
 ) -> std::io::Result<Option<std::path::PathBuf>> {

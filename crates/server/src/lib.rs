@@ -30,8 +30,9 @@ use watchfloor_ingest::{syslog, IngestMetrics, SyslogOptions, Wal, WalOptions};
 use watchfloor_pipeline::{
     load_checkpoint, Pipeline, PipelineMetrics, PipelineOptions, RuleSources, Rules,
 };
+use watchfloor_search::{TantivyEventStore, TantivyOptions};
 use watchfloor_sigma::{Limits, RuleSetOptions};
-use watchfloor_store::{SqliteStateStore, TantivyEventStore, TantivyOptions};
+use watchfloor_state::SqliteStateStore;
 
 pub use config::Config;
 
@@ -312,6 +313,7 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
         events: parts.events.clone(),
         state: parts.state.clone(),
         access: parts.state.clone(),
+        documents: parts.state.clone(),
         outbox: parts.state.clone(),
         checks: parts.state.clone(),
         monitoring,

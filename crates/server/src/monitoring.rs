@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::mpsc;
-use watchfloor_ingest::now_ns;
+use watchfloor_model::now_ns;
+use watchfloor_model::{Alert, AlertKind, Domain, Severity};
 use watchfloor_monitor::flap::FlapChange;
 use watchfloor_monitor::maintenance::MaintenanceWindow;
 use watchfloor_monitor::topology::{NodeState, Own, Topology};
 use watchfloor_monitor::{CheckState, Control, Monitor, MonitorSpec, Outcome, Report, Status};
-use watchfloor_store::{Alert, CheckSample, CheckStore, OutboxStore, StateStore};
+use watchfloor_state::{AlertStore, CheckSample, CheckStore, DocumentStore};
 
 use crate::config::MonitorConfig;
 
@@ -31,7 +32,7 @@ pub const TOPOLOGY_NAME: &str = "default";
 /// Every tenant's topology, as last read.
 pub type Topologies = Arc<RwLock<HashMap<String, Topology>>>;
 
-fn load_topologies(outbox: &dyn OutboxStore) -> HashMap<String, Topology> {
+fn load_topologies(outbox: &dyn DocumentStore) -> HashMap<String, Topology> {
     let mut out = HashMap::new();
     match outbox.documents_of_kind(TOPOLOGY_DOC) {
         Ok(docs) => {
@@ -52,7 +53,7 @@ fn load_topologies(outbox: &dyn OutboxStore) -> HashMap<String, Topology> {
 /// Every tenant's maintenance windows, as last read.
 pub type Windows = Arc<RwLock<HashMap<String, Vec<MaintenanceWindow>>>>;
 
-fn load_windows(outbox: &dyn OutboxStore) -> HashMap<String, Vec<MaintenanceWindow>> {
+fn load_windows(outbox: &dyn DocumentStore) -> HashMap<String, Vec<MaintenanceWindow>> {
     let mut out: HashMap<String, Vec<MaintenanceWindow>> = HashMap::new();
     match outbox.documents_of_kind(MAINTENANCE_DOC) {
         Ok(docs) => {
@@ -99,7 +100,7 @@ pub struct Monitoring {
     pub live: Arc<RwLock<HashMap<(String, String), Live>>>,
     pub windows: Windows,
     pub topologies: Topologies,
-    outbox: Arc<dyn OutboxStore>,
+    outbox: Arc<dyn DocumentStore>,
 }
 
 impl Monitoring {
@@ -194,7 +195,7 @@ fn scheduled(mut m: Monitor) -> Monitor {
 fn initial_monitors(
     specs: &[MonitorSpec],
     default_tenant: &str,
-    outbox: &dyn OutboxStore,
+    outbox: &dyn DocumentStore,
 ) -> Vec<(Monitor, bool)> {
     let mut out: Vec<(Monitor, bool)> = specs
         .iter()
@@ -231,8 +232,8 @@ pub fn start(
     cfg: &MonitorConfig,
     appender: watchfloor_ingest::Appender,
     checks: Arc<dyn CheckStore>,
-    outbox: Arc<dyn OutboxStore>,
-    alerts: Arc<dyn StateStore>,
+    outbox: Arc<dyn DocumentStore>,
+    alerts: Arc<dyn AlertStore>,
 ) -> Monitoring {
     let monitors = initial_monitors(specs, default_tenant, outbox.as_ref());
     let states = saved_states(checks.as_ref());
@@ -323,12 +324,12 @@ fn sample(r: &Report, tenant: &str, name: &str, maintenance: bool) -> CheckSampl
     }
 }
 
-fn level(s: Status) -> &'static str {
+fn level(s: Status) -> Severity {
     match s {
-        Status::Critical => "critical",
-        Status::Warning => "medium",
-        Status::Unknown => "high",
-        Status::Ok => "informational",
+        Status::Critical => Severity::Critical,
+        Status::Warning => Severity::Medium,
+        Status::Unknown => Severity::High,
+        Status::Ok => Severity::Informational,
     }
 }
 
@@ -339,7 +340,7 @@ fn flapping_alert(r: &Report, tenant: &str, name: &str, percent: f64) -> Alert {
         "{} {name} FLAPPING: {percent:.0}% state change over the last results",
         r.monitor.check.service()
     );
-    a.level = "high".into();
+    a.level = Severity::High;
     a.fields.insert("status".into(), json!("FLAPPING"));
     a.fields
         .insert("state_change_percent".into(), json!(percent));
@@ -365,11 +366,11 @@ fn problem_alert(
     match behind {
         None => {
             a.rule_title = format!("{service} {name} {}: {}", change.to.as_str(), change.output);
-            a.level = level(change.to).into();
+            a.level = level(change.to);
         }
         Some((roots, parent)) => {
             a.rule_title = format!("{service} {name} UNREACHABLE behind {}", roots.join(", "));
-            a.level = "low".into();
+            a.level = Severity::Low;
             a.fields.insert("state".into(), json!("UNREACHABLE"));
             a.fields.insert("root_cause".into(), json!(roots));
             a.parent = parent;
@@ -391,11 +392,11 @@ fn base_alert(r: &Report, tenant: &str, name: &str, at_ns: i64) -> Alert {
         id: 0,
         key: format!("check:{tenant}:{name}:{at_ns}"),
         tenant: tenant.to_string(),
-        domain: "operations".into(),
+        domain: Domain::Operations,
         rule_id: Some(format!("check:{name}")),
         rule_title: String::new(),
-        rule_kind: "check".into(),
-        level: "medium".into(),
+        kind: AlertKind::Check,
+        level: Severity::Medium,
         tags: Vec::new(),
         time_ns: at_ns,
         created_ns: now_ns(),
@@ -432,7 +433,7 @@ struct Sink {
     topologies: Topologies,
     control: mpsc::Sender<Control>,
     checks: Arc<dyn CheckStore>,
-    alerts: Arc<dyn StateStore>,
+    alerts: Arc<dyn AlertStore>,
     /// State changes also go into the event stream, searchable like logs.
     appender: watchfloor_ingest::Appender,
 }
@@ -507,7 +508,7 @@ impl Sink {
                     tenant,
                     name,
                     node,
-                    asked_ns: watchfloor_ingest::now_ns(),
+                    asked_ns: watchfloor_model::now_ns(),
                     since: std::time::Instant::now(),
                 });
             }
@@ -548,7 +549,7 @@ impl Sink {
         let records: Vec<watchfloor_ingest::RawRecord> = events
             .iter()
             .map(|e| watchfloor_ingest::RawRecord {
-                received_ns: watchfloor_ingest::now_ns(),
+                received_ns: watchfloor_model::now_ns(),
                 kind: watchfloor_ingest::Kind::Json,
                 source: "monitor".into(),
                 tenant: tenant.to_string(),

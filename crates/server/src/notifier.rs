@@ -13,8 +13,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use watchfloor_ingest::now_ns;
-use watchfloor_store::{Attempt, NotificationRecord, OutboxStore};
+use watchfloor_model::now_ns;
+use watchfloor_state::{Attempt, NotificationRecord, OutboxStore};
 
 use crate::config::NotifyConfig;
 

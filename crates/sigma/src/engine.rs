@@ -16,7 +16,7 @@ use crate::loader::{parse_file, parse_yaml_documents, rule_files, Rejection, Sou
 use crate::logsource::{Routing, Scope, Target};
 use crate::placeholders::Placeholders;
 use crate::prefilter::Prefilter;
-use crate::rule::{CorrelationDoc, Document, FilterDoc, Level, Logsource, RuleDoc, RuleMeta};
+use crate::rule::{CorrelationDoc, Document, FilterDoc, Logsource, RuleDoc, RuleMeta, Severity};
 use crate::strings::SigmaString;
 use crate::strmatch::StrMatcher;
 
@@ -39,8 +39,8 @@ pub struct Rule {
 }
 
 impl Rule {
-    pub fn level(&self) -> Level {
-        self.meta.level.unwrap_or(Level::Medium)
+    pub fn level(&self) -> Severity {
+        self.meta.level.unwrap_or(Severity::Medium)
     }
 }
 

@@ -2,21 +2,21 @@
 //! shape every output (JSONL, CSV, table, later the alert store) uses.
 
 use serde::Serialize;
-use watchfloor_model::{format_rfc3339, Event};
+use watchfloor_model::{format_rfc3339, AlertKind, Event};
 
 use crate::correlation::CorrelationMatch;
 use crate::engine::{Rule, RuleSet};
-use crate::rule::Level;
+use crate::rule::Severity;
 
 /// The rule part of a finding.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RuleRef {
     pub id: Option<String>,
     pub title: String,
-    pub level: Level,
+    pub level: Severity,
     pub tags: Vec<String>,
-    /// `detection` or `correlation`.
-    pub kind: &'static str,
+    /// [`AlertKind::Detection`] or [`AlertKind::Correlation`].
+    pub kind: AlertKind,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -53,7 +53,7 @@ fn rule_ref(rule: &Rule) -> RuleRef {
         title: rule.meta.title.clone(),
         level: rule.level(),
         tags: rule.meta.tags.clone(),
-        kind: "detection",
+        kind: AlertKind::Detection,
     }
 }
 
@@ -97,9 +97,9 @@ impl Finding {
             rule: RuleRef {
                 id: c.meta.id.clone(),
                 title: c.meta.title.clone(),
-                level: c.meta.level.unwrap_or(Level::Medium),
+                level: c.meta.level.unwrap_or(Severity::Medium),
                 tags: c.meta.tags.clone(),
-                kind: "correlation",
+                kind: AlertKind::Correlation,
             },
             timestamp: Some(format_rfc3339(m.timestamp)),
             timestamp_ns: Some(m.timestamp),

@@ -46,4 +46,4 @@ pub use finding::Finding;
 pub use loader::Rejection;
 pub use logsource::Routing;
 pub use placeholders::Placeholders;
-pub use rule::Level;
+pub use watchfloor_model::Severity;

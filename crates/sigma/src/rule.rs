@@ -5,47 +5,7 @@ use serde_yaml::{Mapping, Value as Yaml};
 
 use crate::modifiers::yaml_kind;
 
-/// Rule severity, ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Informational,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Level {
-    pub fn parse(s: &str) -> Option<Level> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "informational" | "info" => Level::Informational,
-            "low" => Level::Low,
-            "medium" => Level::Medium,
-            "high" => Level::High,
-            "critical" => Level::Critical,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Informational => "informational",
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-            Level::Critical => "critical",
-        }
-    }
-
-    pub const ALL: [Level; 5] = [
-        Level::Informational,
-        Level::Low,
-        Level::Medium,
-        Level::High,
-        Level::Critical,
-    ];
-}
+pub use watchfloor_model::Severity;
 
 /// `logsource`: lowercase category, product and service.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -61,7 +21,7 @@ pub struct RuleMeta {
     pub id: Option<String>,
     pub name: Option<String>,
     pub title: String,
-    pub level: Option<Level>,
+    pub level: Option<Severity>,
     pub status: Option<String>,
     pub tags: Vec<String>,
     pub description: Option<String>,
@@ -227,7 +187,7 @@ fn get_str_list(m: &Mapping, key: &str) -> Result<Vec<String>, String> {
 fn parse_meta(m: &Mapping, path: &str) -> Result<RuleMeta, String> {
     let title = get_str(m, "title")?.ok_or("missing 'title'")?;
     let level = match get_str(m, "level")? {
-        Some(l) => Some(Level::parse(&l).ok_or_else(|| format!("invalid level '{l}'"))?),
+        Some(l) => Some(Severity::parse(&l).ok_or_else(|| format!("invalid level '{l}'"))?),
         None => None,
     };
     Ok(RuleMeta {

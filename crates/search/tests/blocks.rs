@@ -3,9 +3,9 @@
 //! one answers, page after page, newest first.
 
 use proptest::prelude::*;
-use watchfloor_store::conformance::event;
-use watchfloor_store::matcher::{EventTerms, Matcher};
-use watchfloor_store::{EventDoc, EventStore, SearchRequest, TantivyEventStore, TantivyOptions};
+use watchfloor_search::matcher::{EventTerms, Matcher};
+use watchfloor_search::testsuite::event;
+use watchfloor_search::{EventDoc, EventStore, SearchRequest, TantivyEventStore, TantivyOptions};
 
 const HOSTS: [&str; 3] = ["web1", "web2", "db1"];
 const USERS: [&str; 3] = ["root", "alice", "bob"];
@@ -68,7 +68,7 @@ fn query() -> impl Strategy<Value = String> {
 /// Ids of the events that match, checked one by one, newest first.
 fn expected(events: &[EventDoc], query: &str) -> Vec<u64> {
     let names: Vec<String> = NAMES.iter().map(|n| n.to_string()).collect();
-    let q = watchfloor_store::query::parse(query).expect("query");
+    let q = watchfloor_search::query::parse(query).expect("query");
     let matcher = Matcher::compile(&q, &names).expect("compile");
     let mut terms = EventTerms::default();
     let mut found: Vec<&EventDoc> = events

@@ -3,9 +3,10 @@
 //! transaction; alerts are marked as filed in that transaction too, so
 //! filing an alert happens exactly once.
 
-use watchfloor_model::incident::{Incident, Status, TimelineEntry};
+use watchfloor_model::incident::{Domain, Incident, Status, TimelineEntry};
+use watchfloor_model::Alert;
 
-use crate::{Alert, NewNotification, Result};
+use crate::{NewNotification, Result};
 
 /// List order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,7 +42,7 @@ pub struct IncidentFilter {
     pub statuses: Vec<Status>,
     /// Only incidents not resolved or closed.
     pub open_only: bool,
-    pub domain: Option<String>,
+    pub domain: Option<Domain>,
     pub kind: Option<String>,
     pub max_priority: Option<u8>,
     pub assignee: Option<String>,
@@ -75,7 +76,7 @@ pub trait IncidentStore: Send + Sync {
     fn reserve_incident_id(&self) -> Result<i64>;
     /// Applies all writes in one transaction, or none: any incident whose
     /// stored version is not the expected one fails the whole call with
-    /// [`StoreError::Conflict`](crate::StoreError).
+    /// [`StateError::Conflict`](crate::StateError).
     fn write_incidents(&self, writes: &[IncidentWrite]) -> Result<()>;
     /// The incident with this id, if it belongs to `tenant`.
     fn get_incident(&self, tenant: &str, id: i64) -> Result<Option<Incident>>;

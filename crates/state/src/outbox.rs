@@ -1,9 +1,4 @@
-//! Tenant configuration documents (on-call schedules, escalation policies,
-//! teams, notification channels) and the notification outbox.
-//!
-//! Documents are JSON kept whole under (tenant, kind, name) with a version
-//! for optimistic updates; the incident layer gives them their meaning.
-//! Notifications are queued in the same transaction as the incident change
+//! The notification outbox. Notifications are queued in the same transaction as the incident change
 //! that caused them (see [`IncidentWrite`](crate::IncidentWrite)), under a
 //! unique key, so each is queued exactly once; a sender then delivers them
 //! at least once.
@@ -11,19 +6,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
-
-/// A tenant's named configuration document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Document {
-    pub tenant: String,
-    /// `schedule`, `escalation_policy`, `team`, `channel`, ...
-    pub kind: String,
-    pub name: String,
-    /// 1 for a new document, raised by every change.
-    pub version: i64,
-    pub updated_ns: i64,
-    pub body: serde_json::Value,
-}
 
 /// A message to send, as queued.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,27 +107,6 @@ pub struct AckLink {
 
 /// Configuration documents and the notification outbox.
 pub trait OutboxStore: Send + Sync {
-    /// Creates or replaces a document. With `expected_version`, the stored
-    /// version must be that (0: must not exist) or the call fails with
-    /// [`StoreError::Conflict`](crate::StoreError). Returns the new version.
-    fn put_document(
-        &self,
-        tenant: &str,
-        kind: &str,
-        name: &str,
-        body: &serde_json::Value,
-        expected_version: Option<i64>,
-        now_ns: i64,
-    ) -> Result<i64>;
-    fn get_document(&self, tenant: &str, kind: &str, name: &str) -> Result<Option<Document>>;
-    /// A tenant's documents of one kind, by name.
-    fn list_documents(&self, tenant: &str, kind: &str) -> Result<Vec<Document>>;
-    /// Every tenant's documents of one kind (for workers that serve all
-    /// tenants, like the check scheduler).
-    fn documents_of_kind(&self, kind: &str) -> Result<Vec<Document>>;
-    /// Whether there was one to delete.
-    fn delete_document(&self, tenant: &str, kind: &str, name: &str) -> Result<bool>;
-
     /// Pending notifications whose next attempt is due, oldest first.
     fn due_notifications(&self, now_ns: i64, limit: usize) -> Result<Vec<NotificationRecord>>;
     fn record_attempt(&self, id: i64, attempt: &Attempt) -> Result<()>;

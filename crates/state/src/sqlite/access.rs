@@ -2,9 +2,12 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 
-use crate::access::{AccessStore, AuditFilter, AuditRecord, NewUser, TenantRecord, UserRecord};
-use crate::state::{now_ns, SqliteStateStore};
-use crate::{Result, StoreError};
+use crate::access::{
+    AccessStore, AuditFilter, AuditRecord, NewUser, TenantRecord, TokenRecord, UserRecord,
+};
+use crate::sqlite::SqliteStateStore;
+use crate::{Result, StateError};
+use watchfloor_model::now_ns;
 
 const USER_COLUMNS: &str = "id, username, display_name, email, role, tenant, tenants, disabled,
      created_ns, failed_logins, locked_until_ns";
@@ -30,17 +33,28 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
-/// A UNIQUE violation becomes [`StoreError::Duplicate`].
-fn unique(what: String) -> impl FnOnce(rusqlite::Error) -> StoreError {
+/// A UNIQUE violation becomes [`StateError::Duplicate`].
+fn unique(what: String) -> impl FnOnce(rusqlite::Error) -> StateError {
     move |e| match e {
         rusqlite::Error::SqliteFailure(f, _)
             if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
         {
-            StoreError::Duplicate(what)
+            StateError::Duplicate(what)
         }
         other => other.into(),
     }
+}
+
+fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        role: row.get(2)?,
+        tenant: row.get(3)?,
+        created_ns: row.get(4)?,
+        revoked: row.get::<_, i64>(5)? != 0,
+    })
 }
 
 impl AccessStore for SqliteStateStore {
@@ -149,7 +163,7 @@ impl AccessStore for SqliteStateStore {
             ],
         )?;
         if n == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StateError::NotFound);
         }
         Ok(())
     }
@@ -161,7 +175,7 @@ impl AccessStore for SqliteStateStore {
             params![id, password_hash],
         )?;
         if n == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StateError::NotFound);
         }
         Ok(())
     }
@@ -253,5 +267,57 @@ impl AccessStore for SqliteStateStore {
             },
         )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn create_token(
+        &self,
+        name: &str,
+        role: &str,
+        tenant: &str,
+        hash: &[u8],
+    ) -> Result<TokenRecord> {
+        let conn = self.conn();
+        let created = now_ns();
+        conn.execute(
+            "INSERT INTO tokens (name, hash, role, tenant, created_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, hash, role, tenant, created],
+        )?;
+        Ok(TokenRecord {
+            id: conn.last_insert_rowid(),
+            name: name.into(),
+            role: role.into(),
+            tenant: tenant.into(),
+            created_ns: created,
+            revoked: false,
+        })
+    }
+
+    fn find_token(&self, hash: &[u8]) -> Result<Option<TokenRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id, name, role, tenant, created_ns, revoked FROM tokens
+                 WHERE hash = ?1 AND revoked = 0",
+                [hash],
+                token_from_row,
+            )
+            .optional()?)
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name, role, tenant, created_ns, revoked FROM tokens ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], token_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn revoke_token(&self, id: i64) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE tokens SET revoked = 1 WHERE id = ?1 AND revoked = 0",
+            [id],
+        )?;
+        Ok(n == 1)
     }
 }

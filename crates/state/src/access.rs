@@ -1,5 +1,5 @@
-//! Who may do what: tenants, users (password hashes only), sessions
-//! (token hashes only) and the audit log of every write.
+//! Who may do what: tenants, users (password hashes only), sessions and
+//! API tokens (their hashes only), and the audit log of every write.
 
 use serde::{Deserialize, Serialize};
 
@@ -76,11 +76,23 @@ pub struct AuditFilter {
     pub before_id: Option<i64>,
 }
 
+/// An API token as stored: the secret itself never is, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub tenant: String,
+    pub created_ns: i64,
+    pub revoked: bool,
+}
+
+/// Tenants, users, sessions, API tokens and the audit log.
 pub trait AccessStore: Send + Sync {
-    /// Creates a tenant; [`StoreError::Duplicate`](crate::StoreError) if it exists.
+    /// Creates a tenant; [`StateError::Duplicate`](crate::StateError) if it exists.
     fn create_tenant(&self, name: &str, display_name: &str) -> Result<TenantRecord>;
     fn list_tenants(&self) -> Result<Vec<TenantRecord>>;
-    /// Creates a user; [`StoreError::Duplicate`](crate::StoreError) if the
+    /// Creates a user; [`StateError::Duplicate`](crate::StateError) if the
     /// username is taken.
     fn create_user(&self, user: &NewUser) -> Result<UserRecord>;
     fn get_user(&self, id: i64) -> Result<Option<UserRecord>>;
@@ -108,4 +120,15 @@ pub trait AccessStore: Send + Sync {
     fn append_audit(&self, record: &AuditRecord) -> Result<()>;
     /// Audit records of a tenant, newest first.
     fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
+    fn create_token(
+        &self,
+        name: &str,
+        role: &str,
+        tenant: &str,
+        hash: &[u8],
+    ) -> Result<TokenRecord>;
+    /// The live token with this hash.
+    fn find_token(&self, hash: &[u8]) -> Result<Option<TokenRecord>>;
+    fn list_tokens(&self) -> Result<Vec<TokenRecord>>;
+    fn revoke_token(&self, id: i64) -> Result<bool>;
 }

@@ -12,7 +12,7 @@ use crate::query::{Pattern, Query, WildPart};
 use crate::terms::{
     self, as_number, kv_term, name_term, word_term, KV_SEP, MAX_KV_VALUE, WORD_SEP,
 };
-use crate::{EventDoc, Result, StoreError};
+use crate::{EventDoc, Result, SearchError};
 
 /// The terms of one event, sorted, with their positions; reused from one
 /// event to the next so that a scan allocates little.
@@ -298,7 +298,7 @@ fn value_matcher(fields: &[String], value: &Pattern) -> Result<Matcher> {
             let whole = format!(r"\A(?:{})\z", wildcard_pattern(fields, parts));
             regex::Regex::new(&whole)
                 .map(Matcher::Regex)
-                .map_err(|e| StoreError::TooBroad(format!("wildcard too large to search: {e}")))
+                .map_err(|e| SearchError::TooBroad(format!("wildcard too large to search: {e}")))
         }
     }
 }

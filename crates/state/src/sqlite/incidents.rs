@@ -2,18 +2,20 @@
 //! itself as JSON, the timeline in its own table.
 
 use rusqlite::{params, OptionalExtension, Transaction};
-use watchfloor_model::incident::{Incident, TimelineEntry};
+use watchfloor_model::incident::{Domain, Incident, TimelineEntry};
 
 use crate::incidents::{IncidentFilter, IncidentSort, IncidentStore, IncidentWrite};
-use crate::state::{alert_from_row, SqliteStateStore};
-use crate::{Alert, Result, StoreError};
+use crate::sqlite::{alert_from_row, SqliteStateStore};
+use watchfloor_model::Alert;
+
+use crate::{Result, StateError};
 
 fn to_json<T: serde::Serialize>(what: &str, v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+    serde_json::to_string(v).map_err(|e| StateError::Corrupt(format!("{what}: {e}")))
 }
 
 fn incident_from_body(id: i64, body: &str) -> Result<Incident> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("incident {id}: {e}")))
+    serde_json::from_str(body).map_err(|e| StateError::Corrupt(format!("incident {id}: {e}")))
 }
 
 fn write_row(tx: &Transaction<'_>, i: &Incident) -> Result<usize> {
@@ -103,13 +105,13 @@ impl IncidentStore for SqliteStateStore {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let (tenant, current) = stored.ok_or(StoreError::NotFound)?;
+            let (tenant, current) = stored.ok_or(StateError::NotFound)?;
             // A reserved id has no tenant yet; any other must not change hands.
             if tenant != i.tenant && !(tenant.is_empty() && current == 0) {
-                return Err(StoreError::NotFound);
+                return Err(StateError::NotFound);
             }
             if current != w.expected_version {
-                return Err(StoreError::Conflict {
+                return Err(StateError::Conflict {
                     expected: w.expected_version,
                     current,
                 });
@@ -117,7 +119,7 @@ impl IncidentStore for SqliteStateStore {
             write_row(&tx, i)?;
             append_entries(&tx, &w.entries)?;
             file_alerts(&tx, i.id, &w.alert_ids)?;
-            crate::outbox_sqlite::enqueue(&tx, &w.notifications)?;
+            super::outbox::enqueue(&tx, &w.notifications)?;
         }
         tx.commit()?;
         Ok(())
@@ -159,7 +161,7 @@ impl IncidentStore for SqliteStateStore {
                 f.tenant,
                 statuses,
                 f.open_only,
-                f.domain,
+                f.domain.map(Domain::as_str),
                 f.kind,
                 f.max_priority,
                 f.assignee,

@@ -3,8 +3,8 @@
 use rusqlite::params;
 
 use crate::checks::{CheckRollup, CheckSample, CheckStore};
-use crate::state::SqliteStateStore;
-use crate::{Result, StoreError};
+use crate::sqlite::SqliteStateStore;
+use crate::{Result, StateError};
 
 const HOUR_NS: i64 = 3_600_000_000_000;
 
@@ -150,7 +150,7 @@ impl CheckStore for SqliteStateStore {
             .map(|(t, c, body)| {
                 serde_json::from_str(&body)
                     .map(|v| (t, c.clone(), v))
-                    .map_err(|e| StoreError::Corrupt(format!("state of check {c}: {e}")))
+                    .map_err(|e| StateError::Corrupt(format!("state of check {c}: {e}")))
             })
             .collect()
     }

@@ -31,8 +31,8 @@ use crate::matcher::{self, EventTerms, Matcher};
 use crate::query::{self, Pattern, Query};
 use crate::terms::{as_number, kv_term, name_term, NAME_MARK};
 use crate::{
-    EventDoc, EventStore, EventStoreStats, Result, RetentionReport, SearchPage, SearchRequest,
-    StoreError,
+    EventDoc, EventStore, EventStoreStats, Result, RetentionReport, SearchError, SearchPage,
+    SearchRequest,
 };
 
 const TERM_LIST: &str = "wf_term_list";
@@ -159,8 +159,8 @@ pub struct TantivyEventStore {
     writers: Mutex<WriterPool>,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SearchError + '_ {
+    move |source| SearchError::Io {
         path: path.display().to_string(),
         source,
     }
@@ -208,7 +208,7 @@ impl TantivyEventStore {
             Index::open_in_dir(dir)?
         };
         if index.schema().get_field(BLOCK_FIELD).is_err() {
-            return Err(StoreError::Corrupt(format!(
+            return Err(SearchError::Corrupt(format!(
                 "{}: written by an older version of watchfloor with another index layout; \
                  move it away (or remove it) to start this bucket afresh",
                 dir.display()
@@ -219,7 +219,7 @@ impl TantivyEventStore {
             .register(TERM_LIST, blocks::TermListTokenizer::default());
         let watermark = match index.load_metas()?.payload {
             Some(p) => p.parse::<u64>().map_err(|_| {
-                StoreError::Corrupt(format!("{}: bad commit payload {p:?}", dir.display()))
+                SearchError::Corrupt(format!("{}: bad commit payload {p:?}", dir.display()))
             })?,
             None => 0,
         };
@@ -418,7 +418,7 @@ impl TantivyEventStore {
             Pattern::Wildcard(parts) => {
                 let pattern = matcher::wildcard_pattern(fields, parts);
                 let regex = RegexQuery::from_pattern(&pattern, self.f.terms).map_err(|e| {
-                    StoreError::TooBroad(format!("wildcard too large to search: {e}"))
+                    SearchError::TooBroad(format!("wildcard too large to search: {e}"))
                 })?;
                 return Ok(Box::new(regex));
             }
@@ -550,7 +550,7 @@ impl TantivyEventStore {
                 .ge(from)
                 .lt(to)
                 .into_stream()
-                .map_err(|e| StoreError::Corrupt(format!("term dictionary: {e}")))?;
+                .map_err(|e| SearchError::Corrupt(format!("term dictionary: {e}")))?;
             while stream.advance() {
                 if let Ok(term) = std::str::from_utf8(stream.key()) {
                     each(term);
@@ -591,7 +591,7 @@ impl TantivyEventStore {
             Vec::new()
         };
         if names.len() > MAX_FREE_TEXT_FIELDS {
-            return Err(StoreError::TooBroad(format!(
+            return Err(SearchError::TooBroad(format!(
                 "free text would be looked up under {} field names in one time bucket \
                  (at most {MAX_FREE_TEXT_FIELDS}); name the field, as in field:value",
                 names.len()
@@ -617,7 +617,7 @@ impl TantivyEventStore {
                 continue;
             };
             let damaged = || {
-                StoreError::Corrupt(format!("{}: damaged block of events", bucket.dir.display()))
+                SearchError::Corrupt(format!("{}: damaged block of events", bucket.dir.display()))
             };
             for entry in blocks::entries(text) {
                 let entry = entry.ok_or_else(damaged)?;
@@ -626,7 +626,7 @@ impl TantivyEventStore {
                     continue;
                 }
                 let ev: EventDoc = serde_json::from_str(entry.json).map_err(|e| {
-                    StoreError::Corrupt(format!("{}: stored event: {e}", bucket.dir.display()))
+                    SearchError::Corrupt(format!("{}: stored event: {e}", bucket.dir.display()))
                 })?;
                 terms.load_fields(&ev, fields.as_deref());
                 if ev.tenant == req.tenant && matcher.matches(&terms) {
@@ -918,8 +918,8 @@ fn encode_cursor(ts: i64, id: u64) -> String {
 fn decode_cursor(s: &str) -> Result<(i64, u64)> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s)
-        .map_err(|_| StoreError::BadCursor)?;
-    let raw: [u8; 16] = raw.try_into().map_err(|_| StoreError::BadCursor)?;
+        .map_err(|_| SearchError::BadCursor)?;
+    let raw: [u8; 16] = raw.try_into().map_err(|_| SearchError::BadCursor)?;
     let mut ts = [0u8; 8];
     let mut id = [0u8; 8];
     ts.copy_from_slice(&raw[..8]);
@@ -977,7 +977,7 @@ mod tests {
             })
         };
         match search("v") {
-            Err(StoreError::TooBroad(why)) => assert!(why.contains("name the field"), "{why}"),
+            Err(SearchError::TooBroad(why)) => assert!(why.contains("name the field"), "{why}"),
             other => panic!("expected a request to name the field: {other:?}"),
         }
         assert_eq!(search("k77:v").expect("a field query").events.len(), 1);

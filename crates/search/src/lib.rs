@@ -1,0 +1,122 @@
+//! Events, stored and searched: the [`EventStore`] trait, its embedded
+//! backend [`TantivyEventStore`] (one tantivy index per time bucket whose
+//! documents are blocks of events, retention by dropping whole buckets) and
+//! the search language ([`query`], Lucene's syntax as Kibana speaks it).
+//! With the `testsuite` feature, [`testsuite`] holds the checks every
+//! backend must pass.
+
+mod blocks;
+mod events;
+pub mod matcher;
+pub mod query;
+mod strset;
+pub mod terms;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
+pub mod words;
+
+use serde::{Deserialize, Serialize};
+
+pub use events::{TantivyEventStore, TantivyOptions};
+
+/// Why an event store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("event index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Query(#[from] query::QueryError),
+    #[error("invalid cursor")]
+    BadCursor,
+    /// A query the store will not run as asked (it names what to narrow).
+    #[error("{0}")]
+    TooBroad(String),
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, SearchError>;
+
+/// One event as stored: the original fields (flattened) and the typed core.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventDoc {
+    /// The write-ahead log sequence number: unique, and the event's id.
+    pub id: u64,
+    /// Event time in ns since the epoch (the receive time when the record has none).
+    pub time_ns: i64,
+    pub received_ns: i64,
+    pub tenant: String,
+    /// Where it came from, e.g. `syslog-udp`, `http`, `file:/var/log/auth.log`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Set when the message was cut at the size limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A search: query text, time range, tenant, page size and position.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub query: String,
+    pub tenant: String,
+    /// Event time bounds, ns since the epoch.
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
+    pub limit: usize,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of events, newest first; `next` continues the search.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchPage {
+    pub events: Vec<EventDoc>,
+    pub next: Option<String>,
+}
+
+/// Size and shape of an event store, for metrics.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EventStoreStats {
+    pub buckets: usize,
+    pub bytes: u64,
+    pub events: u64,
+}
+
+/// What retention removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    pub buckets_dropped: usize,
+    pub bytes_freed: u64,
+}
+
+/// Events: write in batches, commit durably, search.
+///
+/// Contract (checked by the `testsuite` feature's suite): an event whose id is at or below
+/// the id given to a completed [`commit`](EventStore::commit) is stored
+/// exactly once, however often it is appended again (the pipeline replays
+/// its log after a crash); events appended but not committed may be lost.
+pub trait EventStore: Send + Sync {
+    /// Adds events (not yet durable, not yet visible).
+    fn append(&self, events: &[EventDoc]) -> Result<()>;
+    /// Makes everything appended durable and searchable; `upto` is the
+    /// highest id appended so far.
+    fn commit(&self, upto: u64) -> Result<()>;
+    /// Events matching a request, newest first.
+    fn search(&self, request: &SearchRequest) -> Result<SearchPage>;
+    /// Drops whole buckets older than `max_age_ns` before `now_ns`, then the
+    /// oldest ones while the store is larger than `max_bytes`.
+    fn enforce_retention(
+        &self,
+        now_ns: i64,
+        max_age_ns: Option<i64>,
+        max_bytes: Option<u64>,
+    ) -> Result<RetentionReport>;
+    fn stats(&self) -> Result<EventStoreStats>;
+}

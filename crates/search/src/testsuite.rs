@@ -1,0 +1,298 @@
+//! The conformance suite: every [`EventStore`] implementation runs these
+//! checks (see `tests/conformance.rs`, and [`event_store_test_suite!`]
+//! for a backend's whole suite at once). Each check
+//! takes a function that opens the store at a directory, so reopening after
+//! a simulated crash is part of the contract.
+//!
+//! The checks panic with a message on failure; they are meant to be called
+//! from `#[test]` functions.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::{EventDoc, EventStore, SearchError, SearchRequest};
+
+const DAY_NS: i64 = 86_400 * 1_000_000_000;
+/// 2026-11-25T00:00:00Z.
+const T0: i64 = 1_795_564_800 * 1_000_000_000;
+
+/// A test event: `id`, time offset in seconds from T0, tenant, and fields.
+pub fn event(id: u64, secs: i64, tenant: &str, fields: serde_json::Value) -> EventDoc {
+    let t = T0 + secs * 1_000_000_000;
+    EventDoc {
+        id,
+        time_ns: t,
+        received_ns: t,
+        tenant: tenant.into(),
+        source: "test".into(),
+        host: fields.get("host").and_then(|h| h.as_str()).map(Into::into),
+        truncated: false,
+        fields: fields.as_object().cloned().unwrap_or_default(),
+    }
+}
+
+fn request(query: &str, tenant: &str) -> SearchRequest {
+    SearchRequest {
+        query: query.into(),
+        tenant: tenant.into(),
+        limit: 1000,
+        ..Default::default()
+    }
+}
+
+/// Ids of the events a query finds for a tenant, in result order.
+pub fn ids<S: EventStore + ?Sized>(store: &S, query: &str, tenant: &str) -> Vec<u64> {
+    match store.search(&request(query, tenant)) {
+        Ok(page) => page.events.iter().map(|e| e.id).collect(),
+        Err(e) => panic!("query {query:?}: {e}"),
+    }
+}
+
+fn sample_events() -> Vec<EventDoc> {
+    vec![
+        event(
+            1,
+            10,
+            "acme",
+            json!({"host": "web1", "program": "sshd", "message": "Failed password for root from 10.0.0.5 port 22", "user": "root", "src_ip": "10.0.0.5", "EventID": 4625}),
+        ),
+        event(
+            2,
+            20,
+            "acme",
+            json!({"host": "web2", "program": "sshd", "message": "Accepted password for alice from 10.0.0.6", "user": "alice", "src_ip": "10.0.0.6", "EventID": 4624}),
+        ),
+        event(
+            3,
+            30,
+            "acme",
+            json!({"host": "db1", "program": "sudo", "message": "alice : TTY=pts/0 ; COMMAND=/bin/bash", "user": "alice", "bytes": "1500"}),
+        ),
+        event(
+            4,
+            40,
+            "other",
+            json!({"host": "web1", "program": "sshd", "message": "Failed password for root from 10.9.9.9", "user": "root"}),
+        ),
+        event(
+            5,
+            50,
+            "acme",
+            json!({"host": "WEB3", "Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "cmd.exe /c whoami", "tags": ["a", "b"], "bytes": 20}),
+        ),
+    ]
+}
+
+/// Field, wildcard, free-text, phrase, range, boolean and tenant checks.
+pub fn search_semantics<S: EventStore>(open: &dyn Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    store.append(&sample_events()).expect("append");
+    store.commit(5).expect("commit");
+    let cases: &[(&str, &[u64])] = &[
+        ("", &[5, 3, 2, 1]),
+        ("*", &[5, 3, 2, 1]),
+        ("host:web1", &[1]),
+        ("host:WEB1", &[1]),
+        ("host:web*", &[5, 2, 1]),
+        ("host:web?", &[5, 2, 1]),
+        ("program:sshd AND user:root", &[1]),
+        ("program:sshd -user:root", &[2]),
+        ("program:sshd AND NOT user:root", &[2]),
+        ("NOT program:sshd", &[5, 3]),
+        ("user:alice OR host:db1", &[3, 2]),
+        ("(user:alice OR user:root) program:sudo", &[3]),
+        ("failed", &[1]),
+        ("\"failed password\"", &[1]),
+        ("\"password failed\"", &[]),
+        ("10.0.0.5", &[1]),
+        ("cmd.exe", &[5]),
+        ("whoam*", &[5]),
+        ("Image:*\\\\cmd.exe", &[5]),
+        ("CommandLine:\"cmd.exe /c whoami\"", &[5]),
+        ("EventID:4625", &[1]),
+        ("EventID:[4624 TO 4625]", &[2, 1]),
+        ("EventID:{4624 TO 4625]", &[1]),
+        ("EventID:>=4625", &[1]),
+        ("EventID:<4625", &[2]),
+        ("bytes:>100", &[3]),
+        ("bytes:[* TO 100]", &[5]),
+        ("user:[a TO b]", &[3, 2]),
+        ("_exists_:bytes", &[5, 3]),
+        ("src_ip:*", &[2, 1]),
+        ("tags:b", &[5]),
+        ("source:test host:db1", &[3]),
+        // Words inside values, as Elasticsearch text fields answer them.
+        ("message:failed", &[1]),
+        ("message:\"failed password\"", &[1]),
+        ("message:\"password failed\"", &[]),
+        ("message:accept*", &[2]),
+        ("message:root", &[1]),
+        ("user:root", &[1]),
+        ("program:root", &[]),
+        ("message:nosuch", &[]),
+        ("_exists_:message", &[3, 2, 1]),
+        ("nosuchword", &[]),
+        // Free text finds whole values of any field and words inside them,
+        // but a phrase never spans two fields or two items of an array.
+        ("db1", &[3]),
+        ("whoami", &[5]),
+        ("\"web2 sshd\"", &[]),
+        ("tags:\"a b\"", &[]),
+        ("user:>=b", &[1]),
+        ("user:<b", &[3, 2]),
+    ];
+    for (query, want) in cases {
+        assert_eq!(ids(&store, query, "acme"), *want, "query {query:?}");
+    }
+    assert_eq!(
+        ids(&store, "user:root", "other"),
+        vec![4],
+        "tenant isolation"
+    );
+    assert_eq!(
+        ids(&store, "", "nobody"),
+        Vec::<u64>::new(),
+        "unknown tenant"
+    );
+    match store.search(&request("host:(", "acme")) {
+        Err(SearchError::Query(e)) => assert!(e.to_string().contains("column"), "{e}"),
+        other => panic!("bad query should fail with a located error: {other:?}"),
+    }
+    let mut bad = request("", "acme");
+    bad.cursor = Some("not a cursor".into());
+    assert!(matches!(store.search(&bad), Err(SearchError::BadCursor)));
+}
+
+/// Pages of a search cover every match once, newest first, with ties in
+/// time broken by id.
+pub fn paging_and_time_range<S: EventStore>(open: &dyn Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    // 95 events over three days (three buckets), three per time stamp.
+    let events: Vec<EventDoc> = (1..=95)
+        .map(|i| event(i, (i as i64 / 3) * 8_000, "t", json!({"n": i})))
+        .collect();
+    store.append(&events).expect("append");
+    store.commit(95).expect("commit");
+    let mut req = request("", "t");
+    req.limit = 10;
+    let mut seen = Vec::new();
+    loop {
+        let page = store.search(&req).expect("search");
+        assert!(page.events.len() <= 10);
+        seen.extend(page.events.iter().map(|e| (e.time_ns, e.id)));
+        match page.next {
+            Some(next) => req.cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut want: Vec<(i64, u64)> = events.iter().map(|e| (e.time_ns, e.id)).collect();
+    want.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, want, "pages cover every event once, newest first");
+
+    let mut ranged = request("", "t");
+    ranged.from_ns = Some(T0 + 8_000 * 1_000_000_000);
+    ranged.to_ns = Some(T0 + 24_000 * 1_000_000_000);
+    let got: Vec<u64> = store
+        .search(&ranged)
+        .expect("search")
+        .events
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    // Times 8000 and 16000 s: i/3 in {1, 2}, i in 3..=8.
+    assert_eq!(got, vec![8, 7, 6, 5, 4, 3]);
+}
+
+/// Replayed appends of committed events are ignored; uncommitted ones
+/// are lost at a crash and stored once when replayed.
+pub fn replay_is_idempotent<S: EventStore>(open: &dyn Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let all: Vec<EventDoc> = (1..=30)
+        .map(|i| event(i, i as i64 * 5_000, "t", json!({"n": i})))
+        .collect();
+    {
+        let store = open(dir.path());
+        store.append(&all[..20]).expect("append");
+        store.commit(20).expect("commit");
+        store.append(&all[20..25]).expect("append");
+        // dropped without commit: a crash
+    }
+    {
+        let store = open(dir.path());
+        // The pipeline replays from its last checkpoint, which may be older.
+        store.append(&all[10..30]).expect("append");
+        store.commit(30).expect("commit");
+        let mut got = ids(&store, "", "t");
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            (1..=30).collect::<Vec<u64>>(),
+            "every event exactly once"
+        );
+    }
+    let store = open(dir.path());
+    store.append(&all).expect("append");
+    store.commit(30).expect("commit");
+    assert_eq!(ids(&store, "", "t").len(), 30, "a full replay adds nothing");
+    assert_eq!(store.stats().expect("stats").events, 30);
+}
+
+/// Retention drops whole buckets by age and by size, never the newest.
+pub fn retention<S: EventStore>(open: &dyn Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let events: Vec<EventDoc> = (0..10u64)
+        .map(|d| event(d + 1, d as i64 * 86_400, "t", json!({"day": d})))
+        .collect();
+    store.append(&events).expect("append");
+    store.commit(10).expect("commit");
+    assert!(store.stats().expect("stats").buckets >= 10);
+    let now = T0 + 10 * DAY_NS;
+    let r = store
+        .enforce_retention(now, Some(5 * DAY_NS), None)
+        .expect("retention");
+    assert_eq!(r.buckets_dropped, 5, "days 0..=4 ended 5 or more days ago");
+    assert_eq!(ids(&store, "", "t"), vec![10, 9, 8, 7, 6]);
+    let r = store
+        .enforce_retention(now, None, Some(1))
+        .expect("retention");
+    assert_eq!(r.buckets_dropped, 4, "size: all but the newest bucket");
+    assert!(r.bytes_freed > 0);
+    assert_eq!(ids(&store, "", "t"), vec![10]);
+    // Still writable after dropping.
+    store
+        .append(&[event(11, 10 * 86_400 + 5, "t", json!({}))])
+        .expect("append");
+    store.commit(11).expect("commit");
+    assert_eq!(ids(&store, "", "t"), vec![11, 10]);
+}
+
+/// Every check of this suite as `#[test]` functions, for a backend opened by
+/// `$open: fn(&Path) -> impl EventStore`.
+#[macro_export]
+macro_rules! event_store_test_suite {
+    ($open:expr) => {
+        #[test]
+        fn search_semantics() {
+            $crate::testsuite::search_semantics(&$open);
+        }
+
+        #[test]
+        fn paging_and_time_range() {
+            $crate::testsuite::paging_and_time_range(&$open);
+        }
+
+        #[test]
+        fn replay_is_idempotent() {
+            $crate::testsuite::replay_is_idempotent(&$open);
+        }
+
+        #[test]
+        fn retention() {
+            $crate::testsuite::retention(&$open);
+        }
+    };
+}

@@ -1,0 +1,32 @@
+//! Alerts as raised, waiting to be filed and kept after: stored once per
+//! key, listed per tenant with filters.
+
+use watchfloor_model::{Alert, Severity};
+
+use crate::Result;
+
+/// Filters for listing alerts; all optional but the tenant.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub tenant: String,
+    /// A rule id or title.
+    pub rule: Option<String>,
+    /// Alerts at this level or above.
+    pub min_level: Option<Severity>,
+    pub host: Option<String>,
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
+    pub limit: usize,
+    /// Only alerts with an id below this (the `next` of the previous page).
+    pub before_id: Option<i64>,
+}
+
+/// Alerts raised by every detector.
+pub trait AlertStore: Send + Sync {
+    /// Stores alerts whose key is new; returns those stored (with ids).
+    fn insert_alerts(&self, alerts: &[Alert]) -> Result<Vec<Alert>>;
+    /// Alerts of a tenant, newest first.
+    fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>>;
+    /// Alert counts per level, all tenants (for metrics).
+    fn alert_counts(&self) -> Result<Vec<(Severity, u64)>>;
+}
