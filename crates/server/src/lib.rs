@@ -3,10 +3,6 @@
 //! The domain work happens in the library crates; this crate wires them.
 
 pub mod api;
-pub mod api_access;
-pub mod api_checks;
-pub mod api_incidents;
-pub mod api_oncall;
 pub mod audit;
 pub mod auth;
 pub mod config;

@@ -15,7 +15,10 @@ use watchfloor_incident::oncall::{Override, Schedule};
 use watchfloor_incident::{IncidentPatch, NewIncident, NewObservable, NewTask, TaskPatch};
 use watchfloor_model::incident::{Incident, TimelineEntry};
 
-use crate::{api, api_access, api_checks, api_incidents, api_oncall};
+use crate::api;
+use crate::api::{
+    access as api_access, checks as api_checks, incidents as api_incidents, oncall as api_oncall,
+};
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
@@ -84,7 +87,10 @@ const fn with_status(mut o: Op, ok: u16) -> Op {
 /// request body, query parameters, answer.
 #[rustfmt::skip]
 fn operations() -> Vec<Op> {
-    use api::{AlertParams, IngestParams, NewToken, SearchParams};
+    use api::alerts::AlertParams;
+    use api::events::SearchParams;
+    use api::ingest::IngestParams;
+    use api::tokens::NewToken;
     use api_access::{AuditParams, CreateTenant, CreateUser, LoginRequest, UpdateUser, UserParams};
     use api_checks::{AvailabilityParams, PauseRequest, ResultParams};
     use api_incidents::{
@@ -321,11 +327,11 @@ mod tests {
     /// document routes that are built from constants.
     fn served_routes() -> Vec<(String, String)> {
         let sources = [
-            include_str!("api.rs"),
-            include_str!("api_incidents.rs"),
-            include_str!("api_access.rs"),
-            include_str!("api_oncall.rs"),
-            include_str!("api_checks.rs"),
+            include_str!("api/mod.rs"),
+            include_str!("api/incidents.rs"),
+            include_str!("api/access.rs"),
+            include_str!("api/oncall.rs"),
+            include_str!("api/checks.rs"),
         ];
         let mut out = Vec::new();
         for src in sources {

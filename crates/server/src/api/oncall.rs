@@ -23,8 +23,8 @@ use watchfloor_incident::oncall::{Override, Schedule};
 use watchfloor_model::format_rfc3339;
 use watchfloor_state::{Document, NotificationRecord, StateError};
 
-use crate::api::{blocking, time_param, ApiError, Caller, Shared};
-use crate::api_incidents::Body;
+use crate::api::common::{blocking, time_param, ApiError, Body, Caller};
+use crate::api::Shared;
 use crate::auth::Action;
 
 /// A kind of tenant document served under `/api/v1/<PATH>`.

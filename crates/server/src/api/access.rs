@@ -16,8 +16,8 @@ use serde_json::json;
 use watchfloor_model::now_ns;
 use watchfloor_state::{AuditFilter, NewUser, StateError, UserRecord};
 
-use crate::api::{blocking, time_param, ApiError, Caller, Shared};
-use crate::api_incidents::Body;
+use crate::api::common::{blocking, time_param, ApiError, Body, Caller};
+use crate::api::Shared;
 use crate::audit::AuditSlot;
 use crate::auth::{self, Action, LoginError, Role};
 

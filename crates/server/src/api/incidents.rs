@@ -2,13 +2,11 @@
 //! `incident` crate. Every handler checks the caller's role, works inside
 //! the caller's tenant, and maps refusals to 409 and bad requests to 400.
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 use watchfloor_incident::report::{known_report, report_json, report_markdown};
@@ -18,7 +16,8 @@ use watchfloor_incident::{
 use watchfloor_model::incident::{Domain, Regime, Status};
 use watchfloor_state::{IncidentFilter, IncidentSort};
 
-use crate::api::{blocking, time_param, ApiError, Caller, Shared};
+use crate::api::common::{blocking, parse_list, parse_one, time_param, ApiError, Body, Caller};
+use crate::api::Shared;
 use crate::auth::Action;
 
 pub fn routes() -> Router<Shared> {
@@ -59,35 +58,6 @@ impl From<IncidentError> for ApiError {
             IncidentError::Store(s) => s.into(),
         }
     }
-}
-
-/// A JSON body whose problems (syntax, unknown or missing fields, wrong
-/// types) answer 400 with serde's description, which names the field.
-pub struct Body<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequest<Shared> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &Shared) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
-        serde_json::from_slice(&bytes)
-            .map(Body)
-            .map_err(|e| ApiError::bad_request(format!("body: {e}")))
-    }
-}
-
-fn parse_one<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, ApiError> {
-    serde_json::from_value(json!(text))
-        .map_err(|_| ApiError::bad_request(format!("{what}: unknown value {text:?}")))
-}
-
-fn parse_list<T: DeserializeOwned>(what: &str, text: &str) -> Result<Vec<T>, ApiError> {
-    text.split(',')
-        .filter(|s| !s.is_empty())
-        .map(|s| parse_one(what, s))
-        .collect()
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use watchfloor_model::format_rfc3339;
 use watchfloor_monitor::MonitorSpec;
 
-use crate::api::{blocking, time_param, ApiError, Caller, Shared};
-use crate::api_incidents::Body;
+use crate::api::common::{blocking, time_param, ApiError, Body, Caller};
+use crate::api::Shared;
 use crate::auth::Action;
 use crate::monitoring::{Live, CHECK_DOC};
 

@@ -1,0 +1,92 @@
+//! The HTTP API: `/api/v1/...` behind bearer tokens or sessions, `/metrics`
+//! behind a token too, and `/healthz` open. One module per resource; what
+//! they share (errors, the caller, bodies) is in [`common`].
+
+pub mod access;
+pub mod alerts;
+pub mod checks;
+pub mod common;
+pub mod events;
+pub mod incidents;
+pub mod ingest;
+pub mod oncall;
+pub mod rules;
+pub mod system;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use prometheus_client::registry::Registry;
+use watchfloor_ingest::{Appender, IngestMetrics, Wal};
+use watchfloor_pipeline::Rules;
+use watchfloor_search::EventStore;
+use watchfloor_state::StateStore;
+
+pub use common::{ApiError, Body, Caller, TENANT_HEADER};
+
+/// What the handlers share.
+pub struct AppState {
+    pub events: Arc<dyn EventStore>,
+    pub state: Arc<dyn StateStore>,
+    pub access: Arc<dyn watchfloor_state::AccessStore>,
+    /// Tenant documents (schedules, policies, teams, channels, checks,
+    /// topologies, maintenance windows).
+    pub documents: Arc<dyn watchfloor_state::DocumentStore>,
+    /// The notification outbox.
+    pub outbox: Arc<dyn watchfloor_state::OutboxStore>,
+    pub checks: Arc<dyn watchfloor_state::CheckStore>,
+    pub monitoring: crate::monitoring::Monitoring,
+    /// The operator's own tenant: its admins manage every tenant (MSSP).
+    pub provider_tenant: String,
+    pub appender: Appender,
+    pub wal: Arc<Wal>,
+    pub rules: Arc<Rules>,
+    pub registry: Registry,
+    pub ingest: Arc<IngestMetrics>,
+    pub gauges: crate::metrics::LiveGauges,
+    pub limits: BodyLimits,
+    pub incidents: Arc<watchfloor_incident::Incidents>,
+    /// Set when the server runs on a hand-moved clock (tests only).
+    pub test_clock: Option<Arc<watchfloor_incident::ManualClock>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max_body: usize,
+    pub max_decoded: u64,
+    pub max_event: usize,
+}
+
+pub(crate) type Shared = Arc<AppState>;
+
+pub fn router(app: Shared) -> Router {
+    let max_body = app.limits.max_body;
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .route("/api/v1/openapi.json", get(system::openapi))
+        .route("/api/v1/ingest", post(ingest::ingest))
+        .route("/api/v1/events", get(events::search_events))
+        .route("/api/v1/alerts", get(alerts::list_alerts))
+        .route("/api/v1/rules", get(rules::rules_summary))
+        .route("/api/v1/rules/reload", post(rules::reload_rules))
+        .route(
+            "/api/v1/tokens",
+            get(tokens::list_tokens).post(tokens::create_token),
+        )
+        .route("/api/v1/tokens/{id}", delete(tokens::revoke_token))
+        .merge(incidents::routes())
+        .merge(access::routes())
+        .merge(oncall::routes())
+        .merge(checks::routes())
+        .fallback(system::not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::audit::record,
+        ))
+        .with_state(app)
+}
