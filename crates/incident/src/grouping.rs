@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use watchfloor_model::incident::{Entities, Incident};
+use watchfloor_model::incident::Incident;
 use watchfloor_model::Alert;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -43,38 +43,6 @@ impl Default for GroupingOptions {
             max_alerts: 500,
         }
     }
-}
-
-/// The entities an alert names.
-pub fn alert_entities(a: &Alert) -> Entities {
-    let mut e = Entities::default();
-    if let Some(h) = a.host.as_deref().filter(|h| !h.is_empty()) {
-        e.hosts.insert(h.to_ascii_lowercase());
-    }
-    if let Some(u) = a.user.as_deref().filter(|u| !u.is_empty()) {
-        e.users.insert(u.to_string());
-    }
-    e.ips.extend(a.ips.iter().cloned());
-    if let Some(s) = a.fields.get("service").and_then(|v| v.as_str()) {
-        e.services.insert(s.to_string());
-    }
-    e
-}
-
-/// Same rule, same entities: the same alert.
-pub fn dedup_key(a: &Alert) -> String {
-    let rule = a.rule_id.as_deref().unwrap_or(&a.rule_title);
-    let e = alert_entities(a);
-    let join = |s: &std::collections::BTreeSet<String>| {
-        s.iter().map(String::as_str).collect::<Vec<_>>().join(",")
-    };
-    format!(
-        "{rule}|h={}|u={}|ip={}|s={}",
-        join(&e.hosts),
-        join(&e.users),
-        join(&e.ips),
-        join(&e.services)
-    )
 }
 
 /// Where an alert goes, as an index into the candidate incidents.
@@ -123,7 +91,7 @@ pub fn place(alert: &Alert, key: &str, candidates: &[&Incident], o: &GroupingOpt
             return Placement::Attach { incident: n };
         }
     }
-    let entities = alert_entities(alert);
+    let entities = alert.entities();
     if entities.is_empty() {
         return Placement::Open;
     }

@@ -331,7 +331,7 @@ impl Incidents {
             .map(Work::existing)
             .collect();
         for alert in alerts {
-            let key = grouping::dedup_key(alert);
+            let key = alert.dedup_key();
             let incidents: Vec<&Incident> = work.iter().map(|w| &w.incident).collect();
             match grouping::place(alert, &key, &incidents, &self.config.grouping) {
                 Placement::Duplicate { incident, entry } => {
@@ -1178,7 +1178,7 @@ fn apply_raci(incident: &mut Incident, kind: &IncidentType, now: i64, drafts: &m
 
 /// Adds a new distinct alert to an incident.
 fn attach(w: &mut Work, alert: &Alert, key: String, now: i64, matrix: &PriorityMatrix) {
-    let entities = grouping::alert_entities(alert);
+    let entities = alert.entities();
     let i = &mut w.incident;
     i.entities.extend(&entities);
     i.attack.extend(

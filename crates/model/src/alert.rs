@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use crate::incident::Domain;
+use crate::incident::Entities;
 
 /// How serious an alert is, in Sigma's five levels, ordered from
 /// `Informational` to `Critical`. One enum for rule levels, the API's
@@ -177,6 +178,42 @@ pub struct Alert {
     /// The incident the alert was filed into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident_id: Option<i64>,
+}
+
+impl Alert {
+    /// The hosts, users, addresses and services the alert concerns.
+    pub fn entities(&self) -> Entities {
+        let mut e = Entities::default();
+        if let Some(h) = self.host.as_deref().filter(|h| !h.is_empty()) {
+            e.hosts.insert(h.to_ascii_lowercase());
+        }
+        if let Some(u) = self.user.as_deref().filter(|u| !u.is_empty()) {
+            e.users.insert(u.to_string());
+        }
+        e.ips.extend(self.ips.iter().cloned());
+        if let Some(s) = self.fields.get("service").and_then(|v| v.as_str()) {
+            e.services.insert(s.to_string());
+        }
+        e
+    }
+
+    /// Same rule, same entities: the same alert. Incidents count repeats
+    /// under this key, and a consequence names its cause's key in
+    /// [`parent`](Alert::parent).
+    pub fn dedup_key(&self) -> String {
+        let rule = self.rule_id.as_deref().unwrap_or(&self.rule_title);
+        let e = self.entities();
+        let join = |s: &std::collections::BTreeSet<String>| {
+            s.iter().map(String::as_str).collect::<Vec<_>>().join(",")
+        };
+        format!(
+            "{rule}|h={}|u={}|ip={}|s={}",
+            join(&e.hosts),
+            join(&e.users),
+            join(&e.ips),
+            join(&e.services)
+        )
+    }
 }
 
 #[cfg(test)]

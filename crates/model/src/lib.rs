@@ -19,6 +19,7 @@ pub mod alert;
 pub mod clock;
 mod event;
 pub mod incident;
+mod sample;
 mod time;
 mod value;
 
@@ -26,5 +27,6 @@ pub use alert::{Alert, AlertKind, Severity, UnknownSeverity};
 pub use clock::{now_ns, Clock, ManualClock, SystemClock};
 pub use event::{Core, Event, Field, SourceRef};
 pub use incident::Domain;
+pub use sample::CheckSample;
 pub use time::{format_rfc3339, parse_timestamp};
 pub use value::{Value, ValueStr};

@@ -4,6 +4,7 @@
 //! data). Nothing here panics on what a peer sends or a user writes: every
 //! failure is an [`Outcome`] that says what and where.
 
+pub mod alerting;
 pub mod availability;
 mod check;
 pub mod flap;

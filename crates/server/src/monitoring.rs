@@ -1,21 +1,21 @@
 //! Runs the checks of `serve`: those of `[[checks]]` and those made through
 //! the API (tenant documents of kind `check`), on the monitor crate's
-//! scheduler. Results are stored as samples (batched), states are saved
-//! when they change, and a hard change to a problem becomes an alert of
-//! domain `operations`, which the incident worker files like any other.
+//! scheduler, and feeds its reports to the monitor crate's alerting state
+//! machine ([`CheckAlerting`]). This module only wires: it stores the
+//! samples (batched), the states that changed and the alerts (which the
+//! incident worker files like any other), appends state changes to the log,
+//! and keeps the live view the API shows.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::sync::mpsc;
-use watchfloor_model::now_ns;
-use watchfloor_model::{Alert, AlertKind, Domain, Severity};
-use watchfloor_monitor::flap::FlapChange;
+use watchfloor_model::{now_ns, Alert};
+use watchfloor_monitor::alerting::{CheckAlerting, Context};
 use watchfloor_monitor::maintenance::MaintenanceWindow;
-use watchfloor_monitor::topology::{NodeState, Own, Topology};
-use watchfloor_monitor::{CheckState, Control, Monitor, MonitorSpec, Outcome, Report, Status};
+use watchfloor_monitor::topology::{Own, Topology};
+use watchfloor_monitor::{CheckState, Control, Monitor, MonitorSpec, Outcome, Report};
 use watchfloor_state::{AlertStore, CheckSample, CheckStore, DocumentStore};
 
 use crate::config::MonitorConfig;
@@ -32,9 +32,9 @@ pub const TOPOLOGY_NAME: &str = "default";
 /// Every tenant's topology, as last read.
 pub type Topologies = Arc<RwLock<HashMap<String, Topology>>>;
 
-fn load_topologies(outbox: &dyn DocumentStore) -> HashMap<String, Topology> {
+fn load_topologies(documents: &dyn DocumentStore) -> HashMap<String, Topology> {
     let mut out = HashMap::new();
-    match outbox.documents_of_kind(TOPOLOGY_DOC) {
+    match documents.documents_of_kind(TOPOLOGY_DOC) {
         Ok(docs) => {
             for d in docs.into_iter().filter(|d| d.name == TOPOLOGY_NAME) {
                 match serde_json::from_value(d.body) {
@@ -53,9 +53,9 @@ fn load_topologies(outbox: &dyn DocumentStore) -> HashMap<String, Topology> {
 /// Every tenant's maintenance windows, as last read.
 pub type Windows = Arc<RwLock<HashMap<String, Vec<MaintenanceWindow>>>>;
 
-fn load_windows(outbox: &dyn DocumentStore) -> HashMap<String, Vec<MaintenanceWindow>> {
+fn load_windows(documents: &dyn DocumentStore) -> HashMap<String, Vec<MaintenanceWindow>> {
     let mut out: HashMap<String, Vec<MaintenanceWindow>> = HashMap::new();
-    match outbox.documents_of_kind(MAINTENANCE_DOC) {
+    match documents.documents_of_kind(MAINTENANCE_DOC) {
         Ok(docs) => {
             for d in docs {
                 match serde_json::from_value(d.body) {
@@ -67,19 +67,6 @@ fn load_windows(outbox: &dyn DocumentStore) -> HashMap<String, Vec<MaintenanceWi
         Err(e) => tracing::error!("reading maintenance windows: {e}"),
     }
     out
-}
-
-fn in_maintenance(
-    windows: &Windows,
-    tenant: &str,
-    check: &str,
-    node: Option<&str>,
-    at: i64,
-) -> bool {
-    let windows = windows.read().unwrap_or_else(|p| p.into_inner());
-    windows
-        .get(tenant)
-        .is_some_and(|ws| ws.iter().any(|w| w.covers(check, node) && w.active_at(at)))
 }
 
 /// What the API shows of a check.
@@ -100,7 +87,21 @@ pub struct Monitoring {
     pub live: Arc<RwLock<HashMap<(String, String), Live>>>,
     pub windows: Windows,
     pub topologies: Topologies,
-    outbox: Arc<dyn DocumentStore>,
+    /// The check-to-alert state machine the report sink feeds.
+    machine: Arc<Mutex<CheckAlerting>>,
+    documents: Arc<dyn DocumentStore>,
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Monitoring {
@@ -136,6 +137,7 @@ impl Monitoring {
                 },
             );
         }
+        lock(&self.machine).track(&monitor.tenant, &monitor.name, monitor.host.clone(), None);
         let _ = self
             .control
             .send(Control::Upsert(Box::new(scheduled(monitor))))
@@ -144,8 +146,10 @@ impl Monitoring {
 
     /// Reads the topologies again (after a change through the API).
     pub async fn reload_topologies(&self) {
-        let outbox = self.outbox.clone();
-        if let Ok(t) = tokio::task::spawn_blocking(move || load_topologies(outbox.as_ref())).await {
+        let documents = self.documents.clone();
+        if let Ok(t) =
+            tokio::task::spawn_blocking(move || load_topologies(documents.as_ref())).await
+        {
             *self.topologies.write().unwrap_or_else(|p| p.into_inner()) = t;
         }
     }
@@ -158,13 +162,13 @@ impl Monitoring {
 
     /// What each node's own checks say, for a tenant.
     pub fn own_states(&self, tenant: &str) -> HashMap<String, Own> {
-        own_states(&self.live, tenant)
+        lock(&self.machine).own_states(tenant)
     }
 
     /// Reads the maintenance windows again (after a change through the API).
     pub async fn reload_windows(&self) {
-        let outbox = self.outbox.clone();
-        if let Ok(w) = tokio::task::spawn_blocking(move || load_windows(outbox.as_ref())).await {
+        let documents = self.documents.clone();
+        if let Ok(w) = tokio::task::spawn_blocking(move || load_windows(documents.as_ref())).await {
             *self.windows.write().unwrap_or_else(|p| p.into_inner()) = w;
         }
     }
@@ -174,6 +178,7 @@ impl Monitoring {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&(tenant.to_string(), name.to_string()));
+        lock(&self.machine).forget(tenant, name);
         let _ = self
             .control
             .send(Control::Remove(scheduler_name(tenant, name)))
@@ -195,13 +200,13 @@ fn scheduled(mut m: Monitor) -> Monitor {
 fn initial_monitors(
     specs: &[MonitorSpec],
     default_tenant: &str,
-    outbox: &dyn DocumentStore,
+    documents: &dyn DocumentStore,
 ) -> Vec<(Monitor, bool)> {
     let mut out: Vec<(Monitor, bool)> = specs
         .iter()
         .map(|s| (s.to_monitor(default_tenant), true))
         .collect();
-    match outbox.documents_of_kind(CHECK_DOC) {
+    match documents.documents_of_kind(CHECK_DOC) {
         Ok(docs) => {
             for d in docs {
                 match serde_json::from_value::<MonitorSpec>(d.body) {
@@ -232,10 +237,10 @@ pub fn start(
     cfg: &MonitorConfig,
     appender: watchfloor_ingest::Appender,
     checks: Arc<dyn CheckStore>,
-    outbox: Arc<dyn DocumentStore>,
+    documents: Arc<dyn DocumentStore>,
     alerts: Arc<dyn AlertStore>,
 ) -> Monitoring {
-    let monitors = initial_monitors(specs, default_tenant, outbox.as_ref());
+    let monitors = initial_monitors(specs, default_tenant, documents.as_ref());
     let states = saved_states(checks.as_ref());
     let live: HashMap<(String, String), Live> = monitors
         .iter()
@@ -252,9 +257,14 @@ pub fn start(
             )
         })
         .collect();
+    let mut machine = CheckAlerting::new();
+    for ((tenant, name), l) in &live {
+        machine.track(tenant, name, l.monitor.host.clone(), l.state.clone());
+    }
+    let machine = Arc::new(Mutex::new(machine));
     let live = Arc::new(RwLock::new(live));
-    let windows: Windows = Arc::new(RwLock::new(load_windows(outbox.as_ref())));
-    let topologies: Topologies = Arc::new(RwLock::new(load_topologies(outbox.as_ref())));
+    let windows: Windows = Arc::new(RwLock::new(load_windows(documents.as_ref())));
+    let topologies: Topologies = Arc::new(RwLock::new(load_topologies(documents.as_ref())));
     let (control, control_rx) = mpsc::channel(256);
     let (reports_tx, reports_rx) = mpsc::channel(4096);
     let scheduled_monitors: Vec<Monitor> =
@@ -268,6 +278,7 @@ pub fn start(
     ));
     let sink = Sink {
         live: live.clone(),
+        machine: machine.clone(),
         windows: windows.clone(),
         topologies: topologies.clone(),
         control: control.clone(),
@@ -282,153 +293,17 @@ pub fn start(
         live,
         windows,
         topologies,
-        outbox,
+        machine,
+        documents,
     }
 }
 
-/// Per node: down when one of its checks is hard CRITICAL or UNKNOWN, up
-/// when its checks have results and none is, no data otherwise.
-fn own_states(
-    live: &RwLock<HashMap<(String, String), Live>>,
-    tenant: &str,
-) -> HashMap<String, Own> {
-    let live = live.read().unwrap_or_else(|p| p.into_inner());
-    let mut out: HashMap<String, Own> = HashMap::new();
-    for ((t, _), l) in live.iter() {
-        let (Some(node), Some(state)) = (&l.monitor.host, &l.state) else {
-            continue;
-        };
-        if t != tenant || state.last_check_ns == 0 {
-            continue;
-        }
-        let down = matches!(state.hard_status, Status::Critical | Status::Unknown);
-        let entry = out.entry(node.clone()).or_insert(Own::Up);
-        if down {
-            *entry = Own::Down;
-        }
-    }
-    out
-}
-
-fn sample(r: &Report, tenant: &str, name: &str, maintenance: bool) -> CheckSample {
-    CheckSample {
-        maintenance,
-        output: (r.outcome.status != Status::Ok).then(|| r.outcome.summary.clone()),
-        tenant: tenant.to_string(),
-        check: name.to_string(),
-        time_ns: r.at_ns,
-        status: r.outcome.status.exit_code(),
-        hard: r.state.hard,
-        latency_ms: r.outcome.latency_ms,
-        cert_days_left: r.outcome.cert_days_left,
-    }
-}
-
-fn level(s: Status) -> Severity {
-    match s {
-        Status::Critical => Severity::Critical,
-        Status::Warning => Severity::Medium,
-        Status::Unknown => Severity::High,
-        Status::Ok => Severity::Informational,
-    }
-}
-
-fn flapping_alert(r: &Report, tenant: &str, name: &str, percent: f64) -> Alert {
-    let mut a = base_alert(r, tenant, name, r.at_ns);
-    a.key = format!("check:{tenant}:{name}:flapping:{}", r.at_ns);
-    a.rule_title = format!(
-        "{} {name} FLAPPING: {percent:.0}% state change over the last results",
-        r.monitor.check.service()
-    );
-    a.level = Severity::High;
-    a.fields.insert("status".into(), json!("FLAPPING"));
-    a.fields
-        .insert("state_change_percent".into(), json!(percent));
-    a
-}
-
-/// The alert for a hard change to a problem: the root cause of an
-/// outage, or (with `behind`) a node cut off by it, attached to the root's
-/// alert through `parent` so that it joins the root's incident.
-fn problem_alert(
-    r: &Report,
-    tenant: &str,
-    name: &str,
-    behind: Option<(&[String], Option<String>)>,
-) -> Option<Alert> {
-    let change = r.change.as_ref().filter(|c| c.to != Status::Ok)?;
-    let mut a = base_alert(r, tenant, name, change.at_ns);
-    a.fields.insert("status".into(), json!(change.to.as_str()));
-    a.fields
-        .insert("previous".into(), json!(change.from.as_str()));
-    a.fields.insert("output".into(), json!(change.output));
-    let service = r.monitor.check.service();
-    match behind {
-        None => {
-            a.rule_title = format!("{service} {name} {}: {}", change.to.as_str(), change.output);
-            a.level = level(change.to);
-        }
-        Some((roots, parent)) => {
-            a.rule_title = format!("{service} {name} UNREACHABLE behind {}", roots.join(", "));
-            a.level = Severity::Low;
-            a.fields.insert("state".into(), json!("UNREACHABLE"));
-            a.fields.insert("root_cause".into(), json!(roots));
-            a.parent = parent;
-        }
-    }
-    Some(a)
-}
-
-fn base_alert(r: &Report, tenant: &str, name: &str, at_ns: i64) -> Alert {
-    let m = &r.monitor;
-    let mut fields = serde_json::Map::new();
-    fields.insert("check".into(), json!(name));
-    fields.insert("check_type".into(), json!(m.check.service()));
-    fields.insert("target".into(), json!(m.check.describe()));
-    if let Some(s) = &m.service {
-        fields.insert("service".into(), json!(s));
-    }
-    Alert {
-        id: 0,
-        key: format!("check:{tenant}:{name}:{at_ns}"),
-        tenant: tenant.to_string(),
-        domain: Domain::Operations,
-        rule_id: Some(format!("check:{name}")),
-        rule_title: String::new(),
-        kind: AlertKind::Check,
-        level: Severity::Medium,
-        tags: Vec::new(),
-        time_ns: at_ns,
-        created_ns: now_ns(),
-        host: m.host.clone(),
-        user: None,
-        ips: Vec::new(),
-        event_ids: Vec::new(),
-        fields,
-        value: r.outcome.latency_ms,
-        parent: None,
-        incident_id: None,
-    }
-}
-
-/// A problem held back until the node's parents have been checked again,
-/// so that a host behind a failed router is not paged as its own outage.
-struct Held {
-    report: Report,
-    tenant: String,
-    name: String,
-    node: String,
-    asked_ns: i64,
-    since: std::time::Instant,
-}
-
-/// How long a problem waits for its parents' fresh results at most.
-const SETTLE: Duration = Duration::from_secs(30);
-
-/// Takes the scheduler's reports: samples in batches (every second),
-/// states that changed, alerts with the topology's root cause applied.
+/// Takes the scheduler's reports through the alerting state machine:
+/// samples in batches (every second), states that changed, state changes
+/// into the event log, alerts with the topology's root cause applied.
 struct Sink {
     live: Arc<RwLock<HashMap<(String, String), Live>>>,
+    machine: Arc<Mutex<CheckAlerting>>,
     windows: Windows,
     topologies: Topologies,
     control: mpsc::Sender<Control>,
@@ -443,9 +318,6 @@ struct Batch {
     samples: Vec<CheckSample>,
     states: Vec<(String, String, CheckState)>,
     alerts: Vec<Alert>,
-    held: Vec<Held>,
-    /// (tenant, node) of a down root cause, to its alert's dedup key.
-    roots: HashMap<(String, String), String>,
 }
 
 impl Sink {
@@ -474,82 +346,43 @@ impl Sink {
             return;
         };
         let (tenant, name) = (tenant.to_string(), name.to_string());
-        let node = r.monitor.host.clone();
-        let quiet = in_maintenance(&self.windows, &tenant, &name, node.as_deref(), r.at_ns);
-        b.samples.push(sample(&r, &tenant, &name, quiet));
-        self.remember(&r, &tenant, &name, b);
-        self.record_event(&r, &tenant, &name, quiet);
-        if quiet {
-            return;
-        }
-        if let Some(FlapChange::Started { percent }) = r.flap {
-            b.alerts.push(flapping_alert(&r, &tenant, &name, percent));
-            return;
-        }
-        let Some(change) = r.change.clone().filter(|_| !r.state.flap.flapping) else {
-            return;
+        let (outcome, state) = (r.outcome.clone(), r.state.clone());
+        let step = {
+            let topologies = read(&self.topologies);
+            let windows = read(&self.windows);
+            let ctx = Context {
+                topologies: &topologies,
+                windows: &windows,
+            };
+            lock(&self.machine).report(r, &tenant, &name, now_ns(), ctx)
         };
-        if change.to == Status::Ok {
-            if let Some(n) = node {
-                b.roots.remove(&(tenant, n));
-            }
-            return;
+        if let Some(l) = write(&self.live).get_mut(&(tenant.clone(), name.clone())) {
+            l.state = Some(state);
+            l.last = Some(outcome);
         }
-        match node.filter(|n| !self.parent_checks(&tenant, n).is_empty()) {
-            Some(node) => {
-                for parent in self.parent_checks(&tenant, &node) {
-                    let _ = self
-                        .control
-                        .send(Control::RunNow(scheduler_name(&tenant, &parent)))
-                        .await;
-                }
-                b.held.push(Held {
-                    report: r,
-                    tenant,
-                    name,
-                    node,
-                    asked_ns: watchfloor_model::now_ns(),
-                    since: std::time::Instant::now(),
-                });
-            }
-            None => self.raise_root(&r, &tenant, &name, b),
+        b.samples.push(step.sample);
+        if let Some(s) = step.changed_state {
+            b.states.push((tenant.clone(), name.clone(), s));
+        }
+        b.alerts.extend(step.alerts);
+        self.record_events(&tenant, step.events);
+        for parent in step.run_now {
+            let _ = self
+                .control
+                .send(Control::RunNow(scheduler_name(&tenant, &parent)))
+                .await;
         }
     }
 
-    /// Writes a hard state change (and the start or end of flapping) into
-    /// the event log, as JSON from source `monitor`.
-    fn record_event(&self, r: &Report, tenant: &str, name: &str, maintenance: bool) {
-        let m = &r.monitor;
-        let mut events = Vec::new();
-        if let Some(c) = &r.change {
-            events.push(json!({
-                "@timestamp": watchfloor_model::format_rfc3339(c.at_ns),
-                "event": {"module": "monitor", "kind": "state_change"},
-                "check": name, "check_type": m.check.service(), "target": m.check.describe(),
-                "node": m.host, "service": m.service, "state": c.to.as_str(),
-                "previous": c.from.as_str(), "output": c.output, "maintenance": maintenance,
-                "message": format!("{} {name} {} (was {}): {}", m.check.service(), c.to.as_str(), c.from.as_str(), c.output),
-            }));
-        }
-        if let Some(f) = r.flap {
-            let (what, percent) = match f {
-                FlapChange::Started { percent } => ("flapping_started", percent),
-                FlapChange::Stopped { percent } => ("flapping_stopped", percent),
-            };
-            events.push(json!({
-                "@timestamp": watchfloor_model::format_rfc3339(r.at_ns),
-                "event": {"module": "monitor", "kind": what},
-                "check": name, "node": m.host, "state_change_percent": percent,
-                "message": format!("{} {name}: {what} ({percent:.0}% state change)", m.check.service()),
-            }));
-        }
+    /// Writes state changes into the event log, as JSON from source `monitor`.
+    fn record_events(&self, tenant: &str, events: Vec<serde_json::Value>) {
         if events.is_empty() {
             return;
         }
         let records: Vec<watchfloor_ingest::RawRecord> = events
             .iter()
             .map(|e| watchfloor_ingest::RawRecord {
-                received_ns: watchfloor_model::now_ns(),
+                received_ns: now_ns(),
                 kind: watchfloor_ingest::Kind::Json,
                 source: "monitor".into(),
                 tenant: tenant.to_string(),
@@ -566,107 +399,15 @@ impl Sink {
         });
     }
 
-    /// Keeps the live state for the API and queues changed states.
-    fn remember(&self, r: &Report, tenant: &str, name: &str, b: &mut Batch) {
-        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(l) = live.get_mut(&(tenant.to_string(), name.to_string())) {
-            let changed = l.state.as_ref().is_none_or(|s| {
-                (s.status, s.hard, s.attempt, s.hard_status, s.flap.flapping)
-                    != (
-                        r.state.status,
-                        r.state.hard,
-                        r.state.attempt,
-                        r.state.hard_status,
-                        r.state.flap.flapping,
-                    )
-            });
-            if changed {
-                b.states
-                    .push((tenant.to_string(), name.to_string(), r.state.clone()));
-            }
-            l.state = Some(r.state.clone());
-            l.last = Some(r.outcome.clone());
-        }
-    }
-
-    fn raise_root(&self, r: &Report, tenant: &str, name: &str, b: &mut Batch) {
-        if let Some(a) = problem_alert(r, tenant, name, None) {
-            if let Some(node) = &r.monitor.host {
-                b.roots.insert(
-                    (tenant.to_string(), node.clone()),
-                    watchfloor_incident::grouping::dedup_key(&a),
-                );
-            }
-            b.alerts.push(a);
-        }
-    }
-
-    /// The checks of the parents of `node` in the tenant's topology.
-    fn parent_checks(&self, tenant: &str, node: &str) -> Vec<String> {
-        let topologies = self.topologies.read().unwrap_or_else(|p| p.into_inner());
-        let Some(parents) = topologies
-            .get(tenant)
-            .and_then(|t| t.nodes.iter().find(|n| n.name == node))
-            .map(|n| n.parents.clone())
-        else {
-            return Vec::new();
-        };
-        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
-        live.iter()
-            .filter(|((t, _), l)| {
-                t == tenant && l.monitor.host.as_ref().is_some_and(|h| parents.contains(h))
-            })
-            .map(|((_, n), _)| n.clone())
-            .collect()
-    }
-
-    /// Whether every parent check has a result since `asked_ns`.
-    fn parents_fresh(&self, tenant: &str, node: &str, asked_ns: i64) -> bool {
-        let parents = self.parent_checks(tenant, node);
-        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
-        parents.iter().all(|p| {
-            live.get(&(tenant.to_string(), p.clone()))
-                .and_then(|l| l.state.as_ref())
-                .is_some_and(|s| s.last_check_ns >= asked_ns && s.hard)
-        })
-    }
-
-    /// Decides the held problems whose parents have answered (or after
-    /// [`SETTLE`], or at shutdown): unreachable behind a down parent, or a
-    /// root cause of its own.
     fn settle(&self, b: &mut Batch, all: bool) {
-        let held = std::mem::take(&mut b.held);
-        for h in held {
-            let ready = all
-                || h.since.elapsed() >= SETTLE
-                || self.parents_fresh(&h.tenant, &h.node, h.asked_ns);
-            if !ready {
-                b.held.push(h);
-                continue;
-            }
-            let evaluated = {
-                let topologies = self.topologies.read().unwrap_or_else(|p| p.into_inner());
-                topologies.get(&h.tenant).map(|t| {
-                    t.evaluate(&own_states(&self.live, &h.tenant))
-                        .remove(&h.node)
-                })
-            };
-            match evaluated.flatten() {
-                Some(e) if e.state == NodeState::Unreachable => {
-                    let roots: Vec<String> = e.root_causes.into_iter().collect();
-                    let parent = roots
-                        .iter()
-                        .find_map(|r| b.roots.get(&(h.tenant.clone(), r.clone())).cloned());
-                    b.alerts.extend(problem_alert(
-                        &h.report,
-                        &h.tenant,
-                        &h.name,
-                        Some((&roots, parent)),
-                    ));
-                }
-                _ => self.raise_root(&h.report, &h.tenant, &h.name, b),
-            }
-        }
+        let topologies = read(&self.topologies);
+        let windows = read(&self.windows);
+        let ctx = Context {
+            topologies: &topologies,
+            windows: &windows,
+        };
+        b.alerts
+            .extend(lock(&self.machine).settle(now_ns(), all, ctx));
     }
 
     async fn flush(&self, b: &mut Batch) {

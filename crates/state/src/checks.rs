@@ -7,26 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
-/// One check result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckSample {
-    pub tenant: String,
-    pub check: String,
-    pub time_ns: i64,
-    /// 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
-    pub status: u8,
-    /// Whether the status was confirmed (hard).
-    pub hard: bool,
-    pub latency_ms: Option<f64>,
-    pub cert_days_left: Option<i64>,
-    /// Taken inside a maintenance window.
-    #[serde(default)]
-    pub maintenance: bool,
-    /// What the check said, for problem results (availability names the
-    /// cause of an outage with it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<String>,
-}
+pub use watchfloor_model::CheckSample;
 
 /// An hour of a check's samples, kept after the raw ones are dropped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
