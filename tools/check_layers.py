@@ -18,7 +18,7 @@ LAYERS = {
     "watchfloor-testkit": 0,   # test support: corpus location, synthetic logs
     "watchfloor-model": 0,     # Event, Sample, Alert, Incident types, Clock
     "watchfloor-formats": 1,   # decoders: bytes -> Event
-    "watchfloor-ingest": 1,    # sockets, files, the write-ahead log
+    "watchfloor-ingest": 2,    # sockets, files, HTTP bodies, the write-ahead log
     "watchfloor-sigma": 2,     # detection over Events
     "watchfloor-search": 2,    # the event store and the search language
     "watchfloor-state": 2,     # durable state behind traits (alerts, incidents, ...)

@@ -17,8 +17,8 @@ fuzz_target!(|data: &[u8]| {
     for f in &frames {
         assert!(f.bytes.len() <= 64);
     }
-    if let Ok(body) = watchfloor_server::ingest_body::decode(data, false, 1 << 20) {
-        let _ = watchfloor_server::ingest_body::split(&body, 128);
+    if let Ok(body) = watchfloor_ingest::http_body::decode(data, false, 1 << 20) {
+        let _ = watchfloor_ingest::http_body::split(&body, 128);
     }
     let _ = RawRecord::decode(data);
     for kind in [Kind::Syslog, Kind::Json] {

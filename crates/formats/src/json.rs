@@ -25,9 +25,21 @@ pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 /// not JSON, with the line it started on.
 #[derive(Debug, PartialEq)]
 pub enum Piece {
-    Document { bytes: Vec<u8>, line: u64 },
-    Oversized { line: u64, size: usize },
-    Garbage { line: u64, size: usize },
+    Document {
+        bytes: Vec<u8>,
+        line: u64,
+    },
+    /// Over the limit; `prefix` holds its first bytes (up to the limit)
+    /// when the splitter keeps them ([`JsonSplitter::keeping_prefixes`]).
+    Oversized {
+        line: u64,
+        size: usize,
+        prefix: Vec<u8>,
+    },
+    Garbage {
+        line: u64,
+        size: usize,
+    },
 }
 
 /// Splits a byte stream into JSON documents.
@@ -40,6 +52,10 @@ pub struct JsonSplitter<R> {
     /// it, so a broken line costs that line only. Known from the file name
     /// or learned from the first document.
     line_mode: Option<bool>,
+    /// Keep the first `max` bytes of an oversized document.
+    keep_prefix: bool,
+    /// The `]` of a top-level array was read.
+    array_closed: bool,
 }
 
 impl<R: BufRead> JsonSplitter<R> {
@@ -50,6 +66,8 @@ impl<R: BufRead> JsonSplitter<R> {
             max: MAX_RECORD_BYTES,
             top_array: None,
             line_mode: None,
+            keep_prefix: false,
+            array_closed: false,
         }
     }
 
@@ -62,6 +80,23 @@ impl<R: BufRead> JsonSplitter<R> {
     pub fn with_limit(mut self, max: usize) -> Self {
         self.max = max;
         self
+    }
+
+    /// Hands over the first `max` bytes of an oversized document (so a
+    /// receiver can store it cut and flagged) instead of dropping them.
+    pub fn keeping_prefixes(mut self) -> Self {
+        self.keep_prefix = true;
+        self
+    }
+
+    /// Whether the input is a top-level array.
+    pub fn is_array(&self) -> bool {
+        self.top_array == Some(true)
+    }
+
+    /// A top-level array whose closing `]` never came (a cut body).
+    pub fn array_unclosed(&self) -> bool {
+        self.is_array() && !self.array_closed
     }
 
     fn peek(&mut self) -> std::io::Result<Option<u8>> {
@@ -87,6 +122,9 @@ impl<R: BufRead> JsonSplitter<R> {
             if !is_sep {
                 break;
             }
+            if in_array && b == b']' {
+                self.array_closed = true;
+            }
             self.bump()?;
         }
         Ok(())
@@ -106,6 +144,9 @@ impl<R: BufRead> JsonSplitter<R> {
             }
         }
         let line = self.line;
+        if self.is_array() && first != b'{' {
+            return self.skip_element(line).map(Some);
+        }
         if first != b'{' && first != b'[' {
             return self.skip_garbage(line).map(Some);
         }
@@ -127,12 +168,27 @@ impl<R: BufRead> JsonSplitter<R> {
         Ok(Piece::Garbage { line, size })
     }
 
+    /// Skips one element of a top-level array that is not an object (a
+    /// number, a string that may hold brackets, a nested array), up to the
+    /// `,` or `]` that ends it.
+    fn skip_element(&mut self, line: u64) -> std::io::Result<Piece> {
+        let mut scan = Scan::default();
+        let mut size = 0;
+        while let Some(b) = self.peek()? {
+            if scan.outside() && (b == b',' || b == b']') {
+                break;
+            }
+            scan.feed(b);
+            self.bump()?;
+            size += 1;
+        }
+        Ok(Piece::Garbage { line, size })
+    }
+
     fn take_document(&mut self, line: u64) -> std::io::Result<Piece> {
         let mut bytes = Vec::new();
         let mut size = 0usize;
-        let mut depth = 0usize;
-        let mut in_string = false;
-        let mut escaped = false;
+        let mut scan = Scan::default();
         loop {
             let buf = self.reader.fill_buf()?;
             if buf.is_empty() {
@@ -154,31 +210,16 @@ impl<R: BufRead> JsonSplitter<R> {
                         break;
                     }
                 }
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                    }
-                    continue;
-                }
-                match b {
-                    b'"' => in_string = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth = depth.saturating_sub(1);
-                        if depth == 0 {
-                            done = true;
-                            break;
-                        }
-                    }
-                    _ => {}
+                if scan.feed(b) {
+                    done = true;
+                    break;
                 }
             }
             if size + used <= self.max {
                 bytes.extend_from_slice(&buf[..used]);
+            } else if self.keep_prefix {
+                let room = self.max.saturating_sub(bytes.len());
+                bytes.extend_from_slice(&buf[..used.min(room)]);
             } else {
                 bytes = Vec::new();
             }
@@ -193,10 +234,55 @@ impl<R: BufRead> JsonSplitter<R> {
 
     fn finish(&self, bytes: Vec<u8>, size: usize, line: u64) -> Piece {
         if size > self.max {
-            Piece::Oversized { line, size }
+            Piece::Oversized {
+                line,
+                size,
+                prefix: bytes,
+            }
         } else {
             Piece::Document { bytes, line }
         }
+    }
+}
+
+/// Where a byte scan stands in JSON text: inside a string (after an
+/// escape), and how deep in brackets. Enough to find where a document ends
+/// without parsing it.
+#[derive(Default)]
+struct Scan {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Scan {
+    /// Takes one byte; true when it closed the outermost bracket.
+    fn feed(&mut self, b: u8) -> bool {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if b == b'\\' {
+                self.escaped = true;
+            } else if b == b'"' {
+                self.in_string = false;
+            }
+            return false;
+        }
+        match b {
+            b'"' => self.in_string = true,
+            b'{' | b'[' => self.depth += 1,
+            b'}' | b']' => {
+                self.depth = self.depth.saturating_sub(1);
+                return self.depth == 0;
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// Outside every string and bracket.
+    fn outside(&self) -> bool {
+        self.depth == 0 && !self.in_string
     }
 }
 
@@ -257,7 +343,7 @@ fn decode_piece(piece: Piece, source: SourceRef) -> Record {
                 .ok_or_else(|| error(format!("line {line}: JSON document is not an object"))),
             Err(e) => Err(error(format!("line {line}: invalid JSON: {e}"))),
         },
-        Piece::Oversized { line, size } => Err(error(format!(
+        Piece::Oversized { line, size, .. } => Err(error(format!(
             "line {line}: JSON document of {size} bytes exceeds the {MAX_RECORD_BYTES}-byte limit"
         ))),
         Piece::Garbage { line, size } => Err(error(format!(

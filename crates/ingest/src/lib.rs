@@ -1,8 +1,11 @@
 //! Sources that own sockets, the write-ahead log they append to, and the
 //! counters that say what happened to every message. Decoding is not done
-//! here: records go to the log raw and `formats` decodes them after.
+//! here: records go to the log raw and `formats` decodes them after; only
+//! the framing of HTTP bodies into events ([`http_body`]) uses `formats`'
+//! JSON splitter.
 
 pub mod framing;
+pub mod http_body;
 pub mod metrics;
 pub mod record;
 pub mod syslog;

@@ -6,7 +6,6 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod config;
-pub mod ingest_body;
 pub mod metrics;
 pub mod monitoring;
 pub mod notifier;

@@ -13,7 +13,7 @@ use watchfloor_model::now_ns;
 use super::common::{ApiError, Caller};
 use super::Shared;
 use crate::auth::Action;
-use crate::ingest_body;
+use watchfloor_ingest::http_body as ingest_body;
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -61,15 +61,15 @@ pub(super) async fn ingest(
     let truncated = split.events.iter().filter(|(_, cut)| *cut).count();
     let records: Vec<RawRecord> = split
         .events
-        .iter()
+        .into_iter()
         .map(|(text, cut)| RawRecord {
             received_ns,
             kind: Kind::Json,
             source: source.clone(),
             tenant: caller.tenant.clone(),
             peer: String::new(),
-            truncated: *cut,
-            body: text.to_vec(),
+            truncated: cut,
+            body: text,
         })
         .collect();
     let accepted = records.len();
