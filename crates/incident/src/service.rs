@@ -5,7 +5,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use watchfloor_model::incident::{
     Comment, Domain, Entities, EscalationState, Grade, Incident, IncidentAlert, Notice, Observable,
     Pap, Phase, Raci, Regime, SlaState, Status, Task, TaskStatus, TimelineEntry, Tlp,
@@ -21,7 +20,7 @@ use crate::grouping::{self, GroupingOptions, Placement};
 use crate::notify::{self, Batch, Composer, Directory};
 use crate::priority::{grades_for_level, PriorityMatrix};
 use crate::sla::SlaPolicy;
-use crate::timeline::{self, ChainBreak, Draft};
+use crate::timeline::{self, ChainBreak, DeadlineDue, Draft, TimelineEvent};
 use crate::{clocks, lifecycle, Clock, IncidentError, Result};
 
 /// Everything an operator can tune about incidents.
@@ -281,9 +280,13 @@ impl Incidents {
         let mut drafts = vec![Draft::new(
             now,
             actor,
-            "opened",
-            json!({"type": kind.key, "domain": domain.as_str(), "priority": incident.priority,
-                   "severity": severity, "sla": incident.sla}),
+            TimelineEvent::Opened {
+                kind: &kind.key,
+                domain,
+                priority: incident.priority,
+                severity,
+                sla: &incident.sla,
+            },
         )];
         apply_raci(&mut incident, kind, now, &mut drafts);
         incident.team = incident.tasks.first().map(|t| t.team.clone());
@@ -530,8 +533,7 @@ impl Incidents {
             drafts.push(Draft::new(
                 now,
                 actor,
-                "comment",
-                json!({"id": cid, "text": text}),
+                TimelineEvent::Comment { id: cid, text },
             ));
             Ok(())
         })
@@ -559,8 +561,13 @@ impl Incidents {
             drafts.push(Draft::new(
                 now,
                 actor,
-                "task_created",
-                json!({"id": tid, "title": t.title, "team": t.team}),
+                TimelineEvent::TaskCreated {
+                    id: tid,
+                    title: &t.title,
+                    team: &t.team,
+                    activity: None,
+                    raci: None,
+                },
             ));
             Ok(())
         })
@@ -594,8 +601,11 @@ impl Incidents {
             drafts.push(Draft::new(
                 now,
                 actor,
-                "task_updated",
-                json!({"id": task, "status": t.status, "assignee": t.assignee}),
+                TimelineEvent::TaskUpdated {
+                    id: task,
+                    status: t.status,
+                    assignee: t.assignee.as_deref(),
+                },
             ));
             Ok(())
         })
@@ -618,8 +628,14 @@ impl Incidents {
             return Err(IncidentError::Invalid("value: must not be empty".into()));
         }
         self.change(tenant, id, None, |i, drafts, now| {
-            if i.observables.iter().any(|x| x.kind == o.kind && x.value == o.value) {
-                return Err(IncidentError::Refused(format!("observable {}:{} is already recorded", o.kind, o.value)));
+            if i.observables
+                .iter()
+                .any(|x| x.kind == o.kind && x.value == o.value)
+            {
+                return Err(IncidentError::Refused(format!(
+                    "observable {}:{} is already recorded",
+                    o.kind, o.value
+                )));
             }
             let oid = i.observables.iter().map(|x| x.id).max().unwrap_or(0) + 1;
             let tlp = o.tlp.unwrap_or(Tlp::Amber);
@@ -633,7 +649,18 @@ impl Incidents {
                 ioc: o.ioc,
                 added_ns: now,
             });
-            drafts.push(Draft::new(now, actor, "observable_added", json!({"id": oid, "kind": o.kind, "value": o.value, "tlp": tlp, "pap": pap, "ioc": o.ioc})));
+            drafts.push(Draft::new(
+                now,
+                actor,
+                TimelineEvent::ObservableAdded {
+                    id: oid,
+                    kind: &o.kind,
+                    value: &o.value,
+                    tlp,
+                    pap,
+                    ioc: o.ioc,
+                },
+            ));
             Ok(())
         })
     }
@@ -661,17 +688,24 @@ impl Incidents {
                 c.aware_ns = Some(i.created_ns);
             }
             clocks::recompute(c, now);
-            let deadlines: Vec<_> = c
+            let deadlines: Vec<DeadlineDue> = c
                 .deadlines
                 .iter()
-                .map(|d| json!({"regime": d.regime, "report": d.report, "due_ns": d.due_ns}))
+                .map(|d| DeadlineDue {
+                    regime: d.regime,
+                    report: &d.report,
+                    due_ns: d.due_ns,
+                })
                 .collect();
             drafts.push(Draft::new(
                 now,
                 actor,
-                "compliance_flagged",
-                json!({"regimes": c.regimes, "aware_ns": c.aware_ns,
-                       "classified_ns": c.classified_ns, "deadlines": deadlines}),
+                TimelineEvent::ComplianceFlagged {
+                    regimes: &c.regimes,
+                    aware_ns: c.aware_ns,
+                    classified_ns: c.classified_ns,
+                    deadlines,
+                },
             ));
             Ok(())
         })
@@ -692,8 +726,11 @@ impl Incidents {
             drafts.push(Draft::new(
                 now,
                 actor,
-                "report_submitted",
-                json!({"regime": regime, "report": report, "late_reason": late_reason}),
+                TimelineEvent::ReportSubmitted {
+                    regime,
+                    report,
+                    late_reason,
+                },
             ));
             Ok(())
         })
@@ -733,8 +770,10 @@ impl Incidents {
         t.drafts.push(Draft::new(
             now,
             actor,
-            "merged_from",
-            json!({"incident": from, "reason": reason}),
+            TimelineEvent::MergedFrom {
+                incident: from,
+                reason,
+            },
         ));
         s.incident.merged_into = Some(into);
         s.incident.status = Status::Closed;
@@ -742,8 +781,10 @@ impl Incidents {
         s.drafts.push(Draft::new(
             now,
             actor,
-            "merged_into",
-            json!({"incident": into, "reason": reason}),
+            TimelineEvent::MergedInto {
+                incident: into,
+                reason,
+            },
         ));
         let writes = [t.into_write(now), s.into_write(now)];
         self.store
@@ -804,8 +845,11 @@ impl Incidents {
         n.drafts.push(Draft::new(
             now,
             actor,
-            "split_from",
-            json!({"incident": id, "alerts": alert_ids, "reason": reason}),
+            TimelineEvent::SplitFrom {
+                incident: id,
+                alerts: alert_ids,
+                reason,
+            },
         ));
         n.incident.entities = entities_of(&moving);
         n.incident.alerts = moving;
@@ -815,8 +859,11 @@ impl Incidents {
         o.drafts.push(Draft::new(
             now,
             actor,
-            "split_into",
-            json!({"incident": new_id, "alerts": alert_ids, "reason": reason}),
+            TimelineEvent::SplitInto {
+                incident: new_id,
+                alerts: alert_ids,
+                reason,
+            },
         ));
         let writes = [n.into_write(now), o.into_write(now)];
         self.store
@@ -841,8 +888,7 @@ impl Incidents {
                 w.drafts.push(Draft::new(
                     at,
                     SYSTEM,
-                    ev.as_str(),
-                    json!({"priority": w.incident.priority, "due_ns": at}),
+                    TimelineEvent::sla(ev, w.incident.priority, at),
                 ));
                 events.push((at, ev.as_str()));
             }
@@ -914,8 +960,7 @@ impl Incidents {
                 w.drafts.push(Draft::new(
                     now,
                     SYSTEM,
-                    "escalation_started",
-                    json!({"policy": name}),
+                    TimelineEvent::EscalationStarted { policy: name },
                 ));
                 EscalationState {
                     policy: Some(name.clone()),
@@ -939,8 +984,10 @@ impl Incidents {
                 w.drafts.push(Draft::new(
                     now,
                     SYSTEM,
-                    "escalation_stopped",
-                    json!({"policy": name, "reason": "the policy no longer exists"}),
+                    TimelineEvent::EscalationStopped {
+                        policy: &name,
+                        reason: "the policy no longer exists",
+                    },
                 ));
             }
             Some(policy) => {
@@ -965,10 +1012,14 @@ impl Incidents {
                     w.drafts.push(Draft::new(
                         f.at_ns,
                         SYSTEM,
-                        "escalated",
-                        json!({"policy": name, "round": f.round, "step": f.step,
-                               "targets": targets.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                               "notified": batch.recipients, "problems": batch.problems}),
+                        TimelineEvent::Escalated {
+                            policy: &name,
+                            round: f.round,
+                            step: f.step,
+                            targets: targets.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                            notified: &batch.recipients,
+                            problems: &batch.problems,
+                        },
                     ));
                     w.notifications.extend(batch.messages);
                     state.fired = f.index + 1;
@@ -979,8 +1030,10 @@ impl Incidents {
                     w.drafts.push(Draft::new(
                         now,
                         SYSTEM,
-                        "escalation_exhausted",
-                        json!({"policy": name, "steps_fired": state.fired}),
+                        TimelineEvent::EscalationExhausted {
+                            policy: &name,
+                            steps_fired: state.fired,
+                        },
                     ));
                 }
             }
@@ -1010,9 +1063,13 @@ impl Incidents {
             w.drafts.push(Draft::new(
                 now,
                 SYSTEM,
-                "notice_sent",
-                json!({"team": notice.team, "raci": notice.raci, "activity": notice.activity,
-                       "notified": batch.recipients, "problems": batch.problems}),
+                TimelineEvent::NoticeSent {
+                    team: &notice.team,
+                    raci: notice.raci,
+                    activity: &notice.activity,
+                    notified: &batch.recipients,
+                    problems: &batch.problems,
+                },
             ));
             w.notifications.extend(batch.messages);
             w.incident.notices[n].notified = true;
@@ -1039,8 +1096,11 @@ impl Incidents {
                 drafts.push(Draft::new(
                     now,
                     &actor,
-                    "status",
-                    json!({"from": Status::New, "to": Status::Acknowledged, "via": "notification link"}),
+                    TimelineEvent::Status {
+                        from: Status::New,
+                        to: Status::Acknowledged,
+                        via: Some("notification link"),
+                    },
                 ));
                 set_status(i, Status::Acknowledged, now);
             }
@@ -1144,8 +1204,13 @@ fn apply_raci(incident: &mut Incident, kind: &IncidentType, now: i64, drafts: &m
             drafts.push(Draft::new(
                 now,
                 SYSTEM,
-                "task_created",
-                json!({"id": id, "title": row.task, "team": team, "activity": row.activity, "raci": "R"}),
+                TimelineEvent::TaskCreated {
+                    id,
+                    title: &row.task,
+                    team,
+                    activity: Some(&row.activity),
+                    raci: Some(Raci::R),
+                },
             ));
             incident.notices.push(Notice {
                 team: team.clone(),
@@ -1169,8 +1234,11 @@ fn apply_raci(incident: &mut Incident, kind: &IncidentType, now: i64, drafts: &m
             drafts.push(Draft::new(
                 now,
                 SYSTEM,
-                "notified",
-                json!({"team": team, "raci": raci, "activity": row.activity}),
+                TimelineEvent::Notified {
+                    team,
+                    raci,
+                    activity: &row.activity,
+                },
             ));
         }
     }
@@ -1212,9 +1280,13 @@ fn attach(w: &mut Work, alert: &Alert, key: String, now: i64, matrix: &PriorityM
     w.drafts.push(Draft::new(
         now,
         SYSTEM,
-        "alert_added",
-        json!({"alert": alert.id, "rule": rule, "title": alert.rule_title, "level": alert.level,
-               "parent": alert.parent}),
+        TimelineEvent::AlertAdded {
+            alert: alert.id,
+            rule: &rule,
+            title: &alert.rule_title,
+            level: alert.level,
+            parent: alert.parent.as_deref(),
+        },
     ));
     raise_severity(i, alert.level, matrix, now, &mut w.drafts);
     w.alert_ids.push(alert.id);
@@ -1242,8 +1314,13 @@ fn raise_severity(
         drafts.push(Draft::new(
             now,
             SYSTEM,
-            "priority",
-            json!({"from": i.priority, "to": p, "because": format!("a {level} alert joined")}),
+            TimelineEvent::Priority {
+                impact: None,
+                urgency: None,
+                from: i.priority,
+                to: p,
+                because: Some(format!("a {level} alert joined")),
+            },
         ));
         i.priority = p;
     }
@@ -1289,48 +1366,61 @@ fn apply_patch(
     drafts: &mut Vec<Draft>,
 ) -> Result<()> {
     refuse_if_closed(i)?;
-    let mut record = |action: &str, detail: serde_json::Value| {
-        drafts.push(Draft::new(now, actor, action, detail))
-    };
+    let mut record = |event: TimelineEvent<'_>| drafts.push(Draft::new(now, actor, event));
     if let Some(to) = p.status {
         lifecycle::check_status(i, to).map_err(IncidentError::Refused)?;
-        record("status", json!({"from": i.status, "to": to}));
+        record(TimelineEvent::Status {
+            from: i.status,
+            to,
+            via: None,
+        });
         set_status(i, to, now);
     }
     if let Some(to) = p.phase {
         lifecycle::check_phase(i, to).map_err(IncidentError::Refused)?;
-        record(
-            "phase",
-            json!({"from": i.phase, "to": to, "csf": to.csf_function()}),
-        );
+        record(TimelineEvent::Phase {
+            from: i.phase,
+            to,
+            csf: to.csf_function(),
+        });
         i.phase = Some(to);
     }
     if let Some(a) = &p.assignee {
         let to = (!a.is_empty()).then(|| a.clone());
-        record("assigned", json!({"from": i.assignee, "to": to}));
+        record(TimelineEvent::Assigned {
+            from: i.assignee.as_deref(),
+            to: to.as_deref(),
+        });
         // Taking an incident is acknowledging it.
         if to.is_some() && i.status == Status::New {
             set_status(i, Status::Acknowledged, now);
-            record(
-                "status",
-                json!({"from": Status::New, "to": Status::Acknowledged}),
-            );
+            record(TimelineEvent::Status {
+                from: Status::New,
+                to: Status::Acknowledged,
+                via: None,
+            });
         }
         i.assignee = to;
     }
     if let Some(t) = &p.team {
         let to = (!t.is_empty()).then(|| t.clone());
-        record("team", json!({"from": i.team, "to": to}));
+        record(TimelineEvent::Team {
+            from: i.team.as_deref(),
+            to: to.as_deref(),
+        });
         i.team = to;
     }
     if p.impact.is_some() || p.urgency.is_some() {
         let impact = p.impact.unwrap_or(i.impact);
         let urgency = p.urgency.unwrap_or(i.urgency);
         let priority = matrix.priority(impact, urgency);
-        record(
-            "priority",
-            json!({"impact": impact, "urgency": urgency, "from": i.priority, "to": priority}),
-        );
+        record(TimelineEvent::Priority {
+            impact: Some(impact),
+            urgency: Some(urgency),
+            from: i.priority,
+            to: priority,
+            because: None,
+        });
         (i.impact, i.urgency, i.priority) = (impact, urgency, priority);
         sla.apply(i);
     }
@@ -1338,26 +1428,43 @@ fn apply_patch(
         if t.trim().is_empty() {
             return Err(IncidentError::Invalid("title: must not be empty".into()));
         }
-        record("title", json!({"from": i.title, "to": t}));
+        record(TimelineEvent::Title {
+            from: &i.title,
+            to: t,
+        });
         i.title.clone_from(t);
     }
     if let Some(d) = &p.description {
-        record("description", json!({"to": d}));
+        record(TimelineEvent::Description { to: d });
         i.description.clone_from(d);
     }
     if let Some(k) = &p.kind {
-        record("type", json!({"from": i.kind, "to": k}));
+        record(TimelineEvent::Type {
+            from: &i.kind,
+            to: k,
+        });
         i.kind.clone_from(k);
     }
-    for (name, new, old) in [
-        ("assets", &p.assets, &mut i.assets),
-        ("services", &p.services, &mut i.services),
-        ("attack", &p.attack, &mut i.attack),
-    ] {
-        if let Some(new) = new {
-            record(name, json!({"from": old, "to": new}));
-            old.clone_from(new);
-        }
+    if let Some(to) = &p.assets {
+        record(TimelineEvent::Assets {
+            from: &i.assets,
+            to,
+        });
+        i.assets.clone_from(to);
+    }
+    if let Some(to) = &p.services {
+        record(TimelineEvent::Services {
+            from: &i.services,
+            to,
+        });
+        i.services.clone_from(to);
+    }
+    if let Some(to) = &p.attack {
+        record(TimelineEvent::Attack {
+            from: &i.attack,
+            to,
+        });
+        i.attack.clone_from(to);
     }
     Ok(())
 }
