@@ -156,14 +156,14 @@ fn syslog_options(cfg: &Config) -> SyslogOptions {
 
 async fn start_syslog(
     cfg: &Config,
-    parts: &Parts,
+    wal: &Arc<Wal>,
     ingest: &Arc<IngestMetrics>,
 ) -> Result<(), ServerError> {
     let opts = Arc::new(syslog_options(cfg));
     if let Some(a) = addr("syslog udp", &cfg.syslog.udp)? {
         let socket = syslog::bind_udp(a).map_err(|e| start_err(format!("syslog udp {a}"))(&e))?;
         tracing::info!("syslog over UDP on {a}");
-        let (appender, m, o) = (parts.wal.appender(), ingest.clone(), opts.clone());
+        let (appender, m, o) = (wal.appender(), ingest.clone(), opts.clone());
         tokio::spawn(async move {
             if let Err(e) = syslog::serve_udp(socket, appender, m, o).await {
                 tracing::error!("syslog udp {a}: {e}");
@@ -189,7 +189,7 @@ async fn start_syslog(
             .await
             .map_err(|e| start_err(format!("{what} {a}"))(&e))?;
         tracing::info!("{what} on {a}");
-        let (appender, m, o) = (parts.wal.appender(), ingest.clone(), opts.clone());
+        let (appender, m, o) = (wal.appender(), ingest.clone(), opts.clone());
         tokio::spawn(async move {
             if let Err(e) = syslog::serve_stream(listener, acceptor, appender, m, o).await {
                 tracing::error!("{what} {a}: {e}");
@@ -199,7 +199,7 @@ async fn start_syslog(
     Ok(())
 }
 
-fn start_tailers(cfg: &Config, parts: &Parts, ingest: &Arc<IngestMetrics>) {
+fn start_tailers(cfg: &Config, wal: &Arc<Wal>, ingest: &Arc<IngestMetrics>) {
     if cfg.files.is_empty() {
         return;
     }
@@ -218,19 +218,29 @@ fn start_tailers(cfg: &Config, parts: &Parts, ingest: &Arc<IngestMetrics>) {
             max_line: cfg.syslog.max_message_bytes as usize,
         };
         tracing::info!("following {}", f.path.display());
-        let tailer = watchfloor_ingest::Tailer::new(
-            spec,
-            parts.wal.appender(),
-            ingest.clone(),
-            positions.clone(),
-        );
+        let tailer =
+            watchfloor_ingest::Tailer::new(spec, wal.appender(), ingest.clone(), positions.clone());
         tokio::spawn(tailer.run());
     }
 }
 
-async fn serve(cfg: Config) -> Result<(), ServerError> {
-    let _lock = lock_data_dir(&cfg.data_dir)?;
-    let parts = open_parts(&cfg)?;
+/// The server's parts, assembled and their background tasks started
+/// (notifications, checks), but nothing listening yet and no pipeline
+/// thread: what `serve` runs, and what in-process tests drive through
+/// [`api::router`].
+pub struct Assembled {
+    pub app: Arc<api::AppState>,
+    pipeline: Pipeline,
+}
+
+/// Opens the data directory's stores and builds the API's state. `api_url`
+/// is where the API will be reachable (acknowledge links use it).
+pub async fn assemble(
+    cfg: &Config,
+    api_url: SocketAddr,
+    stop: Arc<AtomicBool>,
+) -> Result<Assembled, ServerError> {
+    let parts = open_parts(cfg)?;
     let ingest = Arc::new(IngestMetrics::default());
     let pipeline_metrics = Arc::new(PipelineMetrics::default());
     let gauges = metrics::LiveGauges::default();
@@ -239,7 +249,6 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
     pipeline_metrics.register(&mut registry);
     gauges.register(&mut registry);
 
-    let stop = Arc::new(AtomicBool::new(false));
     let pipeline = Pipeline {
         wal: parts.wal.clone(),
         events: parts.events.clone(),
@@ -259,28 +268,9 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
         },
         stop: stop.clone(),
     };
-    let pipeline_thread = std::thread::Builder::new()
-        .name("pipeline".into())
-        .spawn(move || {
-            let result = pipeline.run();
-            if let Err(e) = &result {
-                tracing::error!("pipeline stopped: {e}");
-            }
-            result
-        })
-        .map_err(|e| start_err("pipeline thread")(&e))?;
-
-    start_syslog(&cfg, &parts, &ingest).await?;
-    start_tailers(&cfg, &parts, &ingest);
-
-    let http_addr = addr("http", &cfg.http.listen)?
-        .ok_or_else(|| start_err("http")(&"listen address is empty"))?;
-    let listener = TcpListener::bind(http_addr)
-        .await
-        .map_err(|e| start_err(format!("http {http_addr}"))(&e))?;
     let (clock, test_clock) = incident_clock()?;
     let mut incident_config = cfg.incidents.to_incident_config();
-    incident_config.notify.public_url = public_url(&cfg, http_addr);
+    incident_config.notify.public_url = public_url(cfg, api_url);
     let incidents = Arc::new(Incidents::new(
         parts.state.clone(),
         Arc::new(incident_config),
@@ -327,7 +317,31 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
         incidents,
         test_clock,
     });
-    spawn_reload_on_sighup(parts.rules.clone());
+    Ok(Assembled { app, pipeline })
+}
+
+async fn serve(cfg: Config) -> Result<(), ServerError> {
+    let _lock = lock_data_dir(&cfg.data_dir)?;
+    let http_addr = addr("http", &cfg.http.listen)?
+        .ok_or_else(|| start_err("http")(&"listen address is empty"))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let Assembled { app, pipeline } = assemble(&cfg, http_addr, stop.clone()).await?;
+    let pipeline_thread = std::thread::Builder::new()
+        .name("pipeline".into())
+        .spawn(move || {
+            let result = pipeline.run();
+            if let Err(e) = &result {
+                tracing::error!("pipeline stopped: {e}");
+            }
+            result
+        })
+        .map_err(|e| start_err("pipeline thread")(&e))?;
+    start_syslog(&cfg, &app.wal, &app.ingest).await?;
+    start_tailers(&cfg, &app.wal, &app.ingest);
+    let listener = TcpListener::bind(http_addr)
+        .await
+        .map_err(|e| start_err(format!("http {http_addr}"))(&e))?;
+    spawn_reload_on_sighup(app.rules.clone());
     let incident_thread = spawn_incident_worker(app.incidents.clone(), stop.clone())?;
     let router = api::router(app);
     let tls = match (&cfg.http.tls_cert, &cfg.http.tls_key) {

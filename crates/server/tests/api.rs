@@ -1,0 +1,291 @@
+//! Handler behaviour on the router in process (no socket): status codes,
+//! validation messages, roles and tenant scoping. Each test assembles a
+//! server on a fresh data directory and sends requests with
+//! `tower::ServiceExt::oneshot`; the flows that need real sockets and peers
+//! are in `crates/cli/tests`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use watchfloor_server::api::AppState;
+use watchfloor_server::{assemble, auth, Config};
+
+/// A server on its own data directory, and its first admin's token.
+struct Server {
+    router: Router,
+    app: Arc<AppState>,
+    admin: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn server() -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let url: SocketAddr = "127.0.0.1:8080".parse().expect("address");
+    let assembled = assemble(&cfg, url, Arc::new(AtomicBool::new(false)))
+        .await
+        .expect("assemble");
+    let admin = std::fs::read_to_string(dir.path().join("initial-admin-token"))
+        .expect("initial admin token")
+        .trim()
+        .to_string();
+    Server {
+        router: watchfloor_server::api::router(assembled.app.clone()),
+        app: assembled.app,
+        admin,
+        _dir: dir,
+    }
+}
+
+impl Server {
+    /// A token of `role` in `tenant`.
+    fn token(&self, role: &str, tenant: &str) -> String {
+        auth::create_token(self.app.access.as_ref(), role, role, tenant)
+            .expect("token")
+            .0
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(v) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(body).expect("request"))
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, value)
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+}
+
+fn error(v: &Value) -> &str {
+    v["error"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn health_is_open_and_everything_else_needs_a_token() {
+    let s = server().await;
+    let (status, body) = s.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    for path in [
+        "/api/v1/alerts",
+        "/api/v1/incidents",
+        "/metrics",
+        "/api/v1/nothing-here",
+    ] {
+        let (status, _) = s.call(Method::GET, path, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} without a token");
+        let (status, _) = s
+            .call(Method::GET, path, Some("wf_not-a-real-token"), None)
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{path} with a wrong token"
+        );
+    }
+    let (status, body) = s.get("/api/v1/nothing-here", &s.admin).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn filters_are_checked_and_named_in_the_answer() {
+    let s = server().await;
+    let (status, body) = s.get("/api/v1/alerts?level=severe", &s.admin).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error(&body).contains("level") && error(&body).contains("severe"),
+        "{body}"
+    );
+    let (status, body) = s.get("/api/v1/alerts?level=HIGH", &s.admin).await;
+    assert_eq!(status, StatusCode::OK, "levels in any case: {body}");
+    let (status, body) = s.get("/api/v1/incidents?domain=space", &s.admin).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).contains("domain"), "{body}");
+    let (status, body) = s.get("/api/v1/events?q=host:(", &s.admin).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = s.get("/api/v1/events?from=yesterday-ish", &s.admin).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).starts_with("from:"), "{body}");
+}
+
+#[tokio::test]
+async fn bodies_with_unknown_or_missing_fields_are_refused_by_name() {
+    let s = server().await;
+    let (status, body) = s
+        .post(
+            "/api/v1/incidents",
+            &s.admin,
+            json!({"title": "x", "type": "outage", "colour": "red"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).contains("colour"), "{body}");
+    let (status, body) = s
+        .post("/api/v1/incidents", &s.admin, json!({"type": "outage"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).contains("title"), "{body}");
+    let (status, body) = s
+        .post(
+            "/api/v1/incidents",
+            &s.admin,
+            json!({"title": "x", "type": "outage", "severity": "severe"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "typed severity: {body}");
+}
+
+#[tokio::test]
+async fn roles_allow_what_they_may_and_refuse_the_rest() {
+    let s = server().await;
+    let viewer = s.token("viewer", "default");
+    let ingest = s.token("ingest", "default");
+    let analyst = s.token("soc_analyst", "default");
+    let (status, _) = s.get("/api/v1/incidents", &viewer).await;
+    assert_eq!(status, StatusCode::OK, "a viewer reads");
+    let new = json!({"title": "Phishing wave", "type": "phishing"});
+    let (status, _) = s.post("/api/v1/incidents", &viewer, new.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a viewer does not open incidents"
+    );
+    let (status, _) = s.get("/api/v1/incidents", &ingest).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an ingest token only sends events"
+    );
+    let (status, _) = s
+        .post(
+            "/api/v1/tokens",
+            &analyst,
+            json!({"name": "x", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only admins make tokens");
+    let (status, body) = s.post("/api/v1/incidents", &analyst, new).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["severity"], "medium", "the default severity, typed");
+}
+
+#[tokio::test]
+async fn a_tenant_sees_only_its_own_incidents() {
+    let s = server().await;
+    let (status, body) = s
+        .post("/api/v1/tenants", &s.admin, json!({"name": "acme"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, opened) = s
+        .post(
+            "/api/v1/incidents",
+            &s.admin,
+            json!({"title": "Uplink down", "type": "outage"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{opened}");
+    let id = opened["id"].as_i64().expect("id");
+    let acme = s.token("incident_manager", "acme");
+    let (status, _) = s.get(&format!("/api/v1/incidents/{id}"), &acme).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another tenant's incident does not exist for acme"
+    );
+    let (status, list) = s.get("/api/v1/incidents", &acme).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        list["incidents"].as_array().map(Vec::len),
+        Some(0),
+        "{list}"
+    );
+    let (status, _) = s
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/incidents/{id}"),
+            Some(&acme),
+            Some(json!({"version": 1, "status": "acknowledged"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nor can acme change it");
+    let (status, list) = s.get("/api/v1/incidents", &s.admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        list["incidents"].as_array().map(Vec::len),
+        Some(1),
+        "{list}"
+    );
+}
+
+#[tokio::test]
+async fn ingest_answers_after_the_log_has_the_events() {
+    let s = server().await;
+    let ingest = s.token("ingest", "default");
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/ingest?source=app")
+        .header(header::AUTHORIZATION, format!("Bearer {ingest}"))
+        .body(Body::from(
+            "{\"message\":\"one\"}\nnot json\n{\"message\":\"two\"}\n",
+        ))
+        .expect("request");
+    let response = s.router.clone().oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let body: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(
+        (body["accepted"].as_u64(), body["rejected"].as_u64()),
+        (Some(2), Some(1)),
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["line"], 2);
+    assert!(s.app.wal.durable() >= body["last_id"].as_u64().expect("last id"));
+    let (status, body) = s
+        .post("/api/v1/ingest?source=bad%20name", &ingest, json!({"m": 1}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).starts_with("source:"), "{body}");
+}
