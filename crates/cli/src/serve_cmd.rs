@@ -76,10 +76,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     if args.no_starter_rules {
         cfg.rules.starter = false;
     }
-    if let Some(l) = args.log_level {
-        cfg.log_level = l;
-    }
-    init_logging(&cfg.log_level);
+    init_logging(args.log_level.as_deref().unwrap_or(cfg.log_level.as_str()));
     watchfloor_server::run(cfg)?;
     Ok(0)
 }

@@ -2,23 +2,30 @@
 //! needed. Checking reports every problem at once, each with its line and
 //! column: unknown keys, wrong types, values out of range, addresses that
 //! do not parse, certificate files that are missing.
+//!
+//! What each key may hold is not written twice: the checker walks the JSON
+//! Schema that `schemars` derives from these structs (types, `range`,
+//! `length`, enums for closed sets, and a `format` of `socket-address`,
+//! `file`, `path` or `path-list` for strings that name things).
 
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml_edit::{Document, Item, Table};
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    #[schemars(extend("format" = "path"))]
     pub data_dir: PathBuf,
     /// Tenant of events from sources that do not name one.
     pub tenant: String,
-    pub log_level: String,
+    pub log_level: LogLevel,
     pub http: HttpConfig,
     pub syslog: SyslogConfig,
     pub rules: RulesConfig,
@@ -29,7 +36,9 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub files: Vec<FileConfig>,
     pub monitor: MonitorConfig,
-    /// `[[checks]]`: availability checks (see docs/MONITORING.md).
+    /// `[[checks]]`: availability checks (see docs/MONITORING.md), read
+    /// and checked whole by the monitor crate.
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub checks: Vec<serde_json::Value>,
     /// The checks, read and validated.
     #[serde(skip)]
@@ -37,14 +46,17 @@ pub struct Config {
 }
 
 /// The check scheduler and the retention of its results.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MonitorConfig {
     /// Checks running at the same time, at most.
+    #[schemars(range(min = 1, max = 100_000))]
     pub max_concurrent: u64,
     /// Raw results are kept this long, then rolled up into hours.
+    #[schemars(range(min = 1, max = 3660))]
     pub raw_retention_days: u64,
     /// Hourly rollups are kept this long.
+    #[schemars(range(min = 1, max = 36_600))]
     pub rollup_retention_days: u64,
 }
 
@@ -60,7 +72,7 @@ impl Default for MonitorConfig {
 
 /// Sending notifications: the address in acknowledge links, the SMTP
 /// relay for email, and retries.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotifyConfig {
     /// The base URL users reach this server at (acknowledge links); by
@@ -68,15 +80,18 @@ pub struct NotifyConfig {
     pub public_url: Option<String>,
     /// SMTP relay host; email is off while it is empty.
     pub smtp_host: String,
+    #[schemars(range(min = 1, max = 65_535))]
     pub smtp_port: u64,
     /// `none` (plain, for a local relay), `starttls` or `tls`.
-    pub smtp_security: String,
+    pub smtp_security: SmtpSecurity,
     pub smtp_from: String,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
     /// Attempts per message before it is marked failed.
+    #[schemars(range(min = 1, max = 100))]
     pub max_attempts: u64,
     /// Per attempt.
+    #[schemars(range(min = 1, max = 300))]
     pub timeout_secs: u64,
 }
 
@@ -86,7 +101,7 @@ impl Default for NotifyConfig {
             public_url: None,
             smtp_host: String::new(),
             smtp_port: 25,
-            smtp_security: "none".into(),
+            smtp_security: SmtpSecurity::None,
             smtp_from: "watchfloor@localhost".into(),
             smtp_username: None,
             smtp_password: None,
@@ -97,29 +112,38 @@ impl Default for NotifyConfig {
 }
 
 /// Alerts to incidents: grouping windows, SLA targets, the priority matrix.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct IncidentsConfig {
     /// A repeat of the same rule on the same entities within this time
     /// raises a count instead of adding an alert.
+    #[schemars(range(min = 0, max = 2_592_000))]
     pub dedup_window_secs: u64,
     /// Alerts sharing an entity with an incident active within this time join it.
+    #[schemars(range(min = 0, max = 2_592_000))]
     pub group_window_secs: u64,
     /// Distinct alerts one incident takes.
+    #[schemars(range(min = 1, max = 100_000))]
     pub max_alerts: u64,
     /// Per priority 1..5, minutes to acknowledge and to resolve.
+    #[schemars(length(equal = 5), inner(range(min = 1, max = 527_040)))]
     pub sla_acknowledge_minutes: Vec<u64>,
+    #[schemars(length(equal = 5), inner(range(min = 1, max = 527_040)))]
     pub sla_resolve_minutes: Vec<u64>,
     /// Warn when this share of an SLA target is used up.
+    #[schemars(range(min = 1, max = 99))]
     pub sla_warn_percent: u64,
     /// Impact rows (high, medium, low) by urgency columns (high, medium,
     /// low), nine priorities 1..5.
+    #[schemars(length(equal = 9), inner(range(min = 1, max = 5)))]
     pub priority_matrix: Vec<u64>,
     /// A YAML or JSON incident type catalog (types and RACI matrices)
     /// replacing the shipped one (`watchfloor config catalog` prints it).
+    #[schemars(extend("format" = "file"))]
     pub catalog_file: Option<PathBuf>,
     /// The catalog read from `catalog_file`.
     #[serde(skip)]
+    #[schemars(skip)]
     pub catalog: Option<watchfloor_incident::Catalog>,
 }
 
@@ -173,83 +197,166 @@ impl IncidentsConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
+    #[schemars(extend("format" = "socket-address"))]
     pub listen: String,
     /// PEM files; both set turns on HTTPS.
+    #[schemars(extend("format" = "file"))]
     pub tls_cert: Option<PathBuf>,
+    #[schemars(extend("format" = "file"))]
     pub tls_key: Option<PathBuf>,
     /// Largest request body as sent (compressed or not).
+    #[schemars(range(min = 1024, max = 17_179_869_184u64))]
     pub max_body_bytes: u64,
     /// Largest body after gzip decoding (a bomb stops here).
+    #[schemars(range(min = 1024, max = 68_719_476_736u64))]
     pub max_decoded_bytes: u64,
     /// Largest single event in an ingest body.
+    #[schemars(range(min = 256, max = 268_435_456))]
     pub max_event_bytes: u64,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyslogConfig {
     /// Listen addresses; an empty string turns a receiver off.
+    #[schemars(extend("format" = "socket-address"))]
     pub udp: String,
+    #[schemars(extend("format" = "socket-address"))]
     pub tcp: String,
+    #[schemars(extend("format" = "socket-address"))]
     pub tls: String,
+    #[schemars(extend("format" = "file"))]
     pub tls_cert: Option<PathBuf>,
+    #[schemars(extend("format" = "file"))]
     pub tls_key: Option<PathBuf>,
+    #[schemars(range(min = 64, max = 67_108_864))]
     pub max_message_bytes: u64,
+    #[schemars(range(min = 1, max = 604_800))]
     pub idle_timeout_secs: u64,
+    #[schemars(range(min = 1, max = 86_400))]
     pub frame_timeout_secs: u64,
+    #[schemars(range(min = 1, max = 1_000_000))]
     pub max_connections: u64,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RulesConfig {
     /// Rule files or directories (for example a SigmaHQ clone's `rules/`).
+    #[schemars(extend("format" = "path-list"))]
     pub paths: Vec<PathBuf>,
     /// Load the rules that ship inside the binary.
     pub starter: bool,
+    #[schemars(range(min = 1, max = 100_000_000))]
     pub max_correlation_groups: u64,
+    #[schemars(range(min = 1, max = 100_000_000))]
     pub max_correlation_entries: u64,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
+    #[schemars(range(min = 1, max = 8784))]
     pub bucket_hours: u64,
     /// 0 keeps events forever.
+    #[schemars(range(min = 0, max = 36_600))]
     pub retention_days: u64,
     /// 0 sets no size limit.
+    #[schemars(range(min = 0, max = 9_223_372_036_854_775_807u64))]
     pub max_bytes: u64,
+    #[schemars(range(min = 16, max = 65_536))]
     pub writer_memory_mb: u64,
+    #[schemars(range(min = 1, max = 64))]
     pub writer_threads: u64,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct WalConfig {
+    #[schemars(range(min = 1, max = 4096))]
     pub segment_mb: u64,
     /// Received but unprocessed events beyond which sources are pushed back.
+    #[schemars(range(min = 1000, max = 1_099_511_627_776u64))]
     pub max_unprocessed: u64,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
+    #[schemars(range(min = 10, max = 600_000))]
     pub commit_interval_ms: u64,
 }
 
 /// A file to follow.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
+#[schemars(extend("x-required" = ["path"]))]
 pub struct FileConfig {
+    #[schemars(extend("format" = "path"))]
     pub path: PathBuf,
     /// `syslog` (one message per line) or `json` (one object per line).
-    pub format: String,
+    pub format: FileFormat,
     pub tenant: Option<String>,
     /// Where to begin the first time: `end` (default) or `beginning`.
-    pub start_at: String,
+    pub start_at: StartAt,
+}
+
+/// How a followed file holds its messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    #[default]
+    Syslog,
+    Json,
+}
+
+/// Where a followed file is first read from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StartAt {
+    #[default]
+    End,
+    Beginning,
+}
+
+/// The least severe log lines written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// How email reaches the SMTP relay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain, for a relay on the same host or network.
+    #[default]
+    None,
+    /// Plain, then upgraded with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
 }
 
 impl Default for Config {
@@ -257,7 +364,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./watchfloor-data"),
             tenant: "default".into(),
-            log_level: "info".into(),
+            log_level: LogLevel::Info,
             http: HttpConfig::default(),
             syslog: SyslogConfig::default(),
             rules: RulesConfig::default(),
@@ -347,9 +454,9 @@ impl Default for FileConfig {
     fn default() -> Self {
         FileConfig {
             path: PathBuf::new(),
-            format: "syslog".into(),
+            format: FileFormat::Syslog,
             tenant: None,
-            start_at: "end".into(),
+            start_at: StartAt::End,
         }
     }
 }
@@ -383,8 +490,10 @@ impl std::fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-#[derive(Clone, Copy)]
+/// What a key may hold, read from the derived JSON Schema.
+#[derive(Clone, Debug)]
 enum Ty {
+    /// A non-empty string.
     Str,
     /// A socket address, or "" for off.
     Addr,
@@ -403,244 +512,134 @@ enum Ty {
         min: i64,
         max: i64,
     },
-    OneOf(&'static [&'static str]),
+    OneOf(Vec<String>),
 }
 
-const TOP: &[(&str, Ty)] = &[
-    ("data_dir", Ty::Path),
-    ("tenant", Ty::Str),
-    (
-        "log_level",
-        Ty::OneOf(&["error", "warn", "info", "debug", "trace"]),
-    ),
-];
-const HTTP: &[(&str, Ty)] = &[
-    ("listen", Ty::Addr),
-    ("tls_cert", Ty::File),
-    ("tls_key", Ty::File),
-    (
-        "max_body_bytes",
-        Ty::UInt {
-            min: 1024,
-            max: 1 << 34,
-        },
-    ),
-    (
-        "max_decoded_bytes",
-        Ty::UInt {
-            min: 1024,
-            max: 1 << 36,
-        },
-    ),
-    (
-        "max_event_bytes",
-        Ty::UInt {
-            min: 256,
-            max: 1 << 28,
-        },
-    ),
-];
-const SYSLOG: &[(&str, Ty)] = &[
-    ("udp", Ty::Addr),
-    ("tcp", Ty::Addr),
-    ("tls", Ty::Addr),
-    ("tls_cert", Ty::File),
-    ("tls_key", Ty::File),
-    (
-        "max_message_bytes",
-        Ty::UInt {
-            min: 64,
-            max: 64 << 20,
-        },
-    ),
-    (
-        "idle_timeout_secs",
-        Ty::UInt {
-            min: 1,
-            max: 7 * 86_400,
-        },
-    ),
-    (
-        "frame_timeout_secs",
-        Ty::UInt {
-            min: 1,
-            max: 86_400,
-        },
-    ),
-    (
-        "max_connections",
-        Ty::UInt {
-            min: 1,
-            max: 1_000_000,
-        },
-    ),
-];
-const RULES: &[(&str, Ty)] = &[
-    ("paths", Ty::PathList),
-    ("starter", Ty::Bool),
-    (
-        "max_correlation_groups",
-        Ty::UInt {
-            min: 1,
-            max: 100_000_000,
-        },
-    ),
-    (
-        "max_correlation_entries",
-        Ty::UInt {
-            min: 1,
-            max: 100_000_000,
-        },
-    ),
-];
-const STORE: &[(&str, Ty)] = &[
-    (
-        "bucket_hours",
-        Ty::UInt {
-            min: 1,
-            max: 24 * 366,
-        },
-    ),
-    (
-        "retention_days",
-        Ty::UInt {
-            min: 0,
-            max: 100 * 366,
-        },
-    ),
-    (
-        "max_bytes",
-        Ty::UInt {
-            min: 0,
-            max: i64::MAX,
-        },
-    ),
-    (
-        "writer_memory_mb",
-        Ty::UInt {
-            min: 16,
-            max: 65_536,
-        },
-    ),
-    ("writer_threads", Ty::UInt { min: 1, max: 64 }),
-];
-const WAL: &[(&str, Ty)] = &[
-    ("segment_mb", Ty::UInt { min: 1, max: 4096 }),
-    (
-        "max_unprocessed",
-        Ty::UInt {
-            min: 1000,
-            max: 1 << 40,
-        },
-    ),
-];
-const PIPELINE: &[(&str, Ty)] = &[(
-    "commit_interval_ms",
-    Ty::UInt {
-        min: 10,
-        max: 600_000,
-    },
-)];
-const FILES: &[(&str, Ty)] = &[
-    ("path", Ty::Path),
-    ("format", Ty::OneOf(&["syslog", "json"])),
-    ("tenant", Ty::Str),
-    ("start_at", Ty::OneOf(&["end", "beginning"])),
-];
-const INCIDENTS: &[(&str, Ty)] = &[
-    (
-        "dedup_window_secs",
-        Ty::UInt {
-            min: 0,
-            max: 30 * 86_400,
-        },
-    ),
-    (
-        "group_window_secs",
-        Ty::UInt {
-            min: 0,
-            max: 30 * 86_400,
-        },
-    ),
-    (
-        "max_alerts",
-        Ty::UInt {
-            min: 1,
-            max: 100_000,
-        },
-    ),
-    (
-        "sla_acknowledge_minutes",
-        Ty::UIntList {
-            len: 5,
-            min: 1,
-            max: 366 * 1440,
-        },
-    ),
-    (
-        "sla_resolve_minutes",
-        Ty::UIntList {
-            len: 5,
-            min: 1,
-            max: 366 * 1440,
-        },
-    ),
-    ("sla_warn_percent", Ty::UInt { min: 1, max: 99 }),
-    (
-        "priority_matrix",
-        Ty::UIntList {
-            len: 9,
-            min: 1,
-            max: 5,
-        },
-    ),
-    ("catalog_file", Ty::File),
-];
-const NOTIFY: &[(&str, Ty)] = &[
-    ("public_url", Ty::Str),
-    ("smtp_host", Ty::Str),
-    (
-        "smtp_port",
-        Ty::UInt {
-            min: 1,
-            max: 65_535,
-        },
-    ),
-    ("smtp_security", Ty::OneOf(&["none", "starttls", "tls"])),
-    ("smtp_from", Ty::Str),
-    ("smtp_username", Ty::Str),
-    ("smtp_password", Ty::Str),
-    ("max_attempts", Ty::UInt { min: 1, max: 100 }),
-    ("timeout_secs", Ty::UInt { min: 1, max: 300 }),
-];
-const MONITOR: &[(&str, Ty)] = &[
-    (
-        "max_concurrent",
-        Ty::UInt {
-            min: 1,
-            max: 100_000,
-        },
-    ),
-    ("raw_retention_days", Ty::UInt { min: 1, max: 3660 }),
-    (
-        "rollup_retention_days",
-        Ty::UInt {
-            min: 1,
-            max: 36_600,
-        },
-    ),
-];
-const TABLES: &[(&str, &[(&str, Ty)])] = &[
-    ("http", HTTP),
-    ("syslog", SYSLOG),
-    ("rules", RULES),
-    ("store", STORE),
-    ("wal", WAL),
-    ("pipeline", PIPELINE),
-    ("incidents", INCIDENTS),
-    ("notify", NOTIFY),
-    ("monitor", MONITOR),
-];
+/// The shape of a part of the file.
+#[derive(Clone, Debug)]
+enum Shape {
+    /// `[name]`: its keys, in declaration order.
+    Table(Vec<(String, Shape)>),
+    /// `[[name]]`: the keys of each entry, and the keys each must have.
+    Tables(Vec<(String, Shape)>, Vec<String>),
+    /// `[[name]]` whose entries another part checks whole.
+    FreeTables,
+    Value(Ty),
+}
+
+/// The shape of [`Config`], derived once from its schema.
+fn config_shape() -> &'static [(String, Shape)] {
+    static SHAPE: std::sync::OnceLock<Vec<(String, Shape)>> = std::sync::OnceLock::new();
+    SHAPE.get_or_init(|| {
+        let schema = schemars::schema_for!(Config);
+        match shape_of(schema.as_value(), schema.as_value()) {
+            Shape::Table(keys) => keys,
+            _ => Vec::new(),
+        }
+    })
+}
+
+fn resolve<'a>(schema: &'a serde_json::Value, root: &'a serde_json::Value) -> &'a serde_json::Value {
+    match schema.get("$ref").and_then(|r| r.as_str()) {
+        Some(r) => r
+            .strip_prefix("#/$defs/")
+            .and_then(|name| root.get("$defs")?.get(name))
+            .unwrap_or(schema),
+        None => schema,
+    }
+}
+
+/// The schema's type, without `null` (an `Option` is the type or absent).
+fn type_of(schema: &serde_json::Value) -> Option<&str> {
+    match schema.get("type")? {
+        serde_json::Value::String(t) => Some(t),
+        serde_json::Value::Array(ts) => ts.iter().filter_map(|t| t.as_str()).find(|t| *t != "null"),
+        _ => None,
+    }
+}
+
+/// The words of a closed set: `enum`, or `oneOf` of constants (variants
+/// with their own doc comments).
+fn words_of(schema: &serde_json::Value) -> Option<Vec<String>> {
+    if let Some(words) = schema.get("enum").and_then(|e| e.as_array()) {
+        return Some(words.iter().filter_map(|w| w.as_str().map(String::from)).collect());
+    }
+    let mut words = Vec::new();
+    for option in schema.get("oneOf")?.as_array()? {
+        match (option.get("const"), option.get("enum")) {
+            (Some(c), _) => words.push(c.as_str()?.to_string()),
+            (None, Some(serde_json::Value::Array(many))) => {
+                for w in many {
+                    words.push(w.as_str()?.to_string());
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(words)
+}
+
+fn int(schema: &serde_json::Value, key: &str, default: i64) -> i64 {
+    schema
+        .get(key)
+        .and_then(|n| n.as_i64().or_else(|| n.as_u64().map(|u| u.min(i64::MAX as u64) as i64)))
+        .unwrap_or(default)
+}
+
+fn shape_of(schema: &serde_json::Value, root: &serde_json::Value) -> Shape {
+    let schema = resolve(schema, root);
+    if let Some(words) = words_of(schema) {
+        return Shape::Value(Ty::OneOf(words));
+    }
+    let format = schema.get("format").and_then(|f| f.as_str());
+    match type_of(schema) {
+        Some("object") => Shape::Table(keys_of(schema, root)),
+        Some("array") => {
+            let items = resolve(schema.get("items").unwrap_or(&serde_json::Value::Null), root);
+            match (format, type_of(items)) {
+                (Some("path-list"), _) => Shape::Value(Ty::PathList),
+                (_, Some("integer")) => Shape::Value(Ty::UIntList {
+                    len: int(schema, "minItems", 0) as usize,
+                    min: int(items, "minimum", 0),
+                    max: int(items, "maximum", i64::MAX),
+                }),
+                (_, Some("object")) if items.get("properties").is_some() => {
+                    let required = items
+                        .get("x-required")
+                        .and_then(|r| r.as_array())
+                        .map(|r| r.iter().filter_map(|k| k.as_str().map(String::from)).collect())
+                        .unwrap_or_default();
+                    Shape::Tables(keys_of(items, root), required)
+                }
+                _ => Shape::FreeTables,
+            }
+        }
+        Some("integer") => Shape::Value(Ty::UInt {
+            min: int(schema, "minimum", 0),
+            max: int(schema, "maximum", i64::MAX),
+        }),
+        Some("boolean") => Shape::Value(Ty::Bool),
+        _ => Shape::Value(match format {
+            Some("socket-address") => Ty::Addr,
+            Some("file") => Ty::File,
+            Some("path") => Ty::Path,
+            _ => Ty::Str,
+        }),
+    }
+}
+
+fn keys_of(schema: &serde_json::Value, root: &serde_json::Value) -> Vec<(String, Shape)> {
+    schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .map(|props| {
+            props
+                .iter()
+                .map(|(k, v)| (k.clone(), shape_of(v, root)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 struct Checker<'a> {
     text: &'a str,
@@ -662,14 +661,15 @@ impl Checker<'_> {
         });
     }
 
-    fn table(&mut self, table: &Table, name: &str, schema: &[(&str, Ty)]) {
+    /// The keys of a table (`name` is "" at the top level).
+    fn table(&mut self, table: &Table, name: &str, schema: &[(String, Shape)]) {
         for (key, item) in table.iter() {
             let span = table
                 .key(key)
                 .and_then(|k| k.span())
                 .or_else(|| item.span());
-            let Some((_, ty)) = schema.iter().find(|(k, _)| *k == key) else {
-                let known: Vec<&str> = schema.iter().map(|(k, _)| *k).collect();
+            let Some((_, shape)) = schema.iter().find(|(k, _)| k == key) else {
+                let known: Vec<&str> = schema.iter().map(|(k, _)| k.as_str()).collect();
                 let place = if name.is_empty() {
                     "at the top level".to_string()
                 } else {
@@ -686,11 +686,47 @@ impl Checker<'_> {
             } else {
                 format!("{name}.{key}")
             };
-            self.value(item, &full, *ty);
+            self.item(item, key, &full, shape, span);
         }
     }
 
-    fn value(&mut self, item: &Item, key: &str, ty: Ty) {
+    fn item(&mut self, item: &Item, key: &str, full: &str, shape: &Shape, span: Option<Range<usize>>) {
+        match shape {
+            Shape::Value(ty) => self.value(item, full, ty),
+            Shape::Table(keys) => match item.as_table() {
+                Some(t) => self.table(t, full, keys),
+                None => self.problem(span, format!("`{key}` must be a table ([{key}])")),
+            },
+            Shape::Tables(keys, required) => match item.as_array_of_tables() {
+                Some(entries) => {
+                    for (i, t) in entries.iter().enumerate() {
+                        for r in required.iter().filter(|r| !t.contains_key(r)) {
+                            self.problem(
+                                t.span(),
+                                format!("[[{key}]] entry {} has no `{r}`", i + 1),
+                            );
+                        }
+                        self.table(t, full, keys);
+                    }
+                }
+                None => self.problem(
+                    span,
+                    format!("`{key}` must be an array of tables ([[{key}]])"),
+                ),
+            },
+            // Read and checked whole after parsing.
+            Shape::FreeTables => {
+                if item.as_array_of_tables().is_none() {
+                    self.problem(
+                        span,
+                        format!("`{key}` must be an array of tables ([[{key}]])"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn value(&mut self, item: &Item, key: &str, ty: &Ty) {
         let span = item.span();
         let Some(v) = item.as_value() else {
             self.problem(span, format!("`{key}` must be a value, not a table"));
@@ -705,7 +741,7 @@ impl Checker<'_> {
                 };
                 self.string(s, key, ty, span);
             }
-            Ty::UInt { min, max } => match v.as_integer() {
+            &Ty::UInt { min, max } => match v.as_integer() {
                 Some(n) if n >= min && n <= max => {}
                 Some(n) => {
                     self.problem(span, format!("`{key}` = {n} is out of range {min}..={max}"))
@@ -732,7 +768,7 @@ impl Checker<'_> {
                 }
                 None => self.problem(span, format!("`{key}` must be an array of paths")),
             },
-            Ty::UIntList { len, min, max } => {
+            &Ty::UIntList { len, min, max } => {
                 let ok = v.as_array().filter(|a| a.len() == len).is_some_and(|a| {
                     a.iter()
                         .all(|x| x.as_integer().is_some_and(|n| n >= min && n <= max))
@@ -747,9 +783,9 @@ impl Checker<'_> {
         }
     }
 
-    fn string(&mut self, s: &str, key: &str, ty: Ty, span: Option<Range<usize>>) {
+    fn string(&mut self, s: &str, key: &str, ty: &Ty, span: Option<Range<usize>>) {
         match ty {
-            Ty::OneOf(options) if !options.contains(&s) => {
+            Ty::OneOf(options) if !options.iter().any(|o| o == s) => {
                 self.problem(
                     span,
                     format!("`{key}` = {s:?} must be one of: {}", options.join(", ")),
@@ -781,59 +817,7 @@ impl Checker<'_> {
     }
 
     fn document(&mut self, root: &Table) {
-        for (key, item) in root.iter() {
-            let span = root.key(key).and_then(|k| k.span());
-            if let Some((name, schema)) = TABLES.iter().find(|(n, _)| *n == key) {
-                match item.as_table() {
-                    Some(t) => self.table(t, name, schema),
-                    None => self.problem(span, format!("`{key}` must be a table ([{key}])")),
-                }
-            } else if key == "checks" {
-                // Each check is read and checked whole after parsing.
-                if item.as_array_of_tables().is_none() {
-                    self.problem(
-                        span,
-                        "`checks` must be an array of tables ([[checks]])".into(),
-                    );
-                }
-            } else if key == "files" {
-                match item.as_array_of_tables() {
-                    Some(files) => {
-                        for (i, t) in files.iter().enumerate() {
-                            if !t.contains_key("path") {
-                                self.problem(
-                                    t.span(),
-                                    format!("[[files]] entry {} has no `path`", i + 1),
-                                );
-                            }
-                            self.table(t, "files", FILES);
-                        }
-                    }
-                    None => self.problem(
-                        span,
-                        "`files` must be an array of tables ([[files]])".into(),
-                    ),
-                }
-            } else {
-                if let Some((_, ty)) = TOP.iter().find(|(k, _)| *k == key) {
-                    self.value(item, key, *ty);
-                } else {
-                    let known: Vec<&str> = TOP
-                        .iter()
-                        .map(|(k, _)| *k)
-                        .chain(TABLES.iter().map(|(n, _)| *n))
-                        .chain(["files", "checks"])
-                        .collect();
-                    self.problem(
-                        span,
-                        format!(
-                            "unknown key `{key}` at the top level (known: {})",
-                            known.join(", ")
-                        ),
-                    );
-                }
-            }
-        }
+        self.table(root, "", config_shape());
     }
 
     fn pairs(&mut self, cfg: &Config) {
@@ -1076,6 +1060,24 @@ mod tests {
                 "missing {w:?} in {got:#?}"
             );
         }
+    }
+
+    /// Ranges, lengths and closed sets are read from the structs' schema
+    /// attributes: a change there changes the check.
+    #[test]
+    fn the_checks_come_from_the_derived_schema() {
+        let text = "log_level = \"loud\"\n[http]\nmax_body_bytes = 1\n[incidents]\npriority_matrix = [1, 2]\n[notify]\nsmtp_security = \"ssl\"\n[[files]]\npath = \"/var/log/x\"\nstart_at = \"middle\"\n";
+        let got = problems(text).join("\n");
+        for want in [
+            "`log_level` = \"loud\" must be one of: error, warn, info, debug, trace",
+            "`http.max_body_bytes` = 1 is out of range 1024..=17179869184",
+            "`incidents.priority_matrix` must be an array of 9 integers in 1..=5",
+            "`notify.smtp_security` = \"ssl\" must be one of: none, starttls, tls",
+            "`files.start_at` = \"middle\" must be one of: end, beginning",
+        ] {
+            assert!(got.contains(want), "missing {want:?} in:\n{got}");
+        }
+        assert_eq!(got.lines().count(), 5, "{got}");
     }
 
     #[test]

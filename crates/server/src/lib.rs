@@ -208,13 +208,13 @@ fn start_tailers(cfg: &Config, wal: &Arc<Wal>, ingest: &Arc<IngestMetrics>) {
     for f in &cfg.files {
         let spec = watchfloor_ingest::TailSpec {
             path: f.path.clone(),
-            kind: if f.format == "json" {
+            kind: if f.format == config::FileFormat::Json {
                 watchfloor_ingest::Kind::Json
             } else {
                 watchfloor_ingest::Kind::Syslog
             },
             tenant: f.tenant.clone().unwrap_or_else(|| cfg.tenant.clone()),
-            start_at_end: f.start_at != "beginning",
+            start_at_end: f.start_at != config::StartAt::Beginning,
             max_line: cfg.syslog.max_message_bytes as usize,
         };
         tracing::info!("following {}", f.path.display());

@@ -16,7 +16,7 @@ use prometheus_client::metrics::family::Family;
 use watchfloor_model::now_ns;
 use watchfloor_state::{Attempt, NotificationRecord, OutboxStore};
 
-use crate::config::NotifyConfig;
+use crate::config::{NotifyConfig, SmtpSecurity};
 
 type Labels = Vec<(String, String)>;
 
@@ -54,12 +54,14 @@ fn smtp_transport(
         return Ok(None);
     }
     let host = cfg.smtp_host.as_str();
-    let builder = match cfg.smtp_security.as_str() {
-        "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| e.to_string())?,
-        "starttls" => {
+    let builder = match cfg.smtp_security {
+        SmtpSecurity::Tls => {
+            AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| e.to_string())?
+        }
+        SmtpSecurity::Starttls => {
             AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| e.to_string())?
         }
-        _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+        SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
     };
     let mut builder = builder
         .port(cfg.smtp_port as u16)
