@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod clocks;
+pub mod config;
 pub mod escalation;
 pub mod grouping;
 pub mod lifecycle;
@@ -20,6 +21,7 @@ mod time_serde;
 pub mod timeline;
 
 pub use catalog::Catalog;
+pub use config::IncidentsConfig;
 pub use grouping::GroupingOptions;
 pub use priority::PriorityMatrix;
 pub use service::{

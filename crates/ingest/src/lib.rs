@@ -4,6 +4,7 @@
 //! the framing of HTTP bodies into events ([`http_body`]) uses `formats`'
 //! JSON splitter.
 
+pub mod config;
 pub mod framing;
 pub mod http_body;
 pub mod metrics;
@@ -12,6 +13,7 @@ pub mod syslog;
 pub mod tail;
 pub mod wal;
 
+pub use config::{FileConfig, FileFormat, StartAt, SyslogConfig, WalConfig};
 pub use metrics::IngestMetrics;
 pub use record::{Kind, RawRecord};
 pub use syslog::{tls_acceptor, SyslogOptions};

@@ -7,6 +7,7 @@
 pub mod alerting;
 pub mod availability;
 mod check;
+pub mod config;
 pub mod flap;
 pub mod maintenance;
 mod probe;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use check::{Check, DnsCheck, HttpCheck, IcmpCheck, TcpCheck, TlsCheck};
+pub use config::MonitorConfig;
 pub use scheduler::{Control, Monitor, Report};
 pub use spec::MonitorSpec;
 pub use state::{CheckState, StateChange};

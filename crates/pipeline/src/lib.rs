@@ -12,6 +12,7 @@
 //! correlation state at that point) after the alerts. A restart replays
 //! the log from each and reaches the same state.
 
+pub mod config;
 pub mod decode;
 pub mod detect;
 mod indexer;
@@ -27,6 +28,7 @@ use watchfloor_search::{EventStore, SearchError};
 use watchfloor_sigma::Limits;
 use watchfloor_state::{StateError, StateStore};
 
+pub use config::{PipelineConfig, RulesConfig};
 pub use detect::{Detector, RuleSources, Rules, RulesError, TenantSnapshots, STARTER_RULES};
 pub use metrics::PipelineMetrics;
 

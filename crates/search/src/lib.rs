@@ -6,6 +6,7 @@
 //! backend must pass.
 
 mod blocks;
+pub mod config;
 mod events;
 pub mod matcher;
 pub mod query;
@@ -17,6 +18,7 @@ pub mod words;
 
 use serde::{Deserialize, Serialize};
 
+pub use config::StoreConfig;
 pub use events::{TantivyEventStore, TantivyOptions};
 
 /// Why an event store operation failed.

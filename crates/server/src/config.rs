@@ -11,11 +11,15 @@
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 use toml_edit::{Document, Item, Table};
+pub use watchfloor_incident::IncidentsConfig;
+pub use watchfloor_ingest::{FileConfig, FileFormat, StartAt, SyslogConfig, WalConfig};
+pub use watchfloor_monitor::MonitorConfig;
+pub use watchfloor_pipeline::{PipelineConfig, RulesConfig};
+pub use watchfloor_search::StoreConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
@@ -43,31 +47,6 @@ pub struct Config {
     /// The checks, read and validated.
     #[serde(skip)]
     pub monitors: Vec<watchfloor_monitor::MonitorSpec>,
-}
-
-/// The check scheduler and the retention of its results.
-#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct MonitorConfig {
-    /// Checks running at the same time, at most.
-    #[schemars(range(min = 1, max = 100_000))]
-    pub max_concurrent: u64,
-    /// Raw results are kept this long, then rolled up into hours.
-    #[schemars(range(min = 1, max = 3660))]
-    pub raw_retention_days: u64,
-    /// Hourly rollups are kept this long.
-    #[schemars(range(min = 1, max = 36_600))]
-    pub rollup_retention_days: u64,
-}
-
-impl Default for MonitorConfig {
-    fn default() -> Self {
-        MonitorConfig {
-            max_concurrent: 1000,
-            raw_retention_days: 7,
-            rollup_retention_days: 400,
-        }
-    }
 }
 
 /// Sending notifications: the address in acknowledge links, the SMTP
@@ -111,92 +90,6 @@ impl Default for NotifyConfig {
     }
 }
 
-/// Alerts to incidents: grouping windows, SLA targets, the priority matrix.
-#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct IncidentsConfig {
-    /// A repeat of the same rule on the same entities within this time
-    /// raises a count instead of adding an alert.
-    #[schemars(range(min = 0, max = 2_592_000))]
-    pub dedup_window_secs: u64,
-    /// Alerts sharing an entity with an incident active within this time join it.
-    #[schemars(range(min = 0, max = 2_592_000))]
-    pub group_window_secs: u64,
-    /// Distinct alerts one incident takes.
-    #[schemars(range(min = 1, max = 100_000))]
-    pub max_alerts: u64,
-    /// Per priority 1..5, minutes to acknowledge and to resolve.
-    #[schemars(length(equal = 5), inner(range(min = 1, max = 527_040)))]
-    pub sla_acknowledge_minutes: Vec<u64>,
-    #[schemars(length(equal = 5), inner(range(min = 1, max = 527_040)))]
-    pub sla_resolve_minutes: Vec<u64>,
-    /// Warn when this share of an SLA target is used up.
-    #[schemars(range(min = 1, max = 99))]
-    pub sla_warn_percent: u64,
-    /// Impact rows (high, medium, low) by urgency columns (high, medium,
-    /// low), nine priorities 1..5.
-    #[schemars(length(equal = 9), inner(range(min = 1, max = 5)))]
-    pub priority_matrix: Vec<u64>,
-    /// A YAML or JSON incident type catalog (types and RACI matrices)
-    /// replacing the shipped one (`watchfloor config catalog` prints it).
-    #[schemars(extend("format" = "file"))]
-    pub catalog_file: Option<PathBuf>,
-    /// The catalog read from `catalog_file`.
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub catalog: Option<watchfloor_incident::Catalog>,
-}
-
-impl Default for IncidentsConfig {
-    fn default() -> Self {
-        let d = watchfloor_incident::IncidentConfig::default();
-        IncidentsConfig {
-            dedup_window_secs: d.grouping.dedup_window.as_secs(),
-            group_window_secs: d.grouping.group_window.as_secs(),
-            max_alerts: d.grouping.max_alerts as u64,
-            sla_acknowledge_minutes: d.sla.targets.iter().map(|t| t.acknowledge_s / 60).collect(),
-            sla_resolve_minutes: d.sla.targets.iter().map(|t| t.resolve_s / 60).collect(),
-            sla_warn_percent: (d.sla.warn_ratio * 100.0).round() as u64,
-            priority_matrix: d
-                .priority
-                .cells
-                .iter()
-                .flatten()
-                .map(|&p| u64::from(p))
-                .collect(),
-            catalog_file: None,
-            catalog: None,
-        }
-    }
-}
-
-impl IncidentsConfig {
-    /// The incident crate's configuration (lists already checked for length).
-    pub fn to_incident_config(&self) -> watchfloor_incident::IncidentConfig {
-        let mut c = watchfloor_incident::IncidentConfig::default();
-        c.grouping.dedup_window = Duration::from_secs(self.dedup_window_secs);
-        c.grouping.group_window = Duration::from_secs(self.group_window_secs);
-        c.grouping.max_alerts = self.max_alerts as usize;
-        for (i, t) in c.sla.targets.iter_mut().enumerate() {
-            if let (Some(a), Some(r)) = (
-                self.sla_acknowledge_minutes.get(i),
-                self.sla_resolve_minutes.get(i),
-            ) {
-                t.acknowledge_s = a * 60;
-                t.resolve_s = r * 60;
-            }
-        }
-        c.sla.warn_ratio = self.sla_warn_percent as f64 / 100.0;
-        for (n, p) in self.priority_matrix.iter().take(9).enumerate() {
-            c.priority.cells[n / 3][n % 3] = *p as u8;
-        }
-        if let Some(catalog) = &self.catalog {
-            c.catalog = catalog.clone();
-        }
-        c
-    }
-}
-
 #[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
@@ -216,110 +109,6 @@ pub struct HttpConfig {
     /// Largest single event in an ingest body.
     #[schemars(range(min = 256, max = 268_435_456))]
     pub max_event_bytes: u64,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct SyslogConfig {
-    /// Listen addresses; an empty string turns a receiver off.
-    #[schemars(extend("format" = "socket-address"))]
-    pub udp: String,
-    #[schemars(extend("format" = "socket-address"))]
-    pub tcp: String,
-    #[schemars(extend("format" = "socket-address"))]
-    pub tls: String,
-    #[schemars(extend("format" = "file"))]
-    pub tls_cert: Option<PathBuf>,
-    #[schemars(extend("format" = "file"))]
-    pub tls_key: Option<PathBuf>,
-    #[schemars(range(min = 64, max = 67_108_864))]
-    pub max_message_bytes: u64,
-    #[schemars(range(min = 1, max = 604_800))]
-    pub idle_timeout_secs: u64,
-    #[schemars(range(min = 1, max = 86_400))]
-    pub frame_timeout_secs: u64,
-    #[schemars(range(min = 1, max = 1_000_000))]
-    pub max_connections: u64,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct RulesConfig {
-    /// Rule files or directories (for example a SigmaHQ clone's `rules/`).
-    #[schemars(extend("format" = "path-list"))]
-    pub paths: Vec<PathBuf>,
-    /// Load the rules that ship inside the binary.
-    pub starter: bool,
-    #[schemars(range(min = 1, max = 100_000_000))]
-    pub max_correlation_groups: u64,
-    #[schemars(range(min = 1, max = 100_000_000))]
-    pub max_correlation_entries: u64,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct StoreConfig {
-    #[schemars(range(min = 1, max = 8784))]
-    pub bucket_hours: u64,
-    /// 0 keeps events forever.
-    #[schemars(range(min = 0, max = 36_600))]
-    pub retention_days: u64,
-    /// 0 sets no size limit.
-    #[schemars(range(min = 0, max = 9_223_372_036_854_775_807u64))]
-    pub max_bytes: u64,
-    #[schemars(range(min = 16, max = 65_536))]
-    pub writer_memory_mb: u64,
-    #[schemars(range(min = 1, max = 64))]
-    pub writer_threads: u64,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct WalConfig {
-    #[schemars(range(min = 1, max = 4096))]
-    pub segment_mb: u64,
-    /// Received but unprocessed events beyond which sources are pushed back.
-    #[schemars(range(min = 1000, max = 1_099_511_627_776u64))]
-    pub max_unprocessed: u64,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct PipelineConfig {
-    #[schemars(range(min = 10, max = 600_000))]
-    pub commit_interval_ms: u64,
-}
-
-/// A file to follow.
-#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-#[schemars(extend("x-required" = ["path"]))]
-pub struct FileConfig {
-    #[schemars(extend("format" = "path"))]
-    pub path: PathBuf,
-    /// `syslog` (one message per line) or `json` (one object per line).
-    pub format: FileFormat,
-    pub tenant: Option<String>,
-    /// Where to begin the first time: `end` (default) or `beginning`.
-    pub start_at: StartAt,
-}
-
-/// How a followed file holds its messages.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum FileFormat {
-    #[default]
-    Syslog,
-    Json,
-}
-
-/// Where a followed file is first read from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum StartAt {
-    #[default]
-    End,
-    Beginning,
 }
 
 /// The least severe log lines written.
@@ -390,73 +179,6 @@ impl Default for HttpConfig {
             max_body_bytes: 32 << 20,
             max_decoded_bytes: 256 << 20,
             max_event_bytes: 1 << 20,
-        }
-    }
-}
-
-impl Default for SyslogConfig {
-    fn default() -> Self {
-        SyslogConfig {
-            udp: "0.0.0.0:5514".into(),
-            tcp: "0.0.0.0:5514".into(),
-            tls: String::new(),
-            tls_cert: None,
-            tls_key: None,
-            max_message_bytes: 64 * 1024,
-            idle_timeout_secs: 3600,
-            frame_timeout_secs: 30,
-            max_connections: 1024,
-        }
-    }
-}
-
-impl Default for RulesConfig {
-    fn default() -> Self {
-        RulesConfig {
-            paths: Vec::new(),
-            starter: true,
-            max_correlation_groups: 100_000,
-            max_correlation_entries: 10_000,
-        }
-    }
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig {
-            bucket_hours: 24,
-            retention_days: 30,
-            max_bytes: 0,
-            writer_memory_mb: 64,
-            writer_threads: 2,
-        }
-    }
-}
-
-impl Default for WalConfig {
-    fn default() -> Self {
-        WalConfig {
-            segment_mb: 64,
-            max_unprocessed: 1_000_000,
-        }
-    }
-}
-
-impl Default for PipelineConfig {
-    fn default() -> Self {
-        PipelineConfig {
-            commit_interval_ms: 1000,
-        }
-    }
-}
-
-impl Default for FileConfig {
-    fn default() -> Self {
-        FileConfig {
-            path: PathBuf::new(),
-            format: FileFormat::Syslog,
-            tenant: None,
-            start_at: StartAt::End,
         }
     }
 }
@@ -539,7 +261,10 @@ fn config_shape() -> &'static [(String, Shape)] {
     })
 }
 
-fn resolve<'a>(schema: &'a serde_json::Value, root: &'a serde_json::Value) -> &'a serde_json::Value {
+fn resolve<'a>(
+    schema: &'a serde_json::Value,
+    root: &'a serde_json::Value,
+) -> &'a serde_json::Value {
     match schema.get("$ref").and_then(|r| r.as_str()) {
         Some(r) => r
             .strip_prefix("#/$defs/")
@@ -562,7 +287,12 @@ fn type_of(schema: &serde_json::Value) -> Option<&str> {
 /// with their own doc comments).
 fn words_of(schema: &serde_json::Value) -> Option<Vec<String>> {
     if let Some(words) = schema.get("enum").and_then(|e| e.as_array()) {
-        return Some(words.iter().filter_map(|w| w.as_str().map(String::from)).collect());
+        return Some(
+            words
+                .iter()
+                .filter_map(|w| w.as_str().map(String::from))
+                .collect(),
+        );
     }
     let mut words = Vec::new();
     for option in schema.get("oneOf")?.as_array()? {
@@ -582,7 +312,10 @@ fn words_of(schema: &serde_json::Value) -> Option<Vec<String>> {
 fn int(schema: &serde_json::Value, key: &str, default: i64) -> i64 {
     schema
         .get(key)
-        .and_then(|n| n.as_i64().or_else(|| n.as_u64().map(|u| u.min(i64::MAX as u64) as i64)))
+        .and_then(|n| {
+            n.as_i64()
+                .or_else(|| n.as_u64().map(|u| u.min(i64::MAX as u64) as i64))
+        })
         .unwrap_or(default)
 }
 
@@ -595,7 +328,10 @@ fn shape_of(schema: &serde_json::Value, root: &serde_json::Value) -> Shape {
     match type_of(schema) {
         Some("object") => Shape::Table(keys_of(schema, root)),
         Some("array") => {
-            let items = resolve(schema.get("items").unwrap_or(&serde_json::Value::Null), root);
+            let items = resolve(
+                schema.get("items").unwrap_or(&serde_json::Value::Null),
+                root,
+            );
             match (format, type_of(items)) {
                 (Some("path-list"), _) => Shape::Value(Ty::PathList),
                 (_, Some("integer")) => Shape::Value(Ty::UIntList {
@@ -607,7 +343,11 @@ fn shape_of(schema: &serde_json::Value, root: &serde_json::Value) -> Shape {
                     let required = items
                         .get("x-required")
                         .and_then(|r| r.as_array())
-                        .map(|r| r.iter().filter_map(|k| k.as_str().map(String::from)).collect())
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(|k| k.as_str().map(String::from))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     Shape::Tables(keys_of(items, root), required)
                 }
@@ -690,7 +430,14 @@ impl Checker<'_> {
         }
     }
 
-    fn item(&mut self, item: &Item, key: &str, full: &str, shape: &Shape, span: Option<Range<usize>>) {
+    fn item(
+        &mut self,
+        item: &Item,
+        key: &str,
+        full: &str,
+        shape: &Shape,
+        span: Option<Range<usize>>,
+    ) {
         match shape {
             Shape::Value(ty) => self.value(item, full, ty),
             Shape::Table(keys) => match item.as_table() {
@@ -820,49 +567,15 @@ impl Checker<'_> {
         self.table(root, "", config_shape());
     }
 
+    /// Problems between keys: each section's own checks, then the server's.
     fn pairs(&mut self, cfg: &Config) {
-        let pairs = [
-            (
-                "http",
-                cfg.http.tls_cert.is_some(),
-                cfg.http.tls_key.is_some(),
-            ),
-            (
-                "syslog",
-                cfg.syslog.tls_cert.is_some(),
-                cfg.syslog.tls_key.is_some(),
-            ),
-        ];
-        for (table, cert, key) in pairs {
-            if cert != key {
-                self.problem(
-                    None,
-                    format!("[{table}] needs both `tls_cert` and `tls_key`, or neither"),
-                );
-            }
+        let mut problems = cfg.syslog.problems();
+        problems.extend(cfg.incidents.problems());
+        if cfg.http.tls_cert.is_some() != cfg.http.tls_key.is_some() {
+            problems.push("[http] needs both `tls_cert` and `tls_key`, or neither".into());
         }
-        let sla = &cfg.incidents;
-        for (p, (a, r)) in sla
-            .sla_acknowledge_minutes
-            .iter()
-            .zip(&sla.sla_resolve_minutes)
-            .enumerate()
-        {
-            if a > r {
-                self.problem(
-                    None,
-                    format!(
-                        "[incidents] priority {}: acknowledge target {a} min is after the resolve target {r} min",
-                        p + 1
-                    ),
-                );
-            }
-        }
-        if !cfg.syslog.tls.is_empty() && cfg.syslog.tls_cert.is_none() {
-            self.problem(
-                None,
-                "[syslog] `tls` listens for TLS and needs `tls_cert` and `tls_key`".into(),
-            );
+        for p in problems {
+            self.problem(None, p);
         }
     }
 }
