@@ -2,10 +2,11 @@
 //! JSON bodies with located errors, blocking work, time and list parameters.
 
 use axum::body::Bytes;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use watchfloor_model::now_ns;
 use watchfloor_search::SearchError;
@@ -13,9 +14,6 @@ use watchfloor_state::StateError;
 
 use crate::api::Shared;
 use crate::auth::{self, Action, Principal};
-use axum::extract::{FromRequest, Request};
-use serde::de::DeserializeOwned;
-
 use crate::timeparse::parse_time;
 
 /// An API error: a status and a message, sent as `{"error": "..."}`.

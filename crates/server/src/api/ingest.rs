@@ -7,13 +7,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
+use watchfloor_ingest::http_body as ingest_body;
 use watchfloor_ingest::{Kind, RawRecord, WalError};
 use watchfloor_model::now_ns;
 
 use super::common::{ApiError, Caller};
 use super::Shared;
 use crate::auth::Action;
-use watchfloor_ingest::http_body as ingest_body;
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
