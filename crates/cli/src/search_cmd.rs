@@ -22,6 +22,18 @@ pub struct SearchArgs {
     pub limit: usize,
     #[arg(long, value_enum, default_value = "table")]
     pub format: SearchFormat,
+    /// Instead of events: the most frequent values of this field with counts.
+    #[arg(long, value_name = "FIELD")]
+    pub count_by: Option<String>,
+    /// How many values --count-by lists.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub top: u16,
+    /// Instead of events: counts per time bucket of this width (30s, 1m, 1h, 1d).
+    #[arg(long, value_name = "WIDTH")]
+    pub histogram: Option<String>,
+    /// Instead of events: the number of distinct values of this field.
+    #[arg(long, value_name = "FIELD")]
+    pub distinct: Option<String>,
     #[command(flatten)]
     pub server: ServerArgs,
 }
@@ -38,6 +50,9 @@ const PAGE: usize = 1000;
 
 pub fn run(args: SearchArgs) -> anyhow::Result<u8> {
     let client = args.server.connect()?;
+    if args.count_by.is_some() || args.histogram.is_some() || args.distinct.is_some() {
+        return aggregate(&client, &args);
+    }
     let mut cursor: Option<String> = None;
     let mut printed = 0usize;
     let stdout = std::io::stdout();
@@ -101,4 +116,105 @@ fn table_line(e: &serde_json::Value) -> String {
         message.push_str(" [truncated]");
     }
     format!("{time}  {host:<16} {source:<12} {message}")
+}
+
+/// `--count-by`, `--histogram`, `--distinct`: one aggregation request.
+fn aggregate(client: &crate::client::Client, args: &SearchArgs) -> anyhow::Result<u8> {
+    let mut query = vec![("q", args.query.clone()), ("top", args.top.to_string())];
+    let optional = [
+        ("from", &args.from),
+        ("to", &args.to),
+        ("count_by", &args.count_by),
+        ("histogram", &args.histogram),
+        ("distinct", &args.distinct),
+    ];
+    for (name, value) in optional {
+        if let Some(v) = value {
+            query.push((name, v.clone()));
+        }
+    }
+    let a = client.get("/api/v1/events/aggregate", &query)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if matches!(args.format, SearchFormat::Json) {
+        writeln!(out, "{a}")?;
+        return Ok(0);
+    }
+    for line in aggregation_table(&a) {
+        writeln!(out, "{line}")?;
+    }
+    if a["complete"].as_bool() == Some(false) {
+        eprintln!("note: counting stopped at the server's limit; narrow the time range");
+    }
+    Ok(0)
+}
+
+/// The aggregation as aligned text: histogram rows with a bar, then the
+/// top values with their share, then the distinct count.
+fn aggregation_table(a: &serde_json::Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    let matched = a["matched"].as_u64().unwrap_or(0);
+    if let Some(buckets) = a["histogram"].as_array() {
+        let peak = buckets
+            .iter()
+            .filter_map(|b| b["count"].as_u64())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        for b in buckets {
+            let count = b["count"].as_u64().unwrap_or(0);
+            let start = b["start_ns"]
+                .as_i64()
+                .map(|t| {
+                    chrono::DateTime::from_timestamp_nanos(t)
+                        .format("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            let bar = "#".repeat((count * 50).div_ceil(peak) as usize);
+            lines.push(format!("{start}  {count:>10}  {bar}"));
+        }
+    }
+    if let Some(top) = a.get("top").filter(|t| t.is_object()) {
+        let width = top["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["value"].as_str())
+            .map(|v| v.chars().count().min(60))
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        lines.push(format!(
+            "{:<width$}  {:>10}  share",
+            top["field"].as_str().unwrap_or("value"),
+            "count"
+        ));
+        for v in top["values"].as_array().into_iter().flatten() {
+            let count = v["count"].as_u64().unwrap_or(0);
+            let value: String = v["value"].as_str().unwrap_or("").chars().take(60).collect();
+            let share = 100.0 * count as f64 / matched.max(1) as f64;
+            lines.push(format!("{value:<width$}  {count:>10}  {share:5.1}%"));
+        }
+        for (what, key) in [("(other values)", "other"), ("(no such field)", "missing")] {
+            let n = top[key].as_u64().unwrap_or(0);
+            if n > 0 {
+                lines.push(format!("{what:<width$}  {n:>10}"));
+            }
+        }
+    }
+    if let Some(d) = a.get("distinct").filter(|d| d.is_object()) {
+        let floor = if d["exact"].as_bool() == Some(false) {
+            "at least "
+        } else {
+            ""
+        };
+        lines.push(format!(
+            "distinct {}: {floor}{}",
+            d["field"].as_str().unwrap_or(""),
+            d["count"].as_u64().unwrap_or(0)
+        ));
+    }
+    lines.push(format!("{matched} matching events"));
+    lines
 }

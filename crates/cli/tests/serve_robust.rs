@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use server::{free_port, write_config, Server};
+use server::{free_port, wait_for, write_config, Server};
 
 /// Every event in the store whose message has `marker`, following cursors.
 fn all_events(s: &Server, marker: &str) -> Vec<serde_json::Value> {
@@ -540,4 +540,104 @@ fn a_saturated_server_answers_429_with_retry_after_and_counts_it() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(s.search("burst", 10_000).len(), 10_000);
+}
+
+/// Connections from `source` to `to` that send half a request head and
+/// never finish it, as a slowloris attacker's would; stops at the first
+/// refused connect or at `count`.
+fn half_open_requests(source: [u8; 4], to: std::net::SocketAddr, count: usize) -> Vec<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let mut held = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket
+            .bind(&std::net::SocketAddr::from((source, 0)).into())
+            .unwrap();
+        if socket.connect(&to.into()).is_err() {
+            break;
+        }
+        let mut stream: TcpStream = socket.into();
+        // The server may already have closed it (over a limit).
+        let _ = stream.write_all(b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\n");
+        held.push(stream);
+    }
+    held
+}
+
+/// How many descriptors this test process may hold, less a margin.
+fn descriptors_for_attack() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    (limit.rlim_cur as usize).saturating_sub(512)
+}
+
+#[test]
+fn many_slow_clients_leave_the_api_and_syslog_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let http =
+        "max_connections = 1500\nmax_connections_per_client = 400\nheader_read_timeout_secs = 3\n";
+    let config = write_config(dir.path(), free_port(), free_port(), "", "");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[http]\n", &format!("[http]\n{http}"));
+    std::fs::write(&config, text).unwrap();
+    let s = Server::start_with(dir.path(), &config, &[]);
+    let http_addr: std::net::SocketAddr = s.http.trim_start_matches("http://").parse().unwrap();
+    let attempts = descriptors_for_attack().min(15_000);
+    assert!(
+        attempts > 2_000,
+        "the test needs a few thousand descriptors"
+    );
+
+    // One client address tries `attempts` connections: 400 are held, the
+    // rest closed at accept.
+    let held = half_open_requests([127, 0, 0, 2], http_addr, attempts);
+    let refused = s.metric("watchfloor_http_connections_refused_total{reason=\"client_limit\"}");
+    // (Some held ones may time out while the rest connect, freeing slots.)
+    assert!(
+        refused >= (held.len() / 2) as f64,
+        "{refused} refused of {} connected",
+        held.len()
+    );
+    assert!(s.metric("watchfloor_http_connections_open") <= 402.0);
+    let (status, me) = s.get("/api/v1/me");
+    assert_eq!((status, me["role"].as_str()), (200, Some("admin")));
+    send_tcp(s.syslog, b"<13>slowclients-marker one\n");
+    wait_for("the syslog line while clients hang", || {
+        (s.search("slowclients-marker", 10).len() == 1).then_some(())
+    });
+
+    // Past the header read timeout the half-open ones are gone.
+    wait_for("the header timeout", || {
+        (s.metric("watchfloor_http_connections_open") <= 2.0).then_some(())
+    });
+    assert!(
+        s.metric("watchfloor_http_connections_closed_early_total{reason=\"header_timeout\"}")
+            >= 400.0
+    );
+    drop(held);
+
+    // Many addresses together reach the total limit: new connections are
+    // closed, but the process keeps its descriptors and syslog answers.
+    let crowd: Vec<TcpStream> = (3..8u8)
+        .flat_map(|last| half_open_requests([127, 0, 0, last], http_addr, 400))
+        .collect();
+    assert!(crowd.len() >= 1_500);
+    // The API is refused now (the total is reached) but syslog is not.
+    send_tcp(s.syslog, b"<13>slowclients-marker two\n");
+    wait_for("the API once the timeout frees the slots", || {
+        let r = s
+            .request(reqwest::Method::GET, "/api/v1/me", Some(&s.token))
+            .send();
+        r.ok().filter(|r| r.status().as_u16() == 200).map(|_| ())
+    });
+    drop(crowd);
+    assert!(s.metric("watchfloor_http_connections_refused_total{reason=\"total_limit\"}") >= 1.0);
+    wait_for("the syslog line sent while the listener was full", || {
+        (s.search("slowclients-marker", 10).len() == 2).then_some(())
+    });
 }

@@ -242,6 +242,21 @@ impl EventStore for GatedStore {
     ) -> watchfloor_search::Result<watchfloor_search::SearchPage> {
         self.inner.search(r)
     }
+    fn aggregate(
+        &self,
+        r: &watchfloor_search::AggregateRequest,
+    ) -> watchfloor_search::Result<watchfloor_search::Aggregation> {
+        self.inner.aggregate(r)
+    }
+    fn event_by_id(
+        &self,
+        tenant: &str,
+        id: u64,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> watchfloor_search::Result<Option<watchfloor_search::EventDoc>> {
+        self.inner.event_by_id(tenant, id, from_ns, to_ns)
+    }
     fn enforce_retention(
         &self,
         now_ns: i64,

@@ -26,6 +26,7 @@ use tantivy::schema::{
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
+use crate::aggregate::{Accumulator, AggregateRequest, Aggregation};
 use crate::blocks::{self, BlockCollector, FullBlock, PendingBlock};
 use crate::matcher::{self, EventTerms, Matcher};
 use crate::query::{self, Pattern, Query};
@@ -573,17 +574,15 @@ impl TantivyEventStore {
         Ok(names.into_iter().collect())
     }
 
-    /// The newest `limit` matches of one bucket, by (time, id) descending:
-    /// the candidate blocks newest first, until no block left can hold an
-    /// event newer than the oldest kept.
-    fn search_bucket(
+    /// The blocks of one bucket that may hold a match, with what checks
+    /// each event exactly.
+    fn candidates(
         &self,
         bucket: &Bucket,
         query: &Query,
         req: &SearchRequest,
         cursor: Option<(i64, u64)>,
-        limit: usize,
-    ) -> Result<Vec<EventDoc>> {
+    ) -> Result<Candidates> {
         let searcher = bucket.reader.searcher();
         let names = if query.has_free_text() {
             self.field_names(&searcher)?
@@ -604,37 +603,97 @@ impl TantivyEventStore {
             names,
         };
         let q = self.filtered(self.translate(query, &scope)?, req, cursor);
-        let mut candidates = searcher.search(&q, &BlockCollector)?;
-        candidates.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+        let mut blocks = searcher.search(&q, &BlockCollector)?;
+        blocks.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+        Ok(Candidates {
+            searcher,
+            matcher,
+            fields,
+            blocks,
+        })
+    }
+
+    /// The events text of a block document.
+    fn events_text<'d>(&self, doc: &'d TantivyDocument) -> Option<&'d str> {
+        doc.get_first(self.f.events).and_then(|v| v.as_str())
+    }
+
+    /// The newest `limit` matches of one bucket, by (time, id) descending:
+    /// the candidate blocks newest first, until no block left can hold an
+    /// event newer than the oldest kept.
+    fn search_bucket(
+        &self,
+        bucket: &Bucket,
+        query: &Query,
+        req: &SearchRequest,
+        cursor: Option<(i64, u64)>,
+        limit: usize,
+    ) -> Result<Vec<EventDoc>> {
+        let c = self.candidates(bucket, query, req, cursor)?;
         let mut newest = Newest::new(limit);
         let mut terms = EventTerms::default();
-        for (ts_max, addr) in candidates {
+        for &(ts_max, addr) in &c.blocks {
             if newest.oldest_kept().is_some_and(|(t, _)| t > ts_max) {
                 break;
             }
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            let Some(text) = doc.get_first(self.f.events).and_then(|v| v.as_str()) else {
+            let doc: TantivyDocument = c.searcher.doc(addr)?;
+            let Some(text) = self.events_text(&doc) else {
                 continue;
             };
-            let damaged = || {
-                SearchError::Corrupt(format!("{}: damaged block of events", bucket.dir.display()))
-            };
             for entry in blocks::entries(text) {
-                let entry = entry.ok_or_else(damaged)?;
+                let entry = entry.ok_or_else(|| damaged_block(bucket))?;
                 let key = (entry.time_ns, entry.id);
                 if !in_window(key, req, cursor) || !newest.would_keep(key) {
                     continue;
                 }
-                let ev: EventDoc = serde_json::from_str(entry.json).map_err(|e| {
-                    SearchError::Corrupt(format!("{}: stored event: {e}", bucket.dir.display()))
-                })?;
-                terms.load_fields(&ev, fields.as_deref());
-                if ev.tenant == req.tenant && matcher.matches(&terms) {
+                let ev = stored_event(bucket, entry.json)?;
+                terms.load_fields(&ev, c.fields.as_deref());
+                if ev.tenant == req.tenant && c.matcher.matches(&terms) {
                     newest.keep(ev);
                 }
             }
         }
         Ok(newest.into_sorted())
+    }
+
+    /// Feeds every match of one bucket to `acc`; false when it filled up.
+    fn aggregate_bucket(
+        &self,
+        bucket: &Bucket,
+        query: &Query,
+        req: &SearchRequest,
+        acc: &mut Accumulator,
+    ) -> Result<bool> {
+        let c = self.candidates(bucket, query, req, None)?;
+        // A query that matches every event of its blocks needs no event
+        // parsed when only times are counted.
+        let times_only = matches!(query, Query::All) && !acc.needs_fields();
+        let mut terms = EventTerms::default();
+        for &(_, addr) in &c.blocks {
+            let doc: TantivyDocument = c.searcher.doc(addr)?;
+            let Some(text) = self.events_text(&doc) else {
+                continue;
+            };
+            for entry in blocks::entries(text) {
+                let entry = entry.ok_or_else(|| damaged_block(bucket))?;
+                if !in_window((entry.time_ns, entry.id), req, None) {
+                    continue;
+                }
+                if times_only {
+                    acc.add_time(entry.time_ns);
+                } else {
+                    let ev = stored_event(bucket, entry.json)?;
+                    terms.load_fields(&ev, c.fields.as_deref());
+                    if ev.tenant == req.tenant && c.matcher.matches(&terms) {
+                        acc.add(&ev);
+                    }
+                }
+                if acc.is_full() {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     fn drop_bucket(&self, start: i64) -> Result<u64> {
@@ -737,6 +796,71 @@ impl EventStore for TantivyEventStore {
         Ok(SearchPage { events, next })
     }
 
+    fn aggregate(&self, req: &AggregateRequest) -> Result<Aggregation> {
+        req.validate().map_err(SearchError::TooBroad)?;
+        let parsed = query::parse(&req.query)?;
+        let scope = SearchRequest {
+            query: req.query.clone(),
+            tenant: req.tenant.clone(),
+            from_ns: req.from_ns,
+            to_ns: req.to_ns,
+            limit: 0,
+            cursor: None,
+        };
+        let bucket_ns = self.bucket_ns();
+        let mut acc = Accumulator::new(req);
+        let mut complete = true;
+        for bucket in self.buckets_snapshot().into_iter().rev() {
+            let start_ns = bucket.start.saturating_mul(1_000_000_000);
+            let outside = req.from_ns.is_some_and(|from| start_ns + bucket_ns <= from);
+            if outside {
+                continue;
+            }
+            if !self.aggregate_bucket(&bucket, &parsed, &scope, &mut acc)? {
+                complete = false;
+                break;
+            }
+        }
+        Ok(acc.finish(complete))
+    }
+
+    fn event_by_id(
+        &self,
+        tenant: &str,
+        id: u64,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Result<Option<EventDoc>> {
+        let req = SearchRequest {
+            tenant: tenant.to_string(),
+            from_ns: Some(from_ns),
+            to_ns: Some(to_ns),
+            ..Default::default()
+        };
+        let bucket_ns = self.bucket_ns();
+        for bucket in self.buckets_snapshot().into_iter().rev() {
+            let start_ns = bucket.start.saturating_mul(1_000_000_000);
+            if start_ns + bucket_ns <= from_ns {
+                continue;
+            }
+            let c = self.candidates(&bucket, &Query::All, &req, None)?;
+            for &(_, addr) in &c.blocks {
+                let doc: TantivyDocument = c.searcher.doc(addr)?;
+                let Some(text) = self.events_text(&doc) else {
+                    continue;
+                };
+                for entry in blocks::entries(text) {
+                    let entry = entry.ok_or_else(|| damaged_block(&bucket))?;
+                    if entry.id == id {
+                        let ev = stored_event(&bucket, entry.json)?;
+                        return Ok((ev.tenant == tenant).then_some(ev));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
     fn enforce_retention(
         &self,
         now_ns: i64,
@@ -833,6 +957,24 @@ fn dir_size(dir: &Path) -> u64 {
 
 /// Whether an event's (time, id) is inside the request's time range and
 /// past its cursor.
+/// What a bucket's search reads: candidate blocks (newest first by their
+/// latest event) and the exact matcher.
+struct Candidates {
+    searcher: Searcher,
+    matcher: Matcher,
+    fields: Option<Vec<String>>,
+    blocks: Vec<(i64, tantivy::DocAddress)>,
+}
+
+fn damaged_block(bucket: &Bucket) -> SearchError {
+    SearchError::Corrupt(format!("{}: damaged block of events", bucket.dir.display()))
+}
+
+fn stored_event(bucket: &Bucket, json: &str) -> Result<EventDoc> {
+    serde_json::from_str(json)
+        .map_err(|e| SearchError::Corrupt(format!("{}: stored event: {e}", bucket.dir.display())))
+}
+
 fn in_window(key: (i64, u64), req: &SearchRequest, cursor: Option<(i64, u64)>) -> bool {
     req.from_ns.is_none_or(|from| key.0 >= from)
         && req.to_ns.is_none_or(|to| key.0 < to)

@@ -5,6 +5,7 @@
 //! With the `testsuite` feature, [`testsuite`] holds the checks every
 //! backend must pass.
 
+pub mod aggregate;
 mod blocks;
 pub mod config;
 mod events;
@@ -18,6 +19,7 @@ pub mod words;
 
 use serde::{Deserialize, Serialize};
 
+pub use aggregate::{AggregateRequest, Aggregation};
 pub use config::StoreConfig;
 pub use events::{TantivyEventStore, TantivyOptions};
 
@@ -112,6 +114,18 @@ pub trait EventStore: Send + Sync {
     fn commit(&self, upto: u64) -> Result<()>;
     /// Events matching a request, newest first.
     fn search(&self, request: &SearchRequest) -> Result<SearchPage>;
+    /// Counts the events matching a request: by time bucket, by the values
+    /// of a field, distinct values; stops at `max_events`.
+    fn aggregate(&self, request: &AggregateRequest) -> Result<Aggregation>;
+    /// One event of a tenant by id, looked for among events whose time is
+    /// in `from_ns..to_ns` (an alert knows roughly when its events were).
+    fn event_by_id(
+        &self,
+        tenant: &str,
+        id: u64,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Result<Option<EventDoc>>;
     /// Drops whole buckets older than `max_age_ns` before `now_ns`, then the
     /// oldest ones while the store is larger than `max_bytes`.
     fn enforce_retention(

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::{EventDoc, EventStore, SearchError, SearchRequest};
+use crate::{AggregateRequest, EventDoc, EventStore, SearchError, SearchRequest};
 
 const DAY_NS: i64 = 86_400 * 1_000_000_000;
 /// 2026-11-25T00:00:00Z.
@@ -270,6 +270,96 @@ pub fn retention<S: EventStore>(open: &dyn Fn(&Path) -> S) {
     assert_eq!(ids(&store, "", "t"), vec![11, 10]);
 }
 
+/// Histogram, top values and distinct counts agree with the search: same
+/// query semantics, same tenant scoping, same time range.
+pub fn aggregations<S: EventStore>(open: &dyn Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    store.append(&sample_events()).expect("append");
+    store.commit(5).expect("commit");
+    let s = 1_000_000_000;
+    let base = AggregateRequest {
+        tenant: "acme".into(),
+        from_ns: Some(T0),
+        to_ns: Some(T0 + 60 * s),
+        interval_ns: Some(20 * s),
+        top_field: Some("user".into()),
+        top_size: 10,
+        distinct_field: Some("HOST".into()),
+        max_events: 1_000,
+        ..Default::default()
+    };
+    let a = store.aggregate(&base).expect("aggregate");
+    assert_eq!((a.matched, a.complete), (4, true));
+    let histogram: Vec<u64> = a.histogram.iter().map(|b| b.count).collect();
+    assert_eq!(
+        histogram,
+        vec![1, 2, 1],
+        "0-20 s: 10; 20-40 s: 20, 30; 40-60 s: 50"
+    );
+    let top = a.top.expect("top");
+    let users: Vec<(&str, u64)> = top
+        .values
+        .iter()
+        .map(|v| (v.value.as_str(), v.count))
+        .collect();
+    assert_eq!(
+        users,
+        vec![("alice", 2), ("root", 1)],
+        "tenant 'other' not counted"
+    );
+    assert_eq!(top.missing, 1);
+    assert_eq!(
+        a.distinct.expect("distinct").count,
+        4,
+        "field names match without case"
+    );
+
+    let q = AggregateRequest {
+        query: "program:sshd".into(),
+        to_ns: Some(T0 + 25 * s),
+        interval_ns: None,
+        ..base.clone()
+    };
+    let a = store.aggregate(&q).expect("aggregate");
+    assert_eq!(a.matched, 2);
+    assert!(a.histogram.is_empty());
+
+    let found = store
+        .event_by_id("acme", 3, T0, T0 + 60 * s)
+        .expect("by id")
+        .expect("event 3");
+    assert_eq!(found.fields["program"], "sudo");
+    assert!(
+        store
+            .event_by_id("other", 3, T0, T0 + 60 * s)
+            .expect("by id")
+            .is_none(),
+        "another tenant's"
+    );
+    assert!(
+        store
+            .event_by_id("acme", 3, T0 + 40 * s, T0 + 60 * s)
+            .expect("by id")
+            .is_none(),
+        "outside the range"
+    );
+
+    let capped = AggregateRequest {
+        max_events: 2,
+        ..base.clone()
+    };
+    let a = store.aggregate(&capped).expect("aggregate");
+    assert_eq!((a.matched, a.complete), (2, false));
+    let err = store
+        .aggregate(&AggregateRequest {
+            query: "(".into(),
+            ..base
+        })
+        .expect_err("bad query");
+    assert!(matches!(err, SearchError::Query(_)), "{err}");
+}
+
 /// Every check of this suite as `#[test]` functions, for a backend opened by
 /// `$open: fn(&Path) -> impl EventStore`.
 #[macro_export]
@@ -288,6 +378,11 @@ macro_rules! event_store_test_suite {
         #[test]
         fn replay_is_idempotent() {
             $crate::testsuite::replay_is_idempotent(&$open);
+        }
+
+        #[test]
+        fn aggregations() {
+            $crate::testsuite::aggregations(&$open);
         }
 
         #[test]

@@ -109,6 +109,19 @@ pub struct HttpConfig {
     /// Largest single event in an ingest body.
     #[schemars(range(min = 256, max = 268_435_456))]
     pub max_event_bytes: u64,
+    /// Open connections in all; past it new ones are closed at once.
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_connections: u64,
+    /// Open connections from one client address.
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_connections_per_client: u64,
+    /// A connection that has not sent a whole request head in this time
+    /// (an idle keep-alive one included) is closed.
+    #[schemars(range(min = 1, max = 3600))]
+    pub header_read_timeout_secs: u64,
+    /// Largest request head (request line and headers).
+    #[schemars(range(min = 8192, max = 16_777_216))]
+    pub max_header_bytes: u64,
 }
 
 /// The least severe log lines written.
@@ -179,6 +192,10 @@ impl Default for HttpConfig {
             max_body_bytes: 32 << 20,
             max_decoded_bytes: 256 << 20,
             max_event_bytes: 1 << 20,
+            max_connections: 4096,
+            max_connections_per_client: 256,
+            header_read_timeout_secs: 10,
+            max_header_bytes: 64 << 10,
         }
     }
 }

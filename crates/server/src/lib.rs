@@ -6,6 +6,8 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod console;
+pub mod listener;
 pub mod metrics;
 pub mod monitoring;
 pub mod notifier;
@@ -231,6 +233,7 @@ fn start_tailers(cfg: &Config, wal: &Arc<Wal>, ingest: &Arc<IngestMetrics>) {
 pub struct Assembled {
     pub app: Arc<api::AppState>,
     pipeline: Pipeline,
+    http_metrics: listener::HttpMetrics,
 }
 
 /// Opens the data directory's stores and builds the API's state. `api_url`
@@ -248,6 +251,8 @@ pub async fn assemble(
     ingest.register(&mut registry);
     pipeline_metrics.register(&mut registry);
     gauges.register(&mut registry);
+    let http_metrics = listener::HttpMetrics::default();
+    http_metrics.register(&mut registry);
 
     let pipeline = Pipeline {
         wal: parts.wal.clone(),
@@ -316,16 +321,26 @@ pub async fn assemble(
         },
         incidents,
         test_clock,
+        console_secure: cfg.http.tls_cert.is_some(),
     });
-    Ok(Assembled { app, pipeline })
+    Ok(Assembled {
+        app,
+        pipeline,
+        http_metrics,
+    })
 }
 
 async fn serve(cfg: Config) -> Result<(), ServerError> {
     let _lock = lock_data_dir(&cfg.data_dir)?;
+    raise_open_file_limit(&cfg);
     let http_addr = addr("http", &cfg.http.listen)?
         .ok_or_else(|| start_err("http")(&"listen address is empty"))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let Assembled { app, pipeline } = assemble(&cfg, http_addr, stop.clone()).await?;
+    let Assembled {
+        app,
+        pipeline,
+        http_metrics,
+    } = assemble(&cfg, http_addr, stop.clone()).await?;
     let pipeline_thread = std::thread::Builder::new()
         .name("pipeline".into())
         .spawn(move || {
@@ -354,16 +369,16 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
     tracing::info!("API on {scheme}://{http_addr}");
     // Tests and scripts wait for this line on stderr.
     eprintln!("watchfloor: ready (api {scheme}://{http_addr})");
-    match tls {
-        None => axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| start_err("http")(&e))?,
-        Some(acceptor) => serve_https(listener, acceptor, router).await,
-    }
+    listener::serve(
+        listener,
+        tls,
+        router,
+        connection_limits(&cfg),
+        http_metrics,
+        shutdown_signal(),
+        Duration::from_secs(5),
+    )
+    .await;
     tracing::info!("stopping: committing the pipeline");
     stop.store(true, Ordering::Release);
     let joined = tokio::task::spawn_blocking(move || {
@@ -397,49 +412,31 @@ fn public_url(cfg: &Config, http_addr: SocketAddr) -> String {
     format!("{scheme}://{addr}")
 }
 
-/// HTTPS: rustls in front of the same router, until a shutdown signal.
-async fn serve_https(
-    listener: TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    router: axum::Router,
-) {
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = &mut shutdown => return,
-            accepted = listener.accept() => match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!("https accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let router = router
-            .clone()
-            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                .await
-            {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return tracing::debug!("https {peer}: handshake: {e}"),
-                Err(_) => return tracing::debug!("https {peer}: handshake timed out"),
-            };
-            let service = hyper_util::service::TowerToHyperService::new(router);
-            let io = hyper_util::rt::TokioIo::new(tls);
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
-                .serve_connection(io, service)
-                .await
-            {
-                tracing::debug!("https {peer}: {e}");
-            }
-        });
+fn connection_limits(cfg: &Config) -> listener::ConnectionLimits {
+    listener::ConnectionLimits {
+        max_connections: cfg.http.max_connections as usize,
+        max_connections_per_client: cfg.http.max_connections_per_client as usize,
+        header_read_timeout: Duration::from_secs(cfg.http.header_read_timeout_secs),
+        max_header_bytes: cfg.http.max_header_bytes as usize,
+    }
+}
+
+/// Raises the soft limit on open files to the hard one (as nginx's
+/// `worker_rlimit_nofile` does) and warns when the connection limits of
+/// the HTTP and syslog listeners could still run the process out of them.
+fn raise_open_file_limit(cfg: &Config) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => return tracing::warn!("could not raise the open-file limit: {e}"),
+    };
+    // Stores, the log, sockets of checks and notifications need some too.
+    let wanted = cfg.http.max_connections + cfg.syslog.max_connections + 512;
+    if limit < wanted {
+        tracing::warn!(
+            limit,
+            wanted,
+            "the open-file limit is below http.max_connections + syslog.max_connections + 512: lower them or raise the limit (LimitNOFILE=)"
+        );
     }
 }
 

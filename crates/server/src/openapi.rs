@@ -88,7 +88,7 @@ const fn with_status(mut o: Op, ok: u16) -> Op {
 #[rustfmt::skip]
 fn operations() -> Vec<Op> {
     use api::alerts::AlertParams;
-    use api::events::SearchParams;
+    use api::events::{AggregateParams, SearchParams};
     use api::ingest::IngestParams;
     use api::tokens::NewToken;
     use api_access::{AuditParams, CreateTenant, CreateUser, LoginRequest, UpdateUser, UserParams};
@@ -108,6 +108,7 @@ fn operations() -> Vec<Op> {
         with_status(op("get", "/api/v1/openapi.json", "service", "This document", ANY, None, None, None), 200),
         with_status(op("post", "/api/v1/ingest", "events", "Send events: NDJSON or a JSON array, gzip accepted", "admin, ingest", None, Some(of::<IngestParams>), None), 200),
         op("get", "/api/v1/events", "events", "Search events (Lucene-style query, time range, cursor)", READ, None, Some(of::<SearchParams>), None),
+        op("get", "/api/v1/events/aggregate", "events", "Count matching events by time bucket (histogram), by the values of a field (top values) and distinct values", READ, None, Some(of::<AggregateParams>), None),
         op("get", "/api/v1/alerts", "alerts", "List alerts with filters", READ, None, Some(of::<AlertParams>), None),
         op("get", "/api/v1/rules", "rules", "The loaded rule set", READ, None, None, None),
         with_status(op("post", "/api/v1/rules/reload", "rules", "Reload the rules without stopping ingest", "admin, soc_analyst", None, None, None), 200),

@@ -13,23 +13,9 @@ pub fn parse_time(text: &str, now_ns: i64) -> Result<i64, String> {
             b'+' => (1, &rest[1..]),
             _ => return Err(format!("{text:?}: expected now-<n><s|m|h|d>")),
         };
-        let split = amount
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(amount.len());
-        let n: i64 = amount[..split]
-            .parse()
-            .map_err(|_| format!("{text:?}: expected a number after now{}", &rest[..1]))?;
-        let unit: i64 = match &amount[split..] {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            "w" => 7 * 86_400,
-            other => return Err(format!("{text:?}: unknown unit {other:?} (s, m, h, d, w)")),
-        };
-        return n
-            .checked_mul(unit * 1_000_000_000)
-            .and_then(|d| now_ns.checked_add(sign * d))
+        let span = parse_duration(amount).map_err(|e| format!("{text:?}: {e}"))?;
+        return now_ns
+            .checked_add(sign * span)
             .ok_or_else(|| format!("{text:?}: out of range"));
     }
     if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
@@ -42,6 +28,26 @@ pub fn parse_time(text: &str, now_ns: i64) -> Result<i64, String> {
     chrono::DateTime::parse_from_rfc3339(t)
         .map_err(|e| format!("{text:?}: not RFC 3339, epoch seconds or now-<n><unit>: {e}"))?
         .timestamp_nanos_opt()
+        .ok_or_else(|| format!("{text:?}: out of range"))
+}
+
+/// Parses a span such as `30s`, `1m`, `6h`, `7d`, `1w` into ns.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let n: i64 = text[..split]
+        .parse()
+        .map_err(|_| format!("expected a number then s, m, h, d or w in {text:?}"))?;
+    let unit: i64 = match &text[split..] {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        other => return Err(format!("unknown unit {other:?} (s, m, h, d, w)")),
+    };
+    n.checked_mul(unit * 1_000_000_000)
         .ok_or_else(|| format!("{text:?}: out of range"))
 }
 

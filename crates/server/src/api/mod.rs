@@ -51,6 +51,8 @@ pub struct AppState {
     pub incidents: Arc<watchfloor_incident::Incidents>,
     /// Set when the server runs on a hand-moved clock (tests only).
     pub test_clock: Option<Arc<watchfloor_incident::ManualClock>>,
+    /// The console's cookies get `Secure` (the listener speaks HTTPS).
+    pub console_secure: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +72,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/openapi.json", get(system::openapi))
         .route("/api/v1/ingest", post(ingest::ingest))
         .route("/api/v1/events", get(events::search_events))
+        .route("/api/v1/events/aggregate", get(events::aggregate_events))
         .route("/api/v1/alerts", get(alerts::list_alerts))
         .route("/api/v1/rules", get(rules::rules_summary))
         .route("/api/v1/rules/reload", post(rules::reload_rules))
@@ -82,6 +85,7 @@ pub fn router(app: Shared) -> Router {
         .merge(access::routes())
         .merge(oncall::routes())
         .merge(checks::routes())
+        .merge(crate::console::routes())
         .fallback(system::not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(

@@ -1,0 +1,548 @@
+//! The analyst's pages: alerts (with the events that triggered them),
+//! search (query bar, time range, histogram, top values, expandable
+//! events), one event, and the rules (loaded, rejected with reasons,
+//! reload).
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use watchfloor_model::{Alert, Severity};
+use watchfloor_search::{AggregateRequest, Aggregation, EventDoc, SearchRequest};
+use watchfloor_state::AlertFilter;
+
+use super::csrf_ok;
+use super::queue::name;
+use super::session::{ConsoleError, Viewer};
+use super::view::{self, Layout};
+use crate::api::common::blocking;
+use crate::api::Shared;
+use crate::auth::Action;
+use crate::timeparse::parse_time;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/alerts", get(alerts_page))
+        .route("/alerts/{id}", get(alert_page))
+        .route("/search", get(search_page))
+        .route("/events/{id}", get(event_page))
+        .route("/rules", get(rules_page))
+        .route("/rules/reload", post(reload_rules))
+}
+
+const HOUR_NS: i64 = 3_600_000_000_000;
+/// How far before an alert its events are looked for (correlation windows).
+const EVIDENCE_WINDOW_NS: i64 = 24 * HOUR_NS;
+
+pub struct AlertRow {
+    pub id: i64,
+    pub time: String,
+    pub level: String,
+    pub rule: String,
+    pub kind: String,
+    pub domain: String,
+    pub host: String,
+    pub user: String,
+    pub events: usize,
+}
+
+fn alert_row(a: &Alert) -> AlertRow {
+    AlertRow {
+        id: a.id,
+        time: view::time(a.time_ns),
+        level: a.level.as_str().to_string(),
+        rule: a.rule_title.clone(),
+        kind: name(&a.kind),
+        domain: a.domain.as_str().to_string(),
+        host: a.host.clone().unwrap_or_default(),
+        user: a.user.clone().unwrap_or_default(),
+        events: a.event_ids.len(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct AlertParams {
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    host: String,
+    /// The id the page starts below (paging).
+    before: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "console/alerts.html")]
+struct AlertsPage {
+    layout: Layout,
+    rows: Vec<AlertRow>,
+    rule: String,
+    level: String,
+    host: String,
+    levels: Vec<&'static str>,
+    next: Option<String>,
+}
+
+async fn alerts_page(
+    State(app): State<Shared>,
+    viewer: Viewer,
+    Query(p): Query<AlertParams>,
+) -> Result<Response, ConsoleError> {
+    viewer.require(Action::Read)?;
+    const PAGE: usize = 100;
+    let min_level = (!p.level.is_empty())
+        .then(|| p.level.parse::<Severity>())
+        .transpose()
+        .map_err(|e| ConsoleError::BadRequest(format!("level: {e}")))?;
+    let filter = AlertFilter {
+        tenant: viewer.principal.tenant.clone(),
+        rule: (!p.rule.is_empty()).then(|| p.rule.clone()),
+        min_level,
+        host: (!p.host.is_empty()).then(|| p.host.clone()),
+        limit: PAGE,
+        before_id: p.before,
+        ..Default::default()
+    };
+    let state = app.state.clone();
+    let alerts = blocking(move || state.list_alerts(&filter))
+        .await
+        .map_err(|_| ConsoleError::Internal)??;
+    let next = (alerts.len() == PAGE).then(|| {
+        let last = alerts.last().map(|a| a.id).unwrap_or(0).to_string();
+        format!(
+            "/alerts{}",
+            view::query_string(&[
+                ("rule", &p.rule),
+                ("level", &p.level),
+                ("host", &p.host),
+                ("before", &last)
+            ])
+        )
+    });
+    view::render(&AlertsPage {
+        layout: Layout::new(&viewer, "Alerts", "/alerts"),
+        rows: alerts.iter().map(alert_row).collect(),
+        levels: Severity::ALL.iter().map(|s| s.as_str()).collect(),
+        rule: p.rule,
+        level: p.level,
+        host: p.host,
+        next,
+    })
+}
+
+/// An event as the pages show it: time, where from, and its fields as
+/// pretty JSON for the expandable view.
+pub struct EventView {
+    pub id: u64,
+    pub time: String,
+    pub host: String,
+    pub source: String,
+    pub summary: String,
+    pub json: String,
+}
+
+fn event_view(e: &EventDoc) -> EventView {
+    let summary = e
+        .fields
+        .get("message")
+        .and_then(|m| m.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| serde_json::Value::Object(e.fields.clone()).to_string());
+    EventView {
+        id: e.id,
+        time: view::time(e.time_ns),
+        host: e.host.clone().unwrap_or_default(),
+        source: e.source.clone(),
+        summary: summary.chars().take(300).collect(),
+        json: serde_json::to_string_pretty(e).unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/alert.html")]
+struct AlertPage {
+    layout: Layout,
+    a: AlertRow,
+    tags: Vec<String>,
+    ips: Vec<String>,
+    fields: String,
+    events: Vec<EventView>,
+    missing: usize,
+}
+
+async fn alert_page(
+    State(app): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Response, ConsoleError> {
+    viewer.require(Action::Read)?;
+    let tenant = viewer.principal.tenant.clone();
+    let (alert, events) = blocking(move || -> Result<_, ConsoleError> {
+        // The newest alert below id + 1 is this one, if it is the tenant's.
+        let alert = app
+            .state
+            .list_alerts(&AlertFilter {
+                tenant: tenant.clone(),
+                before_id: Some(id.saturating_add(1)),
+                limit: 1,
+                ..Default::default()
+            })?
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| ConsoleError::NotFound(format!("alert {id}")))?;
+        let (from, to) = (alert.time_ns - EVIDENCE_WINDOW_NS, alert.time_ns + 1);
+        let mut events = Vec::new();
+        for eid in alert.event_ids.iter().take(50) {
+            if let Some(e) = app.events.event_by_id(&tenant, *eid, from, to)? {
+                events.push(e);
+            }
+        }
+        Ok((alert, events))
+    })
+    .await
+    .map_err(|_| ConsoleError::Internal)??;
+    let shown = alert.event_ids.len().min(50);
+    view::render(&AlertPage {
+        layout: Layout::new(&viewer, format!("Alert {}", alert.id), "/alerts"),
+        a: alert_row(&alert),
+        tags: alert.tags.clone(),
+        ips: alert.ips.clone(),
+        fields: serde_json::to_string_pretty(&alert.fields).unwrap_or_default(),
+        missing: shown - events.len(),
+        events: events.iter().map(event_view).collect(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "console/event.html")]
+struct EventPage {
+    layout: Layout,
+    e: EventView,
+}
+
+#[derive(Deserialize)]
+struct EventParams {
+    /// The event's time (ns), which narrows the lookup.
+    at: Option<i64>,
+}
+
+async fn event_page(
+    State(app): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<u64>,
+    Query(p): Query<EventParams>,
+) -> Result<Response, ConsoleError> {
+    viewer.require(Action::Read)?;
+    let tenant = viewer.principal.tenant.clone();
+    let (from, to) = match p.at {
+        Some(at) => (at, at.saturating_add(1)),
+        None => (i64::MIN, i64::MAX),
+    };
+    let event = blocking(move || app.events.event_by_id(&tenant, id, from, to))
+        .await
+        .map_err(|_| ConsoleError::Internal)??
+        .ok_or_else(|| ConsoleError::NotFound(format!("event {id}")))?;
+    view::render(&EventPage {
+        layout: Layout::new(&viewer, format!("Event {id}"), "/search"),
+        e: event_view(&event),
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct SearchParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    field: String,
+    cursor: Option<String>,
+}
+
+pub struct Bar {
+    pub start: String,
+    pub count: u64,
+    pub step: u64,
+}
+
+#[derive(Template)]
+#[template(path = "console/search.html")]
+struct SearchPage {
+    layout: Layout,
+    q: String,
+    from: String,
+    to: String,
+    field: String,
+    ranges: &'static [(&'static str, &'static str)],
+    error: Option<String>,
+    events: Vec<EventView>,
+    next: Option<String>,
+    matched: u64,
+    complete: bool,
+    interval: String,
+    bars: Vec<Bar>,
+    chart: String,
+    top: Vec<(String, u64, u64, String)>,
+    top_missing: u64,
+}
+
+const RANGES: &[(&str, &str)] = &[
+    ("now-15m", "15 minutes"),
+    ("now-1h", "1 hour"),
+    ("now-24h", "24 hours"),
+    ("now-7d", "7 days"),
+    ("now-30d", "30 days"),
+];
+
+/// A histogram width that gives 30 to 120 bars over the range.
+fn interval_for(span_ns: i64) -> i64 {
+    const S: i64 = 1_000_000_000;
+    const WIDTHS: [i64; 10] = [
+        S,
+        10 * S,
+        30 * S,
+        60 * S,
+        300 * S,
+        600 * S,
+        1800 * S,
+        3600 * S,
+        3 * 3600 * S,
+        86_400 * S,
+    ];
+    WIDTHS
+        .iter()
+        .copied()
+        .find(|w| span_ns / w <= 120)
+        .unwrap_or(86_400 * S)
+}
+
+async fn search_page(
+    State(app): State<Shared>,
+    viewer: Viewer,
+    Query(p): Query<SearchParams>,
+) -> Result<Response, ConsoleError> {
+    viewer.require(Action::Read)?;
+    let now = watchfloor_model::now_ns();
+    let from_text = if p.from.is_empty() {
+        "now-1h".to_string()
+    } else {
+        p.from.clone()
+    };
+    let mut page = SearchPage {
+        layout: Layout::new(&viewer, "Search", "/search"),
+        q: p.q.clone(),
+        from: from_text.clone(),
+        to: p.to.clone(),
+        field: p.field.clone(),
+        ranges: RANGES,
+        error: None,
+        events: Vec::new(),
+        next: None,
+        matched: 0,
+        complete: true,
+        interval: String::new(),
+        bars: Vec::new(),
+        chart: String::new(),
+        top: Vec::new(),
+        top_missing: 0,
+    };
+    let range = parse_time(&from_text, now).and_then(|f| {
+        let t = if p.to.is_empty() {
+            Ok(now)
+        } else {
+            parse_time(&p.to, now)
+        };
+        t.map(|t| (f, t))
+    });
+    let (from_ns, to_ns) = match range {
+        Ok(r) if r.0 < r.1 => r,
+        Ok(_) => {
+            page.error = Some("the range ends before it starts".into());
+            return view::render(&page);
+        }
+        Err(e) => {
+            page.error = Some(format!("time range: {e}"));
+            return view::render(&page);
+        }
+    };
+    let interval = interval_for(to_ns - from_ns);
+    let search = SearchRequest {
+        query: p.q.clone(),
+        tenant: viewer.principal.tenant.clone(),
+        from_ns: Some(from_ns),
+        to_ns: Some(to_ns),
+        limit: 50,
+        cursor: p.cursor.clone(),
+    };
+    let aggregate = AggregateRequest {
+        query: p.q.clone(),
+        tenant: viewer.principal.tenant.clone(),
+        from_ns: Some(from_ns),
+        to_ns: Some(to_ns),
+        interval_ns: Some(interval),
+        top_field: (!p.field.is_empty()).then(|| p.field.clone()),
+        top_size: 10,
+        max_events: 5_000_000,
+        ..Default::default()
+    };
+    let events = app.events.clone();
+    let result = blocking(move || {
+        let found = events.search(&search)?;
+        let counted = events.aggregate(&aggregate)?;
+        Ok::<_, watchfloor_search::SearchError>((found, counted))
+    })
+    .await
+    .map_err(|_| ConsoleError::Internal)?;
+    match result {
+        Ok((found, counted)) => {
+            page.events = found.events.iter().map(event_view).collect();
+            page.next = found.next.map(|c| {
+                format!(
+                    "/search{}",
+                    view::query_string(&[
+                        ("q", &p.q),
+                        ("from", &from_text),
+                        ("to", &p.to),
+                        ("field", &p.field),
+                        ("cursor", &c)
+                    ])
+                )
+            });
+            fill_counts(&mut page, &counted, interval);
+        }
+        Err(watchfloor_search::SearchError::Query(e)) => page.error = Some(e.to_string()),
+        Err(watchfloor_search::SearchError::TooBroad(e)) => page.error = Some(e),
+        Err(e) => return Err(e.into()),
+    }
+    view::render(&page)
+}
+
+fn fill_counts(page: &mut SearchPage, a: &Aggregation, interval: i64) {
+    page.matched = a.matched;
+    page.complete = a.complete;
+    page.interval = view::span(interval);
+    let peak = a
+        .histogram
+        .iter()
+        .map(|b| b.count)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    page.bars = a
+        .histogram
+        .iter()
+        .map(|b| Bar {
+            start: view::time(b.start_ns),
+            count: b.count,
+            step: (b.count * 20).div_ceil(peak),
+        })
+        .collect();
+    let chart = serde_json::json!({
+        "bars": true,
+        "x": a.histogram.iter().map(|b| b.start_ns / 1_000_000_000).collect::<Vec<_>>(),
+        "series": [{"label": "events", "values": a.histogram.iter().map(|b| b.count).collect::<Vec<_>>()}],
+    });
+    page.chart = chart.to_string();
+    if let Some(top) = &a.top {
+        let total = a.matched.max(1);
+        page.top = top
+            .values
+            .iter()
+            .map(|v| {
+                let q = format!(
+                    "{}:\"{}\"",
+                    top.field,
+                    v.value.replace('\\', "\\\\").replace('"', "\\\"")
+                );
+                (v.value.clone(), v.count, (v.count * 20).div_ceil(total), q)
+            })
+            .collect();
+        page.top_missing = top.missing;
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/rules.html")]
+struct RulesPage {
+    layout: Layout,
+    generation: u64,
+    files: usize,
+    rules: usize,
+    correlations: usize,
+    filters: usize,
+    rejected: Vec<String>,
+    flash: Option<String>,
+}
+
+async fn rules_page(State(app): State<Shared>, viewer: Viewer) -> Result<Response, ConsoleError> {
+    viewer.require(Action::Read)?;
+    render_rules(&app, &viewer, None)
+}
+
+fn render_rules(
+    app: &Shared,
+    viewer: &Viewer,
+    flash: Option<String>,
+) -> Result<Response, ConsoleError> {
+    let (generation, set) = app.rules.current();
+    let r = set.report();
+    view::render(&RulesPage {
+        layout: Layout::new(viewer, "Rules", "/rules"),
+        generation,
+        files: r.files,
+        rules: r.rules_loaded,
+        correlations: r.correlations_loaded,
+        filters: r.filters_loaded,
+        rejected: r.rejected.iter().map(|x| x.to_string()).collect(),
+        flash,
+    })
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+}
+
+async fn reload_rules(
+    State(app): State<Shared>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, ConsoleError> {
+    csrf_ok(&viewer, &headers, &f.csrf)?;
+    viewer.require(Action::ReloadRules)?;
+    let rules = app.rules.clone();
+    let outcome = blocking(move || rules.reload())
+        .await
+        .map_err(|_| ConsoleError::Internal)?;
+    let flash = match outcome {
+        Ok(r) => format!(
+            "Reloaded: {} rules, {} rejected.",
+            r.rules_loaded,
+            r.rejected.len()
+        ),
+        Err(e) => format!("Reload refused, current rules kept: {e}"),
+    };
+    render_rules(&app, &viewer, Some(flash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_widths_give_readable_bars() {
+        let s = 1_000_000_000;
+        assert_eq!(interval_for(15 * 60 * s), 10 * s);
+        assert_eq!(interval_for(3600 * s), 30 * s);
+        assert_eq!(interval_for(86_400 * s), 1800 * s);
+        assert_eq!(interval_for(30 * 86_400 * s), 86_400 * s);
+    }
+}

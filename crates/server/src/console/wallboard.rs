@@ -1,0 +1,248 @@
+//! The wallboard: the floor's big screen. Open incidents by priority and
+//! domain, SLA timers counting down and breaches, checks up and down, the
+//! tenant's event rate, alerts per minute and the top rules of the last
+//! hour. The panel is one fragment that the page re-fetches on every
+//! server-sent `changed` or `tick`, with no reload.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use watchfloor_model::incident::{Domain, Incident};
+use watchfloor_search::AggregateRequest;
+use watchfloor_state::{AlertFilter, IncidentFilter, IncidentSort};
+
+use super::session::{ConsoleError, Viewer};
+use super::view::{self, Layout};
+use crate::api::common::blocking;
+use crate::api::Shared;
+use crate::auth::Action;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/wallboard", get(page))
+        .route("/wallboard/panel", get(panel))
+}
+
+/// Open incidents the wallboard counts at most (a floor with more has
+/// bigger problems than the count being a floor).
+const MAX_OPEN: usize = 5_000;
+const MINUTE_NS: i64 = 60_000_000_000;
+
+pub struct Timer {
+    pub id: i64,
+    pub title: String,
+    pub priority: u8,
+    pub what: &'static str,
+    pub due_ms: i64,
+    pub due_text: String,
+    pub breached: bool,
+}
+
+pub struct Board {
+    pub by_priority: Vec<(u8, usize)>,
+    pub security: usize,
+    pub operations: usize,
+    pub open: usize,
+    pub breaches: usize,
+    pub timers: Vec<Timer>,
+    pub checks_up: usize,
+    pub checks_down: usize,
+    pub checks_other: usize,
+    pub down: Vec<String>,
+    pub events_per_min: String,
+    pub alerts_last_hour: usize,
+    /// Alerts per minute over the last hour, oldest first, with the bar's
+    /// height in 5 % steps.
+    pub alert_bars: Vec<(u32, u32)>,
+    pub top_rules: Vec<(String, usize, u32)>,
+    pub updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/wallboard.html")]
+struct Page {
+    layout: Layout,
+    board: Board,
+}
+
+#[derive(Template)]
+#[template(path = "console/wallboard_panel.html")]
+struct Panel {
+    board: Board,
+}
+
+async fn page(State(app): State<Shared>, viewer: Viewer) -> Result<Response, ConsoleError> {
+    viewer.require(Action::Read)?;
+    let board = load(app, viewer.principal.tenant.clone()).await?;
+    view::render(&Page {
+        layout: Layout::new(&viewer, "Wallboard", "/wallboard"),
+        board,
+    })
+}
+
+async fn panel(State(app): State<Shared>, viewer: Viewer) -> Result<Response, ConsoleError> {
+    viewer.require(Action::Read)?;
+    let board = load(app, viewer.principal.tenant.clone()).await?;
+    view::render(&Panel { board })
+}
+
+async fn load(app: Shared, tenant: String) -> Result<Board, ConsoleError> {
+    let now = app.incidents.now();
+    blocking(move || board(&app, &tenant, now))
+        .await
+        .map_err(|_| ConsoleError::Internal)?
+}
+
+fn board(app: &Shared, tenant: &str, now: i64) -> Result<Board, ConsoleError> {
+    let open = app.incidents.list(&IncidentFilter {
+        tenant: tenant.to_string(),
+        open_only: true,
+        sort: IncidentSort::Priority,
+        limit: MAX_OPEN,
+        ..Default::default()
+    })?;
+    let alerts = app.state.list_alerts(&AlertFilter {
+        tenant: tenant.to_string(),
+        from_ns: Some(now - 60 * MINUTE_NS),
+        limit: 10_000,
+        ..Default::default()
+    })?;
+    let mut b = Board {
+        by_priority: (1..=5u8)
+            .map(|p| (p, open.iter().filter(|i| i.priority == p).count()))
+            .collect(),
+        security: open
+            .iter()
+            .filter(|i| i.domain != Domain::Operations)
+            .count(),
+        operations: open.iter().filter(|i| i.domain != Domain::Security).count(),
+        open: open.len(),
+        breaches: open.iter().filter(|i| is_breached(i)).count(),
+        timers: sla_timers(&open, now),
+        checks_up: 0,
+        checks_down: 0,
+        checks_other: 0,
+        down: Vec::new(),
+        events_per_min: events_per_minute(app, tenant, now),
+        alerts_last_hour: alerts.len(),
+        alert_bars: steps(per_minute(alerts.iter().map(|a| a.created_ns), now)),
+        top_rules: top_rules(alerts.iter().map(|a| a.rule_title.as_str())),
+        updated: view::time(now),
+    };
+    for live in app.monitoring.of_tenant(tenant) {
+        match live.state.as_ref().map(|s| s.hard_status) {
+            Some(watchfloor_monitor::Status::Ok) => b.checks_up += 1,
+            Some(watchfloor_monitor::Status::Critical) => {
+                b.checks_down += 1;
+                b.down.push(live.monitor.name.clone());
+            }
+            _ => b.checks_other += 1,
+        }
+    }
+    Ok(b)
+}
+
+fn is_breached(i: &Incident) -> bool {
+    i.sla.ack_breached_ns.is_some() || i.sla.resolve_breached_ns.is_some()
+}
+
+/// The next SLA deadline of each open incident, soonest first.
+fn sla_timers(open: &[Incident], now: i64) -> Vec<Timer> {
+    let mut timers: Vec<Timer> = open
+        .iter()
+        .filter_map(|i| {
+            let (what, due) = match (i.acknowledged_ns, i.sla.ack_due_ns, i.sla.resolve_due_ns) {
+                (None, Some(ack), _) => ("acknowledge", ack),
+                (_, _, Some(resolve)) => ("resolve", resolve),
+                _ => return None,
+            };
+            Some(Timer {
+                id: i.id,
+                title: i.title.clone(),
+                priority: i.priority,
+                what,
+                due_ms: view::epoch_ms(due),
+                due_text: view::span(due - now),
+                breached: due < now,
+            })
+        })
+        .collect();
+    timers.sort_by_key(|t| t.due_ms);
+    timers.truncate(12);
+    timers
+}
+
+/// Counts per minute of the last hour, oldest first.
+fn per_minute(times: impl Iterator<Item = i64>, now: i64) -> Vec<u32> {
+    let mut bars = vec![0u32; 60];
+    for t in times {
+        let age = (now - t) / MINUTE_NS;
+        if (0..60).contains(&age) {
+            bars[59 - age as usize] += 1;
+        }
+    }
+    bars
+}
+
+/// Each count with its bar size in 5 % steps of the largest (0..=20).
+fn steps(counts: Vec<u32>) -> Vec<(u32, u32)> {
+    let peak = counts.iter().copied().max().unwrap_or(0).max(1);
+    counts
+        .into_iter()
+        .map(|n| (n, (n * 20).div_ceil(peak)))
+        .collect()
+}
+
+/// The five rules with most alerts, with a bar width in 5 % steps.
+fn top_rules<'a>(titles: impl Iterator<Item = &'a str>) -> Vec<(String, usize, u32)> {
+    let mut counts: std::collections::HashMap<&str, usize> = Default::default();
+    for t in titles {
+        *counts.entry(t).or_default() += 1;
+    }
+    let mut list: Vec<(&str, usize)> = counts.into_iter().collect();
+    list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let peak = list.first().map(|x| x.1).unwrap_or(1).max(1);
+    list.into_iter()
+        .take(5)
+        .map(|(t, n)| (t.to_string(), n, (n * 20).div_ceil(peak) as u32))
+        .collect()
+}
+
+/// The tenant's events in the last full minute, from the event store.
+fn events_per_minute(app: &Shared, tenant: &str, now: i64) -> String {
+    const CAP: u64 = 2_000_000;
+    let request = AggregateRequest {
+        tenant: tenant.to_string(),
+        from_ns: Some(now - MINUTE_NS),
+        to_ns: Some(now),
+        max_events: CAP,
+        interval_ns: Some(MINUTE_NS),
+        ..Default::default()
+    };
+    match app.events.aggregate(&request) {
+        Ok(a) if a.complete => a.matched.to_string(),
+        Ok(a) => format!("≥{}", a.matched),
+        Err(e) => {
+            tracing::warn!("wallboard event rate: {e}");
+            "?".into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minutes_and_rules_are_counted() {
+        let now = 100 * MINUTE_NS;
+        let bars = per_minute([now - 1, now - 1, now - 61 * MINUTE_NS].into_iter(), now);
+        assert_eq!((bars[59], bars.iter().sum::<u32>()), (2, 2));
+        let top = top_rules(["a", "b", "a"].into_iter());
+        assert_eq!(top[0], ("a".to_string(), 2, 20));
+        assert_eq!(top[1], ("b".to_string(), 1, 10));
+        assert_eq!(steps(vec![0, 1, 4]), vec![(0, 0), (1, 5), (4, 20)]);
+    }
+}
