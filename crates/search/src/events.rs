@@ -851,7 +851,7 @@ impl EventStore for TantivyEventStore {
                 };
                 for entry in blocks::entries(text) {
                     let entry = entry.ok_or_else(|| damaged_block(&bucket))?;
-                    if entry.id == id {
+                    if entry.id == id && in_window((entry.time_ns, entry.id), &req, None) {
                         let ev = stored_event(&bucket, entry.json)?;
                         return Ok((ev.tenant == tenant).then_some(ev));
                     }

@@ -43,7 +43,8 @@ fn is_write(method: &Method) -> bool {
 /// Axum middleware: records writes after they are answered.
 pub async fn record(State(app): State<Shared>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    if !is_write(req.method()) || !path.starts_with("/api/") || path == "/api/v1/ingest" {
+    // Every write is recorded, the API's and the console's forms alike.
+    if !is_write(req.method()) || path == "/api/v1/ingest" {
         // Ingest is data, not a change of state; its counters say enough.
         return next.run(req).await;
     }

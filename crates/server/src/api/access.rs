@@ -150,16 +150,16 @@ async fn list_users(
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateUser {
-    username: String,
-    password: String,
-    role: String,
-    display_name: Option<String>,
-    email: Option<String>,
+    pub(crate) username: String,
+    pub(crate) password: String,
+    pub(crate) role: String,
+    pub(crate) display_name: Option<String>,
+    pub(crate) email: Option<String>,
     /// Home tenant; the caller's tenant by default.
-    tenant: Option<String>,
+    pub(crate) tenant: Option<String>,
     /// Further tenants the user may act in.
     #[serde(default)]
-    tenants: Vec<String>,
+    pub(crate) tenants: Vec<String>,
 }
 
 fn valid_name(what: &str, name: &str) -> Result<(), ApiError> {
@@ -204,6 +204,16 @@ async fn create_user(
     caller: Caller,
     Body(u): Body<CreateUser>,
 ) -> Result<Response, ApiError> {
+    let user = add_user(&app, &caller, u).await?;
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+/// Creates a user as `caller` may (the API and the console's admin page).
+pub(crate) async fn add_user(
+    app: &Shared,
+    caller: &Caller,
+    u: CreateUser,
+) -> Result<UserRecord, ApiError> {
     caller.require(Action::ManageUsers)?;
     valid_name("username", &u.username)?;
     if Role::parse(&u.role).is_none() {
@@ -213,9 +223,9 @@ async fn create_user(
         )));
     }
     let home = u.tenant.clone().unwrap_or_else(|| caller.tenant.clone());
-    check_tenants(&app, &caller, &home, &u.tenants)?;
+    check_tenants(app, caller, &home, &u.tenants)?;
     let access = app.access.clone();
-    let user = blocking(move || {
+    blocking(move || {
         let password_hash = auth::hash_password(&u.password).map_err(ApiError::bad_request)?;
         access
             .create_user(&NewUser {
@@ -229,8 +239,7 @@ async fn create_user(
             })
             .map_err(duplicate_is_conflict)
     })
-    .await??;
-    Ok((StatusCode::CREATED, Json(user)).into_response())
+    .await?
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use watchfloor_model::format_rfc3339;
+use watchfloor_monitor::availability::Availability;
 use watchfloor_monitor::MonitorSpec;
 
 use crate::api::common::{blocking, time_param, ApiError, Body, Caller};
@@ -77,9 +78,25 @@ async fn show(
 async fn create(
     State(app): State<Shared>,
     caller: Caller,
-    Body(mut spec): Body<MonitorSpec>,
+    Body(spec): Body<MonitorSpec>,
 ) -> Result<Response, ApiError> {
     caller.require(Action::ManageChecks)?;
+    let (live, existed) = create_check(&app, &caller.tenant, spec).await?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(live_json(&live))).into_response())
+}
+
+/// Validates, stores and starts a check (the API and the console); says
+/// whether it replaced one.
+pub(crate) async fn create_check(
+    app: &Shared,
+    tenant: &str,
+    mut spec: MonitorSpec,
+) -> Result<(Live, bool), ApiError> {
     spec.tenant = None;
     let problems = spec.problems();
     if !problems.is_empty() {
@@ -87,7 +104,7 @@ async fn create(
     }
     if app
         .monitoring
-        .get(&caller.tenant, &spec.name)
+        .get(tenant, &spec.name)
         .is_some_and(|l| l.from_config)
     {
         return Err(ApiError::new(
@@ -95,18 +112,10 @@ async fn create(
             format!("check {:?} is defined in the configuration file", spec.name),
         ));
     }
-    save(&app, &caller.tenant, &spec).await?;
-    let existed = app.monitoring.get(&caller.tenant, &spec.name).is_some();
-    app.monitoring
-        .upsert(spec.to_monitor(&caller.tenant), false)
-        .await;
-    let live = find(&app, &caller.tenant, &spec.name)?;
-    let status = if existed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(live_json(&live))).into_response())
+    save(app, tenant, &spec).await?;
+    let existed = app.monitoring.get(tenant, &spec.name).is_some();
+    app.monitoring.upsert(spec.to_monitor(tenant), false).await;
+    Ok((find(app, tenant, &spec.name)?, existed))
 }
 
 async fn save(app: &Shared, tenant: &str, spec: &MonitorSpec) -> Result<(), ApiError> {
@@ -138,11 +147,17 @@ async fn remove(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Action::ManageChecks)?;
-    api_only(&find(&app, &caller.tenant, &name)?)?;
-    let (documents, t, n) = (app.documents.clone(), caller.tenant.clone(), name.clone());
-    blocking(move || documents.delete_document(&t, CHECK_DOC, &n)).await??;
-    app.monitoring.remove(&caller.tenant, &name).await;
+    remove_check(&app, &caller.tenant, &name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Stops and forgets a check made through the API or the console.
+pub(crate) async fn remove_check(app: &Shared, tenant: &str, name: &str) -> Result<(), ApiError> {
+    api_only(&find(app, tenant, name)?)?;
+    let (documents, t, n) = (app.documents.clone(), tenant.to_string(), name.to_string());
+    blocking(move || documents.delete_document(&t, CHECK_DOC, &n)).await??;
+    app.monitoring.remove(tenant, name).await;
+    Ok(())
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -158,20 +173,28 @@ async fn pause(
     Body(p): Body<PauseRequest>,
 ) -> Result<Response, ApiError> {
     caller.require(Action::ManageChecks)?;
-    let live = find(&app, &caller.tenant, &name)?;
-    api_only(&live)?;
-    let (documents, t, n) = (app.documents.clone(), caller.tenant.clone(), name.clone());
+    let live = pause_check(&app, &caller.tenant, &name, p.paused).await?;
+    Ok(Json(live_json(&live)).into_response())
+}
+
+/// Pauses or resumes a check made through the API or the console.
+pub(crate) async fn pause_check(
+    app: &Shared,
+    tenant: &str,
+    name: &str,
+    paused: bool,
+) -> Result<Live, ApiError> {
+    api_only(&find(app, tenant, name)?)?;
+    let (documents, t, n) = (app.documents.clone(), tenant.to_string(), name.to_string());
     let doc = blocking(move || documents.get_document(&t, CHECK_DOC, &n))
         .await??
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no check {name:?}")))?;
     let mut spec: MonitorSpec = serde_json::from_value(doc.body)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    spec.paused = p.paused;
-    save(&app, &caller.tenant, &spec).await?;
-    app.monitoring
-        .upsert(spec.to_monitor(&caller.tenant), false)
-        .await;
-    Ok(Json(live_json(&find(&app, &caller.tenant, &name)?)).into_response())
+    spec.paused = paused;
+    save(app, tenant, &spec).await?;
+    app.monitoring.upsert(spec.to_monitor(tenant), false).await;
+    find(app, tenant, name)
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -252,11 +275,7 @@ fn observation(s: &watchfloor_state::CheckSample) -> watchfloor_monitor::availab
 }
 
 /// Figures for one subject (check, node, service, business service).
-fn figures_json(
-    kind: &str,
-    name: &str,
-    a: &watchfloor_monitor::availability::Availability,
-) -> Value {
+fn figures_json(kind: &str, name: &str, a: &Availability) -> Value {
     let outages: Vec<Value> = a
         .outages
         .iter()
@@ -326,21 +345,43 @@ async fn availability(
     caller: Caller,
     Query(p): Query<AvailabilityParams>,
 ) -> Result<Response, ApiError> {
-    use watchfloor_monitor::availability::{availability as figures, combine, Combine};
-    use watchfloor_monitor::topology::{NodeKind, Require};
     caller.require(Action::Read)?;
     let now = watchfloor_model::now_ns();
     let from = time_param("from", p.from.as_deref())?.unwrap_or(now - 30 * 86_400_000_000_000);
     let to = time_param("to", p.to.as_deref())?.unwrap_or(now);
+    let by = p.by.as_deref().unwrap_or("check");
+    let (kind, subjects) =
+        availability_report(&app, &caller.tenant, p.check.as_deref(), by, from, to).await?;
+    let rows: Vec<Value> = subjects
+        .iter()
+        .map(|(name, a)| figures_json(kind, name, a))
+        .collect();
+    Ok(Json(
+        json!({"from": format_rfc3339(from), "to": format_rfc3339(to), "by": by, "rows": rows}),
+    )
+    .into_response())
+}
+
+/// Availability figures per subject over `from..to`, grouped `by` check,
+/// node, service or business service (the API and the console's report).
+pub(crate) async fn availability_report(
+    app: &Shared,
+    tenant: &str,
+    check: Option<&str>,
+    by: &str,
+    from: i64,
+    to: i64,
+) -> Result<(&'static str, Vec<(String, Availability)>), ApiError> {
+    use watchfloor_monitor::availability::{availability as figures, combine, Combine};
+    use watchfloor_monitor::topology::{NodeKind, Require};
     if to <= from {
         return Err(ApiError::bad_request("to: must be after from"));
     }
-    let checks: Vec<Live> = match &p.check {
-        Some(name) => vec![find(&app, &caller.tenant, name)?],
-        None => app.monitoring.of_tenant(&caller.tenant),
+    let checks: Vec<Live> = match check {
+        Some(name) => vec![find(app, tenant, name)?],
+        None => app.monitoring.of_tenant(tenant),
     };
-    let streams = observations(&app, &caller.tenant, &checks, from, to).await?;
-    let by = p.by.as_deref().unwrap_or("check");
+    let streams = observations(app, tenant, &checks, from, to).await?;
     let (kind, subjects): (&str, Streams) = match by {
         "check" => ("check", streams),
         "node" => (
@@ -353,7 +394,7 @@ async fn availability(
         ),
         "business" => {
             let nodes = grouped(&checks, &streams, |l| l.monitor.host.clone());
-            let topology = app.monitoring.topology_of(&caller.tenant);
+            let topology = app.monitoring.topology_of(tenant);
             let business = topology
                 .nodes
                 .iter()
@@ -380,14 +421,13 @@ async fn availability(
             )))
         }
     };
-    let rows: Vec<Value> = subjects
-        .iter()
-        .map(|(name, obs)| figures_json(kind, name, &figures(obs, from, to)))
-        .collect();
-    Ok(Json(
-        json!({"from": format_rfc3339(from), "to": format_rfc3339(to), "by": by, "rows": rows}),
-    )
-    .into_response())
+    Ok((
+        kind,
+        subjects
+            .iter()
+            .map(|(name, obs)| (name.clone(), figures(obs, from, to)))
+            .collect(),
+    ))
 }
 
 /// The tenant's topology and every node's state now.

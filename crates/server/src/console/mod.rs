@@ -11,6 +11,8 @@
 pub mod assets;
 mod investigate;
 mod live;
+mod noc;
+mod people;
 mod queue;
 pub mod session;
 pub mod view;
@@ -42,6 +44,8 @@ pub fn routes() -> Router<Shared> {
         .merge(wallboard::routes())
         .merge(queue::routes())
         .merge(investigate::routes())
+        .merge(noc::routes())
+        .merge(people::routes())
         .layer(axum::middleware::map_response(security_headers))
 }
 

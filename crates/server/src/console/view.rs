@@ -17,6 +17,11 @@ pub const NAV: &[(&str, &str)] = &[
     ("/alerts", "Alerts"),
     ("/search", "Search"),
     ("/rules", "Rules"),
+    ("/checks", "Checks"),
+    ("/topology", "Topology"),
+    ("/availability", "Availability"),
+    ("/oncall", "On-call"),
+    ("/admin", "Admin"),
 ];
 
 /// The frame around every signed-in page.

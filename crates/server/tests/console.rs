@@ -1,0 +1,628 @@
+//! The console's pages and fragments on the router in process: status,
+//! sign-in redirects, role checks (what a page shows and what a POST
+//! may do), tenant scoping and the tenant switcher, CSRF and Origin
+//! checks, security headers, assets. The browser flows are in
+//! `crates/cli/tests/console_e2e.rs`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use tower::ServiceExt;
+use watchfloor_incident::NewIncident;
+use watchfloor_server::api::AppState;
+use watchfloor_server::console::session::csrf_token;
+use watchfloor_server::{assemble, auth, Config};
+use watchfloor_state::NewUser;
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Console {
+    router: Router,
+    app: Arc<AppState>,
+    _dir: tempfile::TempDir,
+}
+
+/// A signed-in browser: its session cookie and CSRF token.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+async fn console() -> Console {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let url: SocketAddr = "127.0.0.1:8080".parse().expect("address");
+    let assembled = assemble(&cfg, url, Arc::new(AtomicBool::new(false)))
+        .await
+        .expect("assemble");
+    Console {
+        router: watchfloor_server::api::router(assembled.app.clone()),
+        app: assembled.app,
+        _dir: dir,
+    }
+}
+
+impl Console {
+    fn user(&self, name: &str, role: &str, tenant: &str, also: &[&str]) {
+        self.app
+            .access
+            .create_user(&NewUser {
+                username: name.into(),
+                display_name: name.into(),
+                email: None,
+                role: role.into(),
+                tenant: tenant.into(),
+                tenants: also.iter().map(|t| t.to_string()).collect(),
+                password_hash: auth::hash_password(PASSWORD).expect("hash"),
+            })
+            .expect("user");
+    }
+
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 8 << 20)
+            .await
+            .expect("body");
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn login(&self, name: &str) -> Session {
+        let a = self
+            .send(
+                Request::post("/login")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(format!(
+                        "username={name}&password=correct+horse+battery"
+                    )))
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+        let cookie = a
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("wf_session="))
+            .expect("session cookie")
+            .to_string();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        let secret = cookie["wf_session=".len()..]
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        Session {
+            csrf: csrf_token(&secret),
+            cookie: format!("wf_session={secret}"),
+        }
+    }
+
+    async fn get(&self, s: &Session, path: &str) -> Answer {
+        self.send(
+            Request::get(path)
+                .header(header::COOKIE, &s.cookie)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+    }
+
+    async fn post(&self, s: &Session, path: &str, form: &str) -> Answer {
+        self.send(
+            Request::post(path)
+                .header(header::COOKIE, &s.cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form.to_string()))
+                .expect("request"),
+        )
+        .await
+    }
+
+    fn incident(&self, tenant: &str, title: &str) -> i64 {
+        let new: NewIncident =
+            serde_json::from_value(serde_json::json!({"title": title, "type": "outage"}))
+                .expect("new");
+        self.app
+            .incidents
+            .open(tenant, "user:test", new)
+            .expect("open")
+            .id
+    }
+}
+
+const PAGES: &[&str] = &[
+    "/wallboard",
+    "/wallboard/panel",
+    "/incidents",
+    "/incidents/rows",
+    "/alerts",
+    "/search",
+    "/search?q=host:web1&from=now-1d&field=host",
+    "/rules",
+    "/checks",
+    "/topology",
+    "/availability",
+    "/availability.csv",
+    "/oncall",
+];
+
+#[tokio::test]
+async fn every_page_renders_for_an_admin_with_the_security_headers() {
+    let c = console().await;
+    c.user("ada", "admin", "default", &[]);
+    let s = c.login("ada").await;
+    let id = c.incident("default", "Link to DC2 down");
+    let incident = format!("/incidents/{id}");
+    for path in PAGES.iter().copied().chain([incident.as_str(), "/admin"]) {
+        let a = c.get(&s, path).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.body);
+        let csp = a.headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(a.headers["x-content-type-options"], "nosniff");
+        assert_eq!(
+            a.headers["cache-control"], "no-store",
+            "{path}: tenant data is never cached"
+        );
+        assert!(!a.body.contains("<script>"), "{path}: no inline script");
+    }
+    let page = c.get(&s, &incident).await;
+    assert!(page.body.contains("Link to DC2 down"));
+    assert!(
+        page.body.contains("Hash chain verified"),
+        "the timeline's chain is checked"
+    );
+}
+
+#[tokio::test]
+async fn without_a_session_pages_send_to_the_login_and_fragments_answer_401() {
+    let c = console().await;
+    let a = c
+        .send(
+            Request::get("/incidents?status=all")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        a.headers[header::LOCATION],
+        "/login?next=/incidents%3Fstatus%3Dall"
+    );
+    let a = c
+        .send(
+            Request::get("/incidents/rows")
+                .header("hx-request", "true")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.headers["hx-redirect"], "/login");
+    let a = c.send(Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(a.headers[header::LOCATION], "/login");
+    let a = c
+        .send(Request::get("/login").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body.contains("autocomplete=\"current-password\""));
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_and_an_open_redirect_is_not_followed() {
+    let c = console().await;
+    c.user("ada", "admin", "default", &[]);
+    let a = c
+        .send(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("username=ada&password=nope"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a.body.contains("Wrong username or password"));
+    assert!(a.headers.get(header::SET_COOKIE).is_none());
+    let a = c
+        .send(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(
+                    "username=ada&password=correct+horse+battery&next=//evil.example/",
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(a.headers[header::LOCATION], "/wallboard");
+}
+
+#[tokio::test]
+async fn a_viewer_sees_no_action_and_a_forged_post_is_refused() {
+    let c = console().await;
+    c.user("vic", "viewer", "default", &[]);
+    let s = c.login("vic").await;
+    let id = c.incident("default", "Phishing wave");
+    let page = c.get(&s, &format!("/incidents/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for control in [
+        "/update\"",
+        "/comment\"",
+        "/tasks\"",
+        "/merge\"",
+        "Save</button>",
+    ] {
+        assert!(
+            !page.body.contains(control),
+            "a viewer's page has no {control}"
+        );
+    }
+    let queue = c.get(&s, "/incidents").await;
+    assert!(
+        !queue.body.contains("value=\"acknowledge\""),
+        "no bulk actions"
+    );
+    let checks = c.get(&s, "/checks").await;
+    assert!(!checks.body.contains("New check"));
+    let rules = c.get(&s, "/rules").await;
+    assert!(!rules.body.contains("Reload rules"));
+    assert_eq!(c.get(&s, "/admin").await.status, StatusCode::FORBIDDEN);
+    // A POST with a valid CSRF token is still refused by role.
+    let forged = c
+        .post(
+            &s,
+            &format!("/incidents/{id}/comment"),
+            &format!("_csrf={}&text=hi", s.csrf),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let forged = c
+        .post(
+            &s,
+            "/checks",
+            &format!("_csrf={}&name=x&kind=tcp&target=127.0.0.1:1", s.csrf),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let incident = c.app.incidents.get("default", id).unwrap();
+    assert!(incident.comments.is_empty());
+}
+
+#[tokio::test]
+async fn state_changes_need_the_csrf_token_and_our_origin() {
+    let c = console().await;
+    c.user("sam", "soc_analyst", "default", &[]);
+    let s = c.login("sam").await;
+    let id = c.incident("default", "Brute force");
+    let path = format!("/incidents/{id}/comment");
+    let missing = c.post(&s, &path, "text=first").await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    assert!(missing.body.contains("CSRF"));
+    let wrong = c.post(&s, &path, "_csrf=AAAA&text=first").await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let cross = c
+        .send(
+            Request::post(&path)
+                .header(header::COOKIE, &s.cookie)
+                .header(header::HOST, "127.0.0.1:8080")
+                .header(header::ORIGIN, "https://evil.example")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("_csrf={}&text=first", s.csrf)))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    assert!(c
+        .app
+        .incidents
+        .get("default", id)
+        .unwrap()
+        .comments
+        .is_empty());
+    let ok = c
+        .post(&s, &path, &format!("_csrf={}&text=first+look", s.csrf))
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    let incident = c.app.incidents.get("default", id).unwrap();
+    assert_eq!(incident.comments[0].text, "first look");
+    assert_eq!(incident.comments[0].author, "user:sam");
+    // The htmx header carries the token too.
+    let via_header = c
+        .send(
+            Request::post(&path)
+                .header(header::COOKIE, &s.cookie)
+                .header("x-csrf-token", &s.csrf)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("text=second"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(via_header.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn incidents_are_worked_from_the_queue_and_their_page() {
+    let c = console().await;
+    c.user("nora", "noc_engineer", "default", &[]);
+    let s = c.login("nora").await;
+    let a = c.incident("default", "Router r1 down");
+    let b = c.incident("default", "Switch s2 flapping");
+    let bulk = format!("_csrf={}&ids={a}&ids={b}&action=acknowledge", s.csrf);
+    assert_eq!(
+        c.post(&s, "/incidents/bulk", &bulk).await.status,
+        StatusCode::SEE_OTHER
+    );
+    for id in [a, b] {
+        assert_eq!(
+            c.app.incidents.get("default", id).unwrap().status.as_str(),
+            "acknowledged"
+        );
+    }
+    let assign = format!("_csrf={}&ids={a}&action=assign&assignee=nora", s.csrf);
+    c.post(&s, "/incidents/bulk", &assign).await;
+    assert_eq!(
+        c.app
+            .incidents
+            .get("default", a)
+            .unwrap()
+            .assignee
+            .as_deref(),
+        Some("nora")
+    );
+    let rows = c.get(&s, "/incidents/rows?assignee=nora").await;
+    assert!(rows.body.contains("Router r1 down") && !rows.body.contains("Switch s2"));
+
+    let version = c.app.incidents.get("default", a).unwrap().version;
+    let update = format!(
+        "_csrf={}&version={version}&status=in_progress&impact=high&urgency=high",
+        s.csrf
+    );
+    assert_eq!(
+        c.post(&s, &format!("/incidents/{a}/update"), &update)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let i = c.app.incidents.get("default", a).unwrap();
+    assert_eq!((i.status.as_str(), i.priority), ("in_progress", 1));
+    let stale = c.post(&s, &format!("/incidents/{a}/update"), &update).await;
+    assert_eq!(
+        stale.status,
+        StatusCode::CONFLICT,
+        "a change based on an old version"
+    );
+
+    let task = format!("_csrf={}&title=Reroute+over+backup&team=noc", s.csrf);
+    c.post(&s, &format!("/incidents/{a}/tasks"), &task).await;
+    let task_id = c
+        .app
+        .incidents
+        .get("default", a)
+        .unwrap()
+        .tasks
+        .last()
+        .unwrap()
+        .id;
+    let done = format!("_csrf={}&status=done", s.csrf);
+    c.post(&s, &format!("/incidents/{a}/tasks/{task_id}"), &done)
+        .await;
+    let page = c.get(&s, &format!("/incidents/{a}")).await;
+    assert!(page.body.contains("Reroute over backup"));
+    assert!(
+        page.body.contains("task_done") || page.body.contains("task"),
+        "the timeline grew"
+    );
+}
+
+#[tokio::test]
+async fn tenants_never_cross_and_the_switcher_offers_only_ones_own() {
+    let c = console().await;
+    c.user("amy", "admin", "acme", &[]);
+    c.user("mo", "soc_analyst", "default", &["acme"]);
+    let other = c.incident("globex", "Globex secret");
+    let own = c.incident("acme", "Acme outage");
+    let amy = c.login("amy").await;
+    assert_eq!(
+        c.get(&amy, &format!("/incidents/{other}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let rows = c.get(&amy, "/incidents/rows").await;
+    assert!(rows.body.contains("Acme outage") && !rows.body.contains("Globex"));
+    let admin = c.get(&amy, "/admin").await;
+    assert!(
+        admin.body.contains("amy") && !admin.body.contains(">mo "),
+        "only acme's users"
+    );
+
+    let mo = c.login("mo").await;
+    let home = c.get(&mo, "/incidents/rows").await;
+    assert!(
+        !home.body.contains("Acme outage"),
+        "mo starts in his home tenant"
+    );
+    let page = c.get(&mo, "/wallboard").await;
+    assert!(
+        page.body.contains("<option value=\"acme\""),
+        "the switcher lists acme"
+    );
+    let switch = c
+        .post(&mo, "/tenant", &format!("_csrf={}&tenant=acme", mo.csrf))
+        .await;
+    assert_eq!(switch.status, StatusCode::SEE_OTHER);
+    let tenant_cookie = switch
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("wf_tenant="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let in_acme = Session {
+        cookie: format!("{}; {tenant_cookie}", mo.cookie),
+        csrf: mo.csrf.clone(),
+    };
+    let rows = c.get(&in_acme, "/incidents/rows").await;
+    assert!(rows.body.contains("Acme outage"));
+    assert_eq!(
+        c.get(&in_acme, &format!("/incidents/{own}")).await.status,
+        StatusCode::OK
+    );
+    let refused = c
+        .post(&mo, "/tenant", &format!("_csrf={}&tenant=globex", mo.csrf))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // A forged tenant cookie falls back to the home tenant.
+    let forged = Session {
+        cookie: format!("{}; wf_tenant=globex", mo.cookie),
+        csrf: mo.csrf.clone(),
+    };
+    let rows = c.get(&forged, "/incidents/rows?status=all").await;
+    assert!(!rows.body.contains("Globex"));
+}
+
+#[tokio::test]
+async fn checks_are_created_paused_and_deleted_from_the_console() {
+    let c = console().await;
+    c.user("nora", "noc_engineer", "default", &[]);
+    let s = c.login("nora").await;
+    let form = format!(
+        "_csrf={}&name=ssh&kind=tcp&target=127.0.0.1:1&interval_secs=60",
+        s.csrf
+    );
+    let a = c.post(&s, "/checks", &form).await;
+    assert_eq!(
+        (a.status, a.headers[header::LOCATION].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/checks/ssh")
+    );
+    assert!(c.get(&s, "/checks").await.body.contains("127.0.0.1:1"));
+    assert_eq!(c.get(&s, "/checks/ssh").await.status, StatusCode::OK);
+    let bad = c
+        .post(
+            &s,
+            "/checks",
+            &format!("_csrf={}&name=x&kind=tcp&target=nowhere", s.csrf),
+        )
+        .await;
+    assert!(
+        bad.body.contains("host:port"),
+        "a bad form is answered on the page"
+    );
+    c.post(
+        &s,
+        "/checks/ssh/pause",
+        &format!("_csrf={}&paused=true", s.csrf),
+    )
+    .await;
+    assert!(
+        c.app
+            .monitoring
+            .get("default", "ssh")
+            .unwrap()
+            .monitor
+            .paused
+    );
+    c.post(&s, "/checks/ssh/delete", &format!("_csrf={}", s.csrf))
+        .await;
+    assert!(c.app.monitoring.get("default", "ssh").is_none());
+    let csv = c.get(&s, "/availability.csv").await;
+    assert!(csv.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(csv.body.starts_with("check,uptime_percent"));
+}
+
+#[tokio::test]
+async fn admins_create_users_and_the_audit_log_shows_it() {
+    let c = console().await;
+    c.user("ada", "admin", "default", &[]);
+    let s = c.login("ada").await;
+    let form = format!(
+        "_csrf={}&username=lea&password=correct+horse+battery&role=viewer",
+        s.csrf
+    );
+    let a = c.post(&s, "/admin/users", &form).await;
+    assert!(a.body.contains("User lea created"), "{}", a.body);
+    let short = format!("_csrf={}&username=leo&password=short&role=viewer", s.csrf);
+    assert!(c
+        .post(&s, "/admin/users", &short)
+        .await
+        .body
+        .contains("at least 12"));
+    let page = c.get(&s, "/admin").await;
+    assert!(
+        page.body.contains("POST /admin/users"),
+        "the audit log records console writes"
+    );
+    c.login("lea").await;
+}
+
+#[tokio::test]
+async fn assets_are_embedded_compressed_and_cached() {
+    let c = console().await;
+    let a = c
+        .send(
+            Request::get("/assets/htmx.min.js")
+                .header(header::ACCEPT_ENCODING, "gzip, br")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers[header::CONTENT_ENCODING], "gzip");
+    assert!(a.headers[header::CACHE_CONTROL]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let etag = a.headers[header::ETAG].clone();
+    let again = c
+        .send(
+            Request::get("/assets/htmx.min.js")
+                .header(header::IF_NONE_MATCH, etag)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    let missing = c
+        .send(
+            Request::get("/assets/../state.db")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_ne!(missing.status, StatusCode::OK);
+    let _ = Method::GET;
+}
