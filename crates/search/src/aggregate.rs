@@ -178,40 +178,29 @@ impl<'a> Accumulator<'a> {
     }
 
     fn count_top(&mut self, ev: &EventDoc, field: &str) {
-        let mut seen = false;
-        let (top, other) = (&mut self.top, &mut self.top_other);
-        crate::terms::for_each_value(
-            ev,
-            |name| name.eq_ignore_ascii_case(field),
-            |_, value| {
-                seen = true;
-                if let Some(n) = top.get_mut(value) {
-                    *n += 1;
-                } else if top.len() < MAX_TOP_TRACKED {
-                    top.insert(value.to_string(), 1);
-                } else {
-                    *other += 1;
-                }
-            },
-        );
-        if !seen {
+        let values = values_of(ev, field);
+        if values.is_empty() {
             self.top_missing += 1;
+        }
+        for value in values {
+            if let Some(n) = self.top.get_mut(&value) {
+                *n += 1;
+            } else if self.top.len() < MAX_TOP_TRACKED {
+                self.top.insert(value, 1);
+            } else {
+                self.top_other += 1;
+            }
         }
     }
 
     fn count_distinct(&mut self, ev: &EventDoc, field: &str) {
-        let (set, overflow) = (&mut self.distinct, &mut self.distinct_overflow);
-        crate::terms::for_each_value(
-            ev,
-            |name| name.eq_ignore_ascii_case(field),
-            |_, value| {
-                if set.len() < MAX_DISTINCT {
-                    set.insert(value.to_string());
-                } else if !set.contains(value) {
-                    *overflow = true;
-                }
-            },
-        );
+        for value in values_of(ev, field) {
+            if self.distinct.len() < MAX_DISTINCT {
+                self.distinct.insert(value);
+            } else if !self.distinct.contains(&value) {
+                self.distinct_overflow = true;
+            }
+        }
     }
 
     /// The answer.
@@ -236,6 +225,22 @@ impl<'a> Accumulator<'a> {
             }),
         }
     }
+}
+
+/// The distinct values an event has under a field name (any case): the
+/// typed `host` and a `host` field of the record count once.
+fn values_of(ev: &EventDoc, field: &str) -> Vec<String> {
+    let mut values: Vec<String> = Vec::new();
+    crate::terms::for_each_value(
+        ev,
+        |name| name.eq_ignore_ascii_case(field),
+        |_, value| {
+            if !values.iter().any(|v| v == value) {
+                values.push(value.to_string());
+            }
+        },
+    );
+    values
 }
 
 fn fill_buckets(
@@ -290,6 +295,8 @@ mod tests {
 
     fn event(time_ns: i64, host: &str, user: Option<&str>) -> EventDoc {
         let mut fields = serde_json::Map::new();
+        // The record's own host field beside the typed one: counted once.
+        fields.insert("host".into(), serde_json::json!(host));
         if let Some(u) = user {
             fields.insert("User".into(), serde_json::json!(u));
         }

@@ -73,10 +73,13 @@
       if (el.dataset.drawn) { return; }
       el.dataset.drawn = "1";
       var spec = JSON.parse(el.getAttribute("data-series"));
+      // The server drew bars for browsers without script; the chart replaces them.
+      el.textContent = "";
       var colours = ["#4cc2ff", "#ff8c3a", "#3ecf8e", "#f5c542"];
       var opts = {
         width: Math.max(el.clientWidth, 300), height: parseInt(el.dataset.height || "180", 10),
-        scales: { x: { time: true } },
+        // The query's range, so that one point is not stretched over years.
+        scales: { x: spec.range ? { time: true, range: spec.range } : { time: true } },
         axes: [{ stroke: "#8ca0b3", grid: { stroke: "#2a3a4a" } }, { stroke: "#8ca0b3", grid: { stroke: "#2a3a4a" } }],
         series: [{}].concat(spec.series.map(function (s, i) {
           var o = { label: s.label, stroke: colours[i % colours.length], width: 1.5 };

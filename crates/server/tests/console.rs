@@ -626,3 +626,33 @@ async fn assets_are_embedded_compressed_and_cached() {
     assert_ne!(missing.status, StatusCode::OK);
     let _ = Method::GET;
 }
+
+#[tokio::test]
+async fn the_incident_form_posts_only_what_changed() {
+    let c = console().await;
+    c.user("sam", "soc_analyst", "default", &[]);
+    let s = c.login("sam").await;
+    let new: NewIncident =
+        serde_json::from_value(serde_json::json!({"title": "Phish", "type": "phishing"})).unwrap();
+    let id = c
+        .app
+        .incidents
+        .open("default", "user:test", new)
+        .unwrap()
+        .id;
+    let i = c.app.incidents.get("default", id).unwrap();
+    let phase = i.phase.map(|p| p.as_str()).unwrap_or("");
+    let form = format!(
+        "_csrf={}&version={}&status=acknowledged&phase={phase}&impact={}&urgency={}&assignee=",
+        s.csrf,
+        i.version,
+        i.impact.as_str(),
+        i.urgency.as_str()
+    );
+    let a = c.post(&s, &format!("/incidents/{id}/update"), &form).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(
+        c.app.incidents.get("default", id).unwrap().status.as_str(),
+        "acknowledged"
+    );
+}

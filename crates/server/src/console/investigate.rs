@@ -414,7 +414,7 @@ async fn search_page(
                     ])
                 )
             });
-            fill_counts(&mut page, &counted, interval);
+            fill_counts(&mut page, &counted, interval, (from_ns, to_ns));
         }
         Err(watchfloor_search::SearchError::Query(e)) => page.error = Some(e.to_string()),
         Err(watchfloor_search::SearchError::TooBroad(e)) => page.error = Some(e),
@@ -423,7 +423,7 @@ async fn search_page(
     view::render(&page)
 }
 
-fn fill_counts(page: &mut SearchPage, a: &Aggregation, interval: i64) {
+fn fill_counts(page: &mut SearchPage, a: &Aggregation, interval: i64, range: (i64, i64)) {
     page.matched = a.matched;
     page.complete = a.complete;
     page.interval = view::span(interval);
@@ -445,6 +445,7 @@ fn fill_counts(page: &mut SearchPage, a: &Aggregation, interval: i64) {
         .collect();
     let chart = serde_json::json!({
         "bars": true,
+        "range": [range.0 / 1_000_000_000, range.1 / 1_000_000_000],
         "x": a.histogram.iter().map(|b| b.start_ns / 1_000_000_000).collect::<Vec<_>>(),
         "series": [{"label": "events", "values": a.histogram.iter().map(|b| b.count).collect::<Vec<_>>()}],
     });

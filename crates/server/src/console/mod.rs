@@ -66,7 +66,9 @@ async fn security_headers(mut response: Response) -> Response {
     );
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
-    set(h, "referrer-policy", "no-referrer");
+    // same-origin, not no-referrer: with no-referrer the browser sends
+    // `Origin: null` on our own form posts, which the Origin check refuses.
+    set(h, "referrer-policy", "same-origin");
     set(h, "cross-origin-opener-policy", "same-origin");
     set(
         h,

@@ -321,6 +321,7 @@ async fn check_page(
     let mut ordered = samples.clone();
     ordered.sort_by_key(|s| s.time_ns);
     let chart = serde_json::json!({
+        "range": [(now - 24 * HOUR_NS) / 1_000_000_000, now / 1_000_000_000],
         "x": ordered.iter().map(|s| s.time_ns / 1_000_000_000).collect::<Vec<_>>(),
         "series": [{"label": "latency ms", "values": ordered.iter().map(|s| s.latency_ms).collect::<Vec<_>>()}],
     });

@@ -510,9 +510,24 @@ async fn update(
         app,
         &viewer,
         Action::WorkIncidents,
-        move |app, tenant, actor| app.incidents.update(tenant, id, actor, patch),
+        move |app, tenant, actor| {
+            let current = app.incidents.get(tenant, id)?;
+            app.incidents
+                .update(tenant, id, actor, only_changes(&current, patch))
+        },
     )
     .await
+}
+
+/// The form posts every field; the incident service refuses a move to the
+/// phase it is in, and the timeline should record only real changes.
+fn only_changes(current: &Incident, mut p: IncidentPatch) -> IncidentPatch {
+    p.status = p.status.filter(|s| *s != current.status);
+    p.phase = p.phase.filter(|ph| Some(*ph) != current.phase);
+    p.impact = p.impact.filter(|g| *g != current.impact);
+    p.urgency = p.urgency.filter(|g| *g != current.urgency);
+    p.assignee = p.assignee.filter(|a| Some(a) != current.assignee.as_ref());
+    p
 }
 
 #[derive(Deserialize)]

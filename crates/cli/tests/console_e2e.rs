@@ -1,0 +1,380 @@
+//! The console end to end: the real `watchfloor serve`, Debian's Chromium
+//! driven through chromedriver (WebDriver, with `fantoccini`). Each flow
+//! saves a screenshot under `target/tmp/console-screenshots/` to review.
+//!
+//! Needs `chromium` and `chromium-driver` (the test command installs
+//! them); a machine without them fails here rather than skipping.
+
+mod server;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use server::{free_port, Server};
+
+const PASSWORD: &str = "correct horse battery";
+const RULE: &str = "title: Console E2E Marker\nid: e2e00000-0000-0000-0000-000000000001\nlogsource:\n    product: linux\ndetection:\n    keywords:\n        - 'e2e-alert-marker'\n    condition: keywords\nlevel: high\n";
+
+/// Chromium behind chromedriver, with a blocking face for the test.
+struct Browser {
+    rt: tokio::runtime::Runtime,
+    client: Option<Client>,
+    driver: Child,
+    base: String,
+    shots: std::path::PathBuf,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start(base: &str) -> Browser {
+        for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+            assert!(
+                std::path::Path::new(tool).exists(),
+                "{tool} is missing: install Debian's chromium and chromium-driver (tools/test does)"
+            );
+        }
+        // Two TLS back ends are linked in (reqwest's, hyper-rustls'): name one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = free_port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                    "--window-size=1440,1000", format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }
+        });
+        let caps: serde_json::Map<String, Value> = caps.as_object().cloned().unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let client = rt.block_on(async {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                match ClientBuilder::rustls()
+                    .expect("rustls")
+                    .capabilities(caps.clone())
+                    .connect(&url)
+                    .await
+                {
+                    Ok(c) => break c,
+                    Err(e) if Instant::now() < deadline => {
+                        let _ = e;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(e) => panic!("chromedriver session: {e}"),
+                }
+            }
+        });
+        let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+        std::fs::create_dir_all(&shots).expect("screenshot dir");
+        Browser {
+            rt,
+            client: Some(client),
+            driver,
+            base: base.to_string(),
+            shots,
+            _profile: profile,
+        }
+    }
+
+    fn c(&self) -> &Client {
+        self.client.as_ref().expect("client")
+    }
+
+    fn goto(&self, path: &str) {
+        let url = format!("{}{path}", self.base);
+        self.rt.block_on(self.c().goto(&url)).expect("goto");
+    }
+
+    fn path(&self) -> String {
+        let url = self.rt.block_on(self.c().current_url()).expect("url");
+        url.path().to_string()
+    }
+
+    /// The element's text, or "" while it is not there (pages load).
+    fn text(&self, css: &str) -> String {
+        self.rt
+            .block_on(async { self.c().find(Locator::Css(css)).await?.text().await })
+            .unwrap_or_default()
+    }
+
+    fn has(&self, css: &str) -> bool {
+        self.rt
+            .block_on(self.c().find_all(Locator::Css(css)))
+            .map(|v| !v.is_empty())
+            .unwrap_or(false)
+    }
+
+    fn has_xpath(&self, xpath: &str) -> bool {
+        self.rt
+            .block_on(self.c().find_all(Locator::XPath(xpath)))
+            .map(|v| !v.is_empty())
+            .unwrap_or(false)
+    }
+
+    fn xpath_text(&self, xpath: &str) -> String {
+        self.rt
+            .block_on(async { self.c().find(Locator::XPath(xpath)).await?.text().await })
+            .unwrap_or_default()
+    }
+
+    fn click_xpath(&self, xpath: &str) {
+        self.rt
+            .block_on(async { self.c().find(Locator::XPath(xpath)).await?.click().await })
+            .unwrap_or_else(|e| panic!("{xpath}: {e}"));
+    }
+
+    fn fill(&self, css: &str, value: &str) {
+        self.rt
+            .block_on(async {
+                let e = self.c().find(Locator::Css(css)).await?;
+                e.clear().await?;
+                e.send_keys(value).await
+            })
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+    }
+
+    fn select(&self, css: &str, value: &str) {
+        self.rt
+            .block_on(async {
+                self.c()
+                    .find(Locator::Css(css))
+                    .await?
+                    .select_by_value(value)
+                    .await
+            })
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+    }
+
+    fn click(&self, css: &str) {
+        self.rt
+            .block_on(async { self.c().find(Locator::Css(css)).await?.click().await })
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+    }
+
+    fn script(&self, js: &str) -> Value {
+        self.rt
+            .block_on(self.c().execute(js, vec![]))
+            .unwrap_or_else(|e| panic!("script: {e}"))
+    }
+
+    fn async_script(&self, js: &str) -> Value {
+        self.rt
+            .block_on(self.c().execute_async(js, vec![]))
+            .unwrap_or_else(|e| panic!("script: {e}"))
+    }
+
+    fn screenshot(&self, name: &str) {
+        let png = self.rt.block_on(self.c().screenshot()).expect("screenshot");
+        std::fs::write(self.shots.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    fn wait_until(&self, what: &str, mut f: impl FnMut(&Browser) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !f(self) {
+            if Instant::now() > deadline {
+                self.screenshot("failure");
+                let body = self.script("return document.body ? document.body.innerText : '';");
+                panic!("timed out waiting for {what} at {}: {body}", self.path());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn login(&self, user: &str) {
+        self.rt
+            .block_on(self.c().delete_all_cookies())
+            .expect("cookies");
+        self.goto("/login");
+        self.fill("#username", user);
+        self.fill("#password", PASSWORD);
+        self.click("button[type=submit]");
+        self.wait_until("the wallboard after login", |b| b.path() == "/wallboard");
+    }
+
+    /// First contentful paint of the current page, in ms (browser's
+    /// performance API).
+    fn first_contentful_paint(&self) -> f64 {
+        self.script(
+            "const e = performance.getEntriesByName('first-contentful-paint')[0]; return e ? e.startTime : -1;",
+        )
+        .as_f64()
+        .unwrap_or(-1.0)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = self.rt.block_on(c.close());
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn create_user(s: &Server, name: &str, role: &str) {
+    let r = s
+        .request(reqwest::Method::POST, "/api/v1/users", Some(&s.token))
+        .json(&json!({"username": name, "password": PASSWORD, "role": role}))
+        .send()
+        .expect("create user");
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap_or_default());
+}
+
+fn start_server(dir: &std::path::Path) -> Server {
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("e2e.yml"), RULE).unwrap();
+    let s = Server::start(dir, "", &["--rules", rules.to_str().unwrap()]);
+    create_user(&s, "ada", "admin");
+    create_user(&s, "vic", "viewer");
+    s
+}
+
+#[test]
+fn the_floor_works_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_server(dir.path());
+    let b = Browser::start(&s.http);
+
+    // Log in; the wallboard updates live when an alert arrives.
+    b.login("ada");
+    b.wait_until("the wallboard panel", |b| {
+        b.has("[data-testid=alerts-hour]")
+    });
+    let fcp_wallboard = b.first_contentful_paint();
+    assert_eq!(b.text("[data-testid=alerts-hour]"), "0");
+    b.script("window.__notReloaded = true; return 1;");
+    let (status, body) =
+        s.ingest("{\"product\":\"linux\",\"host\":\"web7\",\"message\":\"e2e-alert-marker from 203.0.113.9\"}");
+    assert_eq!(status, 200, "{body}");
+    b.wait_until("the wallboard to count the alert", |b| {
+        b.text("[data-testid=alerts-hour]") == "1"
+    });
+    assert_eq!(
+        b.script("return window.__notReloaded === true;"),
+        Value::Bool(true),
+        "updated in place, no reload"
+    );
+    b.wait_until("the incident on the wallboard", |b| {
+        b.text("[data-testid=open-count]") == "1"
+    });
+    b.screenshot("wallboard");
+
+    // Work the incident from the queue.
+    b.goto("/incidents");
+    let fcp_queue = b.first_contentful_paint();
+    b.wait_until("the incident in the queue", |b| {
+        b.has("#queue-rows tr[data-id] a")
+    });
+    b.click("#queue-rows tr[data-id] a");
+    b.wait_until("the incident page", |b| b.has("[data-testid=status]"));
+    let entries_before =
+        b.script("return document.querySelectorAll('[data-testid=timeline] li').length;");
+    b.select("#u-status", "acknowledged");
+    b.click("form[action$='/update'] button[type=submit]");
+    b.wait_until("acknowledged", |b| {
+        b.text("[data-testid=status]") == "acknowledged"
+    });
+    b.fill("#c-text", "Blocking 203.0.113.9 at the edge");
+    b.click("form[action$='/comment'] button[type=submit]");
+    b.wait_until("the comment", |b| b.has("#h-comments ~ p strong"));
+    b.fill("#t-title", "Block the source address");
+    b.fill("#t-team", "soc");
+    b.click("form[action$='/tasks'] button[type=submit]");
+    let row = "//tr[td[contains(., 'Block the source address')]]";
+    b.wait_until("the task", |b| b.has_xpath(row));
+    b.click_xpath(&format!("{row}//button"));
+    b.wait_until("the task done", |b| {
+        b.xpath_text(&format!("{row}/td[4]")) == "done"
+    });
+    let entries_after =
+        b.script("return document.querySelectorAll('[data-testid=timeline] li').length;");
+    assert!(
+        entries_after.as_u64() >= entries_before.as_u64().map(|n| n + 4),
+        "the timeline grew: {entries_before} -> {entries_after}"
+    );
+    assert!(b.text("[data-testid=chain]").contains("verified"));
+    b.screenshot("incident");
+
+    // Search and open an event.
+    b.goto("/search?q=e2e-alert-marker&from=now-1h&field=host");
+    b.wait_until("a result", |b| b.has("[data-testid=event] summary"));
+    assert_eq!(
+        b.xpath_text("//*[@data-testid='top-values']/div[a[.='web7']]/span[@class='num']"),
+        "1",
+        "one event with host web7 (its typed and its record's host count once)"
+    );
+    b.click("[data-testid=event] summary");
+    assert!(b.text("[data-testid=event] pre").contains("203.0.113.9"));
+    b.wait_until("the histogram drawn by uPlot", |b| b.has(".chart .uplot"));
+    b.screenshot("search");
+    b.click("[data-testid=event] a");
+    b.wait_until("the event page", |b| b.has("[data-testid=event-json]"));
+    assert!(b
+        .text("[data-testid=event-json]")
+        .contains("e2e-alert-marker"));
+
+    // Create a check and see its state.
+    let http_port = s.http.rsplit(':').next().unwrap().to_string();
+    b.goto("/checks");
+    b.fill("#n-name", "console-api");
+    b.select("#n-kind", "tcp");
+    b.fill("#n-target", &format!("127.0.0.1:{http_port}"));
+    b.fill("#n-interval", "5");
+    b.click("form[method=post][action='/checks'] button[type=submit]");
+    b.wait_until("the check page", |b| b.path() == "/checks/console-api");
+    b.wait_until("the check to be up", |b| {
+        b.goto("/checks/console-api");
+        b.text("h1 [data-testid=check-state]") == "ok"
+    });
+    b.screenshot("check");
+    b.goto("/topology");
+    b.goto("/availability");
+    b.screenshot("availability");
+
+    // A viewer sees no action and a forged POST is refused.
+    b.login("vic");
+    b.goto("/incidents/1");
+    b.wait_until("the incident page", |b| b.has("[data-testid=status]"));
+    for control in ["#u-status", "#c-text", "#t-title", "#m-into"] {
+        assert!(!b.has(control), "a viewer sees no {control}");
+    }
+    let forged = b.async_script(
+        "const done = arguments[arguments.length - 1];
+         const token = JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token'];
+         fetch('/incidents/1/comment', {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': token}, body: 'text=forged'})
+           .then(r => done(r.status));",
+    );
+    assert_eq!(forged, json!(403));
+    b.screenshot("viewer-incident");
+    let incident: Value = s
+        .request(reqwest::Method::GET, "/api/v1/incidents/1", Some(&s.token))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let comments: Vec<&str> = incident["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["text"].as_str())
+        .collect();
+    assert_eq!(comments, vec!["Blocking 203.0.113.9 at the edge"]);
+    eprintln!("first contentful paint: wallboard {fcp_wallboard:.0} ms, queue {fcp_queue:.0} ms");
+}
