@@ -6,7 +6,8 @@
 //! reports the sustained rate, the ingest-to-alert latency (every Nth event
 //! is a sudo root shell, which the starter rules alert on; its RFC 5424
 //! time stamp is the send time) and where the server's time went.
-//! `search` measures search latency.
+//! `search` measures search latency; `fill` and `console` measure the
+//! console at scale (see [`crate::loadgen_console`]).
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -28,6 +29,12 @@ pub enum LoadgenCommand {
     /// Run many checks on the scheduler against loopback targets and
     /// report checks/s, drift and memory per check.
     Checks(crate::loadgen_checks::ChecksArgs),
+    /// Fill a stopped server's data directory at a floor's scale
+    /// (incidents, alerts, checks with results, events).
+    Fill(crate::loadgen_console::FillArgs),
+    /// Time every console page of a running server; optionally hold many
+    /// live streams open and read the server's memory.
+    Console(crate::loadgen_console::ConsoleArgs),
 }
 
 #[derive(Args)]
@@ -72,6 +79,8 @@ pub fn run(cmd: LoadgenCommand) -> anyhow::Result<u8> {
         LoadgenCommand::Send(args) => send(&args),
         LoadgenCommand::Search(args) => search(&args),
         LoadgenCommand::Checks(args) => crate::loadgen_checks::run(&args),
+        LoadgenCommand::Fill(args) => crate::loadgen_console::fill(args),
+        LoadgenCommand::Console(args) => crate::loadgen_console::console(args),
     }
 }
 

@@ -8,6 +8,7 @@ mod import_cmd;
 mod incident_cmd;
 mod loadgen;
 mod loadgen_checks;
+mod loadgen_console;
 mod output;
 mod report_cmd;
 mod rules_cmd;

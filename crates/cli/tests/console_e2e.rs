@@ -344,9 +344,42 @@ fn the_floor_works_in_a_real_browser() {
         b.text("h1 [data-testid=check-state]") == "ok"
     });
     b.screenshot("check");
-    b.goto("/topology");
-    b.goto("/availability");
+
+    // The topology, coloured by state, marks the root cause of an outage:
+    // the router's check fails, the host behind it is unreachable.
+    let put = |path: &str, body: Value| {
+        let r = s
+            .request(reqwest::Method::PUT, path, Some(&s.token))
+            .json(&body)
+            .send()
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "{path}: {}",
+            r.text().unwrap_or_default()
+        );
+    };
+    put(
+        "/api/v1/topology",
+        json!({"nodes": [{"name": "r1", "kind": "host"}, {"name": "web7", "kind": "host", "parents": ["r1"]}]}),
+    );
+    let r = s
+        .request(reqwest::Method::POST, "/api/v1/checks", Some(&s.token))
+        .json(&json!({"name": "r1-ssh", "type": "tcp", "host": "127.0.0.1", "port": 9, "node": "r1", "interval_secs": 5, "retries": 0}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap_or_default());
+    b.wait_until("the root cause on the topology", |b| {
+        b.goto("/topology");
+        b.text("[data-testid=root-cause]").contains("r1")
+    });
+    assert!(b.has("g[data-node='r1'][data-state='down'] circle.root"));
+    assert!(b.has("g[data-node='web7'][data-state='unreachable']"));
+    b.screenshot("topology");
+    b.goto("/availability?by=node");
     b.screenshot("availability");
+    b.goto("/incidents");
+    b.screenshot("queue");
 
     // A viewer sees no action and a forged POST is refused.
     b.login("vic");

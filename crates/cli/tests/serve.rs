@@ -140,6 +140,38 @@ fn syslog_and_http_events_are_stored_searchable_and_detected() {
     assert_eq!(lines.len(), 2);
     let out = s.cli(&["search", "tcp-marker"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("hello over tcp"));
+    // Counting instead of listing: top values, a histogram, distinct values.
+    let out = s.cli(&[
+        "search",
+        "tcp-marker OR udp-marker",
+        "--count-by",
+        "source",
+        "--histogram",
+        "1m",
+        "--from",
+        "now-1h",
+        "--distinct",
+        "source",
+    ]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains("syslog-tcp") && table.contains("syslog-udp"),
+        "{table}"
+    );
+    assert!(table.contains("distinct source: 2"), "{table}");
+    assert!(table.contains("2 matching events"), "{table}");
+    assert!(
+        table.lines().filter(|l| l.contains('#')).count() >= 1,
+        "a bar: {table}"
+    );
+    let out = s.cli(&["search", "--histogram", "1y"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown unit"));
 
     assert!(s.metric("watchfloor_ingest_messages_total{source=\"syslog-udp\"}") >= 1.0);
     assert!(s.metric("watchfloor_alerts_total{level=\"high\"}") >= 1.0);

@@ -289,3 +289,64 @@ async fn ingest_answers_after_the_log_has_the_events() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error(&body).starts_with("source:"), "{body}");
 }
+
+#[tokio::test]
+async fn aggregations_count_by_time_and_by_value_in_the_callers_tenant() {
+    let s = server().await;
+    let now = watchfloor_model::now_ns();
+    let event = |id: u64, tenant: &str, host: &str| watchfloor_search::EventDoc {
+        id,
+        time_ns: now - 30_000_000_000,
+        received_ns: now,
+        tenant: tenant.into(),
+        source: "test".into(),
+        host: Some(host.into()),
+        truncated: false,
+        fields: serde_json::Map::new(),
+    };
+    let events = [
+        event(1, "default", "web1"),
+        event(2, "default", "web1"),
+        event(3, "default", "db1"),
+        event(4, "other", "web1"),
+    ];
+    s.app.events.append(&events).expect("append");
+    s.app.events.commit(4).expect("commit");
+    let viewer = s.token("viewer", "default");
+    let (status, a) = s
+        .get(
+            "/api/v1/events/aggregate?from=now-1h&histogram=10m&count_by=host&distinct=host",
+            &viewer,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{a}");
+    assert_eq!(a["matched"], 3, "the other tenant's event is not counted");
+    assert_eq!(a["complete"], true);
+    assert_eq!(a["top"]["values"][0], json!({"value": "web1", "count": 2}));
+    assert_eq!(a["distinct"]["count"], 2);
+    let buckets = a["histogram"].as_array().expect("histogram");
+    assert!(
+        (6..=7).contains(&buckets.len()),
+        "every 10 minutes of the hour"
+    );
+    assert_eq!(
+        buckets
+            .iter()
+            .map(|b| b["count"].as_u64().unwrap())
+            .sum::<u64>(),
+        3
+    );
+    for (query, message) in [
+        ("", "at least one of histogram"),
+        ("?histogram=1y", "unknown unit"),
+        ("?histogram=1s&from=now-30d", "widen the interval"),
+        ("?count_by=host&top=0", "between 1 and 1000"),
+        ("?count_by=host&q=(", "column"),
+    ] {
+        let (status, body) = s
+            .get(&format!("/api/v1/events/aggregate{query}"), &viewer)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(error(&body).contains(message), "{query}: {body}");
+    }
+}

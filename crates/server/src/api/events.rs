@@ -92,11 +92,17 @@ pub(crate) fn aggregate_request(
             "ask for at least one of histogram, count_by or distinct",
         ));
     }
+    let from_ns = time_param("from", p.from.as_deref())?;
+    let mut to_ns = time_param("to", p.to.as_deref())?;
+    if interval_ns.is_some() && from_ns.is_some() && to_ns.is_none() {
+        // A histogram from a time on runs to now, empty buckets included.
+        to_ns = Some(watchfloor_model::now_ns());
+    }
     let request = AggregateRequest {
         query: p.q.unwrap_or_default(),
         tenant: tenant.to_string(),
-        from_ns: time_param("from", p.from.as_deref())?,
-        to_ns: time_param("to", p.to.as_deref())?,
+        from_ns,
+        to_ns,
         interval_ns,
         top_field: p.count_by,
         top_size: p.top.unwrap_or(10),
