@@ -339,9 +339,10 @@ fn the_floor_works_in_a_real_browser() {
     b.fill("#n-interval", "5");
     b.click("form[method=post][action='/checks'] button[type=submit]");
     b.wait_until("the check page", |b| b.path() == "/checks/console-api");
-    b.wait_until("the check to be up", |b| {
+    b.wait_until("the check up, with its stored results", |b| {
         b.goto("/checks/console-api");
         b.text("h1 [data-testid=check-state]") == "ok"
+            && !b.text("#h-history + table").contains("No result")
     });
     b.screenshot("check");
 

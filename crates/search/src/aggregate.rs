@@ -157,13 +157,26 @@ impl<'a> Accumulator<'a> {
 
     /// Counts an event known only by its time.
     pub fn add_time(&mut self, time_ns: i64) {
-        self.matched += 1;
+        self.add_times(time_ns, 1);
+    }
+
+    /// Counts `n` events of the same histogram bucket as `time_ns`.
+    pub fn add_times(&mut self, time_ns: i64, n: u64) {
+        self.matched += n;
         if let Some(interval) = self.request.interval_ns {
             *self
                 .buckets
                 .entry(time_ns.div_euclid(interval) * interval)
-                .or_insert(0) += 1;
+                .or_insert(0) += n;
         }
+    }
+
+    /// Whether two times fall in the same histogram bucket (always, with
+    /// no histogram).
+    pub fn same_bucket(&self, a: i64, b: i64) -> bool {
+        self.request
+            .interval_ns
+            .is_none_or(|i| a.div_euclid(i) == b.div_euclid(i))
     }
 
     /// Counts an event.

@@ -246,6 +246,83 @@ impl SegmentCollector for SegmentBlocks {
     }
 }
 
+/// A matching block's time span and event count, from fast fields.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockStat {
+    pub ts_min: i64,
+    pub ts_max: i64,
+    pub count: u64,
+    pub addr: DocAddress,
+}
+
+/// Collects every matching block's [`BlockStat`] without reading its
+/// events: an aggregation that needs only times counts a block whole when
+/// it lies inside one histogram bucket and inside the range.
+pub struct BlockStatsCollector;
+
+pub struct SegmentStats {
+    segment: SegmentOrdinal,
+    columns: Option<(
+        tantivy::columnar::Column<i64>,
+        tantivy::columnar::Column<i64>,
+        tantivy::columnar::Column<u64>,
+    )>,
+    found: Vec<BlockStat>,
+}
+
+impl Collector for BlockStatsCollector {
+    type Fruit = Vec<BlockStat>;
+    type Child = SegmentStats;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentStats> {
+        let f = reader.fast_fields();
+        Ok(SegmentStats {
+            segment,
+            columns: Some((f.i64("ts_min")?, f.i64("ts_max")?, f.u64("count")?)),
+            found: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<BlockStat>>) -> tantivy::Result<Self::Fruit> {
+        Ok(fruits.concat())
+    }
+}
+
+impl SegmentCollector for SegmentStats {
+    type Fruit = Vec<BlockStat>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        let addr = DocAddress::new(self.segment, doc);
+        let stat = self.columns.as_ref().and_then(|(lo, hi, n)| {
+            Some(BlockStat {
+                ts_min: lo.first(doc)?,
+                ts_max: hi.first(doc)?,
+                count: n.first(doc)?,
+                addr,
+            })
+        });
+        // A block without its fast fields is read event by event.
+        self.found.push(stat.unwrap_or(BlockStat {
+            ts_min: i64::MIN,
+            ts_max: i64::MAX,
+            count: 0,
+            addr,
+        }));
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        self.found
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

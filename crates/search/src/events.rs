@@ -574,15 +574,15 @@ impl TantivyEventStore {
         Ok(names.into_iter().collect())
     }
 
-    /// The blocks of one bucket that may hold a match, with what checks
-    /// each event exactly.
-    fn candidates(
+    /// The block query of one bucket for a search, with what checks each
+    /// event exactly.
+    fn prepare(
         &self,
         bucket: &Bucket,
         query: &Query,
         req: &SearchRequest,
         cursor: Option<(i64, u64)>,
-    ) -> Result<Candidates> {
+    ) -> Result<Prepared> {
         let searcher = bucket.reader.searcher();
         let names = if query.has_free_text() {
             self.field_names(&searcher)?
@@ -602,13 +602,31 @@ impl TantivyEventStore {
             searcher: &searcher,
             names,
         };
-        let q = self.filtered(self.translate(query, &scope)?, req, cursor);
-        let mut blocks = searcher.search(&q, &BlockCollector)?;
-        blocks.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
-        Ok(Candidates {
+        let block_query = self.filtered(self.translate(query, &scope)?, req, cursor);
+        Ok(Prepared {
             searcher,
             matcher,
             fields,
+            block_query,
+        })
+    }
+
+    /// The blocks of one bucket that may hold a match, newest first by
+    /// their latest event, with what checks each event exactly.
+    fn candidates(
+        &self,
+        bucket: &Bucket,
+        query: &Query,
+        req: &SearchRequest,
+        cursor: Option<(i64, u64)>,
+    ) -> Result<Candidates> {
+        let p = self.prepare(bucket, query, req, cursor)?;
+        let mut blocks = p.searcher.search(&p.block_query, &BlockCollector)?;
+        blocks.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+        Ok(Candidates {
+            searcher: p.searcher,
+            matcher: p.matcher,
+            fields: p.fields,
             blocks,
         })
     }
@@ -664,10 +682,12 @@ impl TantivyEventStore {
         req: &SearchRequest,
         acc: &mut Accumulator,
     ) -> Result<bool> {
-        let c = self.candidates(bucket, query, req, None)?;
         // A query that matches every event of its blocks needs no event
         // parsed when only times are counted.
-        let times_only = matches!(query, Query::All) && !acc.needs_fields();
+        if matches!(query, Query::All) && !acc.needs_fields() {
+            return self.count_times(bucket, query, req, acc);
+        }
+        let c = self.candidates(bucket, query, req, None)?;
         let mut terms = EventTerms::default();
         for &(_, addr) in &c.blocks {
             let doc: TantivyDocument = c.searcher.doc(addr)?;
@@ -679,18 +699,52 @@ impl TantivyEventStore {
                 if !in_window((entry.time_ns, entry.id), req, None) {
                     continue;
                 }
-                if times_only {
-                    acc.add_time(entry.time_ns);
-                } else {
-                    let ev = stored_event(bucket, entry.json)?;
-                    terms.load_fields(&ev, c.fields.as_deref());
-                    if ev.tenant == req.tenant && c.matcher.matches(&terms) {
-                        acc.add(&ev);
+                let ev = stored_event(bucket, entry.json)?;
+                terms.load_fields(&ev, c.fields.as_deref());
+                if ev.tenant == req.tenant && c.matcher.matches(&terms) {
+                    acc.add(&ev);
+                    if acc.is_full() {
+                        return Ok(false);
                     }
                 }
-                if acc.is_full() {
-                    return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Counts the times of every event of the matching blocks: a block that
+    /// lies inside the range and inside one histogram bucket counts whole
+    /// from its fast fields; only the others are read, event by event.
+    fn count_times(
+        &self,
+        bucket: &Bucket,
+        query: &Query,
+        req: &SearchRequest,
+        acc: &mut Accumulator,
+    ) -> Result<bool> {
+        let p = self.prepare(bucket, query, req, None)?;
+        let stats = p
+            .searcher
+            .search(&p.block_query, &blocks::BlockStatsCollector)?;
+        for stat in stats {
+            let inside = req.from_ns.is_none_or(|f| stat.ts_min >= f)
+                && req.to_ns.is_none_or(|t| stat.ts_max < t);
+            if inside && stat.count > 0 && acc.same_bucket(stat.ts_min, stat.ts_max) {
+                acc.add_times(stat.ts_min, stat.count);
+            } else {
+                let doc: TantivyDocument = p.searcher.doc(stat.addr)?;
+                let Some(text) = self.events_text(&doc) else {
+                    continue;
+                };
+                for entry in blocks::entries(text) {
+                    let entry = entry.ok_or_else(|| damaged_block(bucket))?;
+                    if in_window((entry.time_ns, entry.id), req, None) {
+                        acc.add_time(entry.time_ns);
+                    }
                 }
+            }
+            if acc.is_full() {
+                return Ok(false);
             }
         }
         Ok(true)
@@ -957,6 +1011,14 @@ fn dir_size(dir: &Path) -> u64 {
 
 /// Whether an event's (time, id) is inside the request's time range and
 /// past its cursor.
+/// A bucket's block query and its exact matcher.
+struct Prepared {
+    searcher: Searcher,
+    matcher: Matcher,
+    fields: Option<Vec<String>>,
+    block_query: Box<dyn TQuery>,
+}
+
 /// What a bucket's search reads: candidate blocks (newest first by their
 /// latest event) and the exact matcher.
 struct Candidates {

@@ -315,6 +315,26 @@ pub fn aggregations<S: EventStore>(open: &dyn Fn(&Path) -> S) {
         "field names match without case"
     );
 
+    // Only times: whole blocks count from their span where they fit in
+    // one bucket and in the range, the others event by event.
+    for (interval, from, expected) in [
+        (20 * s, T0, vec![1, 2, 1]),
+        (10 * s, T0 + 15 * s, vec![0, 1, 1, 0, 1]),
+        (60 * s, T0, vec![4]),
+    ] {
+        let times = AggregateRequest {
+            from_ns: Some(from),
+            interval_ns: Some(interval),
+            top_field: None,
+            distinct_field: None,
+            ..base.clone()
+        };
+        let a = store.aggregate(&times).expect("aggregate");
+        let counts: Vec<u64> = a.histogram.iter().map(|b| b.count).collect();
+        let bounds = (interval / s, (from - T0) / s);
+        assert_eq!(counts, expected, "every {}s from +{}s", bounds.0, bounds.1);
+    }
+
     let q = AggregateRequest {
         query: "program:sshd".into(),
         to_ns: Some(T0 + 25 * s),
