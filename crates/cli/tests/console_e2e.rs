@@ -315,6 +315,7 @@ fn the_floor_works_in_a_real_browser() {
     // Search and open an event.
     b.goto("/search?q=e2e-alert-marker&from=now-1h&field=host");
     b.wait_until("a result", |b| b.has("[data-testid=event] summary"));
+    b.wait_until("the counts fragment", |b| b.has("[data-testid=top-values]"));
     assert_eq!(
         b.xpath_text("//*[@data-testid='top-values']/div[a[.='web7']]/span[@class='num']"),
         "1",

@@ -91,7 +91,7 @@
     });
   }
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); tick(); });
-  document.addEventListener("htmx:afterSettle", function (e) { drawCharts(e.detail.elt || document); });
+  document.addEventListener("htmx:afterSettle", function () { drawCharts(document); });
 
   // Keyboard: g then a letter moves between pages, / focuses the query,
   // ? shows the keys.

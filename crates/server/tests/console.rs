@@ -166,6 +166,7 @@ const PAGES: &[&str] = &[
     "/alerts",
     "/search",
     "/search?q=host:web1&from=now-1d&field=host",
+    "/search/counts?q=host:web1&from=now-1d&field=host",
     "/rules",
     "/checks",
     "/topology",

@@ -28,6 +28,7 @@ pub fn routes() -> Router<Shared> {
         .route("/alerts", get(alerts_page))
         .route("/alerts/{id}", get(alert_page))
         .route("/search", get(search_page))
+        .route("/search/counts", get(search_counts))
         .route("/events/{id}", get(event_page))
         .route("/rules", get(rules_page))
         .route("/rules/reload", post(reload_rules))
@@ -283,6 +284,19 @@ struct SearchPage {
     error: Option<String>,
     events: Vec<EventView>,
     next: Option<String>,
+    counts_url: String,
+}
+
+/// The histogram and top values: a fragment the search page loads after
+/// it shows the events, so that the newest matches are on screen at once
+/// while every match of the range is counted.
+#[derive(Template)]
+#[template(path = "console/search_counts.html")]
+struct SearchCounts {
+    from: String,
+    to: String,
+    field: String,
+    error: Option<String>,
     matched: u64,
     complete: bool,
     interval: String,
@@ -322,56 +336,77 @@ fn interval_for(span_ns: i64) -> i64 {
         .unwrap_or(86_400 * S)
 }
 
+impl SearchParams {
+    /// `from` as typed, or the default last hour.
+    fn from_text(&self) -> String {
+        if self.from.is_empty() {
+            "now-1h".to_string()
+        } else {
+            self.from.clone()
+        }
+    }
+
+    /// The range in ns, or what is wrong with it.
+    fn range(&self, now: i64) -> Result<(i64, i64), String> {
+        let from = parse_time(&self.from_text(), now).map_err(|e| format!("time range: {e}"))?;
+        let to = if self.to.is_empty() {
+            now
+        } else {
+            parse_time(&self.to, now).map_err(|e| format!("time range: {e}"))?
+        };
+        if from >= to {
+            return Err("the range ends before it starts".into());
+        }
+        Ok((from, to))
+    }
+
+    fn link(&self, path: &str, cursor: &str) -> String {
+        format!(
+            "{path}{}",
+            view::query_string(&[
+                ("q", &self.q),
+                ("from", &self.from_text()),
+                ("to", &self.to),
+                ("field", &self.field),
+                ("cursor", cursor),
+            ])
+        )
+    }
+}
+
+fn search_error(e: watchfloor_search::SearchError) -> Result<String, ConsoleError> {
+    match e {
+        watchfloor_search::SearchError::Query(e) => Ok(e.to_string()),
+        watchfloor_search::SearchError::TooBroad(e) => Ok(e),
+        e => Err(e.into()),
+    }
+}
+
 async fn search_page(
     State(app): State<Shared>,
     viewer: Viewer,
     Query(p): Query<SearchParams>,
 ) -> Result<Response, ConsoleError> {
     viewer.require(Action::Read)?;
-    let now = watchfloor_model::now_ns();
-    let from_text = if p.from.is_empty() {
-        "now-1h".to_string()
-    } else {
-        p.from.clone()
-    };
     let mut page = SearchPage {
         layout: Layout::new(&viewer, "Search", "/search"),
         q: p.q.clone(),
-        from: from_text.clone(),
+        from: p.from_text(),
         to: p.to.clone(),
         field: p.field.clone(),
         ranges: RANGES,
         error: None,
         events: Vec::new(),
         next: None,
-        matched: 0,
-        complete: true,
-        interval: String::new(),
-        bars: Vec::new(),
-        chart: String::new(),
-        top: Vec::new(),
-        top_missing: 0,
+        counts_url: p.link("/search/counts", ""),
     };
-    let range = parse_time(&from_text, now).and_then(|f| {
-        let t = if p.to.is_empty() {
-            Ok(now)
-        } else {
-            parse_time(&p.to, now)
-        };
-        t.map(|t| (f, t))
-    });
-    let (from_ns, to_ns) = match range {
-        Ok(r) if r.0 < r.1 => r,
-        Ok(_) => {
-            page.error = Some("the range ends before it starts".into());
-            return view::render(&page);
-        }
+    let (from_ns, to_ns) = match p.range(watchfloor_model::now_ns()) {
+        Ok(r) => r,
         Err(e) => {
-            page.error = Some(format!("time range: {e}"));
+            page.error = Some(e);
             return view::render(&page);
         }
     };
-    let interval = interval_for(to_ns - from_ns);
     let search = SearchRequest {
         query: p.q.clone(),
         tenant: viewer.principal.tenant.clone(),
@@ -380,7 +415,48 @@ async fn search_page(
         limit: 50,
         cursor: p.cursor.clone(),
     };
-    let aggregate = AggregateRequest {
+    let events = app.events.clone();
+    let found = blocking(move || events.search(&search))
+        .await
+        .map_err(|_| ConsoleError::Internal)?;
+    match found {
+        Ok(found) => {
+            page.events = found.events.iter().map(event_view).collect();
+            page.next = found.next.map(|c| p.link("/search", &c));
+        }
+        Err(e) => page.error = Some(search_error(e)?),
+    }
+    view::render(&page)
+}
+
+async fn search_counts(
+    State(app): State<Shared>,
+    viewer: Viewer,
+    Query(p): Query<SearchParams>,
+) -> Result<Response, ConsoleError> {
+    viewer.require(Action::Read)?;
+    let mut counts = SearchCounts {
+        from: p.from_text(),
+        to: p.to.clone(),
+        field: p.field.clone(),
+        error: None,
+        matched: 0,
+        complete: true,
+        interval: String::new(),
+        bars: Vec::new(),
+        chart: String::new(),
+        top: Vec::new(),
+        top_missing: 0,
+    };
+    let (from_ns, to_ns) = match p.range(watchfloor_model::now_ns()) {
+        Ok(r) => r,
+        Err(e) => {
+            counts.error = Some(e);
+            return view::render(&counts);
+        }
+    };
+    let interval = interval_for(to_ns - from_ns);
+    let request = AggregateRequest {
         query: p.q.clone(),
         tenant: viewer.principal.tenant.clone(),
         from_ns: Some(from_ns),
@@ -392,41 +468,20 @@ async fn search_page(
         ..Default::default()
     };
     let events = app.events.clone();
-    let result = blocking(move || {
-        let found = events.search(&search)?;
-        let counted = events.aggregate(&aggregate)?;
-        Ok::<_, watchfloor_search::SearchError>((found, counted))
-    })
-    .await
-    .map_err(|_| ConsoleError::Internal)?;
-    match result {
-        Ok((found, counted)) => {
-            page.events = found.events.iter().map(event_view).collect();
-            page.next = found.next.map(|c| {
-                format!(
-                    "/search{}",
-                    view::query_string(&[
-                        ("q", &p.q),
-                        ("from", &from_text),
-                        ("to", &p.to),
-                        ("field", &p.field),
-                        ("cursor", &c)
-                    ])
-                )
-            });
-            fill_counts(&mut page, &counted, interval, (from_ns, to_ns));
-        }
-        Err(watchfloor_search::SearchError::Query(e)) => page.error = Some(e.to_string()),
-        Err(watchfloor_search::SearchError::TooBroad(e)) => page.error = Some(e),
-        Err(e) => return Err(e.into()),
+    let counted = blocking(move || events.aggregate(&request))
+        .await
+        .map_err(|_| ConsoleError::Internal)?;
+    match counted {
+        Ok(a) => fill_counts(&mut counts, &a, interval, (from_ns, to_ns)),
+        Err(e) => counts.error = Some(search_error(e)?),
     }
-    view::render(&page)
+    view::render(&counts)
 }
 
-fn fill_counts(page: &mut SearchPage, a: &Aggregation, interval: i64, range: (i64, i64)) {
-    page.matched = a.matched;
-    page.complete = a.complete;
-    page.interval = view::span(interval);
+fn fill_counts(c: &mut SearchCounts, a: &Aggregation, interval: i64, range: (i64, i64)) {
+    c.matched = a.matched;
+    c.complete = a.complete;
+    c.interval = view::span(interval);
     let peak = a
         .histogram
         .iter()
@@ -434,7 +489,7 @@ fn fill_counts(page: &mut SearchPage, a: &Aggregation, interval: i64, range: (i6
         .max()
         .unwrap_or(0)
         .max(1);
-    page.bars = a
+    c.bars = a
         .histogram
         .iter()
         .map(|b| Bar {
@@ -449,22 +504,19 @@ fn fill_counts(page: &mut SearchPage, a: &Aggregation, interval: i64, range: (i6
         "x": a.histogram.iter().map(|b| b.start_ns / 1_000_000_000).collect::<Vec<_>>(),
         "series": [{"label": "events", "values": a.histogram.iter().map(|b| b.count).collect::<Vec<_>>()}],
     });
-    page.chart = chart.to_string();
+    c.chart = chart.to_string();
     if let Some(top) = &a.top {
         let total = a.matched.max(1);
-        page.top = top
+        c.top = top
             .values
             .iter()
             .map(|v| {
-                let q = format!(
-                    "{}:\"{}\"",
-                    top.field,
-                    v.value.replace('\\', "\\\\").replace('"', "\\\"")
-                );
+                let escaped = v.value.replace('\\', "\\\\").replace('"', "\\\"");
+                let q = format!("{}:\"{escaped}\"", top.field);
                 (v.value.clone(), v.count, (v.count * 20).div_ceil(total), q)
             })
             .collect();
-        page.top_missing = top.missing;
+        c.top_missing = top.missing;
     }
 }
 

@@ -2,7 +2,7 @@
 //! itself as JSON, the timeline in its own table.
 
 use rusqlite::{params, OptionalExtension, Transaction};
-use watchfloor_model::incident::{Domain, Incident, TimelineEntry};
+use watchfloor_model::incident::{Incident, TimelineEntry};
 
 use crate::incidents::{IncidentFilter, IncidentSort, IncidentStore, IncidentWrite};
 use crate::sqlite::{alert_from_row, SqliteStateStore};
@@ -81,6 +81,55 @@ fn order_by(sort: IncidentSort) -> &'static str {
     }
 }
 
+/// The list query with only the filters given, so that SQLite sees each
+/// condition as written and picks an index for it (`open = 1` with the
+/// priority order reads the open incidents only, not the whole history).
+fn list_query(f: &IncidentFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut conditions = vec!["tenant = ?".to_string()];
+    let mut values = vec![Value::Text(f.tenant.clone())];
+    let mut add = |condition: &str, value: Value| {
+        conditions.push(condition.to_string());
+        values.push(value);
+    };
+    if !f.statuses.is_empty() {
+        let list: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+        add(
+            "instr(',' || ? || ',', ',' || status || ',') > 0",
+            Value::Text(list.join(",")),
+        );
+    }
+    if let Some(d) = f.domain {
+        add("domain = ?", Value::Text(d.as_str().into()));
+    }
+    if let Some(k) = &f.kind {
+        add("kind = ?", Value::Text(k.clone()));
+    }
+    if let Some(p) = f.max_priority {
+        add("priority <= ?", Value::Integer(p.into()));
+    }
+    if let Some(a) = &f.assignee {
+        add("assignee = ?", Value::Text(a.clone()));
+    }
+    if let Some(t) = &f.team {
+        add("team = ?", Value::Text(t.clone()));
+    }
+    if let Some(since) = f.updated_since {
+        add("updated_ns >= ?", Value::Integer(since));
+    }
+    if f.open_only {
+        conditions.push("open = 1".into());
+    }
+    values.push(Value::Integer(f.limit.clamp(1, 10_000) as i64));
+    values.push(Value::Integer(f.offset as i64));
+    let sql = format!(
+        "SELECT id, body FROM incidents WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
+        conditions.join(" AND "),
+        order_by(f.sort)
+    );
+    (sql, values)
+}
+
 impl IncidentStore for SqliteStateStore {
     fn reserve_incident_id(&self) -> Result<i64> {
         let conn = self.conn();
@@ -138,40 +187,12 @@ impl IncidentStore for SqliteStateStore {
     }
 
     fn list_incidents(&self, f: &IncidentFilter) -> Result<Vec<Incident>> {
-        let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
-        let statuses = statuses.join(",");
-        let sql = format!(
-            "SELECT id, body FROM incidents
-             WHERE tenant = ?1
-               AND (?2 = '' OR instr(',' || ?2 || ',', ',' || status || ',') > 0)
-               AND (?3 = 0 OR open = 1)
-               AND (?4 IS NULL OR domain = ?4)
-               AND (?5 IS NULL OR kind = ?5)
-               AND (?6 IS NULL OR priority <= ?6)
-               AND (?7 IS NULL OR assignee = ?7)
-               AND (?8 IS NULL OR team = ?8)
-               AND (?9 IS NULL OR updated_ns >= ?9)
-             ORDER BY {} LIMIT ?10 OFFSET ?11",
-            order_by(f.sort)
-        );
+        let (sql, values) = list_query(f);
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(
-            params![
-                f.tenant,
-                statuses,
-                f.open_only,
-                f.domain.map(Domain::as_str),
-                f.kind,
-                f.max_priority,
-                f.assignee,
-                f.team,
-                f.updated_since,
-                f.limit.clamp(1, 10_000) as i64,
-                f.offset as i64
-            ],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-        )?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (id, body) = row?;

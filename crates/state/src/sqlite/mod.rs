@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS incidents (
 );
 CREATE INDEX IF NOT EXISTS incidents_tenant_updated ON incidents (tenant, updated_ns);
 CREATE INDEX IF NOT EXISTS incidents_open ON incidents (open) WHERE open = 1;
+CREATE INDEX IF NOT EXISTS incidents_open_queue ON incidents (tenant, priority, updated_ns) WHERE open = 1;
+CREATE INDEX IF NOT EXISTS incidents_tenant_created ON incidents (tenant, created_ns);
+CREATE INDEX IF NOT EXISTS incidents_tenant_priority ON incidents (tenant, priority, updated_ns);
 CREATE TABLE IF NOT EXISTS timeline (
     incident_id INTEGER NOT NULL,
     seq INTEGER NOT NULL,
