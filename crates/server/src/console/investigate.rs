@@ -338,7 +338,7 @@ fn interval_for(span_ns: i64) -> i64 {
 
 impl SearchParams {
     /// `from` as typed, or the default last hour.
-    fn from_text(&self) -> String {
+    fn range_start(&self) -> String {
         if self.from.is_empty() {
             "now-1h".to_string()
         } else {
@@ -348,7 +348,7 @@ impl SearchParams {
 
     /// The range in ns, or what is wrong with it.
     fn range(&self, now: i64) -> Result<(i64, i64), String> {
-        let from = parse_time(&self.from_text(), now).map_err(|e| format!("time range: {e}"))?;
+        let from = parse_time(&self.range_start(), now).map_err(|e| format!("time range: {e}"))?;
         let to = if self.to.is_empty() {
             now
         } else {
@@ -365,7 +365,7 @@ impl SearchParams {
             "{path}{}",
             view::query_string(&[
                 ("q", &self.q),
-                ("from", &self.from_text()),
+                ("from", &self.range_start()),
                 ("to", &self.to),
                 ("field", &self.field),
                 ("cursor", cursor),
@@ -391,7 +391,7 @@ async fn search_page(
     let mut page = SearchPage {
         layout: Layout::new(&viewer, "Search", "/search"),
         q: p.q.clone(),
-        from: p.from_text(),
+        from: p.range_start(),
         to: p.to.clone(),
         field: p.field.clone(),
         ranges: RANGES,
@@ -436,7 +436,7 @@ async fn search_counts(
 ) -> Result<Response, ConsoleError> {
     viewer.require(Action::Read)?;
     let mut counts = SearchCounts {
-        from: p.from_text(),
+        from: p.range_start(),
         to: p.to.clone(),
         field: p.field.clone(),
         error: None,
