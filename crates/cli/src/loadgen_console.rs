@@ -34,6 +34,10 @@ pub struct FillArgs {
     pub alerts: u64,
     #[arg(long, default_value_t = 10_000)]
     pub checks: u64,
+    /// Where the TCP checks connect (the default, the discard port on
+    /// loopback, is refused: every check is down and alerts).
+    #[arg(long, default_value = "127.0.0.1:9")]
+    pub check_target: String,
     /// Results stored per check (one per hour back from now).
     #[arg(long, default_value_t = 24)]
     pub samples: u64,
@@ -140,12 +144,15 @@ fn fill_alerts(a: &FillArgs, state: &SqliteStateStore, now: i64) -> anyhow::Resu
 fn fill_checks(a: &FillArgs, state: &SqliteStateStore, now: i64) -> anyhow::Result<()> {
     let pb = bar(a.checks, "checks");
     let mut rng = Rng::new(13);
+    let (host, port) = a
+        .check_target
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .ok_or_else(|| anyhow::anyhow!("--check-target: host:port"))?;
     for n in 0..a.checks {
         let name = format!("check-{n:05}");
-        // Port 9 (discard) on loopback: refused at once, so 10,000 checks
-        // cost the server little while it runs.
         let spec = serde_json::json!({
-            "name": name, "type": "tcp", "host": "127.0.0.1", "port": 9,
+            "name": name, "type": "tcp", "host": host, "port": port,
             "interval_secs": 300, "node": format!("host-{}", n % 500),
         });
         state.put_document(&a.tenant, "check", &name, &spec, None, now)?;
@@ -241,6 +248,10 @@ const PAGES: &[&str] = &[
     "/alerts",
     "/search",
     "/search?q=program:sshd&from=now-1h&field=host",
+    "/search/counts?from=now-1h",
+    "/search/counts?from=now-24h",
+    "/search/counts?q=program:sshd&from=now-15m&field=host",
+    "/search/counts?q=program:sshd&from=now-1h&field=host",
     "/rules",
     "/checks",
     "/checks/check-00001",

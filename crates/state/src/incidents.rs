@@ -68,6 +68,28 @@ pub struct IncidentWrite {
     pub notifications: Vec<NewNotification>,
 }
 
+/// A tenant's open incidents, counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenSummary {
+    /// Open incidents per (priority, domain).
+    pub counts: Vec<(u8, Domain, u64)>,
+    /// Open incidents past an SLA target.
+    pub breached: u64,
+    /// The nearest SLA deadlines, soonest first.
+    pub deadlines: Vec<SlaDeadline>,
+}
+
+/// The next SLA target of one open incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaDeadline {
+    pub id: i64,
+    pub title: String,
+    pub priority: u8,
+    /// `acknowledge` (not acknowledged yet) or `resolve`.
+    pub what: &'static str,
+    pub due_ns: i64,
+}
+
 /// Incidents, their timelines and the alerts waiting to be filed.
 pub trait IncidentStore: Send + Sync {
     /// A fresh incident id (a placeholder nobody sees until written with
@@ -85,6 +107,10 @@ pub trait IncidentStore: Send + Sync {
     fn open_incidents(&self) -> Result<Vec<Incident>>;
     /// The timeline of an incident of `tenant`, in order.
     fn timeline(&self, tenant: &str, id: i64) -> Result<Vec<TimelineEntry>>;
+    /// A tenant's open incidents counted for a wallboard (by priority and
+    /// domain, SLA breaches) and the `deadlines` nearest SLA deadlines,
+    /// without loading every open incident.
+    fn open_summary(&self, tenant: &str, deadlines: usize) -> Result<OpenSummary>;
     /// Alerts not yet filed into an incident, oldest first.
     fn unfiled_alerts(&self, limit: usize) -> Result<Vec<Alert>>;
 }

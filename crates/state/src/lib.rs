@@ -25,7 +25,9 @@ pub use alerts::{AlertFilter, AlertStore};
 pub use checkpoints::CheckpointStore;
 pub use checks::{CheckRollup, CheckSample, CheckStore};
 pub use documents::{Document, DocumentStore};
-pub use incidents::{IncidentFilter, IncidentSort, IncidentStore, IncidentWrite};
+pub use incidents::{
+    IncidentFilter, IncidentSort, IncidentStore, IncidentWrite, OpenSummary, SlaDeadline,
+};
 pub use outbox::{AckLink, Attempt, Delivery, NewNotification, NotificationRecord, OutboxStore};
 pub use sqlite::SqliteStateStore;
 

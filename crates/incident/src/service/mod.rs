@@ -330,6 +330,16 @@ impl Incidents {
         Ok(list)
     }
 
+    /// The open incidents counted for a wallboard, with the nearest SLA
+    /// deadlines (the store counts; no incident is loaded whole).
+    pub fn open_summary(
+        &self,
+        tenant: &str,
+        deadlines: usize,
+    ) -> Result<watchfloor_state::OpenSummary> {
+        Ok(self.store.open_summary(tenant, deadlines)?)
+    }
+
     pub fn timeline(&self, tenant: &str, id: i64) -> Result<Vec<TimelineEntry>> {
         self.get(tenant, id)?;
         Ok(self.store.timeline(tenant, id)?)

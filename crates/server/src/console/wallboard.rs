@@ -9,9 +9,9 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use watchfloor_model::incident::{Domain, Incident};
+use watchfloor_model::incident::Domain;
 use watchfloor_search::AggregateRequest;
-use watchfloor_state::{AlertFilter, IncidentFilter, IncidentSort};
+use watchfloor_state::AlertFilter;
 
 use super::session::{ConsoleError, Viewer};
 use super::view::{self, Layout};
@@ -25,9 +25,8 @@ pub fn routes() -> Router<Shared> {
         .route("/wallboard/panel", get(panel))
 }
 
-/// Open incidents the wallboard counts at most (a floor with more has
-/// bigger problems than the count being a floor).
-const MAX_OPEN: usize = 5_000;
+/// Down checks named on the board; the rest are counted.
+const MAX_DOWN_NAMED: usize = 12;
 const MINUTE_NS: i64 = 60_000_000_000;
 
 pub struct Timer {
@@ -51,6 +50,7 @@ pub struct Board {
     pub checks_down: usize,
     pub checks_other: usize,
     pub down: Vec<String>,
+    pub more_down: usize,
     pub events_per_min: String,
     pub alerts_last_hour: usize,
     /// Alerts per minute over the last hour, oldest first, with the bar's
@@ -96,35 +96,46 @@ async fn load(app: Shared, tenant: String) -> Result<Board, ConsoleError> {
 }
 
 fn board(app: &Shared, tenant: &str, now: i64) -> Result<Board, ConsoleError> {
-    let open = app.incidents.list(&IncidentFilter {
-        tenant: tenant.to_string(),
-        open_only: true,
-        sort: IncidentSort::Priority,
-        limit: MAX_OPEN,
-        ..Default::default()
-    })?;
+    let open = app.incidents.open_summary(tenant, 12)?;
     let alerts = app.state.list_alerts(&AlertFilter {
         tenant: tenant.to_string(),
         from_ns: Some(now - 60 * MINUTE_NS),
         limit: 10_000,
         ..Default::default()
     })?;
+    let count = |keep: &dyn Fn(u8, Domain) -> bool| -> u64 {
+        open.counts
+            .iter()
+            .filter(|(p, d, _)| keep(*p, *d))
+            .map(|c| c.2)
+            .sum()
+    };
     let mut b = Board {
         by_priority: (1..=5u8)
-            .map(|p| (p, open.iter().filter(|i| i.priority == p).count()))
+            .map(|p| (p, count(&|q, _| q == p) as usize))
             .collect(),
-        security: open
+        security: count(&|_, d| d != Domain::Operations) as usize,
+        operations: count(&|_, d| d != Domain::Security) as usize,
+        open: count(&|_, _| true) as usize,
+        breaches: open.breached as usize,
+        timers: open
+            .deadlines
             .iter()
-            .filter(|i| i.domain != Domain::Operations)
-            .count(),
-        operations: open.iter().filter(|i| i.domain != Domain::Security).count(),
-        open: open.len(),
-        breaches: open.iter().filter(|i| is_breached(i)).count(),
-        timers: sla_timers(&open, now),
+            .map(|d| Timer {
+                id: d.id,
+                title: d.title.clone(),
+                priority: d.priority,
+                what: d.what,
+                due_ms: view::epoch_ms(d.due_ns),
+                due_text: view::span(d.due_ns - now),
+                breached: d.due_ns < now,
+            })
+            .collect(),
         checks_up: 0,
         checks_down: 0,
         checks_other: 0,
         down: Vec::new(),
+        more_down: 0,
         events_per_min: events_per_minute(app, tenant, now),
         alerts_last_hour: alerts.len(),
         alert_bars: steps(per_minute(alerts.iter().map(|a| a.created_ns), now)),
@@ -136,42 +147,16 @@ fn board(app: &Shared, tenant: &str, now: i64) -> Result<Board, ConsoleError> {
             Some(watchfloor_monitor::Status::Ok) => b.checks_up += 1,
             Some(watchfloor_monitor::Status::Critical) => {
                 b.checks_down += 1;
-                b.down.push(live.monitor.name.clone());
+                if b.down.len() < MAX_DOWN_NAMED {
+                    b.down.push(live.monitor.name.clone());
+                } else {
+                    b.more_down += 1;
+                }
             }
             _ => b.checks_other += 1,
         }
     }
     Ok(b)
-}
-
-fn is_breached(i: &Incident) -> bool {
-    i.sla.ack_breached_ns.is_some() || i.sla.resolve_breached_ns.is_some()
-}
-
-/// The next SLA deadline of each open incident, soonest first.
-fn sla_timers(open: &[Incident], now: i64) -> Vec<Timer> {
-    let mut timers: Vec<Timer> = open
-        .iter()
-        .filter_map(|i| {
-            let (what, due) = match (i.acknowledged_ns, i.sla.ack_due_ns, i.sla.resolve_due_ns) {
-                (None, Some(ack), _) => ("acknowledge", ack),
-                (_, _, Some(resolve)) => ("resolve", resolve),
-                _ => return None,
-            };
-            Some(Timer {
-                id: i.id,
-                title: i.title.clone(),
-                priority: i.priority,
-                what,
-                due_ms: view::epoch_ms(due),
-                due_text: view::span(due - now),
-                breached: due < now,
-            })
-        })
-        .collect();
-    timers.sort_by_key(|t| t.due_ms);
-    timers.truncate(12);
-    timers
 }
 
 /// Counts per minute of the last hour, oldest first.

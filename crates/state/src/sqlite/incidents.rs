@@ -2,9 +2,11 @@
 //! itself as JSON, the timeline in its own table.
 
 use rusqlite::{params, OptionalExtension, Transaction};
-use watchfloor_model::incident::{Incident, TimelineEntry};
+use watchfloor_model::incident::{Domain, Incident, TimelineEntry};
 
-use crate::incidents::{IncidentFilter, IncidentSort, IncidentStore, IncidentWrite};
+use crate::incidents::{
+    IncidentFilter, IncidentSort, IncidentStore, IncidentWrite, OpenSummary, SlaDeadline,
+};
 use crate::sqlite::{alert_from_row, SqliteStateStore};
 use watchfloor_model::Alert;
 
@@ -199,6 +201,65 @@ impl IncidentStore for SqliteStateStore {
             out.push(incident_from_body(id, &body)?);
         }
         Ok(out)
+    }
+
+    fn open_summary(&self, tenant: &str, deadlines: usize) -> Result<OpenSummary> {
+        let conn = self.conn();
+        let mut summary = OpenSummary::default();
+        let mut stmt = conn.prepare_cached(
+            "SELECT priority, domain, count(*) FROM incidents
+             WHERE tenant = ?1 AND open = 1 GROUP BY priority, domain",
+        )?;
+        let rows = stmt.query_map(params![tenant], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (priority, domain, n) = row?;
+            let domain: Domain = serde_json::from_value(serde_json::Value::String(domain.clone()))
+                .map_err(|_| StateError::Corrupt(format!("incident domain {domain:?}")))?;
+            summary.counts.push((priority as u8, domain, n as u64));
+        }
+        summary.breached = conn
+            .prepare_cached(
+                "SELECT count(*) FROM incidents WHERE tenant = ?1 AND open = 1
+                   AND (json_extract(body, '$.sla.ack_breached_ns') IS NOT NULL
+                        OR json_extract(body, '$.sla.resolve_breached_ns') IS NOT NULL)",
+            )?
+            .query_row(params![tenant], |r| r.get::<_, i64>(0))? as u64;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, title, priority, what, due FROM (
+                 SELECT id, json_extract(body, '$.title') AS title, priority,
+                   CASE WHEN json_extract(body, '$.acknowledged_ns') IS NULL
+                             AND json_extract(body, '$.sla.ack_due_ns') IS NOT NULL
+                        THEN 'acknowledge' ELSE 'resolve' END AS what,
+                   CASE WHEN json_extract(body, '$.acknowledged_ns') IS NULL
+                             AND json_extract(body, '$.sla.ack_due_ns') IS NOT NULL
+                        THEN json_extract(body, '$.sla.ack_due_ns')
+                        ELSE json_extract(body, '$.sla.resolve_due_ns') END AS due
+                 FROM incidents WHERE tenant = ?1 AND open = 1)
+             WHERE due IS NOT NULL ORDER BY due, id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![tenant, deadlines as i64], |r| {
+            Ok(SlaDeadline {
+                id: r.get(0)?,
+                title: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                priority: r.get::<_, i64>(2)? as u8,
+                what: if r.get::<_, String>(3)? == "acknowledge" {
+                    "acknowledge"
+                } else {
+                    "resolve"
+                },
+                due_ns: r.get(4)?,
+            })
+        })?;
+        for row in rows {
+            summary.deadlines.push(row?);
+        }
+        Ok(summary)
     }
 
     fn open_incidents(&self) -> Result<Vec<Incident>> {

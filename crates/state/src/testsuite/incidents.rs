@@ -10,6 +10,64 @@ use watchfloor_model::Severity;
 use super::{alert, entry, incident, write, T0};
 use crate::{AlertFilter, AlertStore, IncidentFilter, IncidentSort, IncidentStore, StateError};
 
+/// The wallboard's counts agree with the incidents: open ones only, per
+/// priority and domain, breaches, and the nearest deadlines (the
+/// acknowledge target until acknowledged, then the resolve target).
+pub fn open_summary<S: IncidentStore>(open: &dyn Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let mut writes = Vec::new();
+    let specs = [
+        ("acme", "new", 1, Some(500), None, false),
+        ("acme", "acknowledged", 1, Some(100), Some(900), true),
+        ("acme", "new", 3, Some(300), Some(800), false),
+        ("acme", "resolved", 2, Some(50), None, false),
+        ("other", "new", 1, Some(10), None, false),
+    ];
+    for (tenant, status, priority, ack_due, resolve_due, breached) in specs {
+        let id = store.reserve_incident_id().expect("reserve");
+        let mut i = incident(id, tenant, 1, status, priority, 1);
+        i.sla.ack_due_ns = ack_due.map(|d| T0 + d);
+        i.sla.resolve_due_ns = resolve_due.map(|d| T0 + d);
+        if status == "acknowledged" {
+            i.acknowledged_ns = Some(T0);
+        }
+        if breached {
+            i.sla.ack_breached_ns = Some(T0 + 100);
+        }
+        writes.push(write(i, 0, vec![entry(id, 1)], vec![]));
+    }
+    store.write_incidents(&writes).expect("write");
+    let s = store.open_summary("acme", 10).expect("summary");
+    let mut counts = s.counts.clone();
+    counts.sort_by_key(|c| c.0);
+    let security = watchfloor_model::incident::Domain::Security;
+    assert_eq!(
+        counts,
+        vec![(1, security, 2), (3, security, 1)],
+        "open only, this tenant"
+    );
+    assert_eq!(s.breached, 1);
+    let due: Vec<(&str, i64)> = s
+        .deadlines
+        .iter()
+        .map(|d| (d.what, d.due_ns - T0))
+        .collect();
+    assert_eq!(
+        due,
+        vec![("acknowledge", 300), ("acknowledge", 500), ("resolve", 900)],
+        "the acknowledged one counts to its resolve target"
+    );
+    assert_eq!(
+        store
+            .open_summary("acme", 1)
+            .expect("summary")
+            .deadlines
+            .len(),
+        1
+    );
+}
+
 pub fn incident_semantics<S: AlertStore + IncidentStore>(open: &dyn Fn(&Path) -> S) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());

@@ -146,6 +146,11 @@ macro_rules! state_store_test_suite {
         }
 
         #[test]
+        fn incident_open_summary() {
+            $crate::testsuite::incidents::open_summary(&$open);
+        }
+
+        #[test]
         fn incidents() {
             $crate::testsuite::incidents::incident_semantics(&$open);
         }
