@@ -413,3 +413,55 @@ fn the_floor_works_in_a_real_browser() {
     assert_eq!(comments, vec!["Blocking 203.0.113.9 at the edge"]);
     eprintln!("first contentful paint: wallboard {fcp_wallboard:.0} ms, queue {fcp_queue:.0} ms");
 }
+
+/// First contentful paint and load time of the main pages in Chromium,
+/// against a running server filled by `watchfloor loadgen fill` (not part
+/// of the suite; `docs/BENCHMARKS.md` has the command):
+/// `WATCHFLOOR_BENCH_URL=http://127.0.0.1:18090 WATCHFLOOR_BENCH_USER=bench
+/// WATCHFLOOR_PASSWORD=... cargo test --release -p watchfloor-cli --test
+/// console_e2e -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn first_contentful_paint_of_the_main_pages() {
+    let url = std::env::var("WATCHFLOOR_BENCH_URL").expect("WATCHFLOOR_BENCH_URL");
+    let user = std::env::var("WATCHFLOOR_BENCH_USER").expect("WATCHFLOOR_BENCH_USER");
+    let password = std::env::var("WATCHFLOOR_PASSWORD").expect("WATCHFLOOR_PASSWORD");
+    let b = Browser::start(&url);
+    b.goto("/login");
+    b.fill("#username", &user);
+    b.fill("#password", &password);
+    b.click("button[type=submit]");
+    b.wait_until("the wallboard", |b| b.path() == "/wallboard");
+    let pages = [
+        "/wallboard",
+        "/incidents",
+        "/incidents/1",
+        "/alerts",
+        "/search",
+        "/search?q=program:sshd&from=now-1h&field=host",
+        "/checks",
+        "/topology",
+    ];
+    println!(
+        "{:<48} {:>8} {:>8} {:>8}",
+        "page", "FCP ms", "DCL ms", "load ms"
+    );
+    for page in pages {
+        for round in 0..5 {
+            b.goto(page);
+            let t = b.script(
+                "const n = performance.getEntriesByType('navigation')[0];
+                 const p = performance.getEntriesByName('first-contentful-paint')[0];
+                 return [p ? p.startTime : -1, n.domContentLoadedEventEnd, n.loadEventEnd];",
+            );
+            if round == 4 {
+                println!(
+                    "{page:<48} {:>8.0} {:>8.0} {:>8.0}",
+                    t[0].as_f64().unwrap_or(-1.0),
+                    t[1].as_f64().unwrap_or(-1.0),
+                    t[2].as_f64().unwrap_or(-1.0)
+                );
+            }
+        }
+    }
+}

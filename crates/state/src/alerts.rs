@@ -5,6 +5,16 @@ use watchfloor_model::{Alert, Severity};
 
 use crate::Result;
 
+/// Alerts counted over a period (see [`AlertStore::alert_activity`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertActivity {
+    pub total: u64,
+    /// (bucket number from the start, alerts), buckets with none left out.
+    pub buckets: Vec<(i64, u64)>,
+    /// (rule title, alerts), most first, ties by title.
+    pub top_rules: Vec<(String, u64)>,
+}
+
 /// Filters for listing alerts; all optional but the tenant.
 #[derive(Debug, Clone, Default)]
 pub struct AlertFilter {
@@ -27,6 +37,16 @@ pub trait AlertStore: Send + Sync {
     fn insert_alerts(&self, alerts: &[Alert]) -> Result<Vec<Alert>>;
     /// Alerts of a tenant, newest first.
     fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>>;
+    /// A tenant's alerts since a time, counted by the store: per bucket of
+    /// `bucket_ns` (by alert time, bucket 0 starting at `since_ns`) and the
+    /// `top` rules with most alerts.
+    fn alert_activity(
+        &self,
+        tenant: &str,
+        since_ns: i64,
+        bucket_ns: i64,
+        top: usize,
+    ) -> Result<AlertActivity>;
     /// Alert counts per level, all tenants (for metrics).
     fn alert_counts(&self) -> Result<Vec<(Severity, u64)>>;
 }

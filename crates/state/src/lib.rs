@@ -21,7 +21,7 @@ pub mod testsuite;
 pub use access::{
     AccessStore, AuditFilter, AuditRecord, NewUser, TenantRecord, TokenRecord, UserRecord,
 };
-pub use alerts::{AlertFilter, AlertStore};
+pub use alerts::{AlertActivity, AlertFilter, AlertStore};
 pub use checkpoints::CheckpointStore;
 pub use checks::{CheckRollup, CheckSample, CheckStore};
 pub use documents::{Document, DocumentStore};

@@ -11,7 +11,6 @@ use axum::routing::get;
 use axum::Router;
 use watchfloor_model::incident::Domain;
 use watchfloor_search::AggregateRequest;
-use watchfloor_state::AlertFilter;
 
 use super::session::{ConsoleError, Viewer};
 use super::view::{self, Layout};
@@ -97,12 +96,9 @@ async fn load(app: Shared, tenant: String) -> Result<Board, ConsoleError> {
 
 fn board(app: &Shared, tenant: &str, now: i64) -> Result<Board, ConsoleError> {
     let open = app.incidents.open_summary(tenant, 12)?;
-    let alerts = app.state.list_alerts(&AlertFilter {
-        tenant: tenant.to_string(),
-        from_ns: Some(now - 60 * MINUTE_NS),
-        limit: 10_000,
-        ..Default::default()
-    })?;
+    let alerts = app
+        .state
+        .alert_activity(tenant, now - 60 * MINUTE_NS, MINUTE_NS, 5)?;
     let count = |keep: &dyn Fn(u8, Domain) -> bool| -> u64 {
         open.counts
             .iter()
@@ -137,9 +133,9 @@ fn board(app: &Shared, tenant: &str, now: i64) -> Result<Board, ConsoleError> {
         down: Vec::new(),
         more_down: 0,
         events_per_min: events_per_minute(app, tenant, now),
-        alerts_last_hour: alerts.len(),
-        alert_bars: steps(per_minute(alerts.iter().map(|a| a.created_ns), now)),
-        top_rules: top_rules(alerts.iter().map(|a| a.rule_title.as_str())),
+        alerts_last_hour: alerts.total as usize,
+        alert_bars: steps(per_minute(&alerts.buckets)),
+        top_rules: top_rules(&alerts.top_rules),
         updated: view::time(now),
     };
     for live in app.monitoring.of_tenant(tenant) {
@@ -159,13 +155,13 @@ fn board(app: &Shared, tenant: &str, now: i64) -> Result<Board, ConsoleError> {
     Ok(b)
 }
 
-/// Counts per minute of the last hour, oldest first.
-fn per_minute(times: impl Iterator<Item = i64>, now: i64) -> Vec<u32> {
+/// Counts per minute of the last hour, oldest first, from the store's
+/// buckets (minute 0 is an hour ago).
+fn per_minute(buckets: &[(i64, u64)]) -> Vec<u32> {
     let mut bars = vec![0u32; 60];
-    for t in times {
-        let age = (now - t) / MINUTE_NS;
-        if (0..60).contains(&age) {
-            bars[59 - age as usize] += 1;
+    for &(minute, n) in buckets {
+        if let Some(bar) = usize::try_from(minute).ok().and_then(|m| bars.get_mut(m)) {
+            *bar = n as u32;
         }
     }
     bars
@@ -180,18 +176,12 @@ fn steps(counts: Vec<u32>) -> Vec<(u32, u32)> {
         .collect()
 }
 
-/// The five rules with most alerts, with a bar width in 5 % steps.
-fn top_rules<'a>(titles: impl Iterator<Item = &'a str>) -> Vec<(String, usize, u32)> {
-    let mut counts: std::collections::HashMap<&str, usize> = Default::default();
-    for t in titles {
-        *counts.entry(t).or_default() += 1;
-    }
-    let mut list: Vec<(&str, usize)> = counts.into_iter().collect();
-    list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let peak = list.first().map(|x| x.1).unwrap_or(1).max(1);
-    list.into_iter()
-        .take(5)
-        .map(|(t, n)| (t.to_string(), n, (n * 20).div_ceil(peak) as u32))
+/// The rules with most alerts, with a bar width in 5 % steps.
+fn top_rules(rules: &[(String, u64)]) -> Vec<(String, usize, u32)> {
+    let peak = rules.first().map(|r| r.1).unwrap_or(1).max(1);
+    rules
+        .iter()
+        .map(|(t, n)| (t.clone(), *n as usize, (n * 20).div_ceil(peak) as u32))
         .collect()
 }
 
@@ -222,10 +212,9 @@ mod tests {
 
     #[test]
     fn minutes_and_rules_are_counted() {
-        let now = 100 * MINUTE_NS;
-        let bars = per_minute([now - 1, now - 1, now - 61 * MINUTE_NS].into_iter(), now);
-        assert_eq!((bars[59], bars.iter().sum::<u32>()), (2, 2));
-        let top = top_rules(["a", "b", "a"].into_iter());
+        let bars = per_minute(&[(0, 3), (59, 2), (60, 9), (-1, 9)]);
+        assert_eq!((bars[0], bars[59], bars.iter().sum::<u32>()), (3, 2, 5));
+        let top = top_rules(&[("a".to_string(), 2), ("b".to_string(), 1)]);
         assert_eq!(top[0], ("a".to_string(), 2, 20));
         assert_eq!(top[1], ("b".to_string(), 1, 10));
         assert_eq!(steps(vec![0, 1, 4]), vec![(0, 0), (1, 5), (4, 20)]);

@@ -3,7 +3,7 @@
 use rusqlite::params;
 use watchfloor_model::{Alert, Severity};
 
-use crate::alerts::{AlertFilter, AlertStore};
+use crate::alerts::{AlertActivity, AlertFilter, AlertStore};
 use crate::sqlite::SqliteStateStore;
 use crate::{Result, StateError};
 
@@ -54,6 +54,40 @@ impl AlertStore for SqliteStateStore {
         }
         tx.commit()?;
         Ok(stored)
+    }
+
+    fn alert_activity(
+        &self,
+        tenant: &str,
+        since_ns: i64,
+        bucket_ns: i64,
+        top: usize,
+    ) -> Result<AlertActivity> {
+        let conn = self.conn();
+        let mut activity = AlertActivity::default();
+        let mut stmt = conn.prepare_cached(
+            "SELECT (time_ns - ?2) / ?3, count(*) FROM alerts
+             WHERE tenant = ?1 AND time_ns >= ?2 GROUP BY 1 ORDER BY 1",
+        )?;
+        let rows = stmt.query_map(params![tenant, since_ns, bucket_ns.max(1)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        for row in rows {
+            let bucket = row?;
+            activity.total += bucket.1;
+            activity.buckets.push(bucket);
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT rule_title, count(*) FROM alerts WHERE tenant = ?1 AND time_ns >= ?2
+             GROUP BY rule_title ORDER BY 2 DESC, 1 LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![tenant, since_ns, top as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        for row in rows {
+            activity.top_rules.push(row?);
+        }
+        Ok(activity)
     }
 
     fn list_alerts(&self, f: &AlertFilter) -> Result<Vec<Alert>> {

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_tenant_id ON alerts (tenant, id);
+CREATE INDEX IF NOT EXISTS alerts_tenant_time ON alerts (tenant, time_ns);
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant TEXT NOT NULL,

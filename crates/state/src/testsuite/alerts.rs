@@ -9,6 +9,29 @@ use super::{alert, T0};
 use crate::{AlertFilter, AlertStore};
 
 /// Alert de-duplication by key across reopening, filters and counts.
+/// Per-bucket counts and top rules over a period, one tenant's only.
+pub fn alert_activity<S: AlertStore>(open: &dyn Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let mut b = alert("b1", "acme", Severity::High, "web1", 70);
+    b.rule_title = "Rule a".into();
+    store
+        .insert_alerts(&[
+            alert("a", "acme", Severity::High, "web1", 5),
+            alert("early", "acme", Severity::High, "web1", -100),
+            b,
+            alert("c", "acme", Severity::Low, "web2", 130),
+            alert("x", "other", Severity::High, "web1", 10),
+        ])
+        .expect("insert");
+    let a = store
+        .alert_activity("acme", super::T0, 60_000_000_000, 1)
+        .expect("activity");
+    assert_eq!(a.total, 3, "since T0, this tenant");
+    assert_eq!(a.buckets, vec![(0, 1), (1, 1), (2, 1)]);
+    assert_eq!(a.top_rules, vec![("Rule a".to_string(), 2)]);
+}
+
 pub fn alerts_are_stored_once_and_filtered<S: AlertStore>(open: &dyn Fn(&Path) -> S) {
     let dir = tempfile::tempdir().expect("tempdir");
     {

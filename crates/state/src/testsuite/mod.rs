@@ -146,6 +146,11 @@ macro_rules! state_store_test_suite {
         }
 
         #[test]
+        fn alert_activity() {
+            $crate::testsuite::alerts::alert_activity(&$open);
+        }
+
+        #[test]
         fn incident_open_summary() {
             $crate::testsuite::incidents::open_summary(&$open);
         }
