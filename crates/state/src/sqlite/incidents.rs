@@ -20,12 +20,25 @@ fn incident_from_body(id: i64, body: &str) -> Result<Incident> {
     serde_json::from_str(body).map_err(|e| StateError::Corrupt(format!("incident {id}: {e}")))
 }
 
+/// The next SLA target of an incident: acknowledge until it is
+/// acknowledged, then resolve.
+fn next_sla(i: &Incident) -> (Option<&'static str>, Option<i64>) {
+    match (i.acknowledged_ns, i.sla.ack_due_ns, i.sla.resolve_due_ns) {
+        (None, Some(ack), _) => (Some("acknowledge"), Some(ack)),
+        (_, _, Some(resolve)) => (Some("resolve"), Some(resolve)),
+        _ => (None, None),
+    }
+}
+
 fn write_row(tx: &Transaction<'_>, i: &Incident) -> Result<usize> {
     let body = to_json(&format!("incident {}", i.id), i)?;
+    let (sla_kind, sla_due) = next_sla(i);
+    let breached = i.sla.ack_breached_ns.is_some() || i.sla.resolve_breached_ns.is_some();
     Ok(tx.execute(
         "UPDATE incidents SET tenant = ?2, version = ?3, status = ?4, open = ?5, priority = ?6,
              domain = ?7, kind = ?8, assignee = ?9, team = ?10, created_ns = ?11,
-             updated_ns = ?12, body = ?13
+             updated_ns = ?12, body = ?13, title = ?14, sla_kind = ?15, sla_due_ns = ?16,
+             sla_breached = ?17
          WHERE id = ?1",
         params![
             i.id,
@@ -40,7 +53,11 @@ fn write_row(tx: &Transaction<'_>, i: &Incident) -> Result<usize> {
             i.team,
             i.created_ns,
             i.updated_ns,
-            body
+            body,
+            i.title,
+            sla_kind,
+            sla_due,
+            breached
         ],
     )?)
 }
@@ -225,30 +242,20 @@ impl IncidentStore for SqliteStateStore {
         }
         summary.breached = conn
             .prepare_cached(
-                "SELECT count(*) FROM incidents WHERE tenant = ?1 AND open = 1
-                   AND (json_extract(body, '$.sla.ack_breached_ns') IS NOT NULL
-                        OR json_extract(body, '$.sla.resolve_breached_ns') IS NOT NULL)",
+                "SELECT count(*) FROM incidents WHERE tenant = ?1 AND open = 1 AND sla_breached = 1",
             )?
             .query_row(params![tenant], |r| r.get::<_, i64>(0))? as u64;
         let mut stmt = conn.prepare_cached(
-            "SELECT id, title, priority, what, due FROM (
-                 SELECT id, json_extract(body, '$.title') AS title, priority,
-                   CASE WHEN json_extract(body, '$.acknowledged_ns') IS NULL
-                             AND json_extract(body, '$.sla.ack_due_ns') IS NOT NULL
-                        THEN 'acknowledge' ELSE 'resolve' END AS what,
-                   CASE WHEN json_extract(body, '$.acknowledged_ns') IS NULL
-                             AND json_extract(body, '$.sla.ack_due_ns') IS NOT NULL
-                        THEN json_extract(body, '$.sla.ack_due_ns')
-                        ELSE json_extract(body, '$.sla.resolve_due_ns') END AS due
-                 FROM incidents WHERE tenant = ?1 AND open = 1)
-             WHERE due IS NOT NULL ORDER BY due, id LIMIT ?2",
+            "SELECT id, title, priority, sla_kind, sla_due_ns FROM incidents
+             WHERE tenant = ?1 AND open = 1 AND sla_due_ns IS NOT NULL
+             ORDER BY sla_due_ns, id LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![tenant, deadlines as i64], |r| {
             Ok(SlaDeadline {
                 id: r.get(0)?,
-                title: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                title: r.get(1)?,
                 priority: r.get::<_, i64>(2)? as u8,
-                what: if r.get::<_, String>(3)? == "acknowledge" {
+                what: if r.get::<_, Option<String>>(3)?.as_deref() == Some("acknowledge") {
                     "acknowledge"
                 } else {
                     "resolve"
@@ -327,5 +334,50 @@ impl IncidentStore for SqliteStateStore {
             out.push(alert_from_row(id, &body, None)?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data directory from before the wallboard's columns gets them
+    /// filled from the stored incidents, with the same summary.
+    #[test]
+    fn the_sla_columns_are_filled_for_incidents_stored_before_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStateStore::open(&dir.path().join("state.db")).expect("open");
+        let id = store.reserve_incident_id().expect("reserve");
+        let incident: Incident = serde_json::from_value(serde_json::json!({
+            "id": id, "tenant": "acme", "version": 1, "title": "Link down",
+            "domain": "operations", "type": "outage", "severity": "high", "impact": "high",
+            "urgency": "high", "priority": 1, "status": "new", "created_ns": 1, "updated_ns": 1,
+            "sla": {"ack_due_ns": 500, "resolve_due_ns": 900, "ack_breached_ns": 600},
+        }))
+        .expect("incident");
+        let write = IncidentWrite {
+            incident,
+            expected_version: 0,
+            entries: Vec::new(),
+            alert_ids: Vec::new(),
+            notifications: Vec::new(),
+        };
+        store.write_incidents(&[write]).expect("write");
+        let before = store.open_summary("acme", 5).expect("summary");
+        assert_eq!((before.breached, before.deadlines[0].due_ns), (1, 500));
+        {
+            let conn = store.conn();
+            conn.execute_batch(
+                "DROP INDEX incidents_open_sla;
+                 ALTER TABLE incidents DROP COLUMN title;
+                 ALTER TABLE incidents DROP COLUMN sla_kind;
+                 ALTER TABLE incidents DROP COLUMN sla_due_ns;
+                 ALTER TABLE incidents DROP COLUMN sla_breached;",
+            )
+            .expect("the old layout");
+            crate::sqlite::migrate(&conn).expect("migrate");
+        }
+        assert_eq!(store.open_summary("acme", 5).expect("summary"), before);
+        assert_eq!(before.deadlines[0].title, "Link down");
     }
 }

@@ -202,7 +202,7 @@ impl SqliteStateStore {
 }
 
 /// Columns added after the first release of a table.
-fn migrate(conn: &Connection) -> Result<()> {
+pub(crate) fn migrate(conn: &Connection) -> Result<()> {
     let has_incident_id: bool = conn.query_row(
         "SELECT COUNT(*) FROM pragma_table_info('alerts') WHERE name = 'incident_id'",
         [],
@@ -214,6 +214,36 @@ fn migrate(conn: &Connection) -> Result<()> {
              CREATE INDEX IF NOT EXISTS alerts_unfiled ON alerts (id) WHERE incident_id IS NULL;",
         )?;
     }
+    let has_sla_columns: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('incidents') WHERE name = 'sla_due_ns'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_sla_columns {
+        // The wallboard's columns (2026-12-02), filled from the stored incidents once.
+        conn.execute_batch(
+            "ALTER TABLE incidents ADD COLUMN title TEXT NOT NULL DEFAULT '';
+             ALTER TABLE incidents ADD COLUMN sla_kind TEXT;
+             ALTER TABLE incidents ADD COLUMN sla_due_ns INTEGER;
+             ALTER TABLE incidents ADD COLUMN sla_breached INTEGER NOT NULL DEFAULT 0;
+             UPDATE incidents SET
+               title = coalesce(json_extract(body, '$.title'), ''),
+               sla_kind = CASE
+                 WHEN json_extract(body, '$.acknowledged_ns') IS NULL
+                      AND json_extract(body, '$.sla.ack_due_ns') IS NOT NULL THEN 'acknowledge'
+                 WHEN json_extract(body, '$.sla.resolve_due_ns') IS NOT NULL THEN 'resolve' END,
+               sla_due_ns = CASE
+                 WHEN json_extract(body, '$.acknowledged_ns') IS NULL
+                      AND json_extract(body, '$.sla.ack_due_ns') IS NOT NULL
+                   THEN json_extract(body, '$.sla.ack_due_ns')
+                 ELSE json_extract(body, '$.sla.resolve_due_ns') END,
+               sla_breached = (json_extract(body, '$.sla.ack_breached_ns') IS NOT NULL
+                   OR json_extract(body, '$.sla.resolve_breached_ns') IS NOT NULL);",
+        )?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS incidents_open_sla ON incidents (tenant, sla_due_ns) WHERE open = 1;",
+    )?;
     Ok(())
 }
 
