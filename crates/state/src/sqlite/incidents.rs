@@ -224,7 +224,9 @@ impl IncidentStore for SqliteStateStore {
         let conn = self.conn();
         let mut summary = OpenSummary::default();
         let mut stmt = conn.prepare_cached(
-            "SELECT priority, domain, count(*) FROM incidents
+            // Named: without statistics the planner may prefer the full
+            // (tenant, priority) index and read every incident ever filed.
+            "SELECT priority, domain, count(*) FROM incidents INDEXED BY incidents_open_board
              WHERE tenant = ?1 AND open = 1 GROUP BY priority, domain",
         )?;
         let rows = stmt.query_map(params![tenant], |r| {
@@ -242,7 +244,8 @@ impl IncidentStore for SqliteStateStore {
         }
         summary.breached = conn
             .prepare_cached(
-                "SELECT count(*) FROM incidents WHERE tenant = ?1 AND open = 1 AND sla_breached = 1",
+                "SELECT count(*) FROM incidents INDEXED BY incidents_open_board
+                 WHERE tenant = ?1 AND open = 1 AND sla_breached = 1",
             )?
             .query_row(params![tenant], |r| r.get::<_, i64>(0))? as u64;
         let mut stmt = conn.prepare_cached(
@@ -369,6 +372,7 @@ mod tests {
             let conn = store.conn();
             conn.execute_batch(
                 "DROP INDEX incidents_open_sla;
+                 DROP INDEX incidents_open_board;
                  ALTER TABLE incidents DROP COLUMN title;
                  ALTER TABLE incidents DROP COLUMN sla_kind;
                  ALTER TABLE incidents DROP COLUMN sla_due_ns;
