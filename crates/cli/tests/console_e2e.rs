@@ -55,7 +55,8 @@ impl Browser {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                    "--window-size=1440,1000", format!("--user-data-dir={}", profile.path().display()),
+                    "--window-size=1440,1000", "--disable-renderer-backgrounding",
+                    "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows", format!("--user-data-dir={}", profile.path().display()),
                 ],
             }
         });
@@ -209,8 +210,13 @@ impl Browser {
     /// First contentful paint of the current page, in ms (browser's
     /// performance API).
     fn first_contentful_paint(&self) -> f64 {
-        self.script(
-            "const e = performance.getEntriesByName('first-contentful-paint')[0]; return e ? e.startTime : -1;",
+        self.async_script(
+            "const done = arguments[arguments.length - 1];
+             new PerformanceObserver((list) => {
+               const e = list.getEntriesByName('first-contentful-paint')[0];
+               if (e) done(e.startTime);
+             }).observe({type: 'paint', buffered: true});
+             setTimeout(() => done(-1), 2000);",
         )
         .as_f64()
         .unwrap_or(-1.0)
@@ -449,10 +455,15 @@ fn first_contentful_paint_of_the_main_pages() {
     for page in pages {
         for round in 0..5 {
             b.goto(page);
-            let t = b.script(
-                "const n = performance.getEntriesByType('navigation')[0];
-                 const p = performance.getEntriesByName('first-contentful-paint')[0];
-                 return [p ? p.startTime : -1, n.domContentLoadedEventEnd, n.loadEventEnd];",
+            let t = b.async_script(
+                "const done = arguments[arguments.length - 1];
+                 const n = performance.getEntriesByType('navigation')[0];
+                 const report = (fcp) => done([fcp, n.domContentLoadedEventEnd, n.loadEventEnd]);
+                 new PerformanceObserver((list) => {
+                   const e = list.getEntriesByName('first-contentful-paint')[0];
+                   if (e) report(e.startTime);
+                 }).observe({type: 'paint', buffered: true});
+                 setTimeout(() => report(-1), 2000);",
             );
             if round == 4 {
                 println!(
