@@ -353,6 +353,12 @@ fn the_floor_works_in_a_real_browser() {
     });
     b.screenshot("check");
 
+    // The queue is live and keeps what the analyst ticked: a new incident
+    // arrives (a router's check fails) while incident 1 is selected.
+    b.goto("/incidents");
+    b.wait_until("the queue", |b| b.has("input[data-select][value='1']"));
+    b.click("input[data-select][value='1']");
+    b.script("window.__notReloaded = true; return 1;");
     // The topology, coloured by state, marks the root cause of an outage:
     // the router's check fails, the host behind it is unreachable.
     let put = |path: &str, body: Value| {
@@ -377,6 +383,15 @@ fn the_floor_works_in_a_real_browser() {
         .send()
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().unwrap_or_default());
+    b.wait_until("the new incident in the live queue", |b| {
+        b.text("#queue-rows").contains("r1-ssh")
+    });
+    assert_eq!(
+        b.script("return [window.__notReloaded === true, document.querySelector(\"input[data-select][value='1']\").checked, document.getElementById('selected-count').textContent];"),
+        json!([true, true, "1"]),
+        "no reload, and incident 1 is still selected"
+    );
+    b.screenshot("queue");
     b.wait_until("the root cause on the topology", |b| {
         b.goto("/topology");
         b.text("[data-testid=root-cause]").contains("r1")
@@ -386,8 +401,6 @@ fn the_floor_works_in_a_real_browser() {
     b.screenshot("topology");
     b.goto("/availability?by=node");
     b.screenshot("availability");
-    b.goto("/incidents");
-    b.screenshot("queue");
 
     // A viewer sees no action and a forged POST is refused.
     b.login("vic");

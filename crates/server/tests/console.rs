@@ -168,6 +168,7 @@ const PAGES: &[&str] = &[
     "/search?q=host:web1&from=now-1d&field=host",
     "/search/counts?q=host:web1&from=now-1d&field=host",
     "/rules",
+    "/rules?q=brute&page=0",
     "/checks",
     "/topology",
     "/availability",
@@ -197,6 +198,16 @@ async fn every_page_renders_for_an_admin_with_the_security_headers() {
         );
         assert!(!a.body.contains("<script>"), "{path}: no inline script");
     }
+    let rules = c.get(&s, "/rules?q=ssh").await;
+    assert!(
+        rules.body.contains("SSH") && rules.body.contains("correlation"),
+        "the starter SSH brute force is listed"
+    );
+    assert!(!c
+        .get(&s, "/rules?q=no-such-rule")
+        .await
+        .body
+        .contains("correlation</td>"));
     let page = c.get(&s, &incident).await;
     assert!(page.body.contains("Link to DC2 down"));
     assert!(

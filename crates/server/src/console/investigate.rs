@@ -14,10 +14,10 @@ use watchfloor_model::{Alert, Severity};
 use watchfloor_search::{AggregateRequest, Aggregation, EventDoc, SearchRequest};
 use watchfloor_state::AlertFilter;
 
-use super::csrf_ok;
 use super::queue::name;
 use super::session::{ConsoleError, Viewer};
 use super::view::{self, Layout};
+use super::{csrf_ok, CsrfOnly};
 use crate::api::common::blocking;
 use crate::api::Shared;
 use crate::auth::Action;
@@ -520,10 +520,73 @@ fn fill_counts(c: &mut SearchCounts, a: &Aggregation, interval: i64, range: (i64
     }
 }
 
+/// One loaded rule as the rules page lists it.
+pub struct RuleRow {
+    pub title: String,
+    pub kind: &'static str,
+    pub level: String,
+    pub logsource: String,
+    pub tags: String,
+    pub path: String,
+}
+
+#[derive(Deserialize, Default)]
+struct RulesParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: usize,
+}
+
+const RULES_PAGE: usize = 100;
+
+/// The loaded rules and correlations whose title, tags or path contain
+/// `q` (any case), in load order.
+fn rule_rows(set: &watchfloor_sigma::RuleSet, q: &str) -> Vec<RuleRow> {
+    let q = q.to_lowercase();
+    let row = |meta: &watchfloor_sigma::rule::RuleMeta, kind, logsource: String| RuleRow {
+        title: meta.title.clone(),
+        kind,
+        level: meta
+            .level
+            .map(|l| l.as_str().to_string())
+            .unwrap_or_default(),
+        logsource,
+        tags: meta.tags.join(" "),
+        path: meta.path.clone(),
+    };
+    let detections = set.rules().iter().filter(|r| r.emit).map(|r| {
+        let l = &r.logsource;
+        let parts: Vec<&str> = [&l.product, &l.category, &l.service]
+            .into_iter()
+            .filter_map(|p| p.as_deref())
+            .collect();
+        row(&r.meta, "detection", parts.join("/"))
+    });
+    let correlations = set
+        .correlations()
+        .iter()
+        .map(|c| row(&c.meta, "correlation", String::new()));
+    detections
+        .chain(correlations)
+        .filter(|r| {
+            q.is_empty()
+                || r.title.to_lowercase().contains(&q)
+                || r.tags.to_lowercase().contains(&q)
+                || r.path.to_lowercase().contains(&q)
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "console/rules.html")]
 struct RulesPage {
     layout: Layout,
+    rows: Vec<RuleRow>,
+    matching: usize,
+    q: String,
+    prev: Option<String>,
+    next: Option<String>,
     generation: u64,
     files: usize,
     rules: usize,
@@ -533,20 +596,43 @@ struct RulesPage {
     flash: Option<String>,
 }
 
-async fn rules_page(State(app): State<Shared>, viewer: Viewer) -> Result<Response, ConsoleError> {
+async fn rules_page(
+    State(app): State<Shared>,
+    viewer: Viewer,
+    Query(p): Query<RulesParams>,
+) -> Result<Response, ConsoleError> {
     viewer.require(Action::Read)?;
-    render_rules(&app, &viewer, None)
+    render_rules(&app, &viewer, p, None)
 }
 
 fn render_rules(
     app: &Shared,
     viewer: &Viewer,
+    p: RulesParams,
     flash: Option<String>,
 ) -> Result<Response, ConsoleError> {
     let (generation, set) = app.rules.current();
     let r = set.report();
+    let all = rule_rows(&set, &p.q);
+    let matching = all.len();
+    let link = |page: usize| {
+        let page = page.to_string();
+        format!(
+            "/rules{}",
+            view::query_string(&[("q", &p.q), ("page", &page)])
+        )
+    };
     view::render(&RulesPage {
         layout: Layout::new(viewer, "Rules", "/rules"),
+        rows: all
+            .into_iter()
+            .skip(p.page * RULES_PAGE)
+            .take(RULES_PAGE)
+            .collect(),
+        matching,
+        prev: (p.page > 0).then(|| link(p.page - 1)),
+        next: ((p.page + 1) * RULES_PAGE < matching).then(|| link(p.page + 1)),
+        q: p.q.clone(),
         generation,
         files: r.files,
         rules: r.rules_loaded,
@@ -555,12 +641,6 @@ fn render_rules(
         rejected: r.rejected.iter().map(|x| x.to_string()).collect(),
         flash,
     })
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(rename = "_csrf")]
-    csrf: Option<String>,
 }
 
 async fn reload_rules(
@@ -583,7 +663,7 @@ async fn reload_rules(
         ),
         Err(e) => format!("Reload refused, current rules kept: {e}"),
     };
-    render_rules(&app, &viewer, Some(flash))
+    render_rules(&app, &viewer, RulesParams::default(), Some(flash))
 }
 
 #[cfg(test)]

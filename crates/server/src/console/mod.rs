@@ -186,17 +186,18 @@ fn append_cookie(r: &mut Response, cookie: &str) {
     }
 }
 
+/// A form whose only field is the CSRF token (buttons that do one thing).
 #[derive(Deserialize)]
-struct CsrfForm {
+pub(crate) struct CsrfOnly {
     #[serde(rename = "_csrf")]
-    csrf: Option<String>,
+    pub(crate) csrf: Option<String>,
 }
 
 async fn logout(
     State(app): State<Shared>,
     viewer: Viewer,
     headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
+    Form(f): Form<CsrfOnly>,
 ) -> Result<Response, ConsoleError> {
     check_csrf(&viewer, &headers, f.csrf.as_deref())?;
     if let Some(secret) = session::cookie(&headers, session::SESSION_COOKIE) {

@@ -17,9 +17,9 @@ use watchfloor_model::CheckSample;
 use watchfloor_monitor::topology::{NodeKind, NodeState, Topology};
 use watchfloor_monitor::MonitorSpec;
 
-use super::csrf_ok;
 use super::session::{ConsoleError, Viewer};
 use super::view::{self, Layout};
+use super::{csrf_ok, CsrfOnly};
 use crate::api::checks::{availability_report, create_check, pause_check, remove_check};
 use crate::api::common::blocking;
 use crate::api::Shared;
@@ -376,12 +376,6 @@ async fn pause(
     viewer.require(Action::ManageChecks)?;
     pause_check(&app, &viewer.principal.tenant, &name, f.paused).await?;
     Ok(Redirect::to(&format!("/checks/{}", view::url_encode(&name))).into_response())
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(rename = "_csrf")]
-    csrf: Option<String>,
 }
 
 async fn delete(

@@ -17,10 +17,10 @@ use watchfloor_incident::notify::{self, Channel, Team};
 use watchfloor_incident::oncall::Schedule;
 use watchfloor_state::AuditFilter;
 
-use super::csrf_ok;
 use super::queue::name;
 use super::session::{ConsoleError, Viewer};
 use super::view::{self, Layout};
+use super::{csrf_ok, CsrfOnly};
 use crate::api::access::{add_user, CreateUser};
 use crate::api::common::{blocking, Caller};
 use crate::api::Shared;
@@ -307,12 +307,6 @@ async fn create_user(
         }
     };
     render_admin(app, &viewer, Some(flash)).await
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(rename = "_csrf")]
-    csrf: Option<String>,
 }
 
 async fn revoke_token(
