@@ -150,6 +150,15 @@ impl<'a> Accumulator<'a> {
         self.matched >= self.request.max_events
     }
 
+    /// The fields counted (top values, distinct), as lower-cased names.
+    pub fn counted_fields(&self) -> Vec<String> {
+        [&self.request.top_field, &self.request.distinct_field]
+            .into_iter()
+            .flatten()
+            .map(|f| crate::terms::name_prefix(f))
+            .collect()
+    }
+
     /// Whether the event itself is needed (fields), or its time suffices.
     pub fn needs_fields(&self) -> bool {
         self.lower_top.is_some() || self.lower_distinct.is_some()

@@ -688,6 +688,13 @@ impl TantivyEventStore {
             return self.count_times(bucket, query, req, acc);
         }
         let c = self.candidates(bucket, query, req, None)?;
+        // Only the fields the query names and the counted ones are read
+        // (all of them for free text, which looks at every field).
+        let keep = c.fields.as_ref().map(|f| {
+            let mut keep = f.clone();
+            keep.extend(acc.counted_fields());
+            keep
+        });
         let mut terms = EventTerms::default();
         for &(_, addr) in &c.blocks {
             let doc: TantivyDocument = c.searcher.doc(addr)?;
@@ -699,7 +706,12 @@ impl TantivyEventStore {
                 if !in_window((entry.time_ns, entry.id), req, None) {
                     continue;
                 }
-                let ev = stored_event(bucket, entry.json)?;
+                let ev = match &keep {
+                    Some(keep) => crate::partial::parse_event(entry.json, keep).map_err(|e| {
+                        SearchError::Corrupt(format!("{}: stored event: {e}", bucket.dir.display()))
+                    })?,
+                    None => stored_event(bucket, entry.json)?,
+                };
                 terms.load_fields(&ev, c.fields.as_deref());
                 if ev.tenant == req.tenant && c.matcher.matches(&terms) {
                     acc.add(&ev);

@@ -10,6 +10,7 @@ mod blocks;
 pub mod config;
 mod events;
 pub mod matcher;
+mod partial;
 pub mod query;
 mod strset;
 pub mod terms;

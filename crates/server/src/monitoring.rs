@@ -79,6 +79,16 @@ pub struct Live {
     pub last: Option<Outcome>,
 }
 
+/// A tenant's checks by confirmed state (see [`Monitoring::state_counts`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub up: usize,
+    pub down: usize,
+    pub other: usize,
+    /// The first down checks by name.
+    pub down_names: Vec<String>,
+}
+
 /// The API's handle on the running checks.
 #[derive(Clone)]
 pub struct Monitoring {
@@ -114,6 +124,50 @@ impl Monitoring {
             .collect();
         out.sort_by(|a, b| a.monitor.name.cmp(&b.monitor.name));
         out
+    }
+
+    /// A tenant's checks counted by confirmed state, with the first
+    /// `named` down ones by name: read in place, nothing cloned (the
+    /// wallboard asks every few seconds, with thousands of checks).
+    pub fn state_counts(&self, tenant: &str, named: usize) -> StateCounts {
+        let live = read(&self.live);
+        let mut counts = StateCounts::default();
+        for ((t, name), l) in live.iter() {
+            if t != tenant {
+                continue;
+            }
+            match l.state.as_ref().map(|s| s.hard_status) {
+                Some(watchfloor_monitor::Status::Ok) => counts.up += 1,
+                Some(watchfloor_monitor::Status::Critical) => {
+                    counts.down += 1;
+                    counts.down_names.push(name.clone());
+                }
+                _ => counts.other += 1,
+            }
+        }
+        counts.down_names.sort();
+        counts.down_names.truncate(named);
+        counts
+    }
+
+    /// A number that changes when any of a tenant's checks changes its
+    /// confirmed state or its pause, or comes or goes (for live pages).
+    pub fn fingerprint(&self, tenant: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let live = read(&self.live);
+        live.iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|((_, name), l)| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                name.hash(&mut h);
+                l.monitor.paused.hash(&mut h);
+                // Confirmed states only: a check run that changes nothing
+                // (dozens a second with thousands of checks) is no news.
+                l.state.as_ref().map(|s| s.hard_status as u8).hash(&mut h);
+                h.finish()
+            })
+            // Order-free: the map's order is not stable.
+            .fold(0u64, u64::wrapping_add)
     }
 
     pub fn get(&self, tenant: &str, name: &str) -> Option<Live> {

@@ -44,26 +44,8 @@ fn fingerprint(app: &Shared, tenant: &str) -> (i64, i64, u64) {
         .ok()
         .and_then(|l| l.first().map(|a| a.id))
         .unwrap_or(0);
-    let checks = app
-        .monitoring
-        .of_tenant(tenant)
-        .iter()
-        .map(|l| {
-            let state = l
-                .state
-                .as_ref()
-                .map(|s| format!("{s:?}"))
-                .unwrap_or_default();
-            state.len() as u64 ^ fxhash(&state) ^ fxhash(&l.monitor.name)
-        })
-        .fold(0u64, |acc, h| acc.wrapping_add(h));
+    let checks = app.monitoring.fingerprint(tenant);
     (newest_incident, newest_alert, checks)
-}
-
-fn fxhash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    })
 }
 
 struct Polling {

@@ -138,20 +138,12 @@ fn board(app: &Shared, tenant: &str, now: i64) -> Result<Board, ConsoleError> {
         top_rules: top_rules(&alerts.top_rules),
         updated: view::time(now),
     };
-    for live in app.monitoring.of_tenant(tenant) {
-        match live.state.as_ref().map(|s| s.hard_status) {
-            Some(watchfloor_monitor::Status::Ok) => b.checks_up += 1,
-            Some(watchfloor_monitor::Status::Critical) => {
-                b.checks_down += 1;
-                if b.down.len() < MAX_DOWN_NAMED {
-                    b.down.push(live.monitor.name.clone());
-                } else {
-                    b.more_down += 1;
-                }
-            }
-            _ => b.checks_other += 1,
-        }
-    }
+    let checks = app.monitoring.state_counts(tenant, MAX_DOWN_NAMED);
+    b.checks_up = checks.up;
+    b.checks_down = checks.down;
+    b.checks_other = checks.other;
+    b.more_down = checks.down - checks.down_names.len();
+    b.down = checks.down_names;
     Ok(b)
 }
 
