@@ -236,6 +236,28 @@ pub struct ConsoleArgs {
     /// The server's process id (for its memory, from /proc).
     #[arg(long)]
     pub pid: Option<u32>,
+    /// End of the searched time ranges (RFC 3339), so that runs at
+    /// different times count the same events; now by default.
+    #[arg(long)]
+    pub window_end: Option<String>,
+}
+
+/// A page path with its time range placeholders filled: `{1h}`, `{15m}`,
+/// `{24h}` before the window's end, `{end}` the end itself.
+fn with_window(page: &str, end: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    let before = |secs: i64| match end {
+        Some(e) => (e - chrono::Duration::seconds(secs))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+        None => format!("now-{secs}s"),
+    };
+    let end_text = end
+        .map(|e| e.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| "now".into());
+    page.replace("{1h}", &before(3600))
+        .replace("{15m}", &before(900))
+        .replace("{24h}", &before(86_400))
+        .replace("{end}", &end_text)
 }
 
 const PAGES: &[&str] = &[
@@ -247,11 +269,11 @@ const PAGES: &[&str] = &[
     "/incidents/1",
     "/alerts",
     "/search",
-    "/search?q=program:sshd&from=now-1h&field=host",
-    "/search/counts?from=now-1h",
-    "/search/counts?from=now-24h",
-    "/search/counts?q=program:sshd&from=now-15m&field=host",
-    "/search/counts?q=program:sshd&from=now-1h&field=host",
+    "/search?q=program:sshd&from={1h}&to={end}&field=host",
+    "/search/counts?from={1h}&to={end}",
+    "/search/counts?from={24h}&to={end}",
+    "/search/counts?q=program:sshd&from={15m}&to={end}&field=host",
+    "/search/counts?q=program:sshd&from={1h}&to={end}&field=host",
     "/rules",
     "/checks",
     "/checks/check-00001",
@@ -301,11 +323,21 @@ pub fn console(a: ConsoleArgs) -> anyhow::Result<u8> {
         .timeout(Duration::from_secs(60))
         .build()?;
     let cookie = login(&client, &a)?;
+    let end = a
+        .window_end
+        .as_deref()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|d| d.with_timezone(&chrono::Utc))
+                .with_context(|| format!("--window-end {t:?}: RFC 3339"))
+        })
+        .transpose()?;
     println!(
         "{:<48} {:>9} {:>9} {:>9} {:>9}",
         "page", "p50 ms", "p95 ms", "max ms", "KiB"
     );
     for page in PAGES {
+        let page = &with_window(page, end);
         let mut times = Vec::with_capacity(a.rounds);
         let mut size = 0;
         for _ in 0..a.rounds {
