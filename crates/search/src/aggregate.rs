@@ -145,6 +145,38 @@ impl<'a> Accumulator<'a> {
         }
     }
 
+    /// An empty accumulator for the same request (one per thread).
+    pub fn fresh(&self) -> Accumulator<'a> {
+        Accumulator::new(self.request)
+    }
+
+    /// Adds what another accumulator of the same request counted.
+    pub fn merge(&mut self, other: Accumulator<'a>) {
+        self.matched += other.matched;
+        for (start, n) in other.buckets {
+            *self.buckets.entry(start).or_insert(0) += n;
+        }
+        for (value, n) in other.top {
+            if let Some(mine) = self.top.get_mut(&value) {
+                *mine += n;
+            } else if self.top.len() < MAX_TOP_TRACKED {
+                self.top.insert(value, n);
+            } else {
+                self.top_other += n;
+            }
+        }
+        self.top_other += other.top_other;
+        self.top_missing += other.top_missing;
+        for value in other.distinct {
+            if self.distinct.len() < MAX_DISTINCT {
+                self.distinct.insert(value);
+            } else if !self.distinct.contains(&value) {
+                self.distinct_overflow = true;
+            }
+        }
+        self.distinct_overflow |= other.distinct_overflow;
+    }
+
     /// True once `max_events` have been counted.
     pub fn is_full(&self) -> bool {
         self.matched >= self.request.max_events
@@ -401,6 +433,26 @@ mod tests {
         r.top_size = 0;
         assert!(r.validate().is_err());
         assert!(request().validate().is_ok());
+    }
+
+    #[test]
+    fn merged_halves_count_as_the_whole() {
+        let r = request();
+        let s = 1_000_000_000;
+        let events = [
+            event(5 * s, "a", Some("root")),
+            event(61 * s, "b", Some("root")),
+            event(62 * s, "b", None),
+            event(200 * s, "c", Some("bob")),
+        ];
+        let mut whole = Accumulator::new(&r);
+        events.iter().for_each(|e| whole.add(e));
+        let mut left = Accumulator::new(&r);
+        let mut right = left.fresh();
+        events[..1].iter().for_each(|e| left.add(e));
+        events[1..].iter().for_each(|e| right.add(e));
+        left.merge(right);
+        assert_eq!(left.finish(true), whole.finish(true));
     }
 
     #[test]

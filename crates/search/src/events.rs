@@ -35,6 +35,7 @@ use crate::{
     EventDoc, EventStore, EventStoreStats, Result, RetentionReport, SearchError, SearchPage,
     SearchRequest,
 };
+use rayon::prelude::*;
 
 const TERM_LIST: &str = "wf_term_list";
 /// The stored events of a block; an index without it has another layout.
@@ -42,6 +43,8 @@ const BLOCK_FIELD: &str = "block";
 /// Free text is looked up under each field name of a bucket; past this
 /// many names (data with generated keys) the query must name its field.
 const MAX_FREE_TEXT_FIELDS: usize = 4096;
+/// Below this many candidate blocks an aggregation stays on one thread.
+const PARALLEL_BLOCKS: usize = 64;
 /// Up to this many terms, a query for any of them looks each up.
 const MAX_TERMS_ONE_BY_ONE: usize = 64;
 /// Largest page a search returns.
@@ -695,8 +698,41 @@ impl TantivyEventStore {
             keep.extend(acc.counted_fields());
             keep
         });
+        // Blocks are counted on every core, each thread into its own
+        // accumulator, merged after (a handful of blocks stay on this one).
+        let threads = if c.blocks.len() < PARALLEL_BLOCKS {
+            1
+        } else {
+            rayon::current_num_threads().max(1)
+        };
+        let chunk = c.blocks.len().div_ceil(threads).max(1);
+        let counted: Vec<Result<Accumulator>> = c
+            .blocks
+            .par_chunks(chunk)
+            .map(|blocks| {
+                let mut local = acc.fresh();
+                self.count_blocks(bucket, blocks, &c, keep.as_deref(), req, &mut local)?;
+                Ok(local)
+            })
+            .collect();
+        for local in counted {
+            acc.merge(local?);
+        }
+        Ok(!acc.is_full())
+    }
+
+    /// Feeds the matches of some candidate blocks to `acc`, until it is full.
+    fn count_blocks(
+        &self,
+        bucket: &Bucket,
+        blocks: &[(i64, tantivy::DocAddress)],
+        c: &Candidates,
+        keep: Option<&[String]>,
+        req: &SearchRequest,
+        acc: &mut Accumulator,
+    ) -> Result<()> {
         let mut terms = EventTerms::default();
-        for &(_, addr) in &c.blocks {
+        for &(_, addr) in blocks {
             let doc: TantivyDocument = c.searcher.doc(addr)?;
             let Some(text) = self.events_text(&doc) else {
                 continue;
@@ -706,7 +742,7 @@ impl TantivyEventStore {
                 if !in_window((entry.time_ns, entry.id), req, None) {
                     continue;
                 }
-                let ev = match &keep {
+                let ev = match keep {
                     Some(keep) => crate::partial::parse_event(entry.json, keep).map_err(|e| {
                         SearchError::Corrupt(format!("{}: stored event: {e}", bucket.dir.display()))
                     })?,
@@ -716,12 +752,12 @@ impl TantivyEventStore {
                 if ev.tenant == req.tenant && c.matcher.matches(&terms) {
                     acc.add(&ev);
                     if acc.is_full() {
-                        return Ok(false);
+                        return Ok(());
                     }
                 }
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Counts the times of every event of the matching blocks: a block that

@@ -365,6 +365,48 @@ pub fn aggregations<S: EventStore>(open: &dyn Fn(&Path) -> S) {
         "outside the range"
     );
 
+    // Many blocks (counted on several threads where the backend does so)
+    // give the same counts as few.
+    let bulk: Vec<EventDoc> = (0..300u64)
+        .map(|i| {
+            event(
+                1000 + i,
+                100 + i as i64,
+                "bulk",
+                json!({"k": format!("v{}", i % 3), "program": "sshd"}),
+            )
+        })
+        .collect();
+    store.append(&bulk).expect("append");
+    store.commit(1299).expect("commit");
+    let many = store
+        .aggregate(&AggregateRequest {
+            query: "program:sshd".into(),
+            tenant: "bulk".into(),
+            top_field: Some("k".into()),
+            top_size: 5,
+            interval_ns: Some(100 * s),
+            distinct_field: Some("k".into()),
+            max_events: 1_000,
+            ..Default::default()
+        })
+        .expect("aggregate");
+    let top: Vec<(&str, u64)> = many
+        .top
+        .as_ref()
+        .expect("top")
+        .values
+        .iter()
+        .map(|v| (v.value.as_str(), v.count))
+        .collect();
+    assert_eq!(
+        (many.matched, top),
+        (300, vec![("v0", 100), ("v1", 100), ("v2", 100)])
+    );
+    let bars: Vec<u64> = many.histogram.iter().map(|b| b.count).collect();
+    assert_eq!(bars, vec![100, 100, 100], "100-200 s, 200-300 s, 300-400 s");
+    assert_eq!(many.distinct.expect("distinct").count, 3);
+
     let capped = AggregateRequest {
         max_events: 2,
         ..base.clone()
