@@ -10,7 +10,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -639,6 +639,28 @@ impl TantivyEventStore {
         doc.get_first(self.f.events).and_then(|v| v.as_str())
     }
 
+    /// Calls `each` with every entry of a stored block, in order, until it
+    /// answers `Break`; a damaged line is an error naming the bucket.
+    fn each_entry(
+        &self,
+        bucket: &Bucket,
+        searcher: &Searcher,
+        addr: tantivy::DocAddress,
+        mut each: impl FnMut(blocks::Entry<'_>) -> Result<ControlFlow<()>>,
+    ) -> Result<ControlFlow<()>> {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let Some(text) = self.events_text(&doc) else {
+            return Ok(ControlFlow::Continue(()));
+        };
+        for entry in blocks::entries(text) {
+            let entry = entry.ok_or_else(|| damaged_block(bucket))?;
+            if each(entry)?.is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
     /// The newest `limit` matches of one bucket, by (time, id) descending:
     /// the candidate blocks newest first, until no block left can hold an
     /// event newer than the oldest kept.
@@ -657,22 +679,18 @@ impl TantivyEventStore {
             if newest.oldest_kept().is_some_and(|(t, _)| t > ts_max) {
                 break;
             }
-            let doc: TantivyDocument = c.searcher.doc(addr)?;
-            let Some(text) = self.events_text(&doc) else {
-                continue;
-            };
-            for entry in blocks::entries(text) {
-                let entry = entry.ok_or_else(|| damaged_block(bucket))?;
+            // Every entry is looked at: nothing breaks out.
+            let _ = self.each_entry(bucket, &c.searcher, addr, |entry| {
                 let key = (entry.time_ns, entry.id);
-                if !in_window(key, req, cursor) || !newest.would_keep(key) {
-                    continue;
+                if in_window(key, req, cursor) && newest.would_keep(key) {
+                    let ev = stored_event(bucket, entry.json)?;
+                    terms.load_fields(&ev, c.fields.as_deref());
+                    if ev.tenant == req.tenant && c.matcher.matches(&terms) {
+                        newest.keep(ev);
+                    }
                 }
-                let ev = stored_event(bucket, entry.json)?;
-                terms.load_fields(&ev, c.fields.as_deref());
-                if ev.tenant == req.tenant && c.matcher.matches(&terms) {
-                    newest.keep(ev);
-                }
-            }
+                Ok(ControlFlow::Continue(()))
+            })?;
         }
         Ok(newest.into_sorted())
     }
@@ -733,14 +751,9 @@ impl TantivyEventStore {
     ) -> Result<()> {
         let mut terms = EventTerms::default();
         for &(_, addr) in blocks {
-            let doc: TantivyDocument = c.searcher.doc(addr)?;
-            let Some(text) = self.events_text(&doc) else {
-                continue;
-            };
-            for entry in blocks::entries(text) {
-                let entry = entry.ok_or_else(|| damaged_block(bucket))?;
+            let flow = self.each_entry(bucket, &c.searcher, addr, |entry| {
                 if !in_window((entry.time_ns, entry.id), req, None) {
-                    continue;
+                    return Ok(ControlFlow::Continue(()));
                 }
                 let ev = match keep {
                     Some(keep) => crate::partial::parse_event(entry.json, keep).map_err(|e| {
@@ -752,9 +765,13 @@ impl TantivyEventStore {
                 if ev.tenant == req.tenant && c.matcher.matches(&terms) {
                     acc.add(&ev);
                     if acc.is_full() {
-                        return Ok(());
+                        return Ok(ControlFlow::Break(()));
                     }
                 }
+                Ok(ControlFlow::Continue(()))
+            })?;
+            if flow.is_break() {
+                break;
             }
         }
         Ok(())
@@ -780,16 +797,12 @@ impl TantivyEventStore {
             if inside && stat.count > 0 && acc.same_bucket(stat.ts_min, stat.ts_max) {
                 acc.add_times(stat.ts_min, stat.count);
             } else {
-                let doc: TantivyDocument = p.searcher.doc(stat.addr)?;
-                let Some(text) = self.events_text(&doc) else {
-                    continue;
-                };
-                for entry in blocks::entries(text) {
-                    let entry = entry.ok_or_else(|| damaged_block(bucket))?;
+                let _ = self.each_entry(bucket, &p.searcher, stat.addr, |entry| {
                     if in_window((entry.time_ns, entry.id), req, None) {
                         acc.add_time(entry.time_ns);
                     }
-                }
+                    Ok(ControlFlow::Continue(()))
+                })?;
             }
             if acc.is_full() {
                 return Ok(false);
@@ -946,17 +959,18 @@ impl EventStore for TantivyEventStore {
                 continue;
             }
             let c = self.candidates(&bucket, &Query::All, &req, None)?;
+            let mut found = None;
             for &(_, addr) in &c.blocks {
-                let doc: TantivyDocument = c.searcher.doc(addr)?;
-                let Some(text) = self.events_text(&doc) else {
-                    continue;
-                };
-                for entry in blocks::entries(text) {
-                    let entry = entry.ok_or_else(|| damaged_block(&bucket))?;
+                // `found` says whether it stopped.
+                let _ = self.each_entry(&bucket, &c.searcher, addr, |entry| {
                     if entry.id == id && in_window((entry.time_ns, entry.id), &req, None) {
-                        let ev = stored_event(&bucket, entry.json)?;
-                        return Ok((ev.tenant == tenant).then_some(ev));
+                        found = Some(stored_event(&bucket, entry.json)?);
+                        return Ok(ControlFlow::Break(()));
                     }
+                    Ok(ControlFlow::Continue(()))
+                })?;
+                if let Some(ev) = found {
+                    return Ok((ev.tenant == tenant).then_some(ev));
                 }
             }
         }
