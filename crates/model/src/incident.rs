@@ -473,6 +473,22 @@ pub struct Incident {
     pub timeline_hash: String,
 }
 
+impl Incident {
+    /// The SLA target the incident runs against now: `acknowledge` until it
+    /// is acknowledged, then `resolve`, with its due time.
+    pub fn next_sla_target(&self) -> Option<(&'static str, i64)> {
+        match (
+            self.acknowledged_ns,
+            self.sla.ack_due_ns,
+            self.sla.resolve_due_ns,
+        ) {
+            (None, Some(ack), _) => Some(("acknowledge", ack)),
+            (_, _, Some(resolve)) => Some(("resolve", resolve)),
+            _ => None,
+        }
+    }
+}
+
 /// One line of an incident's timeline: append-only and hash-chained, so a
 /// changed or removed line breaks the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

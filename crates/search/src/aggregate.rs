@@ -157,22 +157,12 @@ impl<'a> Accumulator<'a> {
             *self.buckets.entry(start).or_insert(0) += n;
         }
         for (value, n) in other.top {
-            if let Some(mine) = self.top.get_mut(&value) {
-                *mine += n;
-            } else if self.top.len() < MAX_TOP_TRACKED {
-                self.top.insert(value, n);
-            } else {
-                self.top_other += n;
-            }
+            count_value(&mut self.top, &mut self.top_other, value, n);
         }
         self.top_other += other.top_other;
         self.top_missing += other.top_missing;
         for value in other.distinct {
-            if self.distinct.len() < MAX_DISTINCT {
-                self.distinct.insert(value);
-            } else if !self.distinct.contains(&value) {
-                self.distinct_overflow = true;
-            }
+            remember(&mut self.distinct, &mut self.distinct_overflow, value);
         }
         self.distinct_overflow |= other.distinct_overflow;
     }
@@ -223,36 +213,18 @@ impl<'a> Accumulator<'a> {
     /// Counts an event.
     pub fn add(&mut self, ev: &EventDoc) {
         self.add_time(ev.time_ns);
-        if let Some(field) = self.lower_top.clone() {
-            self.count_top(ev, &field);
-        }
-        if let Some(field) = self.lower_distinct.clone() {
-            self.count_distinct(ev, &field);
-        }
-    }
-
-    fn count_top(&mut self, ev: &EventDoc, field: &str) {
-        let values = values_of(ev, field);
-        if values.is_empty() {
-            self.top_missing += 1;
-        }
-        for value in values {
-            if let Some(n) = self.top.get_mut(&value) {
-                *n += 1;
-            } else if self.top.len() < MAX_TOP_TRACKED {
-                self.top.insert(value, 1);
-            } else {
-                self.top_other += 1;
+        if let Some(field) = &self.lower_top {
+            let values = values_of(ev, field);
+            if values.is_empty() {
+                self.top_missing += 1;
+            }
+            for value in values {
+                count_value(&mut self.top, &mut self.top_other, value, 1);
             }
         }
-    }
-
-    fn count_distinct(&mut self, ev: &EventDoc, field: &str) {
-        for value in values_of(ev, field) {
-            if self.distinct.len() < MAX_DISTINCT {
-                self.distinct.insert(value);
-            } else if !self.distinct.contains(&value) {
-                self.distinct_overflow = true;
+        if let Some(field) = &self.lower_distinct {
+            for value in values_of(ev, field) {
+                remember(&mut self.distinct, &mut self.distinct_overflow, value);
             }
         }
     }
@@ -278,6 +250,28 @@ impl<'a> Accumulator<'a> {
                 exact: !self.distinct_overflow,
             }),
         }
+    }
+}
+
+/// Adds `n` to a value's count; past [`MAX_TOP_TRACKED`] values, a value
+/// not yet seen goes to `other`.
+fn count_value(top: &mut HashMap<String, u64>, other: &mut u64, value: String, n: u64) {
+    if let Some(count) = top.get_mut(&value) {
+        *count += n;
+    } else if top.len() < MAX_TOP_TRACKED {
+        top.insert(value, n);
+    } else {
+        *other += n;
+    }
+}
+
+/// Keeps a distinct value; past [`MAX_DISTINCT`], a new one only marks the
+/// count as a floor.
+fn remember(distinct: &mut HashSet<String>, overflow: &mut bool, value: String) {
+    if distinct.len() < MAX_DISTINCT {
+        distinct.insert(value);
+    } else if !distinct.contains(&value) {
+        *overflow = true;
     }
 }
 

@@ -755,12 +755,7 @@ impl TantivyEventStore {
                 if !in_window((entry.time_ns, entry.id), req, None) {
                     return Ok(ControlFlow::Continue(()));
                 }
-                let ev = match keep {
-                    Some(keep) => crate::partial::parse_event(entry.json, keep).map_err(|e| {
-                        SearchError::Corrupt(format!("{}: stored event: {e}", bucket.dir.display()))
-                    })?,
-                    None => stored_event(bucket, entry.json)?,
-                };
+                let ev = stored_fields(bucket, entry.json, keep)?;
                 terms.load_fields(&ev, c.fields.as_deref());
                 if ev.tenant == req.tenant && c.matcher.matches(&terms) {
                     acc.add(&ev);
@@ -1095,8 +1090,16 @@ fn damaged_block(bucket: &Bucket) -> SearchError {
 }
 
 fn stored_event(bucket: &Bucket, json: &str) -> Result<EventDoc> {
-    serde_json::from_str(json)
-        .map_err(|e| SearchError::Corrupt(format!("{}: stored event: {e}", bucket.dir.display())))
+    stored_fields(bucket, json, None)
+}
+
+/// A stored event with only the fields in `keep` (all with `None`).
+fn stored_fields(bucket: &Bucket, json: &str, keep: Option<&[String]>) -> Result<EventDoc> {
+    match keep {
+        Some(keep) => crate::partial::parse_event(json, keep),
+        None => serde_json::from_str(json),
+    }
+    .map_err(|e| SearchError::Corrupt(format!("{}: stored event: {e}", bucket.dir.display())))
 }
 
 fn in_window(key: (i64, u64), req: &SearchRequest, cursor: Option<(i64, u64)>) -> bool {

@@ -4,8 +4,8 @@
 //! `tower::ServiceExt::oneshot`; the flows that need real sockets and peers
 //! are in `crates/cli/tests`.
 
-use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -14,7 +14,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 use watchfloor_server::api::AppState;
-use watchfloor_server::{assemble, auth, Config};
+use watchfloor_server::auth;
 
 /// A server on its own data directory, and its first admin's token.
 struct Server {
@@ -25,22 +25,14 @@ struct Server {
 }
 
 async fn server() -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    let url: SocketAddr = "127.0.0.1:8080".parse().expect("address");
-    let assembled = assemble(&cfg, url, Arc::new(AtomicBool::new(false)))
-        .await
-        .expect("assemble");
+    let (router, app, dir) = common::assembled().await;
     let admin = std::fs::read_to_string(dir.path().join("initial-admin-token"))
         .expect("initial admin token")
         .trim()
         .to_string();
     Server {
-        router: watchfloor_server::api::router(assembled.app.clone()),
-        app: assembled.app,
+        router,
+        app,
         admin,
         _dir: dir,
     }

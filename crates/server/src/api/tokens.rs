@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use watchfloor_state::TokenRecord;
+use watchfloor_state::{AccessStore, StateError, TokenRecord};
 
 use super::common::{ApiError, Caller};
 use super::Shared;
@@ -17,13 +17,33 @@ pub(super) async fn list_tokens(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.require(Action::ManageTokens)?;
-    let tokens: Vec<TokenRecord> = app
-        .state
+    let tokens = tenant_tokens(app.access.as_ref(), &caller.tenant)?;
+    Ok(Json(json!({ "tokens": tokens })).into_response())
+}
+
+/// A tenant's API tokens, revoked ones too (the API and the console).
+pub(crate) fn tenant_tokens(
+    access: &dyn AccessStore,
+    tenant: &str,
+) -> Result<Vec<TokenRecord>, StateError> {
+    Ok(access
         .list_tokens()?
         .into_iter()
-        .filter(|t| t.tenant == caller.tenant)
-        .collect();
-    Ok(Json(json!({ "tokens": tokens })).into_response())
+        .filter(|t| t.tenant == tenant)
+        .collect())
+}
+
+/// Revokes a token of `tenant`: `None` when the tenant has no token with
+/// this id, else whether it was still live.
+pub(crate) fn revoke_tenant_token(
+    access: &dyn AccessStore,
+    tenant: &str,
+    id: i64,
+) -> Result<Option<bool>, StateError> {
+    if !tenant_tokens(access, tenant)?.iter().any(|t| t.id == id) {
+        return Ok(None);
+    }
+    Ok(Some(access.revoke_token(id)?))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -63,13 +83,8 @@ pub(super) async fn revoke_token(
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     caller.require(Action::ManageTokens)?;
-    let owned = app
-        .state
-        .list_tokens()?
-        .into_iter()
-        .any(|t| t.id == id && t.tenant == caller.tenant);
-    if !owned || !app.state.revoke_token(id)? {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such live token"));
+    match revoke_tenant_token(app.access.as_ref(), &caller.tenant, id)? {
+        Some(true) => Ok(StatusCode::NO_CONTENT.into_response()),
+        _ => Err(ApiError::new(StatusCode::NOT_FOUND, "no such live token")),
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -23,6 +23,7 @@ use super::view::{self, Layout};
 use super::{csrf_ok, CsrfOnly};
 use crate::api::access::{add_user, CreateUser};
 use crate::api::common::{blocking, Caller};
+use crate::api::tokens::{revoke_tenant_token, tenant_tokens};
 use crate::api::Shared;
 use crate::auth::Action;
 
@@ -214,12 +215,7 @@ async fn render_admin(
     let now = app.incidents.now();
     let (users, tokens, tenants, audit) = blocking(move || -> Result<_, ConsoleError> {
         let users = app.access.list_users(Some(&tenant))?;
-        let tokens: Vec<_> = app
-            .access
-            .list_tokens()?
-            .into_iter()
-            .filter(|t| t.tenant == tenant)
-            .collect();
+        let tokens = tenant_tokens(app.access.as_ref(), &tenant)?;
         let tenants = if provider {
             app.access.list_tenants()?
         } else {
@@ -319,19 +315,11 @@ async fn revoke_token(
     csrf_ok(&viewer, &headers, &f.csrf)?;
     viewer.require(Action::ManageTokens)?;
     let tenant = viewer.principal.tenant.clone();
-    blocking(move || -> Result<(), ConsoleError> {
-        let owned = app
-            .access
-            .list_tokens()?
-            .into_iter()
-            .any(|t| t.id == id && t.tenant == tenant);
-        if !owned {
-            return Err(ConsoleError::NotFound(format!("token {id}")));
-        }
-        app.access.revoke_token(id)?;
-        Ok(())
-    })
-    .await
-    .map_err(|_| ConsoleError::Internal)??;
-    Ok(Redirect::to("/admin").into_response())
+    let revoked = blocking(move || revoke_tenant_token(app.access.as_ref(), &tenant, id))
+        .await
+        .map_err(|_| ConsoleError::Internal)??;
+    match revoked {
+        None => Err(ConsoleError::NotFound(format!("token {id}"))),
+        Some(_) => Ok(Redirect::to("/admin").into_response()),
+    }
 }

@@ -164,11 +164,10 @@ pub struct Row {
 }
 
 fn row(i: &Incident, now: i64) -> Row {
-    let due = match (i.acknowledged_ns, i.sla.ack_due_ns, i.sla.resolve_due_ns) {
-        _ if !i.status.is_open() => None,
-        (None, Some(ack), _) => Some(ack),
-        (_, _, resolve) => resolve,
-    };
+    let due = i
+        .next_sla_target()
+        .filter(|_| i.status.is_open())
+        .map(|(_, due)| due);
     Row {
         id: i.id,
         title: i.title.clone(),

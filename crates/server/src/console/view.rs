@@ -113,13 +113,6 @@ pub fn time(ns: i64) -> String {
         .to_string()
 }
 
-/// `2026-12-02T05:14:03Z`, for `<time datetime>` and inputs.
-pub fn iso(ns: i64) -> String {
-    chrono::DateTime::from_timestamp_nanos(ns)
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
 /// Milliseconds since the epoch, for countdowns in the browser.
 pub fn epoch_ms(ns: i64) -> i64 {
     ns / 1_000_000

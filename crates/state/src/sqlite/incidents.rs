@@ -20,19 +20,10 @@ fn incident_from_body(id: i64, body: &str) -> Result<Incident> {
     serde_json::from_str(body).map_err(|e| StateError::Corrupt(format!("incident {id}: {e}")))
 }
 
-/// The next SLA target of an incident: acknowledge until it is
-/// acknowledged, then resolve.
-fn next_sla(i: &Incident) -> (Option<&'static str>, Option<i64>) {
-    match (i.acknowledged_ns, i.sla.ack_due_ns, i.sla.resolve_due_ns) {
-        (None, Some(ack), _) => (Some("acknowledge"), Some(ack)),
-        (_, _, Some(resolve)) => (Some("resolve"), Some(resolve)),
-        _ => (None, None),
-    }
-}
-
 fn write_row(tx: &Transaction<'_>, i: &Incident) -> Result<usize> {
     let body = to_json(&format!("incident {}", i.id), i)?;
-    let (sla_kind, sla_due) = next_sla(i);
+    let next = i.next_sla_target();
+    let (sla_kind, sla_due) = (next.map(|n| n.0), next.map(|n| n.1));
     let breached = i.sla.ack_breached_ns.is_some() || i.sla.resolve_breached_ns.is_some();
     Ok(tx.execute(
         "UPDATE incidents SET tenant = ?2, version = ?3, status = ?4, open = ?5, priority = ?6,
