@@ -660,3 +660,388 @@ async fn the_incident_form_posts_only_what_changed() {
         "acknowledged"
     );
 }
+
+/// A stored event of `tenant` with a message, at `time_ns`.
+fn event(id: u64, tenant: &str, time_ns: i64, message: &str) -> watchfloor_search::EventDoc {
+    let mut fields = serde_json::Map::new();
+    fields.insert("message".into(), message.into());
+    watchfloor_search::EventDoc {
+        id,
+        time_ns,
+        received_ns: time_ns,
+        tenant: tenant.into(),
+        source: "syslog-tcp".into(),
+        host: Some("bastion1".into()),
+        truncated: false,
+        fields,
+    }
+}
+
+/// An SSH brute-force alert of `tenant` raised by `events`.
+fn alert(key: &str, tenant: &str, time_ns: i64, events: &[u64]) -> watchfloor_model::Alert {
+    serde_json::from_value(serde_json::json!({
+        "key": key, "tenant": tenant, "domain": "security", "rule_id": "ssh-brute",
+        "rule_title": "SSH brute force", "rule_kind": "detection", "level": "high",
+        "tags": ["attack.t1110"], "time_ns": time_ns, "created_ns": time_ns, "host": "bastion1",
+        "user": null, "ips": ["203.0.113.9"], "event_ids": events, "fields": {}, "value": null
+    }))
+    .expect("alert")
+}
+
+impl Console {
+    /// Stores events and alerts as the pipeline would, and files the alerts
+    /// into incidents; returns the stored alerts' ids.
+    fn raise(
+        &self,
+        events: &[watchfloor_search::EventDoc],
+        alerts: &[watchfloor_model::Alert],
+    ) -> Vec<i64> {
+        self.app.events.append(events).expect("append");
+        let upto = events.iter().map(|e| e.id).max().unwrap_or(0);
+        self.app.events.commit(upto).expect("commit");
+        let stored = self.app.state.insert_alerts(alerts).expect("alerts");
+        self.app.incidents.file_alerts().expect("file");
+        stored.iter().map(|a| a.id).collect()
+    }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+}
+
+#[tokio::test]
+async fn an_alert_shows_the_events_that_raised_it_and_no_other_tenants() {
+    let c = console().await;
+    c.user("lena", "soc_analyst", "default", &[]);
+    let s = c.login("lena").await;
+    let t = now_ns() - 60_000_000_000;
+    let events = [
+        event(1, "default", t, "Failed password for root from 203.0.113.9"),
+        event(
+            2,
+            "default",
+            t + 1_000,
+            "Failed password for admin from 203.0.113.9",
+        ),
+        event(3, "acme", t + 2_000, "acme private line"),
+    ];
+    let ids = c.raise(
+        &events,
+        &[
+            alert("a", "default", t + 2_000, &[1, 2]),
+            alert("b", "acme", t + 2_000, &[3]),
+        ],
+    );
+    let list = c.get(&s, "/alerts").await;
+    assert!(
+        list.body.contains(&format!("href=\"/alerts/{}\"", ids[0])),
+        "{}",
+        list.body
+    );
+    assert!(
+        !list.body.contains("acme"),
+        "another tenant's alert is not listed"
+    );
+
+    let page = c.get(&s, &format!("/alerts/{}", ids[0])).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("Failed password for root")
+            && page.body.contains("Failed password for admin")
+    );
+    assert!(
+        page.body.contains("href=\"/events/1"),
+        "evidence links to its event"
+    );
+    assert_eq!(
+        c.get(&s, &format!("/alerts/{}", ids[1])).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let e = c.get(&s, &format!("/events/1?at={t}")).await;
+    assert_eq!(e.status, StatusCode::OK, "{}", e.body);
+    assert!(e.body.contains("Failed password for root") && e.body.contains("bastion1"));
+    assert_eq!(
+        c.get(&s, "/events/1").await.status,
+        StatusCode::OK,
+        "found without a time too"
+    );
+    let other = c.get(&s, "/events/3").await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    assert!(!other.body.contains("acme private line"));
+}
+
+#[tokio::test]
+async fn observables_merge_and_split_from_the_incident_page() {
+    let c = console().await;
+    c.user("lena", "soc_analyst", "default", &[]);
+    let s = c.login("lena").await;
+    let t = now_ns() - 60_000_000_000;
+    // The same attacker on a second host: a new alert of the same incident.
+    let mut second = alert("b", "default", t + 1, &[2]);
+    second.host = Some("bastion2".into());
+    let ids = c.raise(
+        &[event(1, "default", t, "one"), event(2, "default", t, "two")],
+        &[alert("a", "default", t, &[1]), second],
+    );
+    let incident = c
+        .app
+        .state
+        .list_alerts(&watchfloor_state::AlertFilter {
+            tenant: "default".into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap()
+        .iter()
+        .find_map(|a| a.incident_id)
+        .expect("filed");
+    assert_eq!(
+        c.app
+            .incidents
+            .get("default", incident)
+            .unwrap()
+            .alerts
+            .len(),
+        2
+    );
+
+    let observable = format!(
+        "_csrf={}&kind=ip&value=203.0.113.9&tlp=amber&pap=green",
+        s.csrf
+    );
+    let a = c
+        .post(
+            &s,
+            &format!("/incidents/{incident}/observables"),
+            &observable,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let page = c.get(&s, &format!("/incidents/{incident}")).await;
+    assert!(
+        page.body.contains("203.0.113.9") && page.body.contains("TLP:AMBER"),
+        "{}",
+        page.body
+    );
+    let bad = format!("_csrf={}&kind=ip&value=x&tlp=purple&pap=green", s.csrf);
+    let refused = c
+        .post(&s, &format!("/incidents/{incident}/observables"), &bad)
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("purple"),
+        "the error names the bad value: {}",
+        refused.body
+    );
+
+    let split = format!(
+        "_csrf={}&alerts={}&reason=different+attacker",
+        s.csrf, ids[1]
+    );
+    let a = c
+        .post(&s, &format!("/incidents/{incident}/split"), &split)
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let split_off = a.headers[header::LOCATION].to_str().unwrap().to_string();
+    let new_id: i64 = split_off
+        .trim_start_matches("/incidents/")
+        .parse()
+        .expect(&split_off);
+    assert_ne!(new_id, incident);
+    assert_eq!(
+        c.app
+            .incidents
+            .get("default", incident)
+            .unwrap()
+            .alerts
+            .len(),
+        1
+    );
+    assert_eq!(
+        c.app.incidents.get("default", new_id).unwrap().alerts[0].alert_id,
+        ids[1]
+    );
+    let not_its = format!("_csrf={}&alerts={}&reason=again", s.csrf, ids[1]);
+    assert_eq!(
+        c.post(&s, &format!("/incidents/{incident}/split"), &not_its)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let merge = format!("_csrf={}&into={incident}&reason=same+campaign", s.csrf);
+    let a = c
+        .post(&s, &format!("/incidents/{new_id}/merge"), &merge)
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(
+        c.app.incidents.get("default", new_id).unwrap().merged_into,
+        Some(incident)
+    );
+    assert_eq!(
+        c.app
+            .incidents
+            .get("default", incident)
+            .unwrap()
+            .alerts
+            .len(),
+        2
+    );
+    let page = c.get(&s, &format!("/incidents/{incident}")).await;
+    assert!(
+        page.body.contains("same campaign"),
+        "the reason is on the timeline"
+    );
+}
+
+#[tokio::test]
+async fn report_drafts_download_as_markdown_for_flagged_regimes_only() {
+    let c = console().await;
+    c.user("ian", "incident_manager", "default", &[]);
+    c.user("amy", "admin", "acme", &[]);
+    let s = c.login("ian").await;
+    let id = c.incident("default", "Ransomware on file server");
+    c.app
+        .incidents
+        .flag(
+            "default",
+            id,
+            "user:test",
+            &[watchfloor_model::incident::Regime::Nis2],
+            None,
+            None,
+        )
+        .unwrap();
+    let a = c
+        .get(&s, &format!("/incidents/{id}/reports/nis2/early_warning"))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/markdown"));
+    assert_eq!(
+        a.headers[header::CONTENT_DISPOSITION],
+        format!("attachment; filename=\"incident-{id}-nis2-early_warning.md\"")
+    );
+    assert!(
+        a.body.contains("Ransomware on file server") && a.body.starts_with('#'),
+        "{}",
+        a.body
+    );
+    let page = c.get(&s, &format!("/incidents/{id}")).await;
+    assert!(page
+        .body
+        .contains(&format!("/incidents/{id}/reports/nis2/early_warning")));
+    assert_eq!(
+        c.get(
+            &s,
+            &format!("/incidents/{id}/reports/dora/initial_notification")
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT,
+        "not flagged DORA"
+    );
+    assert_eq!(
+        c.get(&s, &format!("/incidents/{id}/reports/nis2/no_such"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        c.get(&s, &format!("/incidents/{id}/reports/hipaa/notification"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let amy = c.login("amy").await;
+    assert_eq!(
+        c.get(&amy, &format!("/incidents/{id}/reports/nis2/early_warning"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "another tenant's report"
+    );
+}
+
+#[tokio::test]
+async fn logout_needs_the_csrf_token_and_ends_the_session() {
+    let c = console().await;
+    c.user("lena", "soc_analyst", "default", &[]);
+    let s = c.login("lena").await;
+    let forged = c.post(&s, "/logout", "").await;
+    assert_eq!(
+        forged.status,
+        StatusCode::FORBIDDEN,
+        "a cross-site logout is refused"
+    );
+    assert_eq!(c.get(&s, "/incidents").await.status, StatusCode::OK);
+    let out = c.post(&s, "/logout", &format!("_csrf={}", s.csrf)).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(out.headers[header::LOCATION], "/login");
+    let cleared = out.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        cleared.starts_with("wf_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    let after = c.get(&s, "/incidents").await;
+    assert_eq!(
+        after.status,
+        StatusCode::SEE_OTHER,
+        "the old cookie no longer signs in"
+    );
+    assert!(after.headers[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/login"));
+}
+
+#[tokio::test]
+async fn the_live_stream_tells_the_page_when_the_tenants_floor_changes() {
+    let c = console().await;
+    c.user("lena", "soc_analyst", "default", &[]);
+    let s = c.login("lena").await;
+    let response = c
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/live")
+                .header(header::COOKIE, &s.cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let mut body = response.into_body().into_data_stream();
+    // Another tenant's incident is not a change for this one; ours is.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    c.incident("acme", "Not yours");
+    // The first event is the periodic tick: the other tenant's incident
+    // changed nothing here.
+    let first = next_event(&mut body).await;
+    assert!(first.contains("event: tick"), "{first}");
+    c.incident("default", "Core switch down");
+    let e = next_event(&mut body).await;
+    assert!(e.contains("event: changed"), "{e}");
+}
+
+/// The next chunk of a server-sent event stream, as text.
+async fn next_event(body: &mut axum::body::BodyDataStream) -> String {
+    use futures_util::StreamExt;
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(30), body.next())
+        .await
+        .expect("an event within 30 s")
+        .expect("the stream is open")
+        .expect("a chunk");
+    String::from_utf8_lossy(&chunk).into_owned()
+}
