@@ -29,6 +29,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDo
 use crate::aggregate::{Accumulator, AggregateRequest, Aggregation};
 use crate::blocks::{self, BlockCollector, FullBlock, PendingBlock};
 use crate::matcher::{self, EventTerms, Matcher};
+use crate::prefilter::Prefilter;
 use crate::query::{self, Pattern, Query};
 use crate::terms::{as_number, kv_term, name_term, NAME_MARK};
 use crate::{
@@ -609,6 +610,7 @@ impl TantivyEventStore {
         Ok(Prepared {
             searcher,
             matcher,
+            prefilter: Prefilter::of(query),
             fields,
             block_query,
         })
@@ -626,12 +628,7 @@ impl TantivyEventStore {
         let p = self.prepare(bucket, query, req, cursor)?;
         let mut blocks = p.searcher.search(&p.block_query, &BlockCollector)?;
         blocks.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
-        Ok(Candidates {
-            searcher: p.searcher,
-            matcher: p.matcher,
-            fields: p.fields,
-            blocks,
-        })
+        Ok(Candidates { p, blocks })
     }
 
     /// The events text of a block document.
@@ -680,12 +677,15 @@ impl TantivyEventStore {
                 break;
             }
             // Every entry is looked at: nothing breaks out.
-            let _ = self.each_entry(bucket, &c.searcher, addr, |entry| {
+            let _ = self.each_entry(bucket, &c.p.searcher, addr, |entry| {
                 let key = (entry.time_ns, entry.id);
-                if in_window(key, req, cursor) && newest.would_keep(key) {
+                if in_window(key, req, cursor)
+                    && newest.would_keep(key)
+                    && c.p.prefilter.may_match(entry.json)
+                {
                     let ev = stored_event(bucket, entry.json)?;
-                    terms.load_fields(&ev, c.fields.as_deref());
-                    if ev.tenant == req.tenant && c.matcher.matches(&terms) {
+                    terms.load_fields(&ev, c.p.fields.as_deref());
+                    if ev.tenant == req.tenant && c.p.matcher.matches(&terms) {
                         newest.keep(ev);
                     }
                 }
@@ -711,7 +711,7 @@ impl TantivyEventStore {
         let c = self.candidates(bucket, query, req, None)?;
         // Only the fields the query names and the counted ones are read
         // (all of them for free text, which looks at every field).
-        let keep = c.fields.as_ref().map(|f| {
+        let keep = c.p.fields.as_ref().map(|f| {
             let mut keep = f.clone();
             keep.extend(acc.counted_fields());
             keep
@@ -751,13 +751,15 @@ impl TantivyEventStore {
     ) -> Result<()> {
         let mut terms = EventTerms::default();
         for &(_, addr) in blocks {
-            let flow = self.each_entry(bucket, &c.searcher, addr, |entry| {
-                if !in_window((entry.time_ns, entry.id), req, None) {
+            let flow = self.each_entry(bucket, &c.p.searcher, addr, |entry| {
+                if !in_window((entry.time_ns, entry.id), req, None)
+                    || !c.p.prefilter.may_match(entry.json)
+                {
                     return Ok(ControlFlow::Continue(()));
                 }
                 let ev = stored_fields(bucket, entry.json, keep)?;
-                terms.load_fields(&ev, c.fields.as_deref());
-                if ev.tenant == req.tenant && c.matcher.matches(&terms) {
+                terms.load_fields(&ev, c.p.fields.as_deref());
+                if ev.tenant == req.tenant && c.p.matcher.matches(&terms) {
                     acc.add(&ev);
                     if acc.is_full() {
                         return Ok(ControlFlow::Break(()));
@@ -957,7 +959,7 @@ impl EventStore for TantivyEventStore {
             let mut found = None;
             for &(_, addr) in &c.blocks {
                 // `found` says whether it stopped.
-                let _ = self.each_entry(&bucket, &c.searcher, addr, |entry| {
+                let _ = self.each_entry(&bucket, &c.p.searcher, addr, |entry| {
                     if entry.id == id && in_window((entry.time_ns, entry.id), &req, None) {
                         found = Some(stored_event(&bucket, entry.json)?);
                         return Ok(ControlFlow::Break(()));
@@ -1072,6 +1074,8 @@ fn dir_size(dir: &Path) -> u64 {
 struct Prepared {
     searcher: Searcher,
     matcher: Matcher,
+    /// Turns away stored lines that cannot match before they are parsed.
+    prefilter: Prefilter,
     fields: Option<Vec<String>>,
     block_query: Box<dyn TQuery>,
 }
@@ -1079,9 +1083,7 @@ struct Prepared {
 /// What a bucket's search reads: candidate blocks (newest first by their
 /// latest event) and the exact matcher.
 struct Candidates {
-    searcher: Searcher,
-    matcher: Matcher,
-    fields: Option<Vec<String>>,
+    p: Prepared,
     blocks: Vec<(i64, tantivy::DocAddress)>,
 }
 

@@ -11,6 +11,7 @@ pub mod config;
 mod events;
 pub mod matcher;
 mod partial;
+mod prefilter;
 pub mod query;
 mod strset;
 pub mod terms;
