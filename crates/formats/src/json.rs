@@ -418,6 +418,11 @@ fn fill_generic_core(e: &mut Event) {
     e.core.product = e
         .first_text(&["product", "event.module", "logsource.product"])
         .map(|p| p.to_lowercase().into());
+    // The Sigma category a record declares: its own logsource, or ECS's
+    // `event.category` (whose `database`, `web`... name the same things).
+    e.core.category = e
+        .first_text(&["logsource.category", "event.category"])
+        .map(|c| c.to_lowercase().into());
     e.core.timestamp = e
         .first_text(&["@timestamp", "timestamp", "time", "ts", "eventTime", "date"])
         .and_then(|t| parse_timestamp(&t));

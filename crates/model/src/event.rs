@@ -54,6 +54,12 @@ pub struct Core {
     /// (`linux` for syslog, or what the record or its source declares);
     /// `None` when unknown. Rules for a product run only on its records.
     pub product: Option<Box<str>>,
+    /// The Sigma logsource category the record declares, lower-case
+    /// (`database`, `proxy`, `firewall`, ...); `None` when it declares
+    /// none. A rule that names a category and no product runs only on
+    /// records of that category (and, for the Windows categories, on the
+    /// channels and event ids the routing table gives).
+    pub category: Option<Box<str>>,
 }
 
 /// One log record.

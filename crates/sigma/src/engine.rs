@@ -91,10 +91,12 @@ impl Bucket {
 struct Index {
     channels: HashMap<String, Bucket>,
     windows_any_channel: Bucket,
-    /// Non-Windows variants of no particular product (category rules).
+    /// Non-Windows variants of no particular product.
     non_windows: Bits,
     /// Non-Windows variants by product: they run only on that product's events.
     by_product: HashMap<String, Bits>,
+    /// Variants of a category and no product: only events of that category.
+    by_category: HashMap<String, Bits>,
     any: Bits,
 }
 
@@ -219,6 +221,13 @@ impl RuleSet {
             {
                 scratch.candidates.union_with(bits);
             }
+        }
+        if let Some(bits) = core
+            .category
+            .as_deref()
+            .and_then(|c| self.index.by_category.get(c))
+        {
+            scratch.candidates.union_with(bits);
         }
         scratch.candidates.union_with(&self.index.any);
     }
@@ -708,9 +717,18 @@ fn build_index(targets: &[Target]) -> (Index, Vec<String>) {
         windows_any_channel: Bucket::new(n),
         non_windows: Bits::new(n),
         by_product: HashMap::new(),
+        by_category: HashMap::new(),
         any: Bits::new(n),
     };
     for (vi, t) in targets.iter().enumerate() {
+        if let Some(c) = &t.category {
+            index
+                .by_category
+                .entry(c.clone())
+                .or_insert_with(|| Bits::new(n))
+                .insert(vi);
+            continue;
+        }
         match (t.scope(), &t.channels) {
             (Scope::Any, _) => {
                 index.any.insert(vi);

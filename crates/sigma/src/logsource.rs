@@ -49,6 +49,9 @@ pub struct Target {
     pub fieldmap: HashMap<String, String>,
     /// For non-Windows targets: the product the rule is for (lower-case).
     pub product: Option<String>,
+    /// Only events that declare this category (lower-case): the target of
+    /// a rule that names a category and no product.
+    pub category: Option<String>,
 }
 
 impl Target {
@@ -119,23 +122,33 @@ impl Routing {
             return vec![Target::unconstrained(Scope::Any)];
         }
         let product = ls.product.as_deref();
-        let category = ls
+        let windows_category = ls
             .category
             .as_deref()
             .and_then(|c| self.file.categories.get(c));
-        if product == Some("windows") || (product.is_none() && category.is_some()) {
-            let mut targets = self.windows_targets(ls, category);
-            if product.is_none() {
-                targets.push(Target::unconstrained(Scope::NonWindows));
-            }
+        // A rule that names a category but no product runs on the events
+        // known to be of that category, and on nothing else: SigmaHQ's
+        // database rules must not read Windows or syslog events.
+        let declared = ls
+            .category
+            .as_ref()
+            .filter(|_| product.is_none())
+            .map(|c| Target {
+                category: Some(c.to_lowercase()),
+                ..Target::unconstrained(Scope::Any)
+            });
+        if product == Some("windows") || windows_category.is_some() && product.is_none() {
+            let mut targets = self.windows_targets(ls, windows_category);
+            targets.extend(declared);
             return targets;
         }
-        match product {
-            Some(p) => vec![Target {
+        match (product, declared) {
+            (Some(p), _) => vec![Target {
                 product: Some(p.to_lowercase()),
                 ..Target::unconstrained(Scope::NonWindows)
             }],
-            None => vec![Target::unconstrained(Scope::Any)],
+            (None, Some(category)) => vec![category],
+            (None, None) => vec![Target::unconstrained(Scope::Any)],
         }
     }
 
@@ -160,6 +173,7 @@ impl Routing {
                         .collect(),
                     fieldmap: v.fieldmap.clone(),
                     product: None,
+                    category: None,
                 })
                 .collect();
         }

@@ -86,12 +86,30 @@ pub enum ValueMatcher {
     },
 }
 
+/// A string comparison matches a value as written or with the white
+/// space around it removed: Windows writes some values with a trailing
+/// space (`LogonProcessName` is `NtLmSsp ` in real 4624 events) that the
+/// published rules do not spell, and Hayabusa trims too. A rule that spells
+/// the space still matches the value as written. Regular expressions see
+/// the value as written (they can say `\s*` themselves).
+fn as_written_or_trimmed(value: &str, test: impl Fn(&str) -> bool) -> bool {
+    if test(value) {
+        return true;
+    }
+    let trimmed = value.trim();
+    trimmed.len() != value.len() && test(trimmed)
+}
+
 impl ValueMatcher {
     /// Tests one scalar value (lists are split by the caller).
     fn test_scalar(&self, v: &Value, event: &Event) -> bool {
         match self {
-            ValueMatcher::Str(m) => v.as_text().is_some_and(|t| m.is_match(t.as_str())),
-            ValueMatcher::StrSet(set) => v.as_text().is_some_and(|t| set.is_match(t.as_str())),
+            ValueMatcher::Str(m) => v
+                .as_text()
+                .is_some_and(|t| as_written_or_trimmed(t.as_str(), |s| m.is_match(s))),
+            ValueMatcher::StrSet(set) => v
+                .as_text()
+                .is_some_and(|t| as_written_or_trimmed(t.as_str(), |s| set.is_match(s))),
             ValueMatcher::Regex(r) => v.as_text().is_some_and(|t| r.re.is_match(t.as_str())),
             ValueMatcher::Cidr(net) => v
                 .as_text()

@@ -715,7 +715,8 @@ detection:
     condition: selection
 "#;
     let set = rules(yaml);
-    let err = json!({"http": {"response": {"status_code": 500}}, "destination": {"ip": "10.0.0.5"}, "source": {"ip": "1.2.3.4"}});
+    // Category rules read only events that declare the category.
+    let err = json!({"logsource": {"category": "webserver"}, "http": {"response": {"status_code": 500}}, "destination": {"ip": "10.0.0.5"}, "source": {"ip": "1.2.3.4"}});
     let conn = |src: &str| json!({"event": {"category": "network", "type": "connection"}, "source": {"ip": src}, "destination": {"ip": "1.2.3.4"}});
     assert_eq!(
         correlate(
@@ -753,7 +754,7 @@ fn metric_rules(kind: &str, condition: &str) -> RuleSet {
 }
 
 fn post(ip: &str, bytes: u64, host: &str) -> Json {
-    json!({"cs-method": "POST", "SourceIP": ip, "bytes_sent": bytes, "host": host})
+    json!({"logsource": {"category": "proxy"}, "cs-method": "POST", "SourceIP": ip, "bytes_sent": bytes, "host": host})
 }
 
 #[test]
