@@ -49,11 +49,12 @@ fn syslog_and_http_events_are_stored_searchable_and_detected() {
         ],
         "octet-marker counted frame",
     );
-    // Five failed SSH logins: the starter correlation raises one alert.
+    // Five failed SSH logins from one address: the starter correlation
+    // raises one alert, naming the address.
     for i in 1..=5 {
         logger(
             &["-n", "127.0.0.1", "-P", &p, "-T", "-t", "sshd"],
-            &format!("Failed password for root from 198.51.100.{i} port 22 ssh2"),
+            &format!("Failed password for root from 198.51.100.7 port 2{i} ssh2"),
         );
     }
     // HTTP with curl: NDJSON, one bad line reported, gzip accepted.
@@ -111,6 +112,8 @@ fn syslog_and_http_events_are_stored_searchable_and_detected() {
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["level"], "high");
     assert_eq!(alerts[0]["rule_kind"], "correlation");
+    assert_eq!(alerts[0]["ips"], serde_json::json!(["198.51.100.7"]));
+    assert_eq!(alerts[0]["user"], "root");
 
     if linux_rules.is_some() {
         // A SigmaHQ rule (Shellshock Expression, keywords) fires on syslog.
@@ -530,4 +533,62 @@ fn files_are_followed_through_rotation_and_restarts() {
     assert_eq!(s.search("tail-marker", 6).len(), 6);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(s.search("tail-marker", 0).len(), 6, "no line stored twice");
+}
+
+#[test]
+fn a_parsers_directory_adds_parsers_and_a_bad_one_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let parsers = dir.path().join("parsers");
+    std::fs::create_dir(&parsers).unwrap();
+    std::fs::write(
+        parsers.join("vpn.yml"),
+        "name: vpn\nprograms: [openvpn]\npatterns:\n  - match: '^%{IP:source.ip:ip}:%{INT} TLS Auth Error'\n    set: {event.outcome: failure}\nsamples:\n  - line: '203.0.113.5:1194 TLS Auth Error: x'\n    fields: {source.ip: 203.0.113.5}\n",
+    )
+    .unwrap();
+    let extra = format!("[pipeline]\nparsers_dir = \"{}\"\n", parsers.display());
+    let s = Server::start(dir.path(), &extra, &[]);
+    let p = s.syslog.port().to_string();
+    logger(
+        &["-n", "127.0.0.1", "-P", &p, "-T", "-t", "openvpn"],
+        "203.0.113.5:1194 TLS Auth Error: Auth Username/Password verification failed",
+    );
+    logger(
+        &["-n", "127.0.0.1", "-P", &p, "-T", "-t", "sshd"],
+        "Invalid user oracle from 198.51.100.4 port 50022",
+    );
+    assert_eq!(
+        s.search("source.ip:203.0.113.5 AND event.outcome:failure", 1)
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.search("user.name:oracle AND parser.name:sshd", 1).len(),
+        1,
+        "the shipped ones still read"
+    );
+    drop(s);
+
+    std::fs::write(
+        parsers.join("broken.yml"),
+        "name: b\nprograms: [b]\npatterns:\n  - match: '%{NOPE:x}'\n",
+    )
+    .unwrap();
+    let dir2 = tempfile::tempdir().unwrap();
+    let config = server::write_config(
+        dir2.path(),
+        server::free_port(),
+        server::free_port(),
+        "",
+        &extra,
+    );
+    let out = Command::new(server::BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.yml") && err.contains("%{NOPE}"),
+        "{err}"
+    );
 }

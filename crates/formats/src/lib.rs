@@ -11,6 +11,7 @@ mod cef;
 mod detect;
 mod evtx_reader;
 mod json;
+pub mod parsers;
 mod syslog;
 mod windows;
 mod windows_text;

@@ -7,6 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use watchfloor_formats::parsers::Parsers;
 use watchfloor_ingest::RawRecord;
 use watchfloor_pipeline::decode::{decode, to_doc};
 use watchfloor_pipeline::{Detector, RuleSources, TenantSnapshots};
@@ -25,12 +26,13 @@ fn records(n: usize) -> Vec<RawRecord> {
 }
 
 fn docs(records: &[RawRecord]) -> Vec<EventDoc> {
+    let parsers = Parsers::shipped();
     records
         .iter()
         .enumerate()
         .map(|(i, raw)| {
             let lsn = i as u64 + 1;
-            to_doc(lsn, raw, &decode(lsn, raw).0)
+            to_doc(lsn, raw, &decode(lsn, raw, &parsers).0)
         })
         .collect()
 }
@@ -39,17 +41,23 @@ fn decode_and_build(c: &mut Criterion) {
     let raws = records(EVENTS);
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(EVENTS as u64));
-    g.bench_function("decode", |b| {
-        b.iter(|| {
-            for (i, raw) in raws.iter().enumerate() {
-                black_box(decode(i as u64, raw));
-            }
-        })
-    });
+    // Decoding with the shipped parsers (sshd, sudo, kernel firewall lines
+    // get ECS fields) and without any: what parsing costs.
+    let shipped = Parsers::shipped();
+    let none = Parsers::default();
+    for (name, parsers) in [("decode", &shipped), ("decode_no_parsers", &none)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for (i, raw) in raws.iter().enumerate() {
+                    black_box(decode(i as u64, raw, parsers));
+                }
+            })
+        });
+    }
     let events: Vec<_> = raws
         .iter()
         .enumerate()
-        .map(|(i, r)| decode(i as u64, r).0)
+        .map(|(i, r)| decode(i as u64, r, &shipped).0)
         .collect();
     g.bench_function("to_doc", |b| {
         b.iter(|| {

@@ -37,10 +37,11 @@ fn process_cpu_seconds() -> f64 {
 }
 
 fn documents(rng: &mut Rng, lsns: std::ops::Range<usize>) -> Vec<EventDoc> {
+    let parsers = watchfloor_formats::parsers::Parsers::shipped();
     lsns.map(|i| {
         let raw = common::record(rng, i, false);
         let lsn = i as u64 + 1;
-        to_doc(lsn, &raw, &decode(lsn, &raw).0)
+        to_doc(lsn, &raw, &decode(lsn, &raw, &parsers).0)
     })
     .collect()
 }

@@ -36,12 +36,17 @@ impl Default for RulesConfig {
 pub struct PipelineConfig {
     #[schemars(range(min = 10, max = 600_000))]
     pub commit_interval_ms: u64,
+    /// A directory of parser files (`*.yml`) that add to the shipped
+    /// parsers or replace one of the same name (see docs/SOURCES.md).
+    #[schemars(extend("format" = "path"))]
+    pub parsers_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             commit_interval_ms: 1000,
+            parsers_dir: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use watchfloor_formats::parsers::{ParseOutcome, Parsers};
 use watchfloor_formats::{event_from_json, parse_syslog_line, syslog_event};
 use watchfloor_ingest::{Kind, RawRecord};
 use watchfloor_model::{Event, SourceRef, Value};
@@ -39,9 +40,11 @@ impl DecodeIssue {
     }
 }
 
-/// Decodes one record; issues are reported and also recorded on the event
-/// (field `decode_error`).
-pub fn decode(lsn: u64, raw: &RawRecord) -> (Event, Vec<DecodeIssue>) {
+/// Decodes one record and parses it by its program (syslog); issues are
+/// reported and also recorded on the event (field `decode_error`). A line
+/// no parser pattern matches is kept as it came, with `parser.outcome`
+/// saying so (counted by the pipeline), never dropped.
+pub fn decode(lsn: u64, raw: &RawRecord, parsers: &Parsers) -> (Event, Vec<DecodeIssue>) {
     let source = SourceRef {
         path: Arc::from(raw.source.as_str()),
         record: lsn,
@@ -56,7 +59,11 @@ pub fn decode(lsn: u64, raw: &RawRecord) -> (Event, Vec<DecodeIssue>) {
     };
     let mut event = match raw.kind {
         Kind::Syslog => match parse_syslog_line(&text) {
-            Ok(msg) => syslog_event(&msg, source),
+            Ok(msg) => {
+                let mut e = syslog_event(&msg, source);
+                mark_parse(&mut e, parsers);
+                e
+            }
             Err(e) => {
                 issues.push(DecodeIssue::NotSyslog(e));
                 bare(&text, source)
@@ -64,7 +71,11 @@ pub fn decode(lsn: u64, raw: &RawRecord) -> (Event, Vec<DecodeIssue>) {
         },
         Kind::Json => match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(doc) => match event_from_json(&doc, source.clone()) {
-                Some(e) => e,
+                Some(mut e) => {
+                    program_of_json(&mut e);
+                    mark_parse(&mut e, parsers);
+                    e
+                }
                 None => {
                     issues.push(DecodeIssue::NotAnObject);
                     bare(&text, source)
@@ -84,6 +95,28 @@ pub fn decode(lsn: u64, raw: &RawRecord) -> (Event, Vec<DecodeIssue>) {
         event.push("decode_error", Value::Str(first.message().into()));
     }
     (event, issues)
+}
+
+/// The program of a JSON record that carries a syslog line (shippers and
+/// `watchfloor import` send `app_name`; ECS says `process.name`), so the
+/// same parsers read it as on the syslog path.
+fn program_of_json(e: &mut Event) {
+    if e.core.windows || e.core.provider.is_some() {
+        return;
+    }
+    e.core.provider = e.first_text(&["app_name", "process.name", "program", "ident"]);
+}
+
+/// Runs the parser of the event's program and records which one read it
+/// (`parser.name`) and whether a pattern matched (`parser.outcome`).
+fn mark_parse(e: &mut Event, parsers: &Parsers) {
+    let (name, outcome) = match parsers.apply(e) {
+        None => return,
+        Some(ParseOutcome::Parsed(n)) => (n.to_string(), "parsed"),
+        Some(ParseOutcome::Unmatched(n)) => (n.to_string(), "unmatched"),
+    };
+    e.push("parser.name", Value::Str(name.into()));
+    e.push("parser.outcome", Value::Str(outcome.into()));
 }
 
 fn bare(text: &str, source: SourceRef) -> Event {
@@ -116,6 +149,10 @@ pub fn to_doc(lsn: u64, raw: &RawRecord, event: &Event) -> EventDoc {
 mod tests {
     use super::*;
 
+    fn decode_shipped(lsn: u64, raw: &RawRecord) -> (Event, Vec<DecodeIssue>) {
+        decode(lsn, raw, &Parsers::shipped())
+    }
+
     fn raw(kind: Kind, body: &[u8]) -> RawRecord {
         RawRecord {
             received_ns: 5,
@@ -130,7 +167,7 @@ mod tests {
 
     #[test]
     fn syslog_gets_its_fields_and_the_peer_as_fallback_host() {
-        let (e, issues) = decode(
+        let (e, issues) = decode_shipped(
             1,
             &raw(
                 Kind::Syslog,
@@ -139,25 +176,71 @@ mod tests {
         );
         assert!(issues.is_empty());
         assert_eq!(e.core.host.as_deref(), Some("mymachine"));
-        let (e, _) = decode(2, &raw(Kind::Syslog, b"just text"));
+        let (e, _) = decode_shipped(2, &raw(Kind::Syslog, b"just text"));
         assert_eq!(e.core.host.as_deref(), Some("192.0.2.7"));
         assert_eq!(e.core.tenant.as_deref(), Some("acme"));
     }
 
     #[test]
     fn bad_records_are_kept_as_messages_with_the_reason() {
-        let (e, issues) = decode(1, &raw(Kind::Syslog, b"<13>bad \xff\xfe bytes"));
+        let (e, issues) = decode_shipped(1, &raw(Kind::Syslog, b"<13>bad \xff\xfe bytes"));
         assert_eq!(issues, vec![DecodeIssue::InvalidUtf8]);
         assert!(e.get("message").is_some());
-        let (e, issues) = decode(2, &raw(Kind::Json, b"{not json"));
+        let (e, issues) = decode_shipped(2, &raw(Kind::Json, b"{not json"));
         assert_eq!(issues[0].kind(), "invalid_json");
         assert_eq!(
             e.get("message").map(|v| v.to_string()).as_deref(),
             Some("{not json")
         );
-        let (_, issues) = decode(3, &raw(Kind::Json, b"[1,2]"));
+        let (_, issues) = decode_shipped(3, &raw(Kind::Json, b"[1,2]"));
         assert_eq!(issues, vec![DecodeIssue::NotAnObject]);
         let doc = to_doc(3, &raw(Kind::Json, b"[1,2]"), &e);
         assert!(doc.fields.contains_key("decode_error"));
+    }
+
+    #[test]
+    fn syslog_lines_get_parsed_fields_and_unmatched_ones_stay_whole() {
+        let line = b"<38>Dec  2 10:00:00 bastion1 sshd[4242]: Failed password for root from 203.0.113.9 port 22 ssh2";
+        let (e, issues) = decode_shipped(1, &raw(Kind::Syslog, line));
+        assert!(issues.is_empty());
+        assert_eq!(
+            e.get("source.ip").map(|v| v.to_string()).as_deref(),
+            Some("203.0.113.9")
+        );
+        assert_eq!(
+            e.get("user.name").map(|v| v.to_string()).as_deref(),
+            Some("root")
+        );
+        assert_eq!(
+            e.get("parser.outcome").map(|v| v.to_string()).as_deref(),
+            Some("parsed")
+        );
+        let odd = b"<38>Dec  2 10:00:00 bastion1 sshd[4242]: Failed password for ro";
+        let (e, issues) = decode_shipped(2, &raw(Kind::Syslog, odd));
+        assert!(issues.is_empty(), "an unparsed line is no decode error");
+        assert_eq!(
+            e.get("parser.outcome").map(|v| v.to_string()).as_deref(),
+            Some("unmatched")
+        );
+        assert!(e.get("message").is_some() && e.get("source.ip").is_none());
+    }
+
+    #[test]
+    fn json_records_of_a_program_are_parsed_too() {
+        let doc = br#"{"app_name":"sshd","hostname":"bastion","message":"Invalid user oracle from 198.51.100.4 port 50022"}"#;
+        let (e, _) = decode_shipped(1, &raw(Kind::Json, doc));
+        assert_eq!(
+            e.get("user.name").map(|v| v.to_string()).as_deref(),
+            Some("oracle")
+        );
+        assert_eq!(
+            e.get("source.ip").map(|v| v.to_string()).as_deref(),
+            Some("198.51.100.4")
+        );
+        let (e, _) = decode_shipped(
+            2,
+            &raw(Kind::Json, br#"{"message":"Invalid user x from 1.2.3.4"}"#),
+        );
+        assert!(e.get("parser.name").is_none(), "no program, no parser");
     }
 }

@@ -21,6 +21,7 @@ pub mod metrics;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use watchfloor_formats::parsers::Parsers;
 
 use watchfloor_ingest::{Wal, WalError};
 use watchfloor_model::Alert;
@@ -50,6 +51,8 @@ pub struct PipelineOptions {
     pub retention_max_age: Option<Duration>,
     pub retention_max_bytes: Option<u64>,
     pub retention_interval: Duration,
+    /// Parsers of common sources to ECS fields (shipped, plus the user's).
+    pub parsers: Arc<Parsers>,
 }
 
 impl Default for PipelineOptions {
@@ -62,6 +65,7 @@ impl Default for PipelineOptions {
             retention_max_age: Some(Duration::from_secs(30 * 86_400)),
             retention_max_bytes: None,
             retention_interval: Duration::from_secs(60),
+            parsers: Arc::new(Parsers::shipped()),
         }
     }
 }
@@ -291,10 +295,11 @@ impl Pipeline {
         let started = Instant::now();
         let mut detect_time = Duration::ZERO;
         for (lsn, raw) in batch {
-            let (event, issues) = decode::decode(*lsn, raw);
+            let (event, issues) = decode::decode(*lsn, raw, &self.options.parsers);
             for issue in &issues {
                 self.metrics.decode_issue(&raw.source, issue.kind());
             }
+            self.metrics.parsed(&event);
             let t = Instant::now();
             detector.detect(*lsn, &event, raw.received_ns, alerts);
             detect_time += t.elapsed();

@@ -14,6 +14,8 @@ type Labels = Vec<(String, String)>;
 pub struct PipelineMetrics {
     pub events: Counter,
     pub decode_issues: Family<Labels, Counter>,
+    /// Events read by a parser, by parser and outcome (parsed, unmatched).
+    pub parsed: Family<Labels, Counter>,
     pub alerts: Family<Labels, Counter>,
     /// Receive time to alert stored.
     pub alert_latency_seconds: Histogram,
@@ -41,6 +43,7 @@ impl Default for PipelineMetrics {
         PipelineMetrics {
             events: Counter::default(),
             decode_issues: Family::default(),
+            parsed: Family::default(),
             alerts: Family::default(),
             alert_latency_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             rule_eval_seconds: Histogram::new(exponential_buckets(1e-7, 2.0, 20)),
@@ -67,6 +70,11 @@ impl PipelineMetrics {
             "watchfloor_pipeline_events",
             "Events checked by detection",
             self.events.clone(),
+        );
+        r.register(
+            "watchfloor_pipeline_parsed",
+            "Syslog events read by a parser, by parser and outcome (parsed; unmatched: kept whole)",
+            self.parsed.clone(),
         );
         r.register(
             "watchfloor_pipeline_decode_issues",
@@ -153,6 +161,22 @@ impl PipelineMetrics {
             "Time buckets in the event store",
             self.store_buckets.clone(),
         );
+    }
+
+    /// Counts which parser read an event and whether a pattern matched.
+    pub fn parsed(&self, event: &watchfloor_model::Event) {
+        let text = |name| match event.get(name) {
+            Some(watchfloor_model::Value::Str(s)) => Some(s.to_string()),
+            _ => None,
+        };
+        if let (Some(parser), Some(outcome)) = (text("parser.name"), text("parser.outcome")) {
+            self.parsed
+                .get_or_create(&vec![
+                    ("parser".into(), parser),
+                    ("outcome".into(), outcome),
+                ])
+                .inc();
+        }
     }
 
     pub fn decode_issue(&self, source: &str, kind: &str) {

@@ -310,3 +310,59 @@ fn alerts_do_not_wait_for_an_index_that_lags() {
     assert_eq!(run.wait_for_events("hostname:srv3", 2).len(), 2);
     run.stop();
 }
+
+/// Two addresses guess passwords on one host at the same time: each gets
+/// its own brute-force alert, naming it, with the parsed fields on the
+/// stored events.
+#[test]
+fn each_attacking_address_gets_its_own_brute_force_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(dir.path());
+    let mut lines = Vec::new();
+    for i in 0..5 {
+        for (ip, user) in [("203.0.113.9", "root"), ("198.51.100.23", "admin")] {
+            lines.push(format!("<38>Nov 25 12:00:0{i} bastion sshd[7]: Failed password for {user} from {ip} port 4{i}000 ssh2"));
+        }
+    }
+    run.append(&lines);
+    assert_eq!(
+        run.wait_for_events(
+            "source.ip:203.0.113.9 AND user.name:root AND event.outcome:failure",
+            5
+        )
+        .len(),
+        5,
+        "the stored events carry the parsed fields"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let brute = loop {
+        let alerts: Vec<_> = run
+            .state
+            .list_alerts(&AlertFilter {
+                tenant: "default".into(),
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.rule_title == "SSH brute force")
+            .collect();
+        if alerts.len() >= 2 || Instant::now() > deadline {
+            break alerts;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut named: Vec<(Vec<String>, Option<String>)> = brute
+        .iter()
+        .map(|a| (a.ips.clone(), a.user.clone()))
+        .collect();
+    named.sort();
+    assert_eq!(
+        named,
+        [
+            (vec!["198.51.100.23".to_string()], Some("admin".to_string())),
+            (vec!["203.0.113.9".to_string()], Some("root".to_string())),
+        ]
+    );
+    run.stop();
+}

@@ -48,6 +48,19 @@ fn start_err(what: impl Into<String>) -> impl FnOnce(&dyn std::fmt::Display) -> 
     }
 }
 
+/// The shipped parsers and the configured directory's; every bad file is
+/// named at once.
+fn parsers(cfg: &Config) -> Result<watchfloor_formats::parsers::Parsers, ServerError> {
+    use watchfloor_formats::parsers::Parsers;
+    match &cfg.pipeline.parsers_dir {
+        None => Ok(Parsers::shipped()),
+        Some(dir) => Parsers::with_dir(dir).map_err(|problems| ServerError::Start {
+            what: format!("parsers in {}", dir.display()),
+            message: problems.join("; "),
+        }),
+    }
+}
+
 /// Runs the server on its own runtime until SIGINT or SIGTERM.
 pub fn run(config: Config) -> Result<(), ServerError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -269,6 +282,7 @@ pub async fn assemble(
             retention_max_age: (cfg.store.retention_days > 0)
                 .then(|| Duration::from_secs(cfg.store.retention_days * 86_400)),
             retention_max_bytes: (cfg.store.max_bytes > 0).then_some(cfg.store.max_bytes),
+            parsers: Arc::new(parsers(cfg)?),
             ..PipelineOptions::default()
         },
         stop: stop.clone(),

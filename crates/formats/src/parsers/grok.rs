@@ -1,0 +1,148 @@
+//! Grok patterns, as Logstash, Elasticsearch ingest pipelines and Graylog
+//! write them: `%{IP:source.ip}` captures an address into `source.ip`,
+//! `%{INT:source.port:int}` a number stored as an integer, `%{WORD}`
+//! matches without capturing. Everything else is a regular expression.
+//! A pattern compiles to one `regex::Regex` whose groups are numbered
+//! `g0`, `g1`, ... with a table from group to field name and type.
+
+use regex::Regex;
+
+/// The named sub-patterns a grok expression may use.
+const LIBRARY: &[(&str, &str)] = &[
+    ("WORD", r"\b\w+\b"),
+    ("NOTSPACE", r"\S+"),
+    ("SPACE", r"\s*"),
+    ("DATA", r".*?"),
+    ("GREEDYDATA", r".*"),
+    ("INT", r"[+-]?\d+"),
+    ("POSINT", r"\d+"),
+    ("NUMBER", r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"),
+    ("BASE16NUM", r"(?:0[xX])?[0-9A-Fa-f]+"),
+    ("USERNAME", r"[a-zA-Z0-9._@$\\-]+"),
+    ("USER", r"[a-zA-Z0-9._@$\\-]+"),
+    (
+        "IPV4",
+        r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}",
+    ),
+    // Loose on purpose: the address is checked when the field is typed `ip`.
+    ("IPV6", r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+(?:%\w+)?"),
+    (
+        "IP",
+        r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+(?:%\w+)?)",
+    ),
+    (
+        "HOSTNAME",
+        r"\b[0-9A-Za-z][0-9A-Za-z-]{0,62}(?:\.[0-9A-Za-z][0-9A-Za-z-]{0,62})*\.?\b",
+    ),
+    (
+        "IPORHOST",
+        r"(?:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+|[0-9A-Za-z][0-9A-Za-z.-]*)",
+    ),
+    ("MAC", r"(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}"),
+    ("QUOTEDSTRING", r#""(?:[^"\\]|\\.)*""#),
+    ("QS", r#""(?:[^"\\]|\\.)*""#),
+    ("URIPATH", r"/[^\s?#]*"),
+    ("URIPATHPARAM", r"/[^\s#]*"),
+    ("URI", r"[A-Za-z][A-Za-z0-9+.-]*://\S+"),
+    ("PATH", r"(?:/[^\s]*)+"),
+    ("HTTPDATE", r"\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}"),
+    (
+        "LOGLEVEL",
+        r"(?i:trace|debug|info|notice|warn(?:ing)?|err(?:or)?|crit(?:ical)?|alert|emerg(?:ency)?|fatal)",
+    ),
+];
+
+/// How a captured text is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Text,
+    Int,
+    Float,
+    /// An IP address: a capture that does not parse as one is not stored.
+    Ip,
+}
+
+/// A compiled grok expression.
+#[derive(Debug, Clone)]
+pub struct Grok {
+    pub regex: Regex,
+    /// Field name and type of group `g{i}`.
+    pub captures: Vec<(String, FieldType)>,
+}
+
+/// Compiles `pattern`; the error names the part that is wrong.
+pub fn compile(pattern: &str) -> Result<Grok, String> {
+    let mut out = String::with_capacity(pattern.len() * 2);
+    let mut captures = Vec::new();
+    let mut rest = pattern;
+    while let Some(start) = rest.find("%{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed %{{ at {:?}", &rest[start..]))?;
+        let spec = &after[..end];
+        let mut parts = spec.splitn(3, ':');
+        let name = parts.next().unwrap_or_default();
+        let body = LIBRARY
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, b)| *b)
+            .ok_or_else(|| format!("unknown grok pattern %{{{name}}}"))?;
+        match parts.next().filter(|f| !f.is_empty()) {
+            Some(field) => {
+                let kind = field_type(parts.next())?;
+                out.push_str(&format!("(?P<g{}>{body})", captures.len()));
+                captures.push((field.to_string(), kind));
+            }
+            None => out.push_str(&format!("(?:{body})")),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    let regex = Regex::new(&out).map_err(|e| e.to_string())?;
+    Ok(Grok { regex, captures })
+}
+
+fn field_type(name: Option<&str>) -> Result<FieldType, String> {
+    match name {
+        None | Some("string") => Ok(FieldType::Text),
+        Some("int") | Some("long") => Ok(FieldType::Int),
+        Some("float") | Some("double") => Ok(FieldType::Float),
+        Some("ip") => Ok(FieldType::Ip),
+        Some(other) => Err(format!(
+            "unknown field type {other:?} (string, int, float, ip)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grok_captures_into_named_fields() {
+        let g = compile(r"^Failed %{WORD} for %{USERNAME:user.name} from %{IP:source.ip:ip} port %{INT:source.port:int}").unwrap();
+        let c = g
+            .regex
+            .captures("Failed password for root from 203.0.113.9 port 22 ssh2")
+            .unwrap();
+        assert_eq!(&c["g0"], "root");
+        assert_eq!(&c["g1"], "203.0.113.9");
+        assert_eq!(&c["g2"], "22");
+        assert_eq!(g.captures[2], ("source.port".into(), FieldType::Int));
+        let v6 = compile("%{IP:a}").unwrap();
+        assert_eq!(
+            &v6.regex.captures("from 2001:db8::1 port").unwrap()["g0"],
+            "2001:db8::1"
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        assert!(compile("%{NOPE:x}").unwrap_err().contains("%{NOPE}"));
+        assert!(compile("%{WORD:x:date}").unwrap_err().contains("date"));
+        assert!(compile("%{WORD").unwrap_err().contains("unclosed"));
+        assert!(compile("(").is_err());
+    }
+}

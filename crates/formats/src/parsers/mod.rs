@@ -1,0 +1,395 @@
+//! Parsers of common log sources to ECS field names (`source.ip`,
+//! `user.name`, `event.outcome`, ...), as data files: each names the
+//! programs whose lines it reads and a list of grok patterns tried in
+//! order; the first that matches adds its captures and fixed fields. The
+//! original fields (`message` above all) are kept.
+//!
+//! The shipped parsers (`crates/formats/parsers/*.yml`) are built into
+//! the binary; a directory of files of the same shape adds parsers, and a
+//! file whose `name` is a shipped parser's replaces it. Every file carries
+//! samples with the fields they must give, checked when it is loaded, so a
+//! parser that does not do what it says is refused with the sample named.
+
+mod grok;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use watchfloor_model::{Event, Value};
+
+pub use grok::{compile as compile_grok, FieldType, Grok};
+
+/// The parsers built into the binary: (file name, text).
+const SHIPPED: &[(&str, &str)] = &[
+    ("sshd.yml", include_str!("../../parsers/sshd.yml")),
+    ("sudo.yml", include_str!("../../parsers/sudo.yml")),
+    (
+        "kernel_firewall.yml",
+        include_str!("../../parsers/kernel_firewall.yml"),
+    ),
+];
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParserFile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    /// Syslog program names (`app_name`) whose lines this parser reads.
+    programs: Vec<String>,
+    /// The field the patterns read.
+    #[serde(default = "message_field")]
+    field: String,
+    patterns: Vec<PatternDef>,
+    #[serde(default)]
+    samples: Vec<Sample>,
+}
+
+fn message_field() -> String {
+    "message".into()
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatternDef {
+    #[serde(rename = "match")]
+    grok: String,
+    /// Fields set when the pattern matches.
+    #[serde(default)]
+    set: serde_yaml::Mapping,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sample {
+    line: String,
+    /// The fields the line must give (none: it must match no pattern).
+    #[serde(default)]
+    fields: serde_yaml::Mapping,
+}
+
+/// One compiled parser.
+#[derive(Debug)]
+pub struct Parser {
+    pub name: String,
+    pub description: String,
+    programs: Vec<String>,
+    field: String,
+    patterns: Vec<Pattern>,
+}
+
+#[derive(Debug)]
+struct Pattern {
+    grok: Grok,
+    set: Vec<(String, Value)>,
+}
+
+/// What parsing did to an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseOutcome<'a> {
+    /// A parser read the line and added fields.
+    Parsed(&'a str),
+    /// A parser is meant for the line's program but no pattern matched:
+    /// the event is kept as it was.
+    Unmatched(&'a str),
+}
+
+/// Every parser, looked up by program.
+#[derive(Debug, Default)]
+pub struct Parsers {
+    parsers: Vec<Parser>,
+    by_program: HashMap<String, usize>,
+}
+
+impl Parsers {
+    /// The parsers built into the binary.
+    pub fn shipped() -> Parsers {
+        let mut p = Parsers::default();
+        for (file, text) in SHIPPED {
+            // The shipped files are checked by a unit test; one that fails
+            // here is a build defect, and the others still load.
+            if let Ok(parser) = Parser::from_yaml(text) {
+                p.insert(parser);
+            } else {
+                debug_assert!(false, "shipped parser {file} does not load");
+            }
+        }
+        p
+    }
+
+    /// The shipped parsers plus the `*.yml` files of `dir` (a file named
+    /// like a shipped parser replaces it). Every problem of every file is
+    /// reported at once, each naming its file.
+    pub fn with_dir(dir: &Path) -> Result<Parsers, Vec<String>> {
+        let mut p = Parsers::shipped();
+        let mut errors = Vec::new();
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| vec![format!("{}: {e}", dir.display())])?;
+        let mut files: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+            .collect();
+        files.sort();
+        for path in files {
+            let loaded = std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| Parser::from_yaml(&text));
+            match loaded {
+                Ok(parser) => p.insert(parser),
+                Err(e) => errors.push(format!("{}: {e}", path.display())),
+            }
+        }
+        if errors.is_empty() {
+            Ok(p)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn insert(&mut self, parser: Parser) {
+        let at = match self.parsers.iter().position(|p| p.name == parser.name) {
+            Some(i) => {
+                self.by_program.retain(|_, v| *v != i);
+                self.parsers[i] = parser;
+                i
+            }
+            None => {
+                self.parsers.push(parser);
+                self.parsers.len() - 1
+            }
+        };
+        for program in &self.parsers[at].programs {
+            self.by_program.insert(program.to_ascii_lowercase(), at);
+        }
+    }
+
+    pub fn parsers(&self) -> &[Parser] {
+        &self.parsers
+    }
+
+    /// Parses an event by its program (the syslog `app_name`); `None` when
+    /// no parser is meant for it.
+    pub fn apply(&self, event: &mut Event) -> Option<ParseOutcome<'_>> {
+        let program = event.core.provider.as_deref()?;
+        let parser = match self.by_program.get(program) {
+            Some(&i) => &self.parsers[i],
+            None => &self.parsers[*self.by_program.get(&program.to_ascii_lowercase())?],
+        };
+        Some(if parser.parse(event) {
+            ParseOutcome::Parsed(&parser.name)
+        } else {
+            ParseOutcome::Unmatched(&parser.name)
+        })
+    }
+}
+
+impl Parser {
+    /// Compiles a parser file and checks its samples.
+    pub fn from_yaml(text: &str) -> Result<Parser, String> {
+        let file: ParserFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        if file.programs.is_empty() {
+            return Err(format!("parser {}: no programs to read", file.name));
+        }
+        let mut patterns = Vec::new();
+        for (i, def) in file.patterns.iter().enumerate() {
+            let grok = grok::compile(&def.grok)
+                .map_err(|e| format!("parser {}: pattern {}: {e}", file.name, i + 1))?;
+            let set = def
+                .set
+                .iter()
+                .map(|(k, v)| Ok((yaml_key(k)?, yaml_value(v))))
+                .collect::<Result<_, String>>()
+                .map_err(|e| format!("parser {}: pattern {}: {e}", file.name, i + 1))?;
+            patterns.push(Pattern { grok, set });
+        }
+        let parser = Parser {
+            name: file.name,
+            description: file.description,
+            programs: file.programs,
+            field: file.field,
+            patterns,
+        };
+        for (i, sample) in file.samples.iter().enumerate() {
+            parser
+                .check(sample)
+                .map_err(|e| format!("parser {}: sample {}: {e}", parser.name, i + 1))?;
+        }
+        Ok(parser)
+    }
+
+    /// Adds the fields of the first pattern that matches; false if none.
+    pub fn parse(&self, event: &mut Event) -> bool {
+        let Some(Value::Str(text)) = event.get(&self.field) else {
+            return false;
+        };
+        let text = text.clone();
+        for pattern in &self.patterns {
+            let Some(caps) = pattern.grok.regex.captures(&text) else {
+                continue;
+            };
+            for (i, (name, kind)) in pattern.grok.captures.iter().enumerate() {
+                let Some(m) = caps.name(&format!("g{i}")) else {
+                    continue;
+                };
+                if let Some(v) = typed(m.as_str(), *kind) {
+                    event.set(name, v);
+                }
+            }
+            for (name, value) in &pattern.set {
+                event.set(name, value.clone());
+            }
+            return true;
+        }
+        false
+    }
+
+    fn check(&self, sample: &Sample) -> Result<(), String> {
+        let mut e = Event::new(Default::default());
+        e.push(self.field.as_str(), Value::Str(sample.line.as_str().into()));
+        let matched = self.parse(&mut e);
+        if !matched && !sample.fields.is_empty() {
+            return Err(format!("{:?} matches no pattern", sample.line));
+        }
+        for (k, v) in &sample.fields {
+            let name = yaml_key(k)?;
+            let want = yaml_value(v);
+            let got = e.get(&name);
+            if got != Some(&want) {
+                return Err(format!(
+                    "{:?}: {name} is {got:?}, expected {want:?}",
+                    sample.line
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn typed(text: &str, kind: FieldType) -> Option<Value> {
+    match kind {
+        FieldType::Text => Some(Value::Str(text.into())),
+        FieldType::Int => text.parse().ok().map(Value::Int),
+        FieldType::Float => text.parse().ok().map(Value::Float),
+        FieldType::Ip => text
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| Value::Str(ip.to_string().into())),
+    }
+}
+
+fn yaml_key(k: &serde_yaml::Value) -> Result<String, String> {
+    k.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("field name {k:?} is not text"))
+}
+
+fn yaml_value(v: &serde_yaml::Value) -> Value {
+    match v {
+        serde_yaml::Value::Bool(b) => Value::Bool(*b),
+        serde_yaml::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_yaml::Value::String(s) => Value::Str(s.as_str().into()),
+        serde_yaml::Value::Null => Value::Null,
+        other => Value::Str(
+            serde_yaml::to_string(other)
+                .unwrap_or_default()
+                .trim()
+                .into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_parser_loads_and_passes_its_samples() {
+        for (file, text) in SHIPPED {
+            let p = Parser::from_yaml(text).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(!p.patterns.is_empty(), "{file}");
+        }
+        assert_eq!(Parsers::shipped().parsers().len(), SHIPPED.len());
+    }
+
+    fn syslog(program: &str, message: &str) -> Event {
+        let mut e = Event::new(Default::default());
+        e.push("message", Value::Str(message.into()));
+        e.core.provider = Some(program.into());
+        e
+    }
+
+    #[test]
+    fn lines_are_parsed_by_their_program_and_originals_kept() {
+        let p = Parsers::shipped();
+        let mut e = syslog(
+            "sshd",
+            "Failed password for invalid user admin from 203.0.113.9 port 41234 ssh2",
+        );
+        assert_eq!(p.apply(&mut e), Some(ParseOutcome::Parsed("sshd")));
+        assert_eq!(e.get("source.ip"), Some(&Value::Str("203.0.113.9".into())));
+        assert_eq!(e.get("user.name"), Some(&Value::Str("admin".into())));
+        assert_eq!(e.get("source.port"), Some(&Value::Int(41234)));
+        assert_eq!(e.get("event.outcome"), Some(&Value::Str("failure".into())));
+        assert!(e.get("message").is_some(), "the original is kept");
+
+        let mut odd = syslog(
+            "sshd",
+            "Failed password for root from not-an-address port x",
+        );
+        assert_eq!(p.apply(&mut odd), Some(ParseOutcome::Unmatched("sshd")));
+        assert!(odd.get("source.ip").is_none());
+        let mut truncated = syslog("sshd", "Failed password for ro");
+        assert_eq!(
+            p.apply(&mut truncated),
+            Some(ParseOutcome::Unmatched("sshd"))
+        );
+        assert_eq!(p.apply(&mut syslog("nginx", "GET /")), None);
+        assert_eq!(
+            p.apply(&mut syslog("SSHD", "Invalid user x from 10.0.0.1 port 2")),
+            Some(ParseOutcome::Parsed("sshd")),
+            "program names ignore case"
+        );
+    }
+
+    #[test]
+    fn a_parser_that_fails_its_sample_is_refused_naming_it() {
+        let bad = "name: t\nprograms: [t]\npatterns:\n  - match: '^a %{WORD:x}'\nsamples:\n  - line: 'a b'\n    fields: {x: c}\n";
+        let e = Parser::from_yaml(bad).unwrap_err();
+        assert!(e.contains("sample 1") && e.contains("expected"), "{e}");
+        let unknown = "name: t\nprograms: [t]\npatterns:\n  - match: '%{NOPE:x}'\n";
+        assert!(Parser::from_yaml(unknown)
+            .unwrap_err()
+            .contains("pattern 1"));
+        assert!(Parser::from_yaml("name: t\nprograms: []\npatterns: []\n").is_err());
+        assert!(Parser::from_yaml("name: t\nprogramz: [t]\npatterns: []\n").is_err());
+    }
+
+    #[test]
+    fn a_directory_adds_and_replaces_parsers_and_reports_every_bad_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let own =
+            "name: sshd\nprograms: [sshd]\npatterns:\n  - match: '^hello %{WORD:user.name}'\n";
+        std::fs::write(dir.path().join("sshd.yml"), own).unwrap();
+        let app =
+            "name: myapp\nprograms: [myapp]\npatterns:\n  - match: 'login %{USERNAME:user.name}'\n";
+        std::fs::write(dir.path().join("myapp.yaml"), app).unwrap();
+        let p = Parsers::with_dir(dir.path()).unwrap();
+        let mut e = syslog("sshd", "hello bob");
+        assert_eq!(p.apply(&mut e), Some(ParseOutcome::Parsed("sshd")));
+        let mut m = syslog("myapp", "login carol");
+        assert_eq!(p.apply(&mut m), Some(ParseOutcome::Parsed("myapp")));
+        assert_eq!(p.parsers().len(), SHIPPED.len() + 1);
+        std::fs::write(dir.path().join("a.yml"), "name: [").unwrap();
+        std::fs::write(
+            dir.path().join("b.yml"),
+            "name: b\nprograms: [b]\npatterns:\n  - match: '('\n",
+        )
+        .unwrap();
+        let errors = Parsers::with_dir(dir.path()).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("a.yml") && errors[1].contains("b.yml"));
+    }
+}
