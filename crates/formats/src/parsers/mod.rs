@@ -17,7 +17,7 @@ use std::path::Path;
 
 use watchfloor_model::{Event, Value};
 
-pub use grok::{compile as compile_grok, FieldType, Grok};
+pub use grok::{compile as compile_grok, Capture, FieldType, Grok};
 
 /// The parsers built into the binary: (file name, text).
 const SHIPPED: &[(&str, &str)] = &[
@@ -27,6 +27,14 @@ const SHIPPED: &[(&str, &str)] = &[
         "kernel_firewall.yml",
         include_str!("../../parsers/kernel_firewall.yml"),
     ),
+    ("su.yml", include_str!("../../parsers/su.yml")),
+    ("cron.yml", include_str!("../../parsers/cron.yml")),
+    ("nginx.yml", include_str!("../../parsers/nginx.yml")),
+    ("apache.yml", include_str!("../../parsers/apache.yml")),
+    ("squid.yml", include_str!("../../parsers/squid.yml")),
+    ("postfix.yml", include_str!("../../parsers/postfix.yml")),
+    ("dnsmasq.yml", include_str!("../../parsers/dnsmasq.yml")),
+    ("named.yml", include_str!("../../parsers/named.yml")),
 ];
 
 #[derive(Debug, serde::Deserialize)]
@@ -222,25 +230,33 @@ impl Parser {
         let Some(Value::Str(text)) = event.get(&self.field) else {
             return false;
         };
-        let text = text.clone();
-        for pattern in &self.patterns {
-            let Some(caps) = pattern.grok.regex.captures(&text) else {
-                continue;
-            };
-            for (i, (name, kind)) in pattern.grok.captures.iter().enumerate() {
-                let Some(m) = caps.name(&format!("g{i}")) else {
-                    continue;
-                };
-                if let Some(v) = typed(m.as_str(), *kind) {
-                    event.set(name, v);
-                }
-            }
-            for (name, value) in &pattern.set {
-                event.set(name, value.clone());
-            }
-            return true;
+        // A pattern that does not match fails in its automaton, before
+        // any capturing work.
+        let Some((pattern, locations)) = self.patterns.iter().find_map(|p| {
+            let mut locations = p.grok.regex.capture_locations();
+            p.grok
+                .regex
+                .captures_read(&mut locations, text)
+                .map(|_| (p, locations))
+        }) else {
+            return false;
+        };
+        let found: Vec<(&str, Value)> = pattern
+            .grok
+            .captures
+            .iter()
+            .filter_map(|c| {
+                let (start, end) = locations.get(c.group)?;
+                Some((c.field.as_str(), typed(&text[start..end], c.kind)?))
+            })
+            .collect();
+        for (name, value) in found {
+            event.set(name, value);
         }
-        false
+        for (name, value) in &pattern.set {
+            event.set(name, value.clone());
+        }
+        true
     }
 
     fn check(&self, sample: &Sample) -> Result<(), String> {
@@ -346,7 +362,7 @@ mod tests {
             p.apply(&mut truncated),
             Some(ParseOutcome::Unmatched("sshd"))
         );
-        assert_eq!(p.apply(&mut syslog("nginx", "GET /")), None);
+        assert_eq!(p.apply(&mut syslog("myapp", "GET /")), None);
         assert_eq!(
             p.apply(&mut syslog("SSHD", "Invalid user x from 10.0.0.1 port 2")),
             Some(ParseOutcome::Parsed("sshd")),
