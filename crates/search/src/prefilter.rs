@@ -124,7 +124,12 @@ fn needle_of(value: &Pattern) -> Option<String> {
     let needle = match value {
         // A number may be matched as a number (22 and 22.0), so it is no needle.
         Pattern::Word(v) | Pattern::Phrase(v) if as_number(v).is_some() => None,
-        Pattern::Word(v) | Pattern::Phrase(v) => longest(v),
+        // A value is matched whole or by its words, and only each word is
+        // sure to stand in the line as it is (`A!a` matches `A!"a` word by
+        // word, and the line escapes the quote).
+        Pattern::Word(v) | Pattern::Phrase(v) => crate::words::words(v)
+            .filter_map(longest)
+            .max_by_key(String::len),
         Pattern::Wildcard(parts) => parts
             .iter()
             .filter_map(|p| match p {
@@ -204,6 +209,11 @@ mod tests {
         assert_eq!(of("_exists_:user"), None);
         assert_eq!(of("a:\"x y\""), None, "runs shorter than three");
         assert_eq!(
+            of("f:\"Failed! password\""),
+            Some(vec!["ssword".into()]),
+            "words, not runs across them (the line may escape what lies between)"
+        );
+        assert_eq!(
             of("f:powershell.exe"),
             Some(vec!["ell.exe".into()]),
             "six letters at most"
@@ -229,6 +239,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
         /// Whatever the matcher accepts, the prefilter lets through: values
         /// that hold the query's text in another case, among control
         /// characters, escapes and letters that lower-case into ASCII.

@@ -127,7 +127,7 @@ fn rule_file_of(set: &RuleSet, rule_id: &str) -> Option<PathBuf> {
 }
 
 /// Cases whose EVTX file holds more events than `match_count` that truly
-/// satisfy the rule (checked by hand; see docs/DETECTION.md). Any other
+/// satisfy the rule (checked by hand; see docs/TESTING.md). Any other
 /// case matching more than expected fails the test until it is explained
 /// here or fixed.
 const EXPLAINED_EXTRA_MATCHES: [(&str, usize, &str); 6] = [
