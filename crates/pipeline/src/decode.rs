@@ -243,4 +243,17 @@ mod tests {
         );
         assert!(e.get("parser.name").is_none(), "no program, no parser");
     }
+
+    #[test]
+    fn a_web_server_line_is_of_sigmas_webserver_category() {
+        let line = br#"<190>Dec  2 10:00:00 web1 nginx: 203.0.113.9 - - [02/Dec/2026:10:00:00 +0000] "GET /cgi-bin/x HTTP/1.1" 404 1 "-" "curl""#;
+        let (e, _) = decode_shipped(1, &raw(Kind::Syslog, line));
+        assert_eq!(e.core.category.as_deref(), Some("webserver"));
+        assert_eq!(
+            e.get("http.response.status_code")
+                .map(|v| v.to_string())
+                .as_deref(),
+            Some("404")
+        );
+    }
 }

@@ -48,6 +48,10 @@ struct ParserFile {
     /// The field the patterns read.
     #[serde(default = "message_field")]
     field: String,
+    /// The Sigma logsource category of these programs' lines (`webserver`,
+    /// `proxy`, `dns`, `firewall`): rules of that category run on them.
+    #[serde(default)]
+    category: Option<String>,
     patterns: Vec<PatternDef>,
     #[serde(default)]
     samples: Vec<Sample>,
@@ -65,6 +69,10 @@ struct PatternDef {
     /// Fields set when the pattern matches.
     #[serde(default)]
     set: serde_yaml::Mapping,
+    /// The Sigma logsource category of lines this pattern matches (for
+    /// programs that write several kinds of line, as the kernel does).
+    #[serde(default)]
+    category: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -83,6 +91,7 @@ pub struct Parser {
     pub description: String,
     programs: Vec<String>,
     field: String,
+    category: Option<Box<str>>,
     patterns: Vec<Pattern>,
 }
 
@@ -90,6 +99,7 @@ pub struct Parser {
 struct Pattern {
     grok: Grok,
     set: Vec<(String, Value)>,
+    category: Option<Box<str>>,
 }
 
 /// What parsing did to an event.
@@ -183,6 +193,10 @@ impl Parsers {
             Some(&i) => &self.parsers[i],
             None => &self.parsers[*self.by_program.get(&program.to_ascii_lowercase())?],
         };
+        // The program says what the line is, whether a pattern fits or not.
+        if event.core.category.is_none() {
+            event.core.category.clone_from(&parser.category);
+        }
         Some(if parser.parse(event) {
             ParseOutcome::Parsed(&parser.name)
         } else {
@@ -208,13 +222,19 @@ impl Parser {
                 .map(|(k, v)| Ok((yaml_key(k)?, yaml_value(v))))
                 .collect::<Result<_, String>>()
                 .map_err(|e| format!("parser {}: pattern {}: {e}", file.name, i + 1))?;
-            patterns.push(Pattern { grok, set });
+            let category = def.category.as_ref().map(|c| c.to_ascii_lowercase().into());
+            patterns.push(Pattern {
+                grok,
+                set,
+                category,
+            });
         }
         let parser = Parser {
             name: file.name,
             description: file.description,
             programs: file.programs,
             field: file.field,
+            category: file.category.map(|c| c.to_ascii_lowercase().into()),
             patterns,
         };
         for (i, sample) in file.samples.iter().enumerate() {
@@ -255,6 +275,9 @@ impl Parser {
         }
         for (name, value) in &pattern.set {
             event.set(name, value.clone());
+        }
+        if pattern.category.is_some() {
+            event.core.category.clone_from(&pattern.category);
         }
         true
     }
@@ -350,6 +373,25 @@ mod tests {
         assert_eq!(e.get("source.port"), Some(&Value::Int(41234)));
         assert_eq!(e.get("event.outcome"), Some(&Value::Str("failure".into())));
         assert!(e.get("message").is_some(), "the original is kept");
+        let mut web = syslog("nginx", "not an access line");
+        assert_eq!(p.apply(&mut web), Some(ParseOutcome::Unmatched("nginx")));
+        assert_eq!(
+            web.core.category.as_deref(),
+            Some("webserver"),
+            "Sigma's webserver rules apply"
+        );
+        let mut usb = syslog("kernel", "usb 1-1: new high-speed USB device number 2");
+        p.apply(&mut usb);
+        assert_eq!(
+            usb.core.category, None,
+            "not every kernel line is a firewall log"
+        );
+        let mut drop = syslog(
+            "kernel",
+            "IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=60 PROTO=TCP SPT=1 DPT=2",
+        );
+        p.apply(&mut drop);
+        assert_eq!(drop.core.category.as_deref(), Some("firewall"));
 
         let mut odd = syslog(
             "sshd",
