@@ -450,4 +450,30 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("a.yml") && errors[1].contains("b.yml"));
     }
+
+    proptest::proptest! {
+        /// Any line under any program, and any parser file: no panic; a
+        /// parsed address is always a valid one.
+        #[test]
+        fn any_line_and_any_file_is_handled(
+            line in "\\PC{0,200}",
+            glued in "(Failed password for |Invalid user |IN=eth0 OUT= SRC=|query\\[A\\] |\\(root\\) CMD \\()[ -~]{0,80}",
+            program in 0usize..12,
+            file in "\\PC{0,200}",
+        ) {
+            let programs = ["sshd", "sudo", "kernel", "su", "cron", "nginx", "apache2", "squid", "postfix/smtpd", "dnsmasq", "named", "x"];
+            static SHIPPED_ONCE: std::sync::OnceLock<Parsers> = std::sync::OnceLock::new();
+            let p = SHIPPED_ONCE.get_or_init(Parsers::shipped);
+            for text in [&line, &glued] {
+                let mut e = syslog(programs[program], text);
+                let _ = p.apply(&mut e);
+                for name in ["source.ip", "destination.ip"] {
+                    if let Some(Value::Str(ip)) = e.get(name) {
+                        proptest::prop_assert!(ip.parse::<std::net::IpAddr>().is_ok(), "{name}: {ip}");
+                    }
+                }
+            }
+            let _ = Parser::from_yaml(&file);
+        }
+    }
 }
