@@ -88,8 +88,11 @@ fn start_with(
 
 impl Running {
     fn append(&self, lines: &[String]) {
+        self.append_records(lines.iter().map(|l| syslog(l)).collect());
+    }
+
+    fn append_records(&self, records: Vec<RawRecord>) {
         let appender = self.wal.appender();
-        let records = lines.iter().map(|l| syslog(l)).collect();
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -362,6 +365,68 @@ fn each_attacking_address_gets_its_own_brute_force_alert() {
         [
             (vec!["198.51.100.23".to_string()], Some("admin".to_string())),
             (vec!["203.0.113.9".to_string()], Some("root".to_string())),
+        ]
+    );
+    run.stop();
+}
+
+/// Failed Windows logons from one address spread over two computers are
+/// one attack (one alert naming the address); a second address gets its own.
+#[test]
+fn windows_logon_brute_force_is_grouped_by_source_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(dir.path());
+    let logon = |computer: &str, ip: &str, user: &str| {
+        let doc = serde_json::json!({"Event": {
+            "System": {"EventID": 4625, "Channel": "Security", "Computer": computer},
+            "EventData": {"IpAddress": ip, "TargetUserName": user, "LogonType": 3}}});
+        RawRecord {
+            kind: Kind::Json,
+            body: doc.to_string().into_bytes(),
+            ..syslog("")
+        }
+    };
+    let mut records = Vec::new();
+    for i in 0..10 {
+        let computer = if i % 2 == 0 { "WS01" } else { "WS02" };
+        records.push(logon(computer, "203.0.113.9", "administrator"));
+        records.push(logon("DC01", "198.51.100.23", "svc_backup"));
+    }
+    run.append_records(records);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let brute = loop {
+        let alerts: Vec<_> = run
+            .state
+            .list_alerts(&AlertFilter {
+                tenant: "default".into(),
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.rule_title.starts_with("Windows logon brute force"))
+            .collect();
+        if alerts.len() >= 2 || Instant::now() > deadline {
+            break alerts;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut named: Vec<(Vec<String>, Option<String>)> = brute
+        .iter()
+        .map(|a| (a.ips.clone(), a.user.clone()))
+        .collect();
+    named.sort();
+    assert_eq!(
+        named,
+        [
+            (
+                vec!["198.51.100.23".to_string()],
+                Some("svc_backup".to_string())
+            ),
+            (
+                vec!["203.0.113.9".to_string()],
+                Some("administrator".to_string())
+            ),
         ]
     );
     run.stop();
