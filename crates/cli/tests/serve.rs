@@ -547,7 +547,7 @@ fn a_parsers_directory_adds_parsers_and_a_bad_one_stops_the_start() {
     .unwrap();
     let extra = format!("[pipeline]\nparsers_dir = \"{}\"\n", parsers.display());
     let s = Server::start(dir.path(), &extra, &[]);
-    let p = s.syslog.port().to_string();
+    let p = port(&s);
     logger(
         &["-n", "127.0.0.1", "-P", &p, "-T", "-t", "openvpn"],
         "203.0.113.5:1194 TLS Auth Error: Auth Username/Password verification failed",

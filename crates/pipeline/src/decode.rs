@@ -110,12 +110,12 @@ fn program_of_json(e: &mut Event) {
 /// Runs the parser of the event's program and records which one read it
 /// (`parser.name`) and whether a pattern matched (`parser.outcome`).
 fn mark_parse(e: &mut Event, parsers: &Parsers) {
-    let (name, outcome) = match parsers.apply(e) {
+    let (name, outcome): (Box<str>, &str) = match parsers.apply(e) {
         None => return,
-        Some(ParseOutcome::Parsed(n)) => (n.to_string(), "parsed"),
-        Some(ParseOutcome::Unmatched(n)) => (n.to_string(), "unmatched"),
+        Some(ParseOutcome::Parsed(n)) => (n.into(), "parsed"),
+        Some(ParseOutcome::Unmatched(n)) => (n.into(), "unmatched"),
     };
-    e.push("parser.name", Value::Str(name.into()));
+    e.push("parser.name", Value::Str(name));
     e.push("parser.outcome", Value::Str(outcome.into()));
 }
 
@@ -148,6 +148,11 @@ pub fn to_doc(lsn: u64, raw: &RawRecord, event: &Event) -> EventDoc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A field of `e` as text.
+    fn text(e: &Event, name: &str) -> Option<String> {
+        e.get(name).map(|v| v.to_string())
+    }
 
     fn decode_shipped(lsn: u64, raw: &RawRecord) -> (Event, Vec<DecodeIssue>) {
         decode(lsn, raw, &Parsers::shipped())
@@ -188,10 +193,7 @@ mod tests {
         assert!(e.get("message").is_some());
         let (e, issues) = decode_shipped(2, &raw(Kind::Json, b"{not json"));
         assert_eq!(issues[0].kind(), "invalid_json");
-        assert_eq!(
-            e.get("message").map(|v| v.to_string()).as_deref(),
-            Some("{not json")
-        );
+        assert_eq!(text(&e, "message").as_deref(), Some("{not json"));
         let (_, issues) = decode_shipped(3, &raw(Kind::Json, b"[1,2]"));
         assert_eq!(issues, vec![DecodeIssue::NotAnObject]);
         let doc = to_doc(3, &raw(Kind::Json, b"[1,2]"), &e);
@@ -203,25 +205,13 @@ mod tests {
         let line = b"<38>Dec  2 10:00:00 bastion1 sshd[4242]: Failed password for root from 203.0.113.9 port 22 ssh2";
         let (e, issues) = decode_shipped(1, &raw(Kind::Syslog, line));
         assert!(issues.is_empty());
-        assert_eq!(
-            e.get("source.ip").map(|v| v.to_string()).as_deref(),
-            Some("203.0.113.9")
-        );
-        assert_eq!(
-            e.get("user.name").map(|v| v.to_string()).as_deref(),
-            Some("root")
-        );
-        assert_eq!(
-            e.get("parser.outcome").map(|v| v.to_string()).as_deref(),
-            Some("parsed")
-        );
+        assert_eq!(text(&e, "source.ip").as_deref(), Some("203.0.113.9"));
+        assert_eq!(text(&e, "user.name").as_deref(), Some("root"));
+        assert_eq!(text(&e, "parser.outcome").as_deref(), Some("parsed"));
         let odd = b"<38>Dec  2 10:00:00 bastion1 sshd[4242]: Failed password for ro";
         let (e, issues) = decode_shipped(2, &raw(Kind::Syslog, odd));
         assert!(issues.is_empty(), "an unparsed line is no decode error");
-        assert_eq!(
-            e.get("parser.outcome").map(|v| v.to_string()).as_deref(),
-            Some("unmatched")
-        );
+        assert_eq!(text(&e, "parser.outcome").as_deref(), Some("unmatched"));
         assert!(e.get("message").is_some() && e.get("source.ip").is_none());
     }
 
@@ -229,14 +219,8 @@ mod tests {
     fn json_records_of_a_program_are_parsed_too() {
         let doc = br#"{"app_name":"sshd","hostname":"bastion","message":"Invalid user oracle from 198.51.100.4 port 50022"}"#;
         let (e, _) = decode_shipped(1, &raw(Kind::Json, doc));
-        assert_eq!(
-            e.get("user.name").map(|v| v.to_string()).as_deref(),
-            Some("oracle")
-        );
-        assert_eq!(
-            e.get("source.ip").map(|v| v.to_string()).as_deref(),
-            Some("198.51.100.4")
-        );
+        assert_eq!(text(&e, "user.name").as_deref(), Some("oracle"));
+        assert_eq!(text(&e, "source.ip").as_deref(), Some("198.51.100.4"));
         let (e, _) = decode_shipped(
             2,
             &raw(Kind::Json, br#"{"message":"Invalid user x from 1.2.3.4"}"#),
@@ -250,9 +234,7 @@ mod tests {
         let (e, _) = decode_shipped(1, &raw(Kind::Syslog, line));
         assert_eq!(e.core.category.as_deref(), Some("webserver"));
         assert_eq!(
-            e.get("http.response.status_code")
-                .map(|v| v.to_string())
-                .as_deref(),
+            text(&e, "http.response.status_code").as_deref(),
             Some("404")
         );
     }

@@ -294,16 +294,18 @@ impl Pipeline {
         alerts.clear();
         let started = Instant::now();
         let mut detect_time = Duration::ZERO;
+        let mut tally = metrics::ParseTally::default();
         for (lsn, raw) in batch {
             let (event, issues) = decode::decode(*lsn, raw, &self.options.parsers);
             for issue in &issues {
                 self.metrics.decode_issue(&raw.source, issue.kind());
             }
-            self.metrics.parsed(&event);
+            tally.add(&event);
             let t = Instant::now();
             detector.detect(*lsn, &event, raw.received_ns, alerts);
             detect_time += t.elapsed();
         }
+        self.metrics.count_parsed(&tally);
         self.metrics
             .rule_eval_seconds
             .observe(detect_time.as_secs_f64() / batch.len().max(1) as f64);

@@ -64,6 +64,36 @@ impl Default for PipelineMetrics {
     }
 }
 
+/// Which parser read how many events of a batch, and whether a pattern
+/// matched: counted per event without allocating, added to the counters
+/// once a batch.
+#[derive(Default)]
+pub struct ParseTally(Vec<(String, &'static str, u64)>);
+
+impl ParseTally {
+    pub fn add(&mut self, event: &watchfloor_model::Event) {
+        use watchfloor_model::Value;
+        let (Some(Value::Str(parser)), Some(Value::Str(outcome))) =
+            (event.get("parser.name"), event.get("parser.outcome"))
+        else {
+            return;
+        };
+        let outcome = if &**outcome == "parsed" {
+            "parsed"
+        } else {
+            "unmatched"
+        };
+        match self
+            .0
+            .iter_mut()
+            .find(|(p, o, _)| **p == **parser && *o == outcome)
+        {
+            Some(entry) => entry.2 += 1,
+            None => self.0.push((parser.to_string(), outcome, 1)),
+        }
+    }
+}
+
 impl PipelineMetrics {
     pub fn register(&self, r: &mut Registry) {
         r.register(
@@ -163,19 +193,15 @@ impl PipelineMetrics {
         );
     }
 
-    /// Counts which parser read an event and whether a pattern matched.
-    pub fn parsed(&self, event: &watchfloor_model::Event) {
-        let text = |name| match event.get(name) {
-            Some(watchfloor_model::Value::Str(s)) => Some(s.to_string()),
-            _ => None,
-        };
-        if let (Some(parser), Some(outcome)) = (text("parser.name"), text("parser.outcome")) {
+    /// Adds a batch's parse outcomes to the counters.
+    pub fn count_parsed(&self, tally: &ParseTally) {
+        for (parser, outcome, n) in &tally.0 {
             self.parsed
                 .get_or_create(&vec![
-                    ("parser".into(), parser),
-                    ("outcome".into(), outcome),
+                    ("parser".into(), parser.clone()),
+                    ("outcome".into(), outcome.to_string()),
                 ])
-                .inc();
+                .inc_by(*n);
         }
     }
 
@@ -213,5 +239,46 @@ impl PipelineMetrics {
                     .observe((now - r).max(0) as f64 / 1e9);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use watchfloor_model::{Event, SourceRef, Value};
+
+    fn parsed_by(parser: &str, outcome: &str) -> Event {
+        let mut e = Event::new(SourceRef::default());
+        e.push("parser.name", Value::Str(parser.into()));
+        e.push("parser.outcome", Value::Str(outcome.into()));
+        e
+    }
+
+    #[test]
+    fn a_batch_of_parse_outcomes_is_counted_by_parser_and_outcome() {
+        let mut tally = ParseTally::default();
+        for e in [
+            parsed_by("sshd", "parsed"),
+            parsed_by("sshd", "parsed"),
+            parsed_by("sshd", "unmatched"),
+            parsed_by("sudo", "parsed"),
+            Event::new(SourceRef::default()),
+        ] {
+            tally.add(&e);
+        }
+        let m = PipelineMetrics::default();
+        m.count_parsed(&tally);
+        m.count_parsed(&tally);
+        let count = |parser: &str, outcome: &str| {
+            m.parsed
+                .get_or_create(&vec![
+                    ("parser".into(), parser.into()),
+                    ("outcome".into(), outcome.into()),
+                ])
+                .get()
+        };
+        assert_eq!(count("sshd", "parsed"), 4);
+        assert_eq!(count("sshd", "unmatched"), 2);
+        assert_eq!(count("sudo", "parsed"), 2);
     }
 }

@@ -121,6 +121,13 @@ impl Running {
     }
 
     fn alerts(&self) -> Vec<String> {
+        self.stored_alerts()
+            .into_iter()
+            .map(|a| a.rule_title)
+            .collect()
+    }
+
+    fn stored_alerts(&self) -> Vec<watchfloor_model::Alert> {
         self.state
             .list_alerts(&AlertFilter {
                 tenant: "default".into(),
@@ -128,9 +135,25 @@ impl Running {
                 ..Default::default()
             })
             .unwrap()
-            .into_iter()
-            .map(|a| a.rule_title)
-            .collect()
+    }
+
+    /// The (addresses, user) of the alerts whose title starts with
+    /// `title`, sorted, once `n` are stored (or after 20 s).
+    fn alert_entities(&self, title: &str, n: usize) -> Vec<(Vec<String>, Option<String>)> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut named: Vec<(Vec<String>, Option<String>)> = self
+                .stored_alerts()
+                .into_iter()
+                .filter(|a| a.rule_title.starts_with(title))
+                .map(|a| (a.ips, a.user))
+                .collect();
+            if named.len() >= n || Instant::now() > deadline {
+                named.sort();
+                return named;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn stop(self) {
@@ -337,29 +360,7 @@ fn each_attacking_address_gets_its_own_brute_force_alert() {
         5,
         "the stored events carry the parsed fields"
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let brute = loop {
-        let alerts: Vec<_> = run
-            .state
-            .list_alerts(&AlertFilter {
-                tenant: "default".into(),
-                limit: 100,
-                ..Default::default()
-            })
-            .unwrap()
-            .into_iter()
-            .filter(|a| a.rule_title == "SSH brute force")
-            .collect();
-        if alerts.len() >= 2 || Instant::now() > deadline {
-            break alerts;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut named: Vec<(Vec<String>, Option<String>)> = brute
-        .iter()
-        .map(|a| (a.ips.clone(), a.user.clone()))
-        .collect();
-    named.sort();
+    let named = run.alert_entities("SSH brute force", 2);
     assert_eq!(
         named,
         [
@@ -393,29 +394,7 @@ fn windows_logon_brute_force_is_grouped_by_source_address() {
         records.push(logon("DC01", "198.51.100.23", "svc_backup"));
     }
     run.append_records(records);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let brute = loop {
-        let alerts: Vec<_> = run
-            .state
-            .list_alerts(&AlertFilter {
-                tenant: "default".into(),
-                limit: 100,
-                ..Default::default()
-            })
-            .unwrap()
-            .into_iter()
-            .filter(|a| a.rule_title.starts_with("Windows logon brute force"))
-            .collect();
-        if alerts.len() >= 2 || Instant::now() > deadline {
-            break alerts;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut named: Vec<(Vec<String>, Option<String>)> = brute
-        .iter()
-        .map(|a| (a.ips.clone(), a.user.clone()))
-        .collect();
-    named.sort();
+    let named = run.alert_entities("Windows logon brute force", 2);
     assert_eq!(
         named,
         [

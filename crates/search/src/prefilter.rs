@@ -178,16 +178,7 @@ mod tests {
     use crate::EventDoc;
 
     fn event(fields: serde_json::Value) -> EventDoc {
-        EventDoc {
-            id: 1,
-            time_ns: 0,
-            received_ns: 0,
-            tenant: "t".into(),
-            source: "syslog-udp".into(),
-            host: Some("web-01".into()),
-            truncated: false,
-            fields: fields.as_object().cloned().unwrap_or_default(),
-        }
+        crate::testsuite::event(1, 0, "t", fields)
     }
 
     #[test]

@@ -138,6 +138,11 @@ impl Console {
         .await
     }
 
+    /// The default tenant's incident `id`, as stored.
+    fn default_incident(&self, id: i64) -> watchfloor_model::incident::Incident {
+        self.app.incidents.get("default", id).expect("incident")
+    }
+
     fn incident(&self, tenant: &str, title: &str) -> i64 {
         let new: NewIncident =
             serde_json::from_value(serde_json::json!({"title": title, "type": "outage"}))
@@ -317,7 +322,7 @@ async fn a_viewer_sees_no_action_and_a_forged_post_is_refused() {
         )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    let incident = c.app.incidents.get("default", id).unwrap();
+    let incident = c.default_incident(id);
     assert!(incident.comments.is_empty());
 }
 
@@ -345,18 +350,12 @@ async fn state_changes_need_the_csrf_token_and_our_origin() {
         )
         .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
-    assert!(c
-        .app
-        .incidents
-        .get("default", id)
-        .unwrap()
-        .comments
-        .is_empty());
+    assert!(c.default_incident(id).comments.is_empty());
     let ok = c
         .post(&s, &path, &format!("_csrf={}&text=first+look", s.csrf))
         .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
-    let incident = c.app.incidents.get("default", id).unwrap();
+    let incident = c.default_incident(id);
     assert_eq!(incident.comments[0].text, "first look");
     assert_eq!(incident.comments[0].author, "user:sam");
     // The htmx header carries the token too.
@@ -386,26 +385,15 @@ async fn incidents_are_worked_from_the_queue_and_their_page() {
         StatusCode::SEE_OTHER
     );
     for id in [a, b] {
-        assert_eq!(
-            c.app.incidents.get("default", id).unwrap().status.as_str(),
-            "acknowledged"
-        );
+        assert_eq!(c.default_incident(id).status.as_str(), "acknowledged");
     }
     let assign = format!("_csrf={}&ids={a}&action=assign&assignee=nora", s.csrf);
     c.post(&s, "/incidents/bulk", &assign).await;
-    assert_eq!(
-        c.app
-            .incidents
-            .get("default", a)
-            .unwrap()
-            .assignee
-            .as_deref(),
-        Some("nora")
-    );
+    assert_eq!(c.default_incident(a).assignee.as_deref(), Some("nora"));
     let rows = c.get(&s, "/incidents/rows?assignee=nora").await;
     assert!(rows.body.contains("Router r1 down") && !rows.body.contains("Switch s2"));
 
-    let version = c.app.incidents.get("default", a).unwrap().version;
+    let version = c.default_incident(a).version;
     let update = format!(
         "_csrf={}&version={version}&status=in_progress&impact=high&urgency=high",
         s.csrf
@@ -416,7 +404,7 @@ async fn incidents_are_worked_from_the_queue_and_their_page() {
             .status,
         StatusCode::SEE_OTHER
     );
-    let i = c.app.incidents.get("default", a).unwrap();
+    let i = c.default_incident(a);
     assert_eq!((i.status.as_str(), i.priority), ("in_progress", 1));
     let stale = c.post(&s, &format!("/incidents/{a}/update"), &update).await;
     assert_eq!(
@@ -427,15 +415,7 @@ async fn incidents_are_worked_from_the_queue_and_their_page() {
 
     let task = format!("_csrf={}&title=Reroute+over+backup&team=noc", s.csrf);
     c.post(&s, &format!("/incidents/{a}/tasks"), &task).await;
-    let task_id = c
-        .app
-        .incidents
-        .get("default", a)
-        .unwrap()
-        .tasks
-        .last()
-        .unwrap()
-        .id;
+    let task_id = c.default_incident(a).tasks.last().unwrap().id;
     let done = format!("_csrf={}&status=done", s.csrf);
     c.post(&s, &format!("/incidents/{a}/tasks/{task_id}"), &done)
         .await;
@@ -644,7 +624,7 @@ async fn the_incident_form_posts_only_what_changed() {
         .open("default", "user:test", new)
         .unwrap()
         .id;
-    let i = c.app.incidents.get("default", id).unwrap();
+    let i = c.default_incident(id);
     let phase = i.phase.map(|p| p.as_str()).unwrap_or("");
     let form = format!(
         "_csrf={}&version={}&status=acknowledged&phase={phase}&impact={}&urgency={}&assignee=",
@@ -655,10 +635,7 @@ async fn the_incident_form_posts_only_what_changed() {
     );
     let a = c.post(&s, &format!("/incidents/{id}/update"), &form).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    assert_eq!(
-        c.app.incidents.get("default", id).unwrap().status.as_str(),
-        "acknowledged"
-    );
+    assert_eq!(c.default_incident(id).status.as_str(), "acknowledged");
 }
 
 /// A stored event of `tenant` with a message, at `time_ns`.
@@ -799,15 +776,7 @@ async fn observables_merge_and_split_from_the_incident_page() {
         .iter()
         .find_map(|a| a.incident_id)
         .expect("filed");
-    assert_eq!(
-        c.app
-            .incidents
-            .get("default", incident)
-            .unwrap()
-            .alerts
-            .len(),
-        2
-    );
+    assert_eq!(c.default_incident(incident).alerts.len(), 2);
 
     let observable = format!(
         "_csrf={}&kind=ip&value=203.0.113.9&tlp=amber&pap=green",
@@ -852,19 +821,8 @@ async fn observables_merge_and_split_from_the_incident_page() {
         .parse()
         .expect(&split_off);
     assert_ne!(new_id, incident);
-    assert_eq!(
-        c.app
-            .incidents
-            .get("default", incident)
-            .unwrap()
-            .alerts
-            .len(),
-        1
-    );
-    assert_eq!(
-        c.app.incidents.get("default", new_id).unwrap().alerts[0].alert_id,
-        ids[1]
-    );
+    assert_eq!(c.default_incident(incident).alerts.len(), 1);
+    assert_eq!(c.default_incident(new_id).alerts[0].alert_id, ids[1]);
     let not_its = format!("_csrf={}&alerts={}&reason=again", s.csrf, ids[1]);
     assert_eq!(
         c.post(&s, &format!("/incidents/{incident}/split"), &not_its)
@@ -878,19 +836,8 @@ async fn observables_merge_and_split_from_the_incident_page() {
         .post(&s, &format!("/incidents/{new_id}/merge"), &merge)
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    assert_eq!(
-        c.app.incidents.get("default", new_id).unwrap().merged_into,
-        Some(incident)
-    );
-    assert_eq!(
-        c.app
-            .incidents
-            .get("default", incident)
-            .unwrap()
-            .alerts
-            .len(),
-        2
-    );
+    assert_eq!(c.default_incident(new_id).merged_into, Some(incident));
+    assert_eq!(c.default_incident(incident).alerts.len(), 2);
     let page = c.get(&s, &format!("/incidents/{incident}")).await;
     assert!(
         page.body.contains("same campaign"),

@@ -40,22 +40,19 @@ fn titles(product: Option<&str>) -> Vec<String> {
 }
 
 fn titles_of(e: Event) -> Vec<String> {
-    let mut b = RuleSetBuilder::new(RuleSetOptions::default());
-    b.add_yaml(RULES, "routing");
-    let set = b.build();
-    assert!(
-        set.report().rejected.is_empty(),
-        "{:?}",
-        set.report().rejected
-    );
-    let mut out = Vec::new();
-    set.evaluate(&e, &mut Scratch::default(), &mut out);
-    let mut t: Vec<String> = out
-        .iter()
-        .map(|r| set.rules()[*r].meta.title.clone())
-        .collect();
+    let mut t = fired(RULES, &e);
     t.sort();
     t
+}
+
+/// A Windows record of `channel` and event id with one field.
+fn windows_event(channel: &str, event_id: u32, field: &str, value: &str) -> Event {
+    let mut e = Event::new(SourceRef::default());
+    e.push(field, Value::Str(value.into()));
+    e.core.windows = true;
+    e.core.channel = Some(channel.into());
+    e.core.event_id = Some(event_id);
+    e
 }
 
 #[test]
@@ -73,10 +70,7 @@ fn category_rules_run_only_on_events_of_their_category() {
     let mut proxy = event(Some("squid"));
     proxy.core.category = Some("proxy".into());
     assert_eq!(titles_of(proxy), ["Proxy category"]);
-    let mut windows = event(None);
-    windows.core.windows = true;
-    windows.core.channel = Some("Security".into());
-    windows.core.event_id = Some(4624);
+    let windows = windows_event("Security", 4624, "message", "a needle here");
     assert!(
         titles_of(windows).is_empty(),
         "a Windows logon is no proxy log"
@@ -102,10 +96,16 @@ detection:
     condition: sel
 "#;
 
+/// The titles of the rules of `rules` that fire on `e`, in firing order.
 fn fired(rules: &str, e: &Event) -> Vec<String> {
     let mut b = RuleSetBuilder::new(RuleSetOptions::default());
     b.add_yaml(rules, "routing");
     let set = b.build();
+    assert!(
+        set.report().rejected.is_empty(),
+        "{:?}",
+        set.report().rejected
+    );
     let mut out = Vec::new();
     set.evaluate(e, &mut Scratch::default(), &mut out);
     out.iter()
@@ -115,14 +115,12 @@ fn fired(rules: &str, e: &Event) -> Vec<String> {
 
 #[test]
 fn a_database_rule_reads_database_logs_only() {
-    let mut powershell = Event::new(SourceRef::default());
-    powershell.push(
+    let powershell = windows_event(
+        "Microsoft-Windows-PowerShell/Operational",
+        4104,
         "ScriptBlockText",
-        Value::Str("Get-Process | select * ; drop".into()),
+        "Get-Process | select * ; drop",
     );
-    powershell.core.windows = true;
-    powershell.core.channel = Some("Microsoft-Windows-PowerShell/Operational".into());
-    powershell.core.event_id = Some(4104);
     assert!(fired(DATABASE, &powershell).is_empty());
     let mut query = Event::new(SourceRef::default());
     query.push("query", Value::Str("SELECT * FROM users".into()));
@@ -131,14 +129,12 @@ fn a_database_rule_reads_database_logs_only() {
 
     // A Windows category with no product: the Sysmon and Security events
     // the table names, and other events that declare the category.
-    let mut sysmon = Event::new(SourceRef::default());
-    sysmon.push(
+    let sysmon = windows_event(
+        "Microsoft-Windows-Sysmon/Operational",
+        1,
         "Image",
-        Value::Str("C:\\Windows\\System32\\whoami.exe".into()),
+        "C:\\Windows\\System32\\whoami.exe",
     );
-    sysmon.core.windows = true;
-    sysmon.core.channel = Some("Microsoft-Windows-Sysmon/Operational".into());
-    sysmon.core.event_id = Some(1);
     assert_eq!(fired(DATABASE, &sysmon), ["Process creation, any product"]);
     let mut linux = Event::new(SourceRef::default());
     linux.push("Image", Value::Str("Z:\\\\tools\\\\whoami.exe".into()));
@@ -172,14 +168,10 @@ detection:
 "#;
 
 fn logon(process: &str, user: &str) -> Event {
-    let mut e = Event::new(SourceRef::default());
+    let mut e = windows_event("Security", 4624, "LogonProcessName", process);
     e.push("EventID", Value::Int(4624));
     e.push("LogonType", Value::Int(9));
-    e.push("LogonProcessName", Value::Str(process.into()));
     e.push("TargetUserName", Value::Str(user.into()));
-    e.core.windows = true;
-    e.core.channel = Some("Security".into());
-    e.core.event_id = Some(4624);
     e
 }
 

@@ -189,10 +189,13 @@ impl Parsers {
     /// no parser is meant for it.
     pub fn apply(&self, event: &mut Event) -> Option<ParseOutcome<'_>> {
         let program = event.core.provider.as_deref()?;
-        let parser = match self.by_program.get(program) {
-            Some(&i) => &self.parsers[i],
-            None => &self.parsers[*self.by_program.get(&program.to_ascii_lowercase())?],
+        // Keys are lower-case; only a name with capitals is copied to look up.
+        let index = if program.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.by_program.get(&program.to_ascii_lowercase())
+        } else {
+            self.by_program.get(program)
         };
+        let parser = &self.parsers[*index?];
         // The program says what the line is, whether a pattern fits or not.
         if event.core.category.is_none() {
             event.core.category.clone_from(&parser.category);
