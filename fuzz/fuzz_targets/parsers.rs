@@ -4,13 +4,21 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use watchfloor_formats::parsers::{Parser, Parsers};
+use watchfloor_formats::parsers::Parser;
 use watchfloor_model::{Event, SourceRef, Value};
 
 const PROGRAMS: [&str; 12] = [
     "sshd", "sudo", "kernel", "su", "cron", "nginx", "apache2", "squid", "postfix/smtpd",
     "dnsmasq", "named", "unknown",
 ];
+
+/// Compiled once: compiling every shipped parser per input would make the
+/// fuzzer spend its time in the regex compiler.
+fn shipped_parsers() -> &'static watchfloor_formats::parsers::Parsers {
+    static PARSERS: std::sync::OnceLock<watchfloor_formats::parsers::Parsers> =
+        std::sync::OnceLock::new();
+    PARSERS.get_or_init(watchfloor_formats::parsers::Parsers::shipped)
+}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&first, rest)) = data.split_first() else {
@@ -21,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = Parser::from_yaml(&text);
         return;
     }
-    let parsers = Parsers::shipped();
+    let parsers = shipped_parsers();
     let mut event = Event::new(SourceRef::default());
     event.push("message", Value::Str(text.as_ref().into()));
     event.core.provider = Some(PROGRAMS[(first as usize >> 1) % PROGRAMS.len()].into());

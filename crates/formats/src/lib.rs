@@ -9,6 +9,7 @@
 
 mod cef;
 mod detect;
+pub mod ecs;
 mod evtx_reader;
 mod json;
 pub mod parsers;

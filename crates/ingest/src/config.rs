@@ -16,10 +16,21 @@ pub struct SyslogConfig {
     pub tcp: String,
     #[schemars(extend("format" = "socket-address"))]
     pub tls: String,
+    /// RELP (rsyslog's `omrelp`): each message acknowledged once durable.
+    #[schemars(extend("format" = "socket-address"))]
+    pub relp: String,
+    /// RELP over TLS, with the same certificate as `tls`.
+    #[schemars(extend("format" = "socket-address"))]
+    pub relp_tls: String,
     #[schemars(extend("format" = "file"))]
     pub tls_cert: Option<PathBuf>,
     #[schemars(extend("format" = "file"))]
     pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) that sign the senders' client certificates:
+    /// when set, `tls` and `relp_tls` accept only senders that present
+    /// one (mutual TLS).
+    #[schemars(extend("format" = "file"))]
+    pub tls_client_ca: Option<PathBuf>,
     #[schemars(range(min = 64, max = 67_108_864))]
     pub max_message_bytes: u64,
     #[schemars(range(min = 1, max = 604_800))]
@@ -36,8 +47,11 @@ impl Default for SyslogConfig {
             udp: "0.0.0.0:5514".into(),
             tcp: "0.0.0.0:5514".into(),
             tls: String::new(),
+            relp: String::new(),
+            relp_tls: String::new(),
             tls_cert: None,
             tls_key: None,
+            tls_client_ca: None,
             max_message_bytes: 64 * 1024,
             idle_timeout_secs: 3600,
             frame_timeout_secs: 30,
@@ -115,8 +129,15 @@ impl SyslogConfig {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             out.push("[syslog] needs both `tls_cert` and `tls_key`, or neither".to_string());
         }
-        if !self.tls.is_empty() && self.tls_cert.is_none() {
-            out.push("[syslog] `tls` listens for TLS and needs `tls_cert` and `tls_key`".into());
+        for (key, addr) in [("tls", &self.tls), ("relp_tls", &self.relp_tls)] {
+            if !addr.is_empty() && self.tls_cert.is_none() {
+                out.push(format!(
+                    "[syslog] `{key}` listens for TLS and needs `tls_cert` and `tls_key`"
+                ));
+            }
+        }
+        if self.tls_client_ca.is_some() && self.tls_cert.is_none() {
+            out.push("[syslog] `tls_client_ca` checks senders over TLS and needs `tls_cert` and `tls_key`".into());
         }
         out
     }

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
@@ -68,19 +68,36 @@ fn read_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
 
 /// A TLS acceptor from a PEM certificate chain and private key.
 pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
-    let cert_pem = read_pem(cert)?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut cert_pem.as_slice())
+    tls_acceptor_checking_clients(cert, key, None)
+}
+
+fn read_certs(path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, TlsError> {
+    let pem = read_pem(path)?;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
         .collect::<Result<_, _>>()
         .map_err(|e| TlsError::File {
-            path: cert.display().to_string(),
+            path: path.display().to_string(),
             message: e.to_string(),
         })?;
     if certs.is_empty() {
         return Err(TlsError::File {
-            path: cert.display().to_string(),
+            path: path.display().to_string(),
             message: "no certificate in the file".into(),
         });
     }
+    Ok(certs)
+}
+
+/// A TLS acceptor that, given `client_ca`, accepts only clients presenting
+/// a certificate signed by one of its CAs (mutual TLS: a forwarder proves
+/// who it is, as rsyslog's `tls.authMode` and syslog-ng's `peer-verify`
+/// expect).
+pub fn tls_acceptor_checking_clients(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<TlsAcceptor, TlsError> {
+    let certs = read_certs(cert)?;
     let key_pem = read_pem(key)?;
     let private = rustls_pemfile::private_key(&mut key_pem.as_slice())
         .map_err(|e| TlsError::File {
@@ -92,10 +109,26 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
             message: "no private key in the file".into(),
         })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, private)?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let config = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in read_certs(ca)? {
+                roots.add(c)?;
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .map_err(|e| TlsError::File {
+                        path: ca.display().to_string(),
+                        message: e.to_string(),
+                    })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    }
+    .with_single_cert(certs, private)?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
@@ -180,60 +213,105 @@ pub async fn serve_stream(
     } else {
         "syslog-tcp"
     };
-    let slots = Arc::new(Semaphore::new(opts.max_connections.max(1)));
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // Out of descriptors and the like: wait, do not spin.
-                tracing::warn!("{name}: accept: {e}");
-                metrics.reject(name, "accept_error");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            metrics.reject(name, "too_many_connections");
-            tracing::warn!(
-                "{name}: {peer}: refused, {} connections open",
-                opts.max_connections
-            );
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let (appender, metrics, opts, tls) =
-            (appender.clone(), metrics.clone(), opts.clone(), tls.clone());
-        tokio::spawn(async move {
-            let _permit = permit;
-            let gauge = metrics.connections.get_or_create(&source(name)).clone();
-            gauge.inc();
+    let conns = Acceptor {
+        name,
+        tls,
+        metrics: metrics.clone(),
+        opts: opts.clone(),
+    };
+    conns
+        .run(listener, move |stream, peer| {
             let conn = Connection {
                 name,
                 peer,
-                appender,
+                appender: appender.clone(),
                 metrics: metrics.clone(),
                 opts: opts.clone(),
             };
-            match tls {
-                None => conn.read_frames(stream).await,
-                Some(acceptor) => {
-                    match tokio::time::timeout(opts.handshake_timeout, acceptor.accept(stream))
-                        .await
-                    {
-                        Ok(Ok(s)) => conn.read_frames(s).await,
-                        Ok(Err(e)) => {
-                            metrics.reject(name, "tls_handshake");
-                            tracing::info!("{name}: {peer}: TLS handshake failed: {e}");
-                        }
-                        Err(_) => {
-                            metrics.reject(name, "handshake_timeout");
-                            tracing::info!("{name}: {peer}: TLS handshake timed out");
-                        }
-                    }
+            async move { conn.read_frames(stream).await }
+        })
+        .await
+}
+
+/// A byte stream a connection handler reads and writes: TCP or TLS.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Accepts stream connections for a socket source: at most
+/// `max_connections` at once (the others are refused and counted), each
+/// through the TLS handshake when there is an acceptor, each handled on
+/// its own task.
+pub(crate) struct Acceptor {
+    pub name: &'static str,
+    pub tls: Option<TlsAcceptor>,
+    pub metrics: Arc<IngestMetrics>,
+    pub opts: Arc<SyslogOptions>,
+}
+
+impl Acceptor {
+    pub async fn run<F, Fut>(self, listener: TcpListener, handle: F) -> std::io::Result<()>
+    where
+        F: Fn(Box<dyn Stream>, SocketAddr) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let name = self.name;
+        let slots = Arc::new(Semaphore::new(self.opts.max_connections.max(1)));
+        let (this, handle) = (Arc::new(self), Arc::new(handle));
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of descriptors and the like: wait, do not spin.
+                    tracing::warn!("{name}: accept: {e}");
+                    this.metrics.reject(name, "accept_error");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
                 }
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                this.metrics.reject(name, "too_many_connections");
+                tracing::warn!(
+                    "{name}: {peer}: refused, {} connections open",
+                    this.opts.max_connections
+                );
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let (this, handle) = (this.clone(), handle.clone());
+            tokio::spawn(async move {
+                let _permit = permit;
+                let gauge = this
+                    .metrics
+                    .connections
+                    .get_or_create(&source(name))
+                    .clone();
+                gauge.inc();
+                if let Some(s) = this.handshake(stream, peer).await {
+                    handle(s, peer).await;
+                }
+                gauge.dec();
+            });
+        }
+    }
+
+    async fn handshake(&self, stream: TcpStream, peer: SocketAddr) -> Option<Box<dyn Stream>> {
+        let name = self.name;
+        let Some(acceptor) = &self.tls else {
+            return Some(Box::new(stream));
+        };
+        match tokio::time::timeout(self.opts.handshake_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(s)) => Some(Box::new(s)),
+            Ok(Err(e)) => {
+                self.metrics.reject(name, "tls_handshake");
+                tracing::info!("{name}: {peer}: TLS handshake failed: {e}");
+                None
             }
-            gauge.dec();
-        });
+            Err(_) => {
+                self.metrics.reject(name, "handshake_timeout");
+                tracing::info!("{name}: {peer}: TLS handshake timed out");
+                None
+            }
+        }
     }
 }
 

@@ -72,6 +72,7 @@ pub fn decode(lsn: u64, raw: &RawRecord, parsers: &Parsers) -> (Event, Vec<Decod
         Kind::Json => match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(doc) => match event_from_json(&doc, source.clone()) {
                 Some(mut e) => {
+                    watchfloor_formats::ecs::add_ecs_names(&mut e);
                     program_of_json(&mut e);
                     mark_parse(&mut e, parsers);
                     e
@@ -99,12 +100,17 @@ pub fn decode(lsn: u64, raw: &RawRecord, parsers: &Parsers) -> (Event, Vec<Decod
 
 /// The program of a JSON record that carries a syslog line (shippers and
 /// `watchfloor import` send `app_name`; ECS says `process.name`), so the
-/// same parsers read it as on the syslog path.
+/// same parsers and rules read it as on the syslog path.
 fn program_of_json(e: &mut Event) {
     if e.core.windows || e.core.provider.is_some() {
         return;
     }
     e.core.provider = e.first_text(&["app_name", "process.name", "program", "ident"]);
+    // A syslog line shipped as JSON is what the syslog path reads as the
+    // `linux` product (the Sigma rules' logsource for sshd, sudo, cron...).
+    if e.core.provider.is_some() && e.core.product.is_none() {
+        e.core.product = Some("linux".into());
+    }
 }
 
 /// Runs the parser of the event's program and records which one read it

@@ -736,6 +736,7 @@ impl Config {
             &mut self.http.tls_key,
             &mut self.syslog.tls_cert,
             &mut self.syslog.tls_key,
+            &mut self.syslog.tls_client_ca,
             &mut self.incidents.catalog_file,
         ]
         .into_iter()

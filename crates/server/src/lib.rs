@@ -186,27 +186,44 @@ async fn start_syslog(
         });
     }
     let tls = match (&cfg.syslog.tls_cert, &cfg.syslog.tls_key) {
-        (Some(c), Some(k)) => {
-            Some(watchfloor_ingest::tls_acceptor(c, k).map_err(|e| start_err("syslog TLS")(&e))?)
-        }
+        (Some(c), Some(k)) => Some(
+            watchfloor_ingest::tls_acceptor_checking_clients(
+                c,
+                k,
+                cfg.syslog.tls_client_ca.as_deref(),
+            )
+            .map_err(|e| start_err("syslog TLS")(&e))?,
+        ),
         _ => None,
     };
     let streams = [
-        ("syslog tcp", &cfg.syslog.tcp, None),
-        ("syslog tls", &cfg.syslog.tls, tls),
+        ("syslog tcp", &cfg.syslog.tcp, false, false),
+        ("syslog tls", &cfg.syslog.tls, true, false),
+        ("relp", &cfg.syslog.relp, false, true),
+        ("relp tls", &cfg.syslog.relp_tls, true, true),
     ];
-    for (what, text, acceptor) in streams {
+    for (what, text, use_tls, relp) in streams {
         let Some(a) = addr(what, text)? else { continue };
-        if what == "syslog tls" && acceptor.is_none() {
-            return Err(start_err("syslog tls")(&"needs tls_cert and tls_key"));
-        }
+        let acceptor = if use_tls {
+            Some(
+                tls.clone()
+                    .ok_or_else(|| start_err(what)(&"needs tls_cert and tls_key"))?,
+            )
+        } else {
+            None
+        };
         let listener = TcpListener::bind(a)
             .await
             .map_err(|e| start_err(format!("{what} {a}"))(&e))?;
         tracing::info!("{what} on {a}");
         let (appender, m, o) = (wal.appender(), ingest.clone(), opts.clone());
         tokio::spawn(async move {
-            if let Err(e) = syslog::serve_stream(listener, acceptor, appender, m, o).await {
+            let served = if relp {
+                watchfloor_ingest::relp::serve(listener, acceptor, appender, m, o).await
+            } else {
+                syslog::serve_stream(listener, acceptor, appender, m, o).await
+            };
+            if let Err(e) = served {
                 tracing::error!("{what} {a}: {e}");
             }
         });

@@ -137,13 +137,13 @@ impl FromRequestParts<Shared> for Caller {
         let presented = value
             .to_str()
             .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| unauthorized("Authorization must be 'Bearer <token>'"))?
-            .to_string();
+            .and_then(presented_token)
+            .ok_or_else(|| {
+                unauthorized(
+                    "Authorization must be 'Bearer <token>' (or, for log shippers, \
+                     'ApiKey', 'Basic' with the token as password, or 'Splunk')",
+                )
+            })?;
         let tenant = match parts.headers.get(TENANT_HEADER) {
             Some(v) => Some(
                 v.to_str()
@@ -174,6 +174,31 @@ impl FromRequestParts<Shared> for Caller {
         }
         Ok(Caller(principal))
     }
+}
+
+/// The token in an `Authorization` header. Besides `Bearer`, the schemes
+/// log shippers are built to send carry the same API token:
+/// Elasticsearch's `ApiKey` (base64 of `id:key`, or the token as is),
+/// `Basic` with the token as password (Beats, rsyslog, syslog-ng), and
+/// Splunk HEC's `Splunk <token>`.
+pub(crate) fn presented_token(value: &str) -> Option<String> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    let rest = rest.trim();
+    let decoded = || {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        text.split_once(':').map(|(_, secret)| secret.to_string())
+    };
+    let token = match scheme.to_ascii_lowercase().as_str() {
+        "bearer" | "splunk" => rest.to_string(),
+        "apikey" => decoded().unwrap_or_else(|| rest.to_string()),
+        "basic" => decoded()?,
+        _ => return None,
+    };
+    (!token.is_empty()).then_some(token)
 }
 
 /// Runs storage work off the async threads.

@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use watchfloor_ingest::http_body as ingest_body;
-use watchfloor_ingest::{Kind, RawRecord, WalError};
+use watchfloor_ingest::{Kind, LsnRange, RawRecord, WalError};
 use watchfloor_model::now_ns;
 
 use super::common::{ApiError, Caller};
@@ -57,21 +57,8 @@ pub(super) async fn ingest(
         app.ingest.reject(&source, "bad_body");
         ApiError::bad_request(e.to_string())
     })?;
-    let received_ns = now_ns();
     let truncated = split.events.iter().filter(|(_, cut)| *cut).count();
-    let records: Vec<RawRecord> = split
-        .events
-        .into_iter()
-        .map(|(text, cut)| RawRecord {
-            received_ns,
-            kind: Kind::Json,
-            source: source.clone(),
-            tenant: caller.tenant.clone(),
-            peer: String::new(),
-            truncated: cut,
-            body: text,
-        })
-        .collect();
+    let records = records(&caller, &source, Kind::Json, split.events);
     let accepted = records.len();
     if !split.rejected.is_empty() {
         app.ingest
@@ -88,33 +75,9 @@ pub(super) async fn ingest(
             format!("no event accepted: {}", first_errors(&split.rejected)),
         ));
     }
-    app.ingest.count_batch(
-        &source,
-        accepted as u64,
-        decoded.len() as u64,
-        truncated as u64,
-    );
-    let ack = match app.appender.try_append(records) {
-        Ok(ack) => ack,
-        Err(WalError::Full) => {
-            app.ingest
-                .drop_messages(&source, "backpressure", accepted as u64);
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "ingest is saturated; retry later",
-            )
-            .retry_after(1));
-        }
-        Err(e) => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                e.to_string(),
-            ))
-        }
-    };
-    let range = ack
+    let range = store(&app, &source, records, decoded.len() as u64)
         .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+        .map_err(StoreError::into_api)?;
     Ok(Json(json!({
         "accepted": accepted,
         "truncated": truncated,
@@ -124,6 +87,73 @@ pub(super) async fn ingest(
         "last_id": range.last,
     }))
     .into_response())
+}
+
+/// Why records were not stored.
+#[derive(Debug)]
+pub(super) enum StoreError {
+    /// The log's queue is full: the sender should retry soon.
+    Saturated,
+    /// The log cannot take records (closed, failing disk).
+    Unavailable(String),
+}
+
+impl StoreError {
+    pub(super) const SATURATED: &'static str = "ingest is saturated; retry later";
+
+    pub(super) fn into_api(self) -> ApiError {
+        match self {
+            StoreError::Saturated => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, Self::SATURATED).retry_after(1)
+            }
+            StoreError::Unavailable(why) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why),
+        }
+    }
+}
+
+/// Counts and appends one request's records and waits until they are
+/// durable: only then may the sender be told they were accepted.
+pub(super) async fn store(
+    app: &Shared,
+    source: &str,
+    records: Vec<RawRecord>,
+    bytes: u64,
+) -> Result<LsnRange, StoreError> {
+    let count = records.len() as u64;
+    let truncated = records.iter().filter(|r| r.truncated).count() as u64;
+    app.ingest.count_batch(source, count, bytes, truncated);
+    let ack = match app.appender.try_append(records) {
+        Ok(ack) => ack,
+        Err(WalError::Full) => {
+            app.ingest.drop_messages(source, "backpressure", count);
+            return Err(StoreError::Saturated);
+        }
+        Err(e) => return Err(StoreError::Unavailable(e.to_string())),
+    };
+    ack.await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+/// The records of one request from one source, as the log keeps them.
+pub(super) fn records(
+    caller: &Caller,
+    source: &str,
+    kind: Kind,
+    bodies: impl IntoIterator<Item = (Vec<u8>, bool)>,
+) -> Vec<RawRecord> {
+    let received_ns = now_ns();
+    bodies
+        .into_iter()
+        .map(|(body, truncated)| RawRecord {
+            received_ns,
+            kind,
+            source: source.to_string(),
+            tenant: caller.tenant.clone(),
+            peer: String::new(),
+            truncated,
+            body,
+        })
+        .collect()
 }
 
 fn valid_source_name(name: &str) -> bool {

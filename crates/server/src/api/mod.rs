@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod oncall;
 pub mod rules;
+pub mod shippers;
 pub mod system;
 pub mod tokens;
 
@@ -64,9 +65,35 @@ pub struct BodyLimits {
 
 pub(crate) type Shared = Arc<AppState>;
 
+/// `/` is the console for a browser, and the Elasticsearch product check
+/// for a log shipper: shippers send an `Authorization` header, a browser
+/// signs in with a cookie and sends none.
+async fn root(
+    axum::extract::State(app): axum::extract::State<Shared>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::extract::FromRequestParts;
+    use axum::response::IntoResponse;
+    let (mut parts, _) = request.into_parts();
+    if parts
+        .headers
+        .contains_key(axum::http::header::AUTHORIZATION)
+    {
+        return match Caller::from_request_parts(&mut parts, &app).await {
+            Ok(caller) => shippers::es_info(&app, &caller).await,
+            Err(e) => e.into_response(),
+        };
+    }
+    let viewer = Option::<crate::console::session::Viewer>::from_request_parts(&mut parts, &app)
+        .await
+        .unwrap_or(None);
+    crate::console::home(viewer).await.into_response()
+}
+
 pub fn router(app: Shared) -> Router {
     let max_body = app.limits.max_body;
     Router::new()
+        .route("/", get(root))
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
         .route("/api/v1/openapi.json", get(system::openapi))
@@ -85,6 +112,7 @@ pub fn router(app: Shared) -> Router {
         .merge(access::routes())
         .merge(oncall::routes())
         .merge(checks::routes())
+        .merge(shippers::routes())
         .merge(crate::console::routes())
         .fallback(system::not_found)
         .layer(DefaultBodyLimit::max(max_body))

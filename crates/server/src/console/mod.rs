@@ -35,7 +35,6 @@ use session::{check_csrf, ConsoleError, Viewer};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/", get(home))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/tenant", post(switch_tenant))
@@ -81,7 +80,9 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-async fn home(viewer: Option<Viewer>) -> Redirect {
+/// `/` for a browser (routed by [`crate::api`], which also answers log
+/// shippers there).
+pub(crate) async fn home(viewer: Option<Viewer>) -> Redirect {
     match viewer {
         Some(_) => Redirect::to("/wallboard"),
         None => Redirect::to("/login"),

@@ -1,0 +1,421 @@
+//! Real log shippers against a real `watchfloor serve`: the Python
+//! Elasticsearch client's bulk helper, rsyslog's omelasticsearch and omrelp,
+//! and the OpenTelemetry Python SDK's OTLP/HTTP log exporter. Each sends,
+//! and the events are searchable with their fields; rsyslog forwarding over
+//! RELP through `kill -9`s loses nothing it accepted.
+//!
+//! The peers are installed by `tools/test` (Debian's rsyslog,
+//! rsyslog-elasticsearch and rsyslog-relp; a Python virtual environment
+//! with the PyPI clients, named by `WATCHFLOOR_TEST_PYTHON`).
+
+mod server;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use server::{free_port, wait_for, Server};
+
+/// The Python with the shipper clients, from `tools/test`.
+fn python() -> PathBuf {
+    let path = std::env::var_os("WATCHFLOOR_TEST_PYTHON")
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "WATCHFLOOR_TEST_PYTHON must name a Python with the elasticsearch and \
+                 opentelemetry packages: run the tests with tools/test, which installs them"
+            )
+        });
+    path
+}
+
+fn run_python(script: &str, args: &[&str]) -> Value {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or("null")).expect("python printed JSON")
+}
+
+/// The stored events matching `q`, once `want` of them are searchable.
+fn wait_for_events(s: &Server, q: &str, want: usize) -> Vec<Value> {
+    let found = s.search(q, want);
+    assert!(
+        found.len() >= want,
+        "{} of {want} events for {q}: {found:?}",
+        found.len()
+    );
+    found
+}
+
+const ES_BULK: &str = r#"
+import json, sys
+from elasticsearch import Elasticsearch, helpers
+url, token, marker = sys.argv[1:4]
+es = Elasticsearch(url, api_key=token, request_timeout=30)
+info = es.info()
+def logon_failure(i):
+    return {"_index": "winlogbeat-8.19.0", "_source": {
+        "@timestamp": "2026-12-02T10:00:%02d.000Z" % i,
+        "message": "An account failed to log on. %s %d" % (marker, i),
+        "host": {"name": "dc-1"},
+        "event": {"code": "4625", "provider": "Microsoft-Windows-Security-Auditing"},
+        "winlog": {"channel": "Security", "event_id": 4625, "computer_name": "dc-1.corp",
+                   "provider_name": "Microsoft-Windows-Security-Auditing",
+                   "event_data": {"TargetUserName": "user%d" % (i % 3), "IpAddress": "198.51.100.7",
+                                  "LogonType": "3", "WorkstationName": "ATTACKER"}}}}
+ok, errors = helpers.bulk(es, (logon_failure(i) for i in range(12)), chunk_size=5)
+print(json.dumps({"ok": ok, "errors": errors, "version": info["version"]["number"]}))
+"#;
+
+#[test]
+fn the_python_elasticsearch_bulk_helper_sends_winlogbeat_events_that_the_rules_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &[]);
+    let marker = "esbulkmark";
+    let answer = run_python(ES_BULK, &[&s.http, &s.token, marker]);
+    assert_eq!(answer["ok"], 12, "{answer}");
+    assert_eq!(answer["errors"], serde_json::json!([]), "{answer}");
+    assert_eq!(answer["version"], "8.19.0");
+
+    let events = wait_for_events(&s, marker, 12);
+    let first = &events[0]["fields"];
+    assert_eq!(
+        first["TargetUserName"]
+            .as_str()
+            .map(|u| u.starts_with("user")),
+        Some(true)
+    );
+    assert_eq!(first["IpAddress"], "198.51.100.7");
+    assert_eq!(
+        first["source.ip"], "198.51.100.7",
+        "Windows fields get ECS names"
+    );
+    assert_eq!(events[0]["source"], "elasticsearch");
+
+    // The Windows starter rules read the Winlogbeat shape: twelve failures
+    // from one address are one brute-force alert naming it.
+    let alerts = wait_for("the brute-force alert", || {
+        let found = s.alerts(
+            "rule=Windows%20logon%20brute%20force%20(RDP%20or%20network)",
+            5,
+        );
+        (!found.is_empty()).then_some(found)
+    });
+    assert_eq!(
+        alerts[0]["ips"],
+        serde_json::json!(["198.51.100.7"]),
+        "{}",
+        alerts[0]
+    );
+}
+
+const ES_BULK_UNTIL_STOPPED: &str = r#"
+import json, os, sys, time
+from elasticsearch import Elasticsearch, helpers
+url, token, stop = sys.argv[1:4]
+es = Elasticsearch(url, api_key=token, request_timeout=5, max_retries=0)
+acked, seq = [], 0
+while not os.path.exists(stop):
+    batch = list(range(seq, seq + 50))
+    seq += 50
+    docs = ({"_index": "eskill", "_source": {"message": "eskillmark %d" % n, "seq": n}} for n in batch)
+    results = helpers.streaming_bulk(es, docs, chunk_size=50, raise_on_error=False, raise_on_exception=False)
+    try:
+        for n, (ok, item) in zip(batch, results):
+            if ok:
+                acked.append(n)
+    except Exception:
+        # Down or cut off: not acknowledged (the server is being killed).
+        time.sleep(0.05)
+    time.sleep(0.005)
+print(json.dumps({"acked": acked, "sent": seq}))
+"#;
+
+#[test]
+fn kill_9_while_the_bulk_helper_sends_loses_nothing_it_was_told_was_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = server::write_config(
+        dir.path(),
+        free_port(),
+        free_port(),
+        "",
+        "[pipeline]\ncommit_interval_ms = 300\n",
+    );
+    let mut s = Server::start_with(dir.path(), &config, &[]);
+    let stop = dir.path().join("stop");
+    let sender = {
+        let (http, token, stop) = (s.http.clone(), s.token.clone(), stop.clone());
+        std::thread::spawn(move || {
+            run_python(
+                ES_BULK_UNTIL_STOPPED,
+                &[&http, &token, &stop.display().to_string()],
+            )
+        })
+    };
+    for pause in [600u64, 900, 700] {
+        std::thread::sleep(Duration::from_millis(pause));
+        s.kill9();
+        s = Server::start_with(dir.path(), &config, &[]);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(&stop, b"").unwrap();
+    let answer = sender.join().unwrap();
+    let acked: Vec<u64> = serde_json::from_value(answer["acked"].clone()).unwrap();
+    assert!(acked.len() >= 200, "only {} acknowledged", acked.len());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while s.metric("watchfloor_pipeline_checkpoint_lsn") < s.metric("watchfloor_wal_durable_lsn") {
+        assert!(Instant::now() < deadline, "the pipeline did not catch up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stored: std::collections::HashSet<u64> = s
+        .search("eskillmark", 0)
+        .iter()
+        .filter_map(|e| e["fields"]["seq"].as_u64())
+        .collect();
+    let missing: Vec<&u64> = acked.iter().filter(|n| !stored.contains(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged documents lost, e.g. {:?}",
+        missing.len(),
+        acked.len(),
+        &missing[..missing.len().min(5)]
+    );
+}
+
+const OTLP: &str = r#"
+import json, logging, sys
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.sdk.resources import Resource
+url, token, marker = sys.argv[1:4]
+exporter = OTLPLogExporter(endpoint=url + "/v1/logs", headers={"Authorization": "Bearer " + token})
+provider = LoggerProvider(resource=Resource.create({"service.name": "checkout", "host.name": "app-1"}))
+provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+logger = logging.getLogger("shop.login")
+logger.addHandler(LoggingHandler(level=logging.INFO, logger_provider=provider))
+logger.setLevel(logging.INFO)
+for i in range(5):
+    logger.warning("login failed %s %d", marker, i, extra={"user.name": "alice", "client.address": "203.0.113.9"})
+provider.shutdown()
+print(json.dumps({"sent": 5}))
+"#;
+
+#[test]
+fn the_opentelemetry_sdk_exports_logs_over_otlp_http_with_their_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &[]);
+    let marker = "otlpmark";
+    run_python(OTLP, &[&s.http, &s.token, marker]);
+    let events = wait_for_events(&s, marker, 5);
+    let e = &events[0];
+    assert_eq!(e["source"], "otlp");
+    let f = &e["fields"];
+    assert_eq!(f["user.name"], "alice", "{f}");
+    assert_eq!(f["client.address"], "203.0.113.9");
+    assert_eq!(f["log.level"], "WARN");
+    assert_eq!(f["service.name"], "checkout");
+    assert_eq!(f["resource.attributes.host.name"], "app-1");
+    assert_eq!(f["scope.name"], "shop.login");
+    assert_eq!(e["host"], "app-1");
+    assert_eq!(
+        s.metric("watchfloor_ingest_messages_total{source=\"otlp\"}"),
+        5.0
+    );
+}
+
+/// An rsyslog that listens on plain TCP and forwards with `action`.
+struct Rsyslog {
+    child: Child,
+    input: u16,
+    dir: PathBuf,
+}
+
+impl Rsyslog {
+    fn start(dir: &Path, action: &str) -> Rsyslog {
+        let input = free_port();
+        let work = dir.join("rsyslog");
+        std::fs::create_dir_all(&work).unwrap();
+        let conf = work.join("rsyslog.conf");
+        let text = format!(
+            r#"global(workDirectory="{work}")
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="{input}")
+template(name="wfjson" type="list" option.jsonf="on") {{
+  property(outname="@timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
+  property(outname="host.name" name="hostname" format="jsonf")
+  property(outname="program" name="programname" format="jsonf")
+  property(outname="message" name="msg" format="jsonf")
+}}
+{action}
+"#,
+            work = work.display()
+        );
+        std::fs::write(&conf, text).unwrap();
+        let log = std::fs::File::create(work.join("rsyslogd.out")).unwrap();
+        let child = Command::new("/usr/sbin/rsyslogd")
+            .args(["-n", "-f"])
+            .arg(&conf)
+            .arg("-i")
+            .arg(work.join("rsyslogd.pid"))
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("rsyslogd (Debian's rsyslog, installed by tools/test)");
+        wait_for("rsyslog to listen", || {
+            TcpStream::connect(("127.0.0.1", input)).ok()
+        });
+        Rsyslog {
+            child,
+            input,
+            dir: work,
+        }
+    }
+
+    /// Sends syslog lines to rsyslog's TCP input (one per line).
+    fn send(&self, lines: impl Iterator<Item = String>) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.input)).unwrap();
+        for line in lines {
+            stream.write_all(line.as_bytes()).unwrap();
+            stream.write_all(b"\n").unwrap();
+        }
+        stream.flush().unwrap();
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(self.dir.join("rsyslogd.out")).unwrap_or_default()
+    }
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sshd_line(marker: &str, i: usize, address: &str) -> String {
+    format!(
+        "<38>Dec  2 10:00:00 bastion sshd[4242]: Failed password for invalid user u{i} from {address} port 5{i:04} ssh2 {marker}"
+    )
+}
+
+#[test]
+fn rsyslog_omelasticsearch_sends_bulk_and_the_parsed_fields_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &[]);
+    let port = s.http.rsplit(':').next().unwrap().to_string();
+    let action = format!(
+        r#"module(load="omelasticsearch")
+action(type="omelasticsearch" server="127.0.0.1" serverport="{port}" template="wfjson"
+       searchIndex="rsyslog" bulkmode="on" uid="rsyslog" pwd="{token}"
+       action.resumeRetryCount="-1" errorFile="{errors}")"#,
+        token = s.token,
+        errors = dir.path().join("es-errors.json").display()
+    );
+    let rsyslog = Rsyslog::start(dir.path(), &action);
+    let marker = "omesmark";
+    rsyslog.send((0..6).map(|i| sshd_line(marker, i, "192.0.2.44")));
+    let events = wait_for_events(&s, marker, 6);
+    let f = &events[0]["fields"];
+    assert_eq!(events[0]["source"], "elasticsearch", "{}", rsyslog.output());
+    assert_eq!(f["program"], "sshd");
+    assert_eq!(f["source.ip"], "192.0.2.44", "the sshd parser ran: {f}");
+    assert_eq!(f["event.outcome"], "failure");
+    assert_eq!(events[0]["host"], "bastion");
+    // Five failures from one address: the SSH brute-force alert names it.
+    let alerts = wait_for("the SSH brute-force alert", || {
+        let found = s.alerts("rule=SSH%20brute%20force", 5);
+        (!found.is_empty()).then_some(found)
+    });
+    assert_eq!(
+        alerts[0]["ips"],
+        serde_json::json!(["192.0.2.44"]),
+        "{}",
+        alerts[0]
+    );
+}
+
+#[test]
+fn rsyslog_omrelp_through_kill_9_loses_nothing_it_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let relp_port = free_port();
+    let config = server::write_config(
+        dir.path(),
+        free_port(),
+        free_port(),
+        "",
+        &format!("relp = \"127.0.0.1:{relp_port}\"\n[pipeline]\ncommit_interval_ms = 300\n"),
+    );
+    let mut s = Server::start_with(dir.path(), &config, &[]);
+    // A disk-assisted action queue and endless retries: what rsyslog took
+    // stays with it until the RELP server acknowledged it.
+    let action = format!(
+        r#"module(load="omrelp")
+action(type="omrelp" target="127.0.0.1" port="{relp_port}" template="RSYSLOG_SyslogProtocol23Format"
+       queue.type="LinkedList" queue.filename="relpq" queue.saveOnShutdown="on"
+       action.resumeRetryCount="-1" action.resumeInterval="1")"#
+    );
+    let rsyslog = Rsyslog::start(dir.path(), &action);
+    let marker = "relpmark";
+    let total = 3000;
+    let sender = {
+        let input = rsyslog.input;
+        std::thread::spawn(move || {
+            let mut stream = TcpStream::connect(("127.0.0.1", input)).unwrap();
+            for i in 0..total {
+                let line = format!("<13>Dec  2 10:00:00 relay app[1]: {marker} seq={i}\n");
+                stream.write_all(line.as_bytes()).unwrap();
+                if i % 100 == 99 {
+                    std::thread::sleep(Duration::from_millis(40));
+                }
+            }
+        })
+    };
+    for pause in [300u64, 700, 500] {
+        std::thread::sleep(Duration::from_millis(pause));
+        s.kill9();
+        std::thread::sleep(Duration::from_millis(200));
+        s = Server::start_with(dir.path(), &config, &[]);
+    }
+    sender.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let seen = loop {
+        let events = s.search(marker, 0);
+        let seqs: std::collections::HashSet<u64> = events
+            .iter()
+            .filter_map(|e| {
+                let message = e["fields"]["message"].as_str()?;
+                message.rsplit("seq=").next()?.parse().ok()
+            })
+            .collect();
+        if seqs.len() == total || Instant::now() > deadline {
+            break seqs;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let missing: Vec<u64> = (0..total as u64).filter(|n| !seen.contains(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {total} lost, e.g. {:?}\nrsyslog: {}\nserver: {}",
+        missing.len(),
+        &missing[..missing.len().min(5)],
+        rsyslog.output(),
+        s.log_text()
+    );
+    assert!(s.metric("watchfloor_ingest_messages_total{source=\"relp\"}") > 0.0);
+}
