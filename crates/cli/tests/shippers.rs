@@ -2,7 +2,9 @@
 //! Elasticsearch client's bulk helper, rsyslog's omelasticsearch and omrelp,
 //! and the OpenTelemetry Python SDK's OTLP/HTTP log exporter. Each sends,
 //! and the events are searchable with their fields; rsyslog forwarding over
-//! RELP through `kill -9`s loses nothing it accepted.
+//! RELP and the bulk helper sending through `kill -9`s lose nothing they
+//! were told was accepted; syslog over mutual TLS hears only senders whose
+//! certificate the configured CA signed.
 //!
 //! The peers are installed by `tools/test` (Debian's rsyslog,
 //! rsyslog-elasticsearch and rsyslog-relp; a Python virtual environment
@@ -418,4 +420,137 @@ action(type="omrelp" target="127.0.0.1" port="{relp_port}" template="RSYSLOG_Sys
         s.log_text()
     );
     assert!(s.metric("watchfloor_ingest_messages_total{source=\"relp\"}") > 0.0);
+}
+
+/// A CA, and certificates it signs (PEM files in `dir`).
+struct TestCa {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl TestCa {
+    fn new(dir: &Path, name: &str) -> TestCa {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        TestCa { cert, key }
+    }
+
+    /// A certificate for `names` with `usage`, and its key.
+    fn sign(
+        &self,
+        names: &[&str],
+        usage: rcgen::ExtendedKeyUsagePurpose,
+    ) -> (rcgen::Certificate, rcgen::KeyPair) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params.extended_key_usages = vec![usage];
+        (params.signed_by(&key, &self.cert, &self.key).unwrap(), key)
+    }
+}
+
+/// Sends one syslog line over TLS, presenting `client` when given (a
+/// refused handshake is not an error here: the test reads what was stored).
+fn send_tls(
+    port: u16,
+    ca: &TestCa,
+    client: Option<&(rcgen::Certificate, rcgen::KeyPair)>,
+    line: &str,
+) {
+    use std::io::Read;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.cert.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match client {
+        Some((cert, key)) => builder
+            .with_client_auth_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut stream = rustls::StreamOwned::new(conn, sock);
+    let _ = stream.write_all(format!("{line}\n").as_bytes());
+    let _ = stream.flush();
+    stream.conn.send_close_notify();
+    let _ = stream.flush();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+}
+
+#[test]
+fn syslog_over_mutual_tls_admits_only_senders_the_ca_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(dir.path(), "ca");
+    let other_ca = TestCa::new(dir.path(), "other-ca");
+    let (server_cert, server_key) =
+        ca.sign(&["localhost"], rcgen::ExtendedKeyUsagePurpose::ServerAuth);
+    std::fs::write(dir.path().join("server.pem"), server_cert.pem()).unwrap();
+    std::fs::write(
+        dir.path().join("server-key.pem"),
+        server_key.serialize_pem(),
+    )
+    .unwrap();
+    let tls_port = free_port();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let config = server::write_config(
+        dir.path(),
+        free_port(),
+        free_port(),
+        "",
+        &format!(
+            "tls = \"127.0.0.1:{tls_port}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\ntls_client_ca = \"{}\"\n",
+            p("server.pem"),
+            p("server-key.pem"),
+            p("ca.pem")
+        ),
+    );
+    let s = Server::start_with(dir.path(), &config, &[]);
+    let client = ca.sign(&["forwarder-1"], rcgen::ExtendedKeyUsagePurpose::ClientAuth);
+    let stranger = other_ca.sign(&["forwarder-2"], rcgen::ExtendedKeyUsagePurpose::ClientAuth);
+    send_tls(
+        tls_port,
+        &ca,
+        Some(&client),
+        "<13>Dec  2 10:00:00 fw1 app: mtlsmark signed",
+    );
+    send_tls(
+        tls_port,
+        &ca,
+        None,
+        "<13>Dec  2 10:00:00 fw2 app: mtlsmark anonymous",
+    );
+    send_tls(
+        tls_port,
+        &ca,
+        Some(&stranger),
+        "<13>Dec  2 10:00:00 fw3 app: mtlsmark stranger",
+    );
+    let events = wait_for_events(&s, "mtlsmark", 1);
+    std::thread::sleep(Duration::from_secs(2));
+    let events = if events.len() == 1 {
+        s.search("mtlsmark", 0)
+    } else {
+        events
+    };
+    let hosts: Vec<&str> = events.iter().filter_map(|e| e["host"].as_str()).collect();
+    assert_eq!(hosts, ["fw1"], "only the signed forwarder is heard");
+    assert_eq!(
+        s.metric(
+            "watchfloor_ingest_rejected_total{source=\"syslog-tls\",reason=\"tls_handshake\"}"
+        ),
+        2.0
+    );
 }

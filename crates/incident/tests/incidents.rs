@@ -67,6 +67,46 @@ fn open_ids(f: &Floor) -> Vec<i64> {
 }
 
 #[test]
+fn an_incident_gathers_its_alerts_entities_as_observables_once() {
+    let f = floor();
+    let mut phishing = alert("url:1", "Phishing URL", "high", "mail2", "198.51.100.7", 0);
+    phishing.user = Some("carol".into());
+    phishing.indicators.urls = vec!["http://evil.example/login".into()];
+    phishing.indicators.domains = vec!["Evil.Example".into()];
+    let mut repeat = alert("url:2", "Phishing URL", "high", "mail2", "198.51.100.7", 5);
+    repeat.indicators = phishing.indicators.clone();
+    f.store.insert_alerts(&[phishing, repeat]).unwrap();
+    f.incidents.file_alerts().unwrap();
+    let ids = open_ids(&f);
+    assert_eq!(ids.len(), 1);
+    let incident = f.incidents.get("acme", ids[0]).unwrap();
+    let mut gathered: Vec<(String, String)> = incident
+        .observables
+        .iter()
+        .map(|o| (o.kind.clone(), o.value.clone()))
+        .collect();
+    gathered.sort();
+    let want = [
+        ("domain", "evil.example"),
+        ("host", "mail2"),
+        ("ip", "198.51.100.7"),
+        ("url", "http://evil.example/login"),
+        ("user", "carol"),
+    ];
+    assert_eq!(
+        gathered,
+        want.map(|(k, v)| (k.to_string(), v.to_string())),
+        "each entity once, domains in lower case"
+    );
+    assert!(incident
+        .observables
+        .iter()
+        .all(|o| !o.ioc && o.tlp == watchfloor_model::incident::Tlp::Amber));
+    let ids: std::collections::BTreeSet<u32> = incident.observables.iter().map(|o| o.id).collect();
+    assert_eq!(ids.len(), 5, "distinct ids");
+}
+
+#[test]
 fn a_burst_of_related_alerts_becomes_one_incident() {
     let f = floor();
     let mut burst = Vec::new();

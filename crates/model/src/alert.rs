@@ -166,6 +166,10 @@ pub struct Alert {
     pub host: Option<String>,
     pub user: Option<String>,
     pub ips: Vec<String>,
+    /// Further entities of the triggering event: domains, URLs, file
+    /// hashes and process executables.
+    #[serde(default, skip_serializing_if = "Indicators::is_empty")]
+    pub indicators: Indicators,
     /// Ids of the events that triggered it.
     pub event_ids: Vec<u64>,
     #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
@@ -180,8 +184,31 @@ pub struct Alert {
     pub incident_id: Option<i64>,
 }
 
+/// The entities of an alert beyond host, user and addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Indicators {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hashes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<String>,
+}
+
+impl Indicators {
+    pub fn is_empty(&self) -> bool {
+        self.domains.is_empty()
+            && self.urls.is_empty()
+            && self.hashes.is_empty()
+            && self.processes.is_empty()
+    }
+}
+
 impl Alert {
-    /// The hosts, users, addresses and services the alert concerns.
+    /// The hosts, users, addresses, services, domains, URLs, hashes and
+    /// processes the alert concerns.
     pub fn entities(&self) -> Entities {
         let mut e = Entities::default();
         if let Some(h) = self.host.as_deref().filter(|h| !h.is_empty()) {
@@ -191,6 +218,21 @@ impl Alert {
             e.users.insert(u.to_string());
         }
         e.ips.extend(self.ips.iter().cloned());
+        e.domains.extend(
+            self.indicators
+                .domains
+                .iter()
+                .map(|d| d.to_ascii_lowercase()),
+        );
+        e.urls.extend(self.indicators.urls.iter().cloned());
+        e.hashes.extend(
+            self.indicators
+                .hashes
+                .iter()
+                .map(|h| h.to_ascii_lowercase()),
+        );
+        e.processes
+            .extend(self.indicators.processes.iter().cloned());
         if let Some(s) = self.fields.get("service").and_then(|v| v.as_str()) {
             e.services.insert(s.to_string());
         }

@@ -166,25 +166,48 @@ pub struct Entities {
     pub ips: BTreeSet<String>,
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub services: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub domains: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub urls: BTreeSet<String>,
+    /// File hashes (hex).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub hashes: BTreeSet<String>,
+    /// Process executables.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub processes: BTreeSet<String>,
 }
 
 impl Entities {
-    pub fn is_empty(&self) -> bool {
-        self.hosts.is_empty()
-            && self.users.is_empty()
-            && self.ips.is_empty()
-            && self.services.is_empty()
+    fn sets(&self) -> [&BTreeSet<String>; 8] {
+        [
+            &self.hosts,
+            &self.users,
+            &self.ips,
+            &self.services,
+            &self.domains,
+            &self.urls,
+            &self.hashes,
+            &self.processes,
+        ]
     }
 
-    /// True when the two share any host, user, IP or service.
+    pub fn is_empty(&self) -> bool {
+        self.sets().iter().all(|s| s.is_empty())
+    }
+
+    /// True when the two share any host, user, IP, service, domain, URL or
+    /// hash. Processes are left out: `cmd.exe` on two machines says nothing
+    /// about one attack.
     pub fn overlaps(&self, other: &Entities) -> bool {
         fn any(a: &BTreeSet<String>, b: &BTreeSet<String>) -> bool {
             a.iter().any(|x| b.contains(x))
         }
-        any(&self.hosts, &other.hosts)
-            || any(&self.users, &other.users)
-            || any(&self.ips, &other.ips)
-            || any(&self.services, &other.services)
+        let (mine, theirs) = (self.sets(), other.sets());
+        mine.iter()
+            .zip(theirs.iter())
+            .take(7)
+            .any(|(a, b)| any(a, b))
     }
 
     pub fn extend(&mut self, other: &Entities) {
@@ -192,6 +215,27 @@ impl Entities {
         self.users.extend(other.users.iter().cloned());
         self.ips.extend(other.ips.iter().cloned());
         self.services.extend(other.services.iter().cloned());
+        self.domains.extend(other.domains.iter().cloned());
+        self.urls.extend(other.urls.iter().cloned());
+        self.hashes.extend(other.hashes.iter().cloned());
+        self.processes.extend(other.processes.iter().cloned());
+    }
+
+    /// (observable kind, value) of each entity an analyst would record as
+    /// an observable (services are the NOC's, not observables).
+    pub fn observables(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let kinds: [(&'static str, &BTreeSet<String>); 7] = [
+            ("ip", &self.ips),
+            ("domain", &self.domains),
+            ("url", &self.urls),
+            ("hash", &self.hashes),
+            ("user", &self.users),
+            ("host", &self.hosts),
+            ("file", &self.processes),
+        ];
+        kinds
+            .into_iter()
+            .flat_map(|(kind, set)| set.iter().map(move |v| (kind, v.as_str())))
     }
 }
 

@@ -23,7 +23,7 @@ mod sample;
 mod time;
 mod value;
 
-pub use alert::{Alert, AlertKind, Severity, UnknownSeverity};
+pub use alert::{Alert, AlertKind, Indicators, Severity, UnknownSeverity};
 pub use clock::{now_ns, Clock, ManualClock, SystemClock};
 pub use event::{Core, Event, Field, SourceRef};
 pub use incident::Domain;

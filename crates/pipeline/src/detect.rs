@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use watchfloor_model::{Alert, Domain};
+use watchfloor_model::{Alert, Domain, Indicators};
 use watchfloor_model::{Event, Value};
 use watchfloor_sigma::{
     CorrelationEngine, Finding, Hit, Limits, LoadReport, RuleSet, RuleSetBuilder, RuleSetOptions,
@@ -246,6 +246,60 @@ impl<'a> Detector<'a> {
     }
 }
 
+/// Fields that name a domain, a URL, a file hash or a process executable.
+const DOMAIN_FIELDS: &[&str] = &[
+    "url.domain",
+    "dns.question.name",
+    "destination.domain",
+    "QueryName",
+];
+const URL_FIELDS: &[&str] = &["url.full", "url.original"];
+const HASH_FIELDS: &[&str] = &[
+    "file.hash.sha256",
+    "file.hash.sha1",
+    "file.hash.md5",
+    "process.hash.sha256",
+    "Hashes",
+];
+const PROCESS_FIELDS: &[&str] = &["process.executable", "Image", "NewProcessName"];
+
+/// The distinct values of `fields` in the event, in field order.
+fn values_of(event: &Event, fields: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in fields.iter().filter_map(|f| event.get(f).and_then(text)) {
+        if !v.is_empty() && v != "-" && !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// File hashes, hex: Sysmon writes `SHA1=...,MD5=...,SHA256=...` in one
+/// field, ECS one hash a field.
+fn hashes_of(event: &Event) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for value in values_of(event, HASH_FIELDS) {
+        for part in value.split(',') {
+            let hex = part.rsplit('=').next().unwrap_or(part).trim();
+            let plausible =
+                matches!(hex.len(), 32 | 40 | 64) && hex.bytes().all(|b| b.is_ascii_hexdigit());
+            if plausible && !out.iter().any(|h| h.eq_ignore_ascii_case(hex)) {
+                out.push(hex.to_ascii_lowercase());
+            }
+        }
+    }
+    out
+}
+
+fn indicators_of(event: &Event) -> Indicators {
+    Indicators {
+        domains: values_of(event, DOMAIN_FIELDS),
+        urls: values_of(event, URL_FIELDS),
+        hashes: hashes_of(event),
+        processes: values_of(event, PROCESS_FIELDS),
+    }
+}
+
 fn text(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
@@ -280,10 +334,52 @@ fn alert(finding: Finding, key: String, tenant: &str, time: i64, lsn: u64, event
         host,
         user,
         ips,
+        indicators: indicators_of(event),
         event_ids: vec![lsn],
         fields: finding.fields,
         value: finding.value,
         parent: None,
         incident_id: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use watchfloor_model::SourceRef;
+
+    fn event(fields: &[(&str, &str)]) -> Event {
+        let mut e = Event::new(SourceRef::default());
+        for (k, v) in fields {
+            e.push(*k, Value::Str((*v).into()));
+        }
+        e
+    }
+
+    #[test]
+    fn alerts_carry_domains_urls_hashes_and_processes_of_their_event() {
+        let e = event(&[
+            ("Image", "C:\\Users\\bob\\dropper.exe"),
+            (
+                "Hashes",
+                "SHA1=A94A8FE5CCB19BA61C4C0873D391E987982FBBD3,MD5=-,SHA256=2C26B46B68FFC68FF99B453C1D30413413422D706483BFA0F98A5E886266E7AE",
+            ),
+            ("QueryName", "evil.example"),
+            ("dns.question.name", "evil.example"),
+            ("url.full", "http://evil.example/payload"),
+        ]);
+        let found = indicators_of(&e);
+        assert_eq!(found.processes, ["C:\\Users\\bob\\dropper.exe"]);
+        assert_eq!(
+            found.hashes,
+            [
+                "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3",
+                "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+            ],
+            "hex, lower case, the MD5 placeholder left out"
+        );
+        assert_eq!(found.domains, ["evil.example"], "one domain, once");
+        assert_eq!(found.urls, ["http://evil.example/payload"]);
+        assert!(indicators_of(&event(&[("message", "nothing")])).is_empty());
     }
 }

@@ -106,6 +106,20 @@ fn operations() -> Vec<Op> {
         with_status(op("get", "/healthz", "service", "Liveness (no token needed)", "anyone", None, None, None), 200),
         with_status(op("get", "/metrics", "service", "Prometheus metrics (text exposition)", READ, None, None, None), 200),
         with_status(op("get", "/api/v1/openapi.json", "service", "This document", ANY, None, None, None), 200),
+        with_status(op("get", "/", "shippers", "Elasticsearch product check and version for log shippers (a browser without Authorization is sent to the console)", "admin, ingest", None, None, None), 200),
+        with_status(op("get", "/_cat/health", "shippers", "Elasticsearch cluster health line (rsyslog's omelasticsearch asks it)", "admin, ingest", None, None, None), 200),
+        with_status(op("post", "/_bulk", "shippers", "Elasticsearch bulk API: index/create documents (update/delete refused per item)", "admin, ingest", None, None, None), 200),
+        with_status(op("put", "/_bulk", "shippers", "Elasticsearch bulk API (PUT)", "admin, ingest", None, None, None), 200),
+        with_status(op("post", "/{index}/_bulk", "shippers", "Elasticsearch bulk API with a default index", "admin, ingest", None, None, None), 200),
+        with_status(op("put", "/{index}/_bulk", "shippers", "Elasticsearch bulk API with a default index (PUT)", "admin, ingest", None, None, None), 200),
+        with_status(op("post", "/services/collector", "shippers", "Splunk HEC events", "admin, ingest", None, None, None), 200),
+        with_status(op("post", "/services/collector/event", "shippers", "Splunk HEC events (concatenated JSON objects with `event`)", "admin, ingest", None, None, None), 200),
+        with_status(op("post", "/services/collector/event/1.0", "shippers", "Splunk HEC events", "admin, ingest", None, None, None), 200),
+        with_status(op("post", "/services/collector/raw", "shippers", "Splunk HEC raw lines", "admin, ingest", None, None, None), 200),
+        with_status(op("post", "/services/collector/raw/1.0", "shippers", "Splunk HEC raw lines", "admin, ingest", None, None, None), 200),
+        with_status(op("get", "/services/collector/health", "shippers", "Splunk HEC health (no token needed)", "anyone", None, None, None), 200),
+        with_status(op("get", "/services/collector/health/1.0", "shippers", "Splunk HEC health (no token needed)", "anyone", None, None, None), 200),
+        with_status(op("post", "/v1/logs", "shippers", "OTLP/HTTP logs export (application/x-protobuf or application/json)", "admin, ingest", None, None, None), 200),
         with_status(op("post", "/api/v1/ingest", "events", "Send events: NDJSON or a JSON array, gzip accepted", "admin, ingest", None, Some(of::<IngestParams>), None), 200),
         op("get", "/api/v1/events", "events", "Search events (Lucene-style query, time range, cursor)", READ, None, Some(of::<SearchParams>), None),
         op("get", "/api/v1/events/aggregate", "events", "Count matching events by time bucket (histogram), by the values of a field (top values) and distinct values", READ, None, Some(of::<AggregateParams>), None),
@@ -275,6 +289,13 @@ fn operation(g: &mut SchemaGenerator, op: &Op) -> Value {
         o["requestBody"] = json!({"required": true,
             "content": {"application/json": {"schema": f(g)}}});
     }
+    if op.tag == "shippers" && matches!(op.method, "post" | "put") {
+        o["requestBody"] = json!({"required": true, "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+            "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+            "text/plain": {"schema": {"type": "string"}}}});
+    }
     if op.path == "/api/v1/ingest" {
         o["requestBody"] = json!({"required": true, "content": {
             "application/x-ndjson": {"schema": {"type": "string"}},
@@ -305,7 +326,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Watchfloor API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "One operations platform for the SOC and the NOC. Every endpoint except /healthz, POST /api/v1/session and acknowledge links needs `Authorization: Bearer <token>` (an API token `wf_...` or a session `wfs_...`); `X-Watchfloor-Tenant` picks the tenant for users who serve several. Errors are `{\"error\": \"...\"}`.",
+            "description": "One operations platform for the SOC and the NOC. Every endpoint except /healthz, POST /api/v1/session and acknowledge links needs `Authorization: Bearer <token>` (an API token `wf_...` or a session `wfs_...`; log shippers may send the token as `ApiKey <token>`, as the password of `Basic`, or as `Splunk <token>`, and the `shippers` endpoints answer in their own protocol's shapes); `X-Watchfloor-Tenant` picks the tenant for users who serve several. Errors are `{\"error\": \"...\"}`.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -333,6 +354,7 @@ mod tests {
             include_str!("api/access.rs"),
             include_str!("api/oncall.rs"),
             include_str!("api/checks.rs"),
+            include_str!("api/shippers.rs"),
         ];
         let mut out = Vec::new();
         for src in sources {

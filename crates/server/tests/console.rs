@@ -779,7 +779,7 @@ async fn observables_merge_and_split_from_the_incident_page() {
     assert_eq!(c.default_incident(incident).alerts.len(), 2);
 
     let observable = format!(
-        "_csrf={}&kind=ip&value=203.0.113.9&tlp=amber&pap=green",
+        "_csrf={}&kind=domain&value=c2.example.net&tlp=amber&pap=green",
         s.csrf
     );
     let a = c
@@ -792,7 +792,7 @@ async fn observables_merge_and_split_from_the_incident_page() {
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     let page = c.get(&s, &format!("/incidents/{incident}")).await;
     assert!(
-        page.body.contains("203.0.113.9") && page.body.contains("TLP:AMBER"),
+        page.body.contains("c2.example.net") && page.body.contains("TLP:AMBER"),
         "{}",
         page.body
     );

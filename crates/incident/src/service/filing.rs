@@ -2,7 +2,9 @@
 //! entities (a repeat), shares an entity within the group window, or is a
 //! consequence of one of its alerts; otherwise it opens an incident.
 
-use watchfloor_model::incident::{Domain, Entities, Incident, IncidentAlert, Phase};
+use watchfloor_model::incident::{
+    Domain, Entities, Incident, IncidentAlert, Observable, Pap, Phase, Tlp,
+};
 use watchfloor_model::{Alert, Severity};
 use watchfloor_state::IncidentWrite;
 
@@ -112,6 +114,7 @@ fn attach(w: &mut Work, alert: &Alert, key: String, now: i64, matrix: &PriorityM
     let entities = alert.entities();
     let i = &mut w.incident;
     i.entities.extend(&entities);
+    gather_observables(i, &entities, now);
     i.attack.extend(
         alert
             .tags
@@ -186,6 +189,37 @@ fn raise_severity(
             },
         ));
         i.priority = p;
+    }
+}
+
+/// Observables gathered from alerts, at most this many per incident (an
+/// incident of a scan must not grow without bound).
+pub const MAX_GATHERED_OBSERVABLES: usize = 500;
+
+/// Records the alert's entities as observables the incident does not hold
+/// yet: TLP and PAP amber (the platform's default, for an analyst to
+/// relax), not marked as indicators of compromise until someone decides.
+fn gather_observables(i: &mut Incident, entities: &Entities, now: i64) {
+    for (kind, value) in entities.observables() {
+        if i.observables.len() >= MAX_GATHERED_OBSERVABLES {
+            return;
+        }
+        if i.observables
+            .iter()
+            .any(|o| o.kind == kind && o.value == value)
+        {
+            continue;
+        }
+        let id = i.observables.iter().map(|o| o.id).max().unwrap_or(0) + 1;
+        i.observables.push(Observable {
+            id,
+            kind: kind.to_string(),
+            value: value.to_string(),
+            tlp: Tlp::Amber,
+            pap: Pap::Amber,
+            ioc: false,
+            added_ns: now,
+        });
     }
 }
 
