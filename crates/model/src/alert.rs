@@ -165,6 +165,10 @@ pub struct Alert {
     pub created_ns: i64,
     pub host: Option<String>,
     pub user: Option<String>,
+    /// Every user the alert concerns, when more than its event's (a
+    /// correlation: each account its window's events targeted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
     pub ips: Vec<String>,
     /// Further entities of the triggering event: domains, URLs, file
     /// hashes and process executables.
@@ -217,6 +221,8 @@ impl Alert {
         if let Some(u) = self.user.as_deref().filter(|u| !u.is_empty()) {
             e.users.insert(u.to_string());
         }
+        e.users
+            .extend(self.users.iter().filter(|u| !u.is_empty()).cloned());
         e.ips.extend(self.ips.iter().cloned());
         e.domains.extend(
             self.indicators

@@ -414,6 +414,7 @@ fn base_alert(r: &Report, tenant: &str, name: &str, at_ns: i64, now_ns: i64) -> 
         host: m.host.clone(),
         user: None,
         ips: Vec::new(),
+        users: Vec::new(),
         indicators: Default::default(),
         event_ids: Vec::new(),
         fields,

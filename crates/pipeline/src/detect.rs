@@ -204,7 +204,8 @@ impl<'a> Detector<'a> {
             let Some(fields) = self.rules.correlation_fields(r) else {
                 continue;
             };
-            let hit = Hit::from_event(Source::Rule(r), time, event, fields);
+            let mut hit = Hit::from_event(Source::Rule(r), time, event, fields);
+            hit.subject = user_of(event);
             let rules = self.rules;
             // The tenant's name is copied once, when its engine is made.
             if !self.engines.contains_key(tenant) {
@@ -221,7 +222,9 @@ impl<'a> Detector<'a> {
                 }
                 let finding = Finding::from_correlation(rules, &m);
                 let key = format!("{}:{lsn}", c.meta.id.as_deref().unwrap_or(&c.meta.title));
-                out.push(alert(finding, key, tenant, m.timestamp, lsn, event));
+                let mut raised = alert(finding, key, tenant, m.timestamp, lsn, event);
+                raised.users = m.subjects;
+                out.push(raised);
             }
         }
     }
@@ -307,8 +310,18 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
+/// The user an event concerns (Windows' placeholder `-` is none).
+fn user_of(event: &Event) -> Option<String> {
+    USER_FIELDS.iter().find_map(|f| {
+        event
+            .get(f)
+            .and_then(text)
+            .filter(|u| !u.is_empty() && u != "-")
+    })
+}
+
 fn alert(finding: Finding, key: String, tenant: &str, time: i64, lsn: u64, event: &Event) -> Alert {
-    let user = USER_FIELDS.iter().find_map(|f| event.get(f).and_then(text));
+    let user = user_of(event);
     let mut ips: Vec<String> = IP_FIELDS
         .iter()
         .filter_map(|f| event.get(f).and_then(text))
@@ -333,6 +346,7 @@ fn alert(finding: Finding, key: String, tenant: &str, time: i64, lsn: u64, event
         created_ns: watchfloor_model::now_ns(),
         host,
         user,
+        users: Vec::new(),
         ips,
         indicators: indicators_of(event),
         event_ids: vec![lsn],

@@ -57,6 +57,9 @@ pub struct Hit {
     pub timestamp: i64,
     /// Field values the correlations need, by field name.
     pub fields: Vec<(String, String)>,
+    /// Whom the event concerns (the targeted user), gathered per group so
+    /// that an alert can name everyone a brute force tried.
+    pub subject: Option<String>,
 }
 
 impl Hit {
@@ -84,6 +87,7 @@ impl Hit {
             source,
             timestamp,
             fields,
+            subject: None,
         }
     }
 }
@@ -97,7 +101,13 @@ pub struct CorrelationMatch {
     pub group: Vec<(String, String)>,
     /// The aggregate that met the condition (count, distinct values, sum...).
     pub value: f64,
+    /// The distinct subjects of the hits in the window, oldest first (at
+    /// most [`MAX_SUBJECTS`]).
+    pub subjects: Vec<String>,
 }
+
+/// Subjects kept per group window.
+pub const MAX_SUBJECTS: usize = 50;
 
 /// Bounds on correlation state.
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +132,19 @@ struct Window {
     /// (timestamp, source position, value) in arrival order.
     entries: VecDeque<(i64, usize, Option<String>)>,
     last: i64,
+    /// (last seen, subject), distinct, oldest first, expiring with the window.
+    subjects: VecDeque<(i64, String)>,
+}
+
+impl Window {
+    fn note_subject(&mut self, now: i64, subject: &str) {
+        if let Some(i) = self.subjects.iter().position(|(_, s)| s == subject) {
+            self.subjects.remove(i);
+        } else if self.subjects.len() >= MAX_SUBJECTS {
+            self.subjects.pop_front();
+        }
+        self.subjects.push_back((now, subject.to_string()));
+    }
 }
 
 /// Counters of what the engine did, for reporting.
@@ -149,6 +172,10 @@ pub struct SnapshotCorrelation {
     pub key: String,
     /// (group values, last time, entries).
     pub groups: Vec<(Vec<String>, i64, Vec<SnapshotEntry>)>,
+    /// (group values, (last seen, subject)...) of the groups with subjects
+    /// (absent in snapshots from before subjects were kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subjects: Vec<(Vec<String>, Vec<(i64, String)>)>,
 }
 
 fn correlation_key(c: &CompiledCorrelation) -> String {
@@ -195,6 +222,11 @@ impl<'a> CorrelationEngine<'a> {
                     .iter()
                     .map(|(g, w)| (g.clone(), w.last, w.entries.iter().cloned().collect()))
                     .collect(),
+                subjects: groups
+                    .iter()
+                    .filter(|(_, w)| !w.subjects.is_empty())
+                    .map(|(g, w)| (g.clone(), w.subjects.iter().cloned().collect()))
+                    .collect(),
             })
             .collect();
         Snapshot { correlations }
@@ -224,11 +256,18 @@ impl<'a> CorrelationEngine<'a> {
                     continue;
                 }
                 let tail = entries.len().saturating_sub(self.limits.max_entries);
+                let subjects = saved
+                    .subjects
+                    .iter()
+                    .find(|(g, _)| g == group)
+                    .map(|(_, s)| s.iter().rev().take(MAX_SUBJECTS).rev().cloned().collect())
+                    .unwrap_or_default();
                 groups.insert(
                     group.clone(),
                     Window {
                         entries: entries[tail..].iter().cloned().collect(),
                         last: *last,
+                        subjects,
                     },
                 );
                 restored += 1;
@@ -262,6 +301,7 @@ impl<'a> CorrelationEngine<'a> {
                         source: Source::Correlation(ci),
                         timestamp: m.timestamp,
                         fields: m.group.clone(),
+                        subject: None,
                     });
                     fired.push(m);
                 }
@@ -296,6 +336,12 @@ impl<'a> CorrelationEngine<'a> {
         }
         window.entries.push_back((now, pos, value.clone()));
         window.last = window.last.max(now);
+        while window.subjects.front().is_some_and(|(t, _)| *t < cutoff) {
+            window.subjects.pop_front();
+        }
+        if let Some(subject) = hit.subject.as_deref() {
+            window.note_subject(now, subject);
+        }
         if window.entries.len() > limits.max_entries {
             window.entries.pop_front();
             self.stats.evicted_entries += 1;
@@ -307,11 +353,13 @@ impl<'a> CorrelationEngine<'a> {
         }
         // Fired: start the group afresh so one burst raises one alert.
         window.entries.clear();
+        let subjects = window.subjects.drain(..).map(|(_, s)| s).collect();
         Some(CorrelationMatch {
             correlation: ci,
             timestamp: now,
             group: c.group_by.iter().cloned().zip(group).collect(),
             value: aggregate,
+            subjects,
         })
     }
 
@@ -462,7 +510,37 @@ mod tests {
             source: Source::Rule(rule),
             timestamp: t * SEC,
             fields,
+            subject: None,
         }
+    }
+
+    #[test]
+    fn a_match_names_every_subject_of_its_window_once_and_survives_a_snapshot() {
+        let c = corr(
+            CorrelationType::EventCount,
+            1,
+            vec![(CmpOp::Gte, 4.0)],
+            None,
+        );
+        // One address (the group) trying three accounts; an old attempt expires.
+        let attempt = |t: i64, user: &str| Hit {
+            subject: Some(user.to_string()),
+            ..hit(0, t, "203.0.113.9", None)
+        };
+        let cs = vec![c];
+        let mut first = CorrelationEngine::new(&cs, Limits::default());
+        assert!(first.process(&attempt(0, "old")).is_empty());
+        assert!(first.process(&attempt(100, "root")).is_empty());
+        assert!(first.process(&attempt(101, "admin")).is_empty());
+        // A restart between attempts: the subjects come back with the window.
+        let mut second = CorrelationEngine::new(&cs, Limits::default());
+        assert_eq!(second.restore(&first.snapshot()), 1);
+        assert!(second.process(&attempt(102, "root")).is_empty());
+        let fired = second.process(&attempt(103, "oracle"));
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].subjects, ["admin", "root", "oracle"]);
+        // The next burst starts afresh.
+        assert!(second.process(&attempt(104, "x")).is_empty());
     }
 
     fn run(c: CompiledCorrelation, hits: &[Hit]) -> Vec<CorrelationMatch> {

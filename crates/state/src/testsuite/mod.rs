@@ -38,6 +38,7 @@ pub(crate) fn alert(key: &str, tenant: &str, level: Severity, host: &str, secs: 
         host: Some(host.into()),
         user: None,
         ips: vec!["10.0.0.5".into()],
+        users: Vec::new(),
         indicators: Default::default(),
         event_ids: vec![1, 2],
         fields: serde_json::Map::new(),
