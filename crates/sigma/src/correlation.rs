@@ -167,6 +167,9 @@ pub struct Snapshot {
 /// One window entry: (time, source position, value).
 pub type SnapshotEntry = (i64, usize, Option<String>);
 
+/// A group's subjects: (group values, (last seen, subject)...).
+pub type SnapshotSubjects = (Vec<String>, Vec<(i64, String)>);
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SnapshotCorrelation {
     pub key: String,
@@ -175,7 +178,7 @@ pub struct SnapshotCorrelation {
     /// (group values, (last seen, subject)...) of the groups with subjects
     /// (absent in snapshots from before subjects were kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub subjects: Vec<(Vec<String>, Vec<(i64, String)>)>,
+    pub subjects: Vec<SnapshotSubjects>,
 }
 
 fn correlation_key(c: &CompiledCorrelation) -> String {
