@@ -13,25 +13,6 @@ use std::time::{Duration, Instant};
 
 use server::{free_port, wait_for, write_config, Server};
 
-/// Every event in the store whose message has `marker`, following cursors.
-fn all_events(s: &Server, marker: &str) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let mut url = format!("/api/v1/events?limit=5000&q={marker}");
-        if !cursor.is_empty() {
-            url.push_str(&format!("&cursor={cursor}"));
-        }
-        let (status, body) = s.get(&url);
-        assert_eq!(status, 200, "{body}");
-        out.extend(body["events"].as_array().cloned().unwrap_or_default());
-        match body["next"].as_str() {
-            Some(n) => cursor = n.to_string(),
-            None => return out,
-        }
-    }
-}
-
 #[test]
 fn kill_9_during_ingest_loses_no_acknowledged_event_and_stores_none_twice() {
     let dir = tempfile::tempdir().unwrap();
@@ -115,7 +96,7 @@ fn kill_9_during_ingest_loses_no_acknowledged_event_and_stores_none_twice() {
         assert!(Instant::now() < deadline, "the pipeline did not catch up");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let events = all_events(&s, "crashmark");
+    let events = s.all_events("crashmark");
     let mut seen: HashMap<u64, usize> = HashMap::new();
     for e in &events {
         *seen

@@ -1,14 +1,16 @@
 //! Real log shippers against a real `watchfloor serve`: the Python
 //! Elasticsearch client's bulk helper, rsyslog's omelasticsearch and omrelp,
-//! and the OpenTelemetry Python SDK's OTLP/HTTP log exporter. Each sends,
+//! syslog-ng's http() destination, and the OpenTelemetry Python SDK's
+//! OTLP/HTTP log exporter. Each sends,
 //! and the events are searchable with their fields; rsyslog forwarding over
 //! RELP and the bulk helper sending through `kill -9`s lose nothing they
 //! were told was accepted; syslog over mutual TLS hears only senders whose
 //! certificate the configured CA signed.
 //!
 //! The peers are installed by `tools/test` (Debian's rsyslog,
-//! rsyslog-elasticsearch and rsyslog-relp; a Python virtual environment
-//! with the PyPI clients, named by `WATCHFLOOR_TEST_PYTHON`).
+//! rsyslog-elasticsearch and rsyslog-relp; syslog-ng unpacked, named by
+//! `WATCHFLOOR_TEST_SYSLOG_NG`; a Python virtual environment with the PyPI
+//! clients, named by `WATCHFLOOR_TEST_PYTHON`).
 
 mod server;
 
@@ -184,7 +186,7 @@ fn kill_9_while_the_bulk_helper_sends_loses_nothing_it_was_told_was_accepted() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let stored: std::collections::HashSet<u64> = s
-        .search("eskillmark", 0)
+        .all_events("eskillmark")
         .iter()
         .filter_map(|e| e["fields"]["seq"].as_u64())
         .collect();
@@ -552,5 +554,99 @@ fn syslog_over_mutual_tls_admits_only_senders_the_ca_signed() {
             "watchfloor_ingest_rejected_total{source=\"syslog-tls\",reason=\"tls_handshake\"}"
         ),
         2.0
+    );
+}
+
+/// Debian's syslog-ng, unpacked by `tools/test` (its package conflicts
+/// with rsyslog's, so it is not installed).
+fn syslog_ng_root() -> PathBuf {
+    std::env::var_os("WATCHFLOOR_TEST_SYSLOG_NG")
+        .map(PathBuf::from)
+        .filter(|p| p.join("usr/sbin/syslog-ng").exists())
+        .unwrap_or_else(|| {
+            panic!("WATCHFLOOR_TEST_SYSLOG_NG must name an unpacked syslog-ng: run the tests with tools/test")
+        })
+}
+
+#[test]
+fn syslog_ng_http_destination_sends_bulk_and_the_lines_are_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), "", &[]);
+    let input = free_port();
+    let conf = dir.path().join("syslog-ng.conf");
+    // The destination of docs/SOURCES.md, with this server's address and token.
+    let text = format!(
+        r#"@version: 3.38
+options {{ keep-hostname(yes); }};
+source s_in {{ network(ip("127.0.0.1") port({input}) transport("tcp")); }};
+destination d_watchfloor {{
+  http(url("{http}/_bulk") method("POST")
+       user("syslog-ng") password("{token}")
+       headers("Content-Type: application/x-ndjson")
+       batch-lines(100) batch-timeout(200)
+       body-suffix("\n")
+       body("{{\"index\":{{\"_index\":\"syslog-ng\"}}}}\n$(format-json @timestamp=${{ISODATE}} host.name=${{HOST}} program=${{PROGRAM}} message=${{MESSAGE}})"));
+}};
+log {{ source(s_in); destination(d_watchfloor); }};
+"#,
+        http = s.http,
+        token = s.token
+    );
+    std::fs::write(&conf, text).unwrap();
+    let root = syslog_ng_root();
+    let libs = [
+        "usr/lib/x86_64-linux-gnu",
+        "lib/x86_64-linux-gnu",
+        "usr/lib/syslog-ng",
+    ]
+    .map(|l| root.join(l).display().to_string())
+    .join(":");
+    let log = std::fs::File::create(dir.path().join("syslog-ng.out")).unwrap();
+    let state = |name: &str| dir.path().join(name).display().to_string();
+    let mut child = Command::new(root.join("usr/sbin/syslog-ng"))
+        .env("LD_LIBRARY_PATH", libs)
+        .arg("-F")
+        .arg("-f")
+        .arg(&conf)
+        .arg(format!(
+            "--module-path={}",
+            root.join("usr/lib/syslog-ng/3.38").display()
+        ))
+        .arg(format!("--persist-file={}", state("syslog-ng.persist")))
+        .arg(format!("--pidfile={}", state("syslog-ng.pid")))
+        .arg(format!("--control={}", state("syslog-ng.ctl")))
+        .arg("--no-caps")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("syslog-ng");
+    let mut stream = wait_for("syslog-ng to listen", || {
+        TcpStream::connect(("127.0.0.1", input)).ok()
+    });
+    let marker = "sngmark";
+    for i in 0..5 {
+        let line = sshd_line(marker, i, "192.0.2.56");
+        stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
+    drop(stream);
+    let events = s.search(marker, 5);
+    let output = std::fs::read_to_string(dir.path().join("syslog-ng.out")).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(events.len(), 5, "syslog-ng: {output}");
+    let f = &events[0]["fields"];
+    assert_eq!(events[0]["source"], "elasticsearch");
+    assert_eq!(events[0]["host"], "bastion");
+    assert_eq!(f["source.ip"], "192.0.2.56", "the sshd parser ran: {f}");
+    let alerts = wait_for("the SSH brute-force alert", || {
+        let found = s.alerts("rule=SSH%20brute%20force", 1);
+        (!found.is_empty()).then_some(found)
+    });
+    assert_eq!(alerts[0]["ips"], serde_json::json!(["192.0.2.56"]));
+    assert_eq!(
+        alerts[0]["users"].as_array().map(Vec::len),
+        Some(5),
+        "{}",
+        alerts[0]
     );
 }

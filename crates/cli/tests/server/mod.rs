@@ -240,6 +240,26 @@ impl Server {
         }
     }
 
+    /// Every event matching `q` (a query already fit for a URL), following
+    /// the cursors past the page size.
+    pub fn all_events(&self, q: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let mut url = format!("/api/v1/events?limit=5000&q={q}");
+            if !cursor.is_empty() {
+                url.push_str(&format!("&cursor={cursor}"));
+            }
+            let (status, body) = self.get(&url);
+            assert_eq!(status, 200, "{body}");
+            out.extend(body["events"].as_array().cloned().unwrap_or_default());
+            match body["next"].as_str() {
+                Some(n) => cursor = n.to_string(),
+                None => return out,
+            }
+        }
+    }
+
     /// Alerts, waiting up to 20 s for at least `n`.
     pub fn alerts(&self, query: &str, n: usize) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(20);
