@@ -35,7 +35,12 @@ const SHIPPED: &[(&str, &str)] = &[
     ("postfix.yml", include_str!("../../parsers/postfix.yml")),
     ("dnsmasq.yml", include_str!("../../parsers/dnsmasq.yml")),
     ("named.yml", include_str!("../../parsers/named.yml")),
+    ("pam.yml", include_str!("../../parsers/pam.yml")),
 ];
+
+/// `programs: ["*"]`: a parser of every program, tried when the program's
+/// own parser does not match.
+const ANY_PROGRAM: &str = "*";
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,6 +122,8 @@ pub enum ParseOutcome<'a> {
 pub struct Parsers {
     parsers: Vec<Parser>,
     by_program: HashMap<String, usize>,
+    /// Parsers of any program, in load order.
+    any_program: Vec<usize>,
 }
 
 impl Parsers {
@@ -168,6 +175,7 @@ impl Parsers {
         let at = match self.parsers.iter().position(|p| p.name == parser.name) {
             Some(i) => {
                 self.by_program.retain(|_, v| *v != i);
+                self.any_program.retain(|v| *v != i);
                 self.parsers[i] = parser;
                 i
             }
@@ -177,7 +185,11 @@ impl Parsers {
             }
         };
         for program in &self.parsers[at].programs {
-            self.by_program.insert(program.to_ascii_lowercase(), at);
+            if program == ANY_PROGRAM {
+                self.any_program.push(at);
+            } else {
+                self.by_program.insert(program.to_ascii_lowercase(), at);
+            }
         }
     }
 
@@ -195,16 +207,24 @@ impl Parsers {
         } else {
             self.by_program.get(program)
         };
-        let parser = &self.parsers[*index?];
-        // The program says what the line is, whether a pattern fits or not.
-        if event.core.category.is_none() {
-            event.core.category.clone_from(&parser.category);
+        let own = index.map(|i| &self.parsers[*i]);
+        if let Some(parser) = own {
+            // The program says what the line is, whether a pattern fits or not.
+            if event.core.category.is_none() {
+                event.core.category.clone_from(&parser.category);
+            }
+            if parser.parse(event) {
+                return Some(ParseOutcome::Parsed(&parser.name));
+            }
         }
-        Some(if parser.parse(event) {
-            ParseOutcome::Parsed(&parser.name)
-        } else {
-            ParseOutcome::Unmatched(&parser.name)
-        })
+        for &i in &self.any_program {
+            let parser = &self.parsers[i];
+            if parser.parse(event) {
+                return Some(ParseOutcome::Parsed(&parser.name));
+            }
+        }
+        // A line of a program nobody parses is not counted as unmatched.
+        own.map(|p| ParseOutcome::Unmatched(&p.name))
     }
 }
 
@@ -364,6 +384,36 @@ mod tests {
         e.push("message", Value::Str(message.into()));
         e.core.provider = Some(program.into());
         e
+    }
+
+    #[test]
+    fn pam_lines_are_parsed_under_any_program_after_its_own_parser() {
+        let p = Parsers::shipped();
+        let failure = "pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=bob rhost=203.0.113.9  user=bob";
+        let mut imap = syslog("dovecot", failure);
+        assert_eq!(p.apply(&mut imap), Some(ParseOutcome::Parsed("pam")));
+        assert_eq!(
+            imap.get("source.ip"),
+            Some(&Value::Str("203.0.113.9".into()))
+        );
+        assert_eq!(imap.get("user.name"), Some(&Value::Str("bob".into())));
+        let mut login = syslog(
+            "login",
+            "pam_unix(login:session): session opened for user alice(uid=1000) by LOGIN(uid=0)",
+        );
+        assert_eq!(p.apply(&mut login), Some(ParseOutcome::Parsed("pam")));
+        assert_eq!(login.get("user.id"), Some(&Value::Int(1000)));
+        // The program's own parser comes first (sshd reads its PAM lines
+        // itself), and an unmatched line of it stays its verdict.
+        let sshd_pam = "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root";
+        assert_eq!(
+            p.apply(&mut syslog("sshd", sshd_pam)),
+            Some(ParseOutcome::Parsed("sshd"))
+        );
+        let mut neither = syslog("sshd", "Server listening on 0.0.0.0 port 22.");
+        assert_eq!(p.apply(&mut neither), Some(ParseOutcome::Unmatched("sshd")));
+        // A program nobody parses is not counted as unmatched.
+        assert_eq!(p.apply(&mut syslog("myapp", "started")), None);
     }
 
     #[test]
