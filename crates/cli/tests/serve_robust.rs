@@ -90,12 +90,7 @@ fn kill_9_during_ingest_loses_no_acknowledged_event_and_stores_none_twice() {
         acked.len()
     );
 
-    // Wait until everything in the log is committed (searchable).
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while s.metric("watchfloor_pipeline_checkpoint_lsn") < s.metric("watchfloor_wal_durable_lsn") {
-        assert!(Instant::now() < deadline, "the pipeline did not catch up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    s.wait_until_committed();
     let events = s.all_events("crashmark");
     let mut seen: HashMap<u64, usize> = HashMap::new();
     for e in &events {

@@ -180,11 +180,7 @@ fn kill_9_while_the_bulk_helper_sends_loses_nothing_it_was_told_was_accepted() {
     let answer = sender.join().unwrap();
     let acked: Vec<u64> = serde_json::from_value(answer["acked"].clone()).unwrap();
     assert!(acked.len() >= 200, "only {} acknowledged", acked.len());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while s.metric("watchfloor_pipeline_checkpoint_lsn") < s.metric("watchfloor_wal_durable_lsn") {
-        assert!(Instant::now() < deadline, "the pipeline did not catch up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    s.wait_until_committed();
     let stored: std::collections::HashSet<u64> = s
         .all_events("eskillmark")
         .iter()
@@ -540,13 +536,10 @@ fn syslog_over_mutual_tls_admits_only_senders_the_ca_signed() {
         Some(&stranger),
         "<13>Dec  2 10:00:00 fw3 app: mtlsmark stranger",
     );
-    let events = wait_for_events(&s, "mtlsmark", 1);
+    wait_for_events(&s, "mtlsmark", 1);
+    // Time for anything the refused senders got through to be stored too.
     std::thread::sleep(Duration::from_secs(2));
-    let events = if events.len() == 1 {
-        s.search("mtlsmark", 0)
-    } else {
-        events
-    };
+    let events = s.search("mtlsmark", 0);
     let hosts: Vec<&str> = events.iter().filter_map(|e| e["host"].as_str()).collect();
     assert_eq!(hosts, ["fw1"], "only the signed forwarder is heard");
     assert_eq!(

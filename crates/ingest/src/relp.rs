@@ -9,7 +9,6 @@
 //! the server answers each with `TXNR rsp DATALEN CODE [TEXT]`, and may send
 //! `0 serverclose 0` before it drops the session.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::metrics::IngestMetrics;
 use crate::record::{Kind, RawRecord};
-use crate::syslog::{Acceptor, Stream, SyslogOptions};
+use crate::syslog::{Acceptor, Connection, Stream, SyslogOptions};
 use crate::wal::Appender;
 use watchfloor_model::now_ns;
 
@@ -141,29 +140,26 @@ pub async fn serve(
     let conns = Acceptor {
         name,
         tls,
-        metrics: metrics.clone(),
-        opts: opts.clone(),
+        appender,
+        metrics,
+        opts,
     };
     conns
-        .run(listener, move |stream, peer| {
-            let session = Session {
-                name,
-                peer,
-                appender: appender.clone(),
-                metrics: metrics.clone(),
-                opts: opts.clone(),
-            };
-            async move { session.run(stream).await }
+        .run(listener, |stream, conn| async move {
+            Session(conn).run(stream).await
         })
         .await
 }
 
-struct Session {
-    name: &'static str,
-    peer: SocketAddr,
-    appender: Appender,
-    metrics: Arc<IngestMetrics>,
-    opts: Arc<SyslogOptions>,
+/// A RELP session on an accepted connection.
+struct Session(Connection);
+
+impl std::ops::Deref for Session {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.0
+    }
 }
 
 /// What the frames read so far ask the session to do.

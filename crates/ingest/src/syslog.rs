@@ -216,19 +216,13 @@ pub async fn serve_stream(
     let conns = Acceptor {
         name,
         tls,
-        metrics: metrics.clone(),
-        opts: opts.clone(),
+        appender,
+        metrics,
+        opts,
     };
     conns
-        .run(listener, move |stream, peer| {
-            let conn = Connection {
-                name,
-                peer,
-                appender: appender.clone(),
-                metrics: metrics.clone(),
-                opts: opts.clone(),
-            };
-            async move { conn.read_frames(stream).await }
+        .run(listener, |stream, conn| async move {
+            conn.read_frames(stream).await
         })
         .await
 }
@@ -244,6 +238,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 pub(crate) struct Acceptor {
     pub name: &'static str,
     pub tls: Option<TlsAcceptor>,
+    pub appender: Appender,
     pub metrics: Arc<IngestMetrics>,
     pub opts: Arc<SyslogOptions>,
 }
@@ -251,7 +246,7 @@ pub(crate) struct Acceptor {
 impl Acceptor {
     pub async fn run<F, Fut>(self, listener: TcpListener, handle: F) -> std::io::Result<()>
     where
-        F: Fn(Box<dyn Stream>, SocketAddr) -> Fut + Send + Sync + 'static,
+        F: Fn(Box<dyn Stream>, Connection) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         let name = self.name;
@@ -287,7 +282,14 @@ impl Acceptor {
                     .clone();
                 gauge.inc();
                 if let Some(s) = this.handshake(stream, peer).await {
-                    handle(s, peer).await;
+                    let conn = Connection {
+                        name,
+                        peer,
+                        appender: this.appender.clone(),
+                        metrics: this.metrics.clone(),
+                        opts: this.opts.clone(),
+                    };
+                    handle(s, conn).await;
                 }
                 gauge.dec();
             });
@@ -315,12 +317,14 @@ impl Acceptor {
     }
 }
 
-struct Connection {
-    name: &'static str,
-    peer: SocketAddr,
-    appender: Appender,
-    metrics: Arc<IngestMetrics>,
-    opts: Arc<SyslogOptions>,
+/// One accepted connection of a socket source: what its handler needs to
+/// count and store what the sender sends.
+pub(crate) struct Connection {
+    pub name: &'static str,
+    pub peer: SocketAddr,
+    pub appender: Appender,
+    pub metrics: Arc<IngestMetrics>,
+    pub opts: Arc<SyslogOptions>,
 }
 
 impl Connection {

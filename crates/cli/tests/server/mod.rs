@@ -240,6 +240,18 @@ impl Server {
         }
     }
 
+    /// Waits (up to 120 s) until everything in the log is committed:
+    /// detected, stored and searchable.
+    pub fn wait_until_committed(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.metric("watchfloor_pipeline_checkpoint_lsn")
+            < self.metric("watchfloor_wal_durable_lsn")
+        {
+            assert!(Instant::now() < deadline, "the pipeline did not catch up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Every event matching `q` (a query already fit for a URL), following
     /// the cursors past the page size.
     pub fn all_events(&self, q: &str) -> Vec<Value> {

@@ -257,28 +257,19 @@ async fn hec_event(
     body: Bytes,
 ) -> Response {
     const SOURCE: &str = "hec";
-    if let Err(e) = caller.require(Action::Ingest) {
-        return hec_answer(StatusCode::FORBIDDEN, &e.parts().1, 4, None);
-    }
-    let decoded = match decode_body(&app, SOURCE, &headers, &body) {
-        Ok(d) => d,
-        Err((status, why)) => return hec_answer(status, &why, 6, None),
-    };
-    let docs = match hec::parse_events(&decoded) {
-        Ok(docs) => docs,
-        Err(e) => {
+    let read = |decoded: &[u8]| {
+        hec::parse_events(decoded).map_err(|e| {
             app.ingest.reject(SOURCE, "bad_body");
             let extra = e.event().map(|n| ("invalid-event-number", json!(n)));
-            return hec_answer(StatusCode::BAD_REQUEST, &e.to_string(), e.code(), extra);
-        }
+            Box::new(hec_answer(
+                StatusCode::BAD_REQUEST,
+                &e.to_string(),
+                e.code(),
+                extra,
+            ))
+        })
     };
-    let max = app.limits.max_event;
-    let bodies = docs.into_iter().map(|d| cut_to(d, max));
-    let records = records(&caller, SOURCE, Kind::Json, bodies);
-    match store(&app, SOURCE, records, decoded.len() as u64).await {
-        Ok(_) => hec_answer(StatusCode::OK, "Success", 0, None),
-        Err(e) => hec_store_error(e),
-    }
+    hec_ingest(&app, &caller, SOURCE, Kind::Json, &headers, &body, read).await
 }
 
 async fn hec_raw(
@@ -287,22 +278,63 @@ async fn hec_raw(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    const SOURCE: &str = "hec-raw";
+    let read = |decoded: &[u8]| {
+        let lines: Vec<Vec<u8>> = hec::raw_lines(decoded)
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        if lines.is_empty() {
+            return Err(Box::new(hec_answer(
+                StatusCode::BAD_REQUEST,
+                "No data",
+                5,
+                None,
+            )));
+        }
+        Ok(lines)
+    };
+    hec_ingest(
+        &app,
+        &caller,
+        "hec-raw",
+        Kind::Syslog,
+        &headers,
+        &body,
+        read,
+    )
+    .await
+}
+
+/// What both HEC endpoints do: check the role, decode the body, `read` it
+/// into events (or Splunk's refusal), and store them.
+async fn hec_ingest(
+    app: &Shared,
+    caller: &Caller,
+    source: &'static str,
+    kind: Kind,
+    headers: &HeaderMap,
+    body: &[u8],
+    read: impl FnOnce(&[u8]) -> Result<Vec<Vec<u8>>, Box<Response>>,
+) -> Response {
     if let Err(e) = caller.require(Action::Ingest) {
         return hec_answer(StatusCode::FORBIDDEN, &e.parts().1, 4, None);
     }
-    let decoded = match decode_body(&app, SOURCE, &headers, &body) {
+    let decoded = match decode_body(app, source, headers, body) {
         Ok(d) => d,
         Err((status, why)) => return hec_answer(status, &why, 6, None),
     };
+    let events = match read(&decoded) {
+        Ok(events) => events,
+        Err(refusal) => return *refusal,
+    };
     let max = app.limits.max_event;
-    let lines = hec::raw_lines(&decoded);
-    if lines.is_empty() {
-        return hec_answer(StatusCode::BAD_REQUEST, "No data", 5, None);
-    }
-    let bodies = lines.into_iter().map(|l| cut_to(l.to_vec(), max));
-    let records = records(&caller, SOURCE, Kind::Syslog, bodies);
-    match store(&app, SOURCE, records, decoded.len() as u64).await {
+    let records = records(
+        caller,
+        source,
+        kind,
+        events.into_iter().map(|e| cut_to(e, max)),
+    );
+    match store(app, source, records, decoded.len() as u64).await {
         Ok(_) => hec_answer(StatusCode::OK, "Success", 0, None),
         Err(e) => hec_store_error(e),
     }
