@@ -29,10 +29,12 @@ LAYERS = {
     "watchfloor-server": 4,    # HTTP wiring of the rooms below
     "watchfloor-cli": 5,       # the binary
     "watchfloor-bench": 5,     # benchmarks, not shipped
+    "watchfloor-fuzz": 5,      # cargo-fuzz targets, not shipped
 }
 # Domain logic must not live in the wiring: these crates may not be
 # depended on by any other crate but the ones listed.
-TOP = {"watchfloor-server": {"watchfloor-cli"}, "watchfloor-cli": set()}
+# (The fuzz targets read the configuration file as the server does.)
+TOP = {"watchfloor-server": {"watchfloor-cli", "watchfloor-fuzz"}, "watchfloor-cli": set()}
 
 
 def main() -> int:

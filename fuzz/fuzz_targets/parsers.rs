@@ -8,8 +8,18 @@ use watchfloor_formats::parsers::Parser;
 use watchfloor_model::{Event, SourceRef, Value};
 
 const PROGRAMS: [&str; 12] = [
-    "sshd", "sudo", "kernel", "su", "cron", "nginx", "apache2", "squid", "postfix/smtpd",
-    "dnsmasq", "named", "unknown",
+    "sshd",
+    "sudo",
+    "kernel",
+    "su",
+    "cron",
+    "nginx",
+    "apache2",
+    "squid",
+    "postfix/smtpd",
+    "dnsmasq",
+    "named",
+    "unknown",
 ];
 
 /// Compiled once: compiling every shipped parser per input would make the

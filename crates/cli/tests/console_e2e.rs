@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use server::{free_port, Server};
 
@@ -65,8 +66,7 @@ impl Browser {
         let client = rt.block_on(async {
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
-                match ClientBuilder::rustls()
-                    .expect("rustls")
+                match ClientBuilder::new(HttpConnector::new())
                     .capabilities(caps.clone())
                     .connect(&url)
                     .await

@@ -66,6 +66,9 @@ pub struct Core {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Event {
     fields: Vec<Field>,
+    /// How many leading fields arrived with the record; the rest were
+    /// derived from them (parsed, ECS names). `None`: all are original.
+    originals: Option<usize>,
     pub core: Core,
 }
 
@@ -85,6 +88,7 @@ impl Event {
     pub fn new(source: SourceRef) -> Self {
         Event {
             fields: Vec::with_capacity(32),
+            originals: None,
             core: Core {
                 source,
                 ..Core::default()
@@ -103,7 +107,12 @@ impl Event {
 
     /// Adds or replaces a field.
     pub fn set(&mut self, name: &str, value: Value) {
-        match self.fields.iter_mut().find(|f| &*f.name == name) {
+        let key = name_key(name);
+        match self
+            .fields
+            .iter_mut()
+            .find(|f| f.key == key && &*f.name == name)
+        {
             Some(f) => f.value = value,
             None => self.push(name, value),
         }
@@ -111,6 +120,21 @@ impl Event {
 
     pub fn fields(&self) -> &[Field] {
         &self.fields
+    }
+
+    /// Marks the fields present now as the record's own: the fields added
+    /// after this are derived from them (parsed, renamed).
+    pub fn end_original_fields(&mut self) {
+        self.originals = Some(self.fields.len());
+    }
+
+    /// The fields that arrived with the record, without the derived ones.
+    /// Keyword search reads these: a derived field repeats part of an
+    /// original one (`source.ip` out of `message`) or holds a constant the
+    /// record never said (`event.outcome: failure`).
+    pub fn original_fields(&self) -> &[Field] {
+        let end = self.originals.unwrap_or(self.fields.len());
+        &self.fields[..end.min(self.fields.len())]
     }
 
     pub fn len(&self) -> usize {
@@ -201,6 +225,16 @@ impl Event {
         self.fields
             .iter()
             .map(|f| (f.name.to_string(), f.value.to_json()))
+            .collect()
+    }
+
+    /// [`Event::to_json_object`] moving the names and values out: the
+    /// event is left without fields.
+    pub fn take_json_object(&mut self) -> serde_json::Map<String, serde_json::Value> {
+        self.originals = None;
+        std::mem::take(&mut self.fields)
+            .into_iter()
+            .map(|f| (f.name.into_string(), f.value.into_json()))
             .collect()
     }
 

@@ -92,6 +92,17 @@ impl Value {
         }
     }
 
+    /// [`Value::to_json`] without copying the text.
+    pub fn into_json(self) -> serde_json::Value {
+        match self {
+            Value::Str(s) => serde_json::Value::String(s.into_string()),
+            Value::List(items) => serde_json::Value::Array(
+                items.into_vec().into_iter().map(Value::into_json).collect(),
+            ),
+            other => other.to_json(),
+        }
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Value::Null => serde_json::Value::Null,

@@ -61,6 +61,7 @@ pub fn decode(lsn: u64, raw: &RawRecord, parsers: &Parsers) -> (Event, Vec<Decod
         Kind::Syslog => match parse_syslog_line(&text) {
             Ok(msg) => {
                 let mut e = syslog_event(&msg, source);
+                e.end_original_fields();
                 mark_parse(&mut e, parsers);
                 e
             }
@@ -72,6 +73,7 @@ pub fn decode(lsn: u64, raw: &RawRecord, parsers: &Parsers) -> (Event, Vec<Decod
         Kind::Json => match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(doc) => match event_from_json(&doc, source.clone()) {
                 Some(mut e) => {
+                    e.end_original_fields();
                     watchfloor_formats::ecs::add_ecs_names(&mut e);
                     program_of_json(&mut e);
                     mark_parse(&mut e, parsers);
@@ -133,7 +135,22 @@ fn bare(text: &str, source: SourceRef) -> Event {
 
 /// The stored form of a decoded event.
 pub fn to_doc(lsn: u64, raw: &RawRecord, event: &Event) -> EventDoc {
-    let mut fields = event.to_json_object();
+    doc_with(lsn, raw, event, event.to_json_object())
+}
+
+/// [`to_doc`] of an event no longer needed: its names and values move into
+/// the document instead of being copied (the indexer's path).
+pub fn into_doc(lsn: u64, raw: &RawRecord, mut event: Event) -> EventDoc {
+    let fields = event.take_json_object();
+    doc_with(lsn, raw, &event, fields)
+}
+
+fn doc_with(
+    lsn: u64,
+    raw: &RawRecord,
+    event: &Event,
+    mut fields: serde_json::Map<String, serde_json::Value>,
+) -> EventDoc {
     if !raw.peer.is_empty() {
         fields
             .entry("peer")
@@ -204,6 +221,8 @@ mod tests {
         assert_eq!(issues, vec![DecodeIssue::NotAnObject]);
         let doc = to_doc(3, &raw(Kind::Json, b"[1,2]"), &e);
         assert!(doc.fields.contains_key("decode_error"));
+        let moved = into_doc(3, &raw(Kind::Json, b"[1,2]"), e);
+        assert_eq!(moved, doc, "moving the fields makes the same document");
     }
 
     #[test]

@@ -154,7 +154,7 @@ impl Indexer {
         docs.clear();
         docs.extend(batch.iter().map(|(lsn, raw)| {
             let (event, _) = decode::decode(*lsn, raw, &self.options.parsers);
-            decode::to_doc(*lsn, raw, &event)
+            decode::into_doc(*lsn, raw, event)
         }));
         self.events.append(docs)?;
         cursor.appended = *last;

@@ -178,6 +178,12 @@ fn detects_stores_and_replays_without_duplicates() {
             .len(),
         6
     );
+    // Parsed fields are stored and searchable.
+    assert_eq!(
+        run.wait_for_events("source.ip:203.0.113.9 user.name:root", 6)
+            .len(),
+        6
+    );
     let alerts = run.alerts();
     assert!(
         alerts.contains(&"SSH brute force".to_string()),

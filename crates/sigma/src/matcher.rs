@@ -233,11 +233,12 @@ impl FieldMatcher {
     }
 
     /// Keywords match if any field's value matches; with `all`, every
-    /// keyword must be found in some field.
+    /// keyword must be found in some field. Only the record's own fields
+    /// are searched, not those parsed out of them.
     fn keyword_match(&self, event: &Event) -> bool {
         let found = |m: &ValueMatcher| {
             event
-                .fields()
+                .original_fields()
                 .iter()
                 .any(|f| !f.value.is_null() && m.test(Some(&f.value), event))
         };

@@ -124,11 +124,14 @@ impl Prefilter {
             .in_any_field
             .as_ref()
             .and_then(|s| s.needed(candidates));
-        for f in event.fields() {
+        let originals = event.original_fields().len();
+        for (i, f) in event.fields().iter().enumerate() {
             let own = self
                 .by_field
                 .get(&*f.name)
                 .and_then(|s| s.needed(candidates));
+            // Keywords are searched in the record's own fields only.
+            let in_any = in_any.filter(|_| i < originals);
             if own.is_none() && in_any.is_none() {
                 continue;
             }

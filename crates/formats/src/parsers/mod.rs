@@ -12,8 +12,14 @@
 
 mod grok;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use regex_automata::meta::Cache;
+use regex_automata::util::captures::Captures;
+use regex_automata::Input;
 
 use watchfloor_model::{Event, Value};
 
@@ -124,6 +130,42 @@ pub struct Parsers {
     by_program: HashMap<String, usize>,
     /// Parsers of any program, in load order.
     any_program: Vec<usize>,
+    /// Changes with every parser added, so that a thread's [`Scratch`]
+    /// made for another set (or an older state of this one) is remade.
+    generation: u64,
+}
+
+/// Numbers the states of parser sets for [`Scratch`].
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// A pattern's search cache and capture slots, made on its first search.
+struct Slot {
+    cache: Cache,
+    caps: Captures,
+}
+
+/// What searching needs besides the patterns, kept per thread so that the
+/// hot path neither allocates nor goes through the regex's shared pool.
+#[derive(Default)]
+struct Scratch {
+    generation: u64,
+    /// Per parser, per pattern.
+    slots: Vec<Vec<Option<Slot>>>,
+    /// Captured values waiting to be stored (by capture index).
+    found: Vec<(usize, Value)>,
+}
+
+impl Scratch {
+    fn for_parsers(&mut self, parsers: &Parsers) {
+        if self.generation != parsers.generation {
+            self.generation = parsers.generation;
+            self.slots = parsers.parsers.iter().map(Parser::empty_slots).collect();
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 impl Parsers {
@@ -172,6 +214,7 @@ impl Parsers {
     }
 
     fn insert(&mut self, parser: Parser) {
+        self.generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
         let at = match self.parsers.iter().position(|p| p.name == parser.name) {
             Some(i) => {
                 self.by_program.retain(|_, v| *v != i);
@@ -206,25 +249,39 @@ impl Parsers {
             self.by_program.get(&program.to_ascii_lowercase())
         } else {
             self.by_program.get(program)
-        };
-        let own = index.map(|i| &self.parsers[*i]);
-        if let Some(parser) = own {
+        }
+        .copied();
+        SCRATCH.with_borrow_mut(|scratch| {
+            scratch.for_parsers(self);
+            self.apply_with(index, event, scratch)
+        })
+    }
+
+    fn apply_with(
+        &self,
+        own: Option<usize>,
+        event: &mut Event,
+        scratch: &mut Scratch,
+    ) -> Option<ParseOutcome<'_>> {
+        let Scratch { slots, found, .. } = scratch;
+        if let Some(i) = own {
+            let parser = &self.parsers[i];
             // The program says what the line is, whether a pattern fits or not.
             if event.core.category.is_none() {
                 event.core.category.clone_from(&parser.category);
             }
-            if parser.parse(event) {
+            if parser.parse_with(event, &mut slots[i], found) {
                 return Some(ParseOutcome::Parsed(&parser.name));
             }
         }
         for &i in &self.any_program {
             let parser = &self.parsers[i];
-            if parser.parse(event) {
+            if parser.parse_with(event, &mut slots[i], found) {
                 return Some(ParseOutcome::Parsed(&parser.name));
             }
         }
         // A line of a program nobody parses is not counted as unmatched.
-        own.map(|p| ParseOutcome::Unmatched(&p.name))
+        own.map(|i| ParseOutcome::Unmatched(&self.parsers[i].name))
     }
 }
 
@@ -270,34 +327,39 @@ impl Parser {
 
     /// Adds the fields of the first pattern that matches; false if none.
     pub fn parse(&self, event: &mut Event) -> bool {
+        self.parse_with(event, &mut self.empty_slots(), &mut Vec::new())
+    }
+
+    fn empty_slots(&self) -> Vec<Option<Slot>> {
+        self.patterns.iter().map(|_| None).collect()
+    }
+
+    /// [`Parser::parse`] with the caller's search caches (one per pattern)
+    /// and value buffer.
+    fn parse_with(
+        &self,
+        event: &mut Event,
+        slots: &mut [Option<Slot>],
+        found: &mut Vec<(usize, Value)>,
+    ) -> bool {
         let Some(Value::Str(text)) = event.get(&self.field) else {
             return false;
         };
-        // rsyslog's `msg` property keeps the space after the tag, and
-        // shippers may keep a line's end: the patterns read the text inside.
         let text: &str = text.trim();
-        // A pattern that does not match fails in its automaton, before
-        // any capturing work.
-        let Some((pattern, locations)) = self.patterns.iter().find_map(|p| {
-            let mut locations = p.grok.regex.capture_locations();
-            p.grok
-                .regex
-                .captures_read(&mut locations, text)
-                .map(|_| (p, locations))
-        }) else {
+        let Some((pattern, caps)) = self.first_match(text, slots) else {
             return false;
         };
-        let found: Vec<(&str, Value)> = pattern
-            .grok
-            .captures
-            .iter()
-            .filter_map(|c| {
-                let (start, end) = locations.get(c.group)?;
-                Some((c.field.as_str(), typed(&text[start..end], c.kind)?))
-            })
-            .collect();
-        for (name, value) in found {
-            event.set(name, value);
+        found.clear();
+        for (i, c) in pattern.grok.captures.iter().enumerate() {
+            let value = caps
+                .get_group(c.group)
+                .and_then(|span| typed(&text[span.range()], c.kind));
+            if let Some(value) = value {
+                found.push((i, value));
+            }
+        }
+        for (i, value) in found.drain(..) {
+            event.set(&pattern.grok.captures[i].field, value);
         }
         for (name, value) in &pattern.set {
             event.set(name, value.clone());
@@ -306,6 +368,27 @@ impl Parser {
             event.core.category.clone_from(&pattern.category);
         }
         true
+    }
+
+    /// The first pattern that matches `text`, with its captures.
+    fn first_match<'s>(
+        &self,
+        text: &str,
+        slots: &'s mut [Option<Slot>],
+    ) -> Option<(&Pattern, &'s Captures)> {
+        let input = Input::new(text);
+        for (pattern, slot) in self.patterns.iter().zip(slots.iter_mut()) {
+            let regex = &pattern.grok.regex;
+            let slot = slot.get_or_insert_with(|| Slot {
+                cache: regex.create_cache(),
+                caps: regex.create_captures(),
+            });
+            regex.search_captures_with(&mut slot.cache, &input, &mut slot.caps);
+            if slot.caps.is_match() {
+                return Some((pattern, &slot.caps));
+            }
+        }
+        None
     }
 
     fn check(&self, sample: &Sample) -> Result<(), String> {
@@ -335,10 +418,12 @@ fn typed(text: &str, kind: FieldType) -> Option<Value> {
         FieldType::Text => Some(Value::Str(text.into())),
         FieldType::Int => text.parse().ok().map(Value::Int),
         FieldType::Float => text.parse().ok().map(Value::Float),
-        FieldType::Ip => text
-            .parse::<std::net::IpAddr>()
-            .ok()
-            .map(|ip| Value::Str(ip.to_string().into())),
+        // IPv4 text that parses is already in its one written form (the
+        // parser refuses leading zeros); IPv6 is written out canonically.
+        FieldType::Ip => match text.parse::<std::net::IpAddr>().ok()? {
+            std::net::IpAddr::V4(_) => Some(Value::Str(text.into())),
+            v6 => Some(Value::Str(v6.to_string().into())),
+        },
     }
 }
 
