@@ -434,6 +434,37 @@ fn keyword_search_and_keyword_all() {
     );
 }
 
+/// Keywords are searched in the fields the record arrived with, not in
+/// those derived from them (parsed out of the message, ECS renames): a
+/// parser's constant `event.outcome: failure` is no word of the record.
+#[test]
+fn keywords_search_the_record_not_its_derived_fields() {
+    let r = rules("title: t\nlogsource: {product: test}\ndetection:\n  keywords:\n    - 'failure'\n  condition: keywords\n");
+    let derived = |message: &str| {
+        let mut e = event(json!({"message": message}));
+        e.end_original_fields();
+        e.push(
+            "event.outcome",
+            watchfloor_model::Value::Str("failure".into()),
+        );
+        e
+    };
+    let fires = |e: &Event| {
+        let mut out = Vec::new();
+        r.evaluate(e, &mut Scratch::default(), &mut out);
+        !out.is_empty()
+    };
+    assert!(!fires(&derived("Failed password for root")));
+    assert!(fires(&derived("authentication failure; rhost=203.0.113.9")));
+    // Without the mark every field is the record's own.
+    let mut unmarked = event(json!({"message": "Failed password"}));
+    unmarked.push(
+        "event.outcome",
+        watchfloor_model::Value::Str("failure".into()),
+    );
+    assert!(fires(&unmarked));
+}
+
 #[test]
 fn every_condition_form() {
     let body = |condition: &str| {
