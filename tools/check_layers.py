@@ -20,6 +20,7 @@ LAYERS = {
     "watchfloor-formats": 1,   # decoders: bytes -> Event
     "watchfloor-ingest": 2,    # sockets, files, HTTP bodies, the write-ahead log
     "watchfloor-sigma": 2,     # detection over Events
+    "watchfloor-intel": 2,     # indicators, warninglists, STIX; matching values
     "watchfloor-search": 2,    # the event store and the search language
     "watchfloor-state": 2,     # durable state behind traits (alerts, incidents, ...)
     "watchfloor-monitor": 2,   # NOC checks, topology, check alerting
