@@ -4,9 +4,13 @@
 
 use std::collections::HashMap;
 
+/// Looked up for every value of every event: foldhash (seeded per
+/// process) rather than SipHash.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Debug, Clone, Default)]
 pub struct DomainTable {
-    names: HashMap<String, u32>,
+    names: FastMap<String, u32>,
 }
 
 impl DomainTable {

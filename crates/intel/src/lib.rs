@@ -9,7 +9,8 @@
 //! - [`decay`]: MISP's polynomial decay, restarted by each sighting;
 //! - [`warninglist`]: MISP warninglists keep known-benign values from
 //!   matching, named in the outcome;
-//! - [`stix`]: indicators out of STIX 2.1 bundles.
+//! - [`stix`]: indicators out of STIX 2.1 bundles; [`lists`]: plain lists
+//!   (one value a line, CSV with a column map).
 //!
 //! Live matching in the pipeline, feeds (TAXII, MISP), the TAXII server,
 //! exports, the ATT&CK table and the API and console pages build on this
@@ -18,6 +19,7 @@
 pub mod decay;
 pub mod domains;
 pub mod indicator;
+pub mod lists;
 pub mod set;
 pub mod stix;
 pub mod trie;

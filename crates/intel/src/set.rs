@@ -4,6 +4,10 @@
 //! confidence, the labels of both), so re-importing a feed adds nothing.
 
 use std::collections::HashMap;
+
+/// Looked up for every value of every event: foldhash (seeded per
+/// process) rather than SipHash.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
 use crate::decay::DecayModel;
@@ -15,7 +19,7 @@ use crate::warninglist::Warninglists;
 #[derive(Default)]
 pub struct IntelSet {
     indicators: Vec<Indicator>,
-    by_value: HashMap<(Kind, String), u32>,
+    by_value: FastMap<(Kind, String), u32>,
     nets: NetTable,
     domains: DomainTable,
 }

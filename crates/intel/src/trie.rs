@@ -4,6 +4,10 @@
 //! instead of a path of nodes.
 
 use std::collections::HashMap;
+
+/// Looked up for every value of every event: foldhash (seeded per
+/// process) rather than SipHash.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -50,11 +54,31 @@ impl BitTrie {
         self.nodes[at].value = value;
     }
 
+    /// The node the first `depth` bits of `key` lead to.
+    fn node_at(&self, key: u128, depth: u8) -> Option<u32> {
+        let mut at = 0u32;
+        for i in 0..depth {
+            let bit = ((key >> (127 - i)) & 1) as usize;
+            at = self.nodes[at as usize].children[bit];
+            if at == NONE {
+                return None;
+            }
+        }
+        Some(at)
+    }
+
     /// The value of the longest prefix of `key` (of `bits` bits) set.
     fn longest(&self, key: u128, bits: u8) -> Option<u32> {
-        let mut at = 0usize;
-        let mut found = self.nodes[0].value;
-        for i in 0..bits {
+        self.longest_from(0, key, 0, bits)
+    }
+
+    /// [`BitTrie::longest`] from `node`, reached by the first `depth` bits
+    /// of `key`, counting only prefixes longer than `depth` (and the
+    /// node's own).
+    fn longest_from(&self, node: u32, key: u128, depth: u8, bits: u8) -> Option<u32> {
+        let mut at = node as usize;
+        let mut found = self.nodes[at].value;
+        for i in depth..bits {
             let bit = ((key >> (127 - i)) & 1) as usize;
             let next = self.nodes[at].children[bit];
             if next == NONE {
@@ -69,11 +93,23 @@ impl BitTrie {
     }
 }
 
+/// The first 16 bits of an IPv4 address, looked up directly: each entry
+/// holds the trie node those bits lead to and the value of the longest
+/// network of at most 16 bits holding them, so a lookup walks at most 16
+/// nodes instead of 32 (each a likely cache miss in a big trie).
+#[derive(Clone, Copy)]
+struct Slot16 {
+    node: u32,
+    value: u32,
+    len: u8,
+}
+
 /// Networks and addresses, each with a value (an indicator's index).
 #[derive(Clone)]
 pub struct NetTable {
-    exact: HashMap<IpAddr, u32>,
+    exact: FastMap<IpAddr, u32>,
     v4: BitTrie,
+    v4_first16: Vec<Slot16>,
     v6: BitTrie,
     networks: usize,
 }
@@ -81,8 +117,16 @@ pub struct NetTable {
 impl Default for NetTable {
     fn default() -> Self {
         NetTable {
-            exact: HashMap::new(),
+            exact: FastMap::default(),
             v4: BitTrie::new(),
+            v4_first16: vec![
+                Slot16 {
+                    node: NONE,
+                    value: NONE,
+                    len: 0,
+                };
+                1 << 16
+            ],
             v6: BitTrie::new(),
             networks: 0,
         }
@@ -105,12 +149,32 @@ impl NetTable {
             return;
         }
         let (key, _) = key_of(net.addr());
-        let trie = match net {
-            IpNet::V4(_) => &mut self.v4,
-            IpNet::V6(_) => &mut self.v6,
-        };
-        trie.insert(key, net.prefix_len(), value);
+        let len = net.prefix_len();
+        match net {
+            IpNet::V4(_) => {
+                self.v4.insert(key, len, value);
+                self.index_first16(key, len, value);
+            }
+            IpNet::V6(_) => self.v6.insert(key, len, value),
+        }
         self.networks += 1;
+    }
+
+    /// Keeps [`Slot16`] up to date after inserting an IPv4 network.
+    fn index_first16(&mut self, key: u128, len: u8, value: u32) {
+        let first = (key >> 112) as usize;
+        if len <= 16 {
+            let span = 1usize << (16 - len);
+            for slot in &mut self.v4_first16[first..first + span] {
+                // The longest network wins; among equals the later one.
+                if len >= slot.len || slot.value == NONE {
+                    slot.value = value;
+                    slot.len = len;
+                }
+            }
+        } else if self.v4_first16[first].node == NONE {
+            self.v4_first16[first].node = self.v4.node_at(key, 16).unwrap_or(NONE);
+        }
     }
 
     /// The value of the most specific network holding `addr`. An IPv4
@@ -125,7 +189,13 @@ impl NetTable {
         }
         let (key, bits) = key_of(addr);
         match addr {
-            IpAddr::V4(_) => self.v4.longest(key, bits),
+            IpAddr::V4(_) => {
+                let slot = self.v4_first16[(key >> 112) as usize];
+                let deeper = (slot.node != NONE)
+                    .then(|| self.v4.longest_from(slot.node, key, 16, bits))
+                    .flatten();
+                deeper.or((slot.value != NONE).then_some(slot.value))
+            }
             IpAddr::V6(_) => self.v6.longest(key, bits),
         }
     }
