@@ -345,7 +345,11 @@ impl Parser {
         let Some(Value::Str(text)) = event.get(&self.field) else {
             return false;
         };
+        // rsyslog's `msg` property keeps the space after the tag, and
+        // shippers may keep a line's end: the patterns read the text inside.
         let text: &str = text.trim();
+        // A pattern that does not match fails in its automaton, before
+        // any capturing work.
         let Some((pattern, caps)) = self.first_match(text, slots) else {
             return false;
         };
