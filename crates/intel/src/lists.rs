@@ -53,27 +53,33 @@ pub fn import_list(text: &str, source: &str, format: &ListFormat, now_ns: i64) -
             Err(e) => out.skipped.push(format!("line {line_no}: {e}")),
         }
     };
-    let lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim()));
-    let lines = lines.filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
     match format.csv_value_column {
-        None => lines.for_each(|(n, l)| take(n, l, None)),
+        None => text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim()))
+            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+            .for_each(|(n, l)| take(n, l, None)),
         Some(column) => {
-            for (n, line) in lines {
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(line.as_bytes());
-                let Some(Ok(record)) = reader.records().next() else {
-                    take(n, "", None);
+            // One reader over the whole text (records keep their line).
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .comment(Some(b'#'))
+                .from_reader(text.as_bytes());
+            for (i, record) in reader.records().enumerate() {
+                let Ok(record) = record else {
+                    take(i + 1, "", None);
                     continue;
                 };
+                let n = record.position().map_or(i + 1, |p| p.line() as usize);
                 let kind = format
                     .csv_kind_column
                     .and_then(|k| record.get(k))
                     .and_then(kind_named);
                 match record.get(column) {
                     // A header line names its columns: not a value.
-                    Some(v) if n == first_line(text) && guess_kind(v).is_none() => {}
+                    Some(v) if i == 0 && guess_kind(v).is_none() => {}
                     Some(v) => take(n, v, kind),
                     None => take(n, "", None),
                 }
@@ -81,13 +87,6 @@ pub fn import_list(text: &str, source: &str, format: &ListFormat, now_ns: i64) -
         }
     }
     out
-}
-
-/// The number of the first line that is neither blank nor a comment.
-fn first_line(text: &str) -> usize {
-    text.lines()
-        .position(|l| !l.trim().is_empty() && !l.trim().starts_with('#'))
-        .map_or(0, |i| i + 1)
 }
 
 /// A kind by the names feeds use for it.

@@ -105,7 +105,15 @@ impl IntelSet {
 
     /// The indicator holding `value`, live or not.
     pub fn lookup(&self, kind: Kind, value: &str) -> Option<&Indicator> {
-        let at = match kind {
+        self.position(kind, value)
+            .map(|i| &self.indicators[i as usize])
+    }
+
+    /// Where the indicator holding `value` is: addresses by the most
+    /// specific network, domains with their parents, the rest exactly
+    /// after normalising.
+    fn position(&self, kind: Kind, value: &str) -> Option<u32> {
+        match kind {
             Kind::Ip => value
                 .trim()
                 .parse::<IpAddr>()
@@ -116,24 +124,13 @@ impl IntelSet {
                 let value = normalize(kind, value).ok()?;
                 self.by_value.get(&(kind, value)).copied()
             }
-        };
-        at.map(|i| &self.indicators[i as usize])
+        }
     }
 
     /// Records a sighting of the indicator holding `value`: one more, and
     /// seen now (which restarts its decay).
     pub fn sighted(&mut self, kind: Kind, value: &str, now_ns: i64) -> bool {
-        let at = match kind {
-            Kind::Ip => value
-                .trim()
-                .parse::<IpAddr>()
-                .ok()
-                .and_then(|a| self.nets.lookup(a)),
-            Kind::Domain => self.domains.lookup(value.trim()),
-            _ => normalize(kind, value)
-                .ok()
-                .and_then(|v| self.by_value.get(&(kind, v)).copied()),
-        };
+        let at = self.position(kind, value);
         let Some(ind) = at.and_then(|i| self.indicators.get_mut(i as usize)) else {
             return false;
         };

@@ -92,34 +92,9 @@ fn indicators_of(object: &Value, source: &str) -> Result<Vec<Indicator>, String>
         .collect()
 }
 
+/// STIX timestamps (RFC 3339 UTC) as nanoseconds since the epoch.
 fn parse_time(s: &str) -> Option<i64> {
-    chrono_free_rfc3339(s)
-}
-
-/// RFC 3339 UTC times as STIX writes them (`2016-04-06T20:03:48.000Z`).
-fn chrono_free_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[10] != b'T' || !s.ends_with('Z') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let frac = s[19..s.len() - 1].strip_prefix('.').unwrap_or("");
-    let nanos = if frac.is_empty() {
-        0
-    } else {
-        let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
-        digits.parse::<i64>().ok()?
-    };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hh * 3_600 + mm * 60 + ss) * 1_000_000_000) + nanos)
+    watchfloor_model::parse_timestamp(s)
 }
 
 /// The TLP of an object's markings (TLP 1.0 and 2.0 marking definitions).
