@@ -180,3 +180,20 @@ impl Client {
         )
     }
 }
+
+impl Client {
+    /// DELETE with query parameters.
+    pub fn delete(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<serde_json::Value> {
+        self.finish(
+            self.http
+                .delete(self.url(path))
+                .bearer_auth(&self.token)
+                .query(query)
+                .send(),
+        )
+    }
+}

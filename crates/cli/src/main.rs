@@ -6,6 +6,7 @@ mod client;
 mod hunt;
 mod import_cmd;
 mod incident_cmd;
+mod intel_cmd;
 mod loadgen;
 mod loadgen_checks;
 mod loadgen_console;
@@ -79,6 +80,11 @@ enum Command {
     /// Run one check once (tcp://, http(s)://, icmp://, tls://, dns://) and exit as a
     /// monitoring plugin does: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Check(check_cmd::CheckArgs),
+    /// Threat indicators of a running server: import, list, match, expire.
+    Intel {
+        #[command(subcommand)]
+        command: intel_cmd::IntelCommand,
+    },
     /// Reports from a running server (availability).
     Report {
         #[command(subcommand)]
@@ -155,6 +161,7 @@ fn main() -> ExitCode {
         Command::Config { command } => serve_cmd::config(command),
         Command::Openapi => print_openapi(),
         Command::Check(args) => check_cmd::run(args),
+        Command::Intel { command } => intel_cmd::run(command),
         Command::Report { command } => report_cmd::run(command),
         Command::Loadgen { command } => loadgen::run(command),
     };

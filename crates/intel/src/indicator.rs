@@ -4,71 +4,8 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
 
-/// What an indicator's value is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    /// An IPv4 or IPv6 address or network (a single address is a /32 or /128).
-    Ip,
-    /// A domain and every name under it.
-    Domain,
-    Url,
-    Md5,
-    Sha1,
-    Sha256,
-    Email,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Ip => "ip",
-            Kind::Domain => "domain",
-            Kind::Url => "url",
-            Kind::Md5 => "md5",
-            Kind::Sha1 => "sha1",
-            Kind::Sha256 => "sha256",
-            Kind::Email => "email",
-        }
-    }
-}
-
-/// The Traffic Light Protocol label of an indicator (FIRST TLP 2.0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Tlp {
-    Clear,
-    Green,
-    #[default]
-    Amber,
-    AmberStrict,
-    Red,
-}
-
-/// One indicator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Indicator {
-    pub kind: Kind,
-    /// The value in its normal form ([`normalize`]).
-    pub value: String,
-    /// The feed or person it came from.
-    pub source: String,
-    /// 0 to 100, as STIX and MISP say it.
-    pub confidence: u8,
-    pub tlp: Tlp,
-    #[serde(default)]
-    pub labels: Vec<String>,
-    /// Nanoseconds since the epoch.
-    pub first_seen_ns: i64,
-    pub last_seen_ns: i64,
-    /// Past this it no longer matches (`None`: until it decays away).
-    #[serde(default)]
-    pub valid_until_ns: Option<i64>,
-    #[serde(default)]
-    pub sightings: u64,
-}
+pub use watchfloor_model::indicator::{Indicator, IndicatorKind as Kind, Tlp};
 
 /// Why a value is not an indicator of a kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,20 +12,29 @@
 //! - [`stix`]: indicators out of STIX 2.1 bundles; [`lists`]: plain lists
 //!   (one value a line, CSV with a column map).
 //!
-//! Live matching in the pipeline, feeds (TAXII, MISP), the TAXII server,
-//! exports, the ATT&CK table and the API and console pages build on this
-//! (issue 17).
+//! - [`fields`]: which event fields hold values indicators name;
+//! - [`live::Intel`]: the indicators of every scope (tenants, and the
+//!   shared feeds) while `serve` runs, matched against each event;
+//! - [`config`]: the `[intel]` section.
+//!
+//! Feeds (TAXII, MISP), the TAXII server, exports, retro-hunts and the
+//! ATT&CK table build on this (issue 17).
 
+pub mod config;
 pub mod decay;
 pub mod domains;
+pub mod fields;
 pub mod indicator;
 pub mod lists;
+pub mod live;
 pub mod set;
 pub mod stix;
 pub mod trie;
 pub mod warninglist;
 
+pub use config::IntelConfig;
 pub use decay::DecayModel;
 pub use indicator::{normalize, Indicator, Kind, Tlp};
+pub use live::{Intel, Match, SHARED};
 pub use set::{Added, IntelSet, Outcome};
 pub use warninglist::Warninglists;

@@ -22,6 +22,9 @@ pub struct IntelSet {
     by_value: FastMap<(Kind, String), u32>,
     nets: NetTable,
     domains: DomainTable,
+    /// Indicators held of each kind: matching skips the kinds the set has
+    /// none of (a URL is parsed only if some URL indicator is held).
+    kinds: [u32; 7],
 }
 
 /// What matching a value found.
@@ -63,8 +66,30 @@ impl IntelSet {
             _ => {}
         }
         self.by_value.insert(key, at);
+        self.kinds[ind.kind as usize] += 1;
         self.indicators.push(ind);
         Ok(Added::New)
+    }
+
+    /// Whether the set holds any indicator of `kind`.
+    pub fn holds(&self, kind: Kind) -> bool {
+        self.kinds[kind as usize] > 0
+    }
+
+    /// The indicator of exactly this value (no parent network or domain).
+    pub fn get(&self, kind: Kind, value: &str) -> Option<&Indicator> {
+        let value = normalize(kind, value).ok()?;
+        let at = *self.by_value.get(&(kind, value))?;
+        self.indicators.get(at as usize)
+    }
+
+    /// Ends the validity of the indicator of exactly this value at
+    /// `now_ns` (it stays held, and matches nothing from then on); the
+    /// changed indicator, if one was held.
+    pub fn expire(&mut self, kind: Kind, value: &str, now_ns: i64) -> Option<&Indicator> {
+        let ind = self.exact_mut(kind, value)?;
+        ind.valid_until_ns = Some(ind.valid_until_ns.map_or(now_ns, |v| v.min(now_ns)));
+        Some(ind)
     }
 
     pub fn len(&self) -> usize {
@@ -127,16 +152,20 @@ impl IntelSet {
         }
     }
 
-    /// Records a sighting of the indicator holding `value`: one more, and
-    /// seen now (which restarts its decay).
-    pub fn sighted(&mut self, kind: Kind, value: &str, now_ns: i64) -> bool {
-        let at = self.position(kind, value);
-        let Some(ind) = at.and_then(|i| self.indicators.get_mut(i as usize)) else {
-            return false;
-        };
+    /// Records a sighting of the indicator of exactly `value` (a network
+    /// by its CIDR, a domain itself): one more, and seen now (which
+    /// restarts its decay).
+    pub fn sighted(&mut self, kind: Kind, value: &str, now_ns: i64) -> Option<&Indicator> {
+        let ind = self.exact_mut(kind, value)?;
         ind.sightings += 1;
         ind.last_seen_ns = ind.last_seen_ns.max(now_ns);
-        true
+        Some(ind)
+    }
+
+    fn exact_mut(&mut self, kind: Kind, value: &str) -> Option<&mut Indicator> {
+        let value = normalize(kind, value).ok()?;
+        let at = *self.by_value.get(&(kind, value))?;
+        self.indicators.get_mut(at as usize)
     }
 }
 
@@ -238,7 +267,7 @@ mod tests {
             s.check(Kind::Ip, "203.0.113.9", &d, &w, 30 * DAY),
             Outcome::Miss
         );
-        assert!(s.sighted(Kind::Ip, "203.0.113.9", 29 * DAY));
+        assert!(s.sighted(Kind::Ip, "203.0.113.9", 29 * DAY).is_some());
         assert!(matches!(
             s.check(Kind::Ip, "203.0.113.9", &d, &w, 30 * DAY),
             Outcome::Hit(i) if i.sightings == 1

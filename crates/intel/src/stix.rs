@@ -142,16 +142,30 @@ fn kind_of_path(path: &str) -> Option<Kind> {
     }
 }
 
-/// The `(path, value)` equality comparisons of a pattern of one
-/// observation joined by `OR`.
+/// The `(path, value)` equality comparisons of a pattern whose
+/// comparisons and observations are all joined by `OR` (`[a = 'x' OR
+/// b = 'y']`, `[a = 'x'] OR [b = 'y']`): each is an indicator on its own.
 fn parse_pattern(pattern: &str) -> Result<Vec<(String, String)>, String> {
-    let inner = pattern
-        .trim()
-        .strip_prefix('[')
-        .and_then(|p| p.strip_suffix(']'))
-        .ok_or("not one bracketed observation")?;
     let mut out = Vec::new();
-    let mut rest = inner.trim_start();
+    let mut rest = pattern.trim();
+    loop {
+        rest = rest
+            .strip_prefix('[')
+            .ok_or("not a bracketed observation")?;
+        rest = parse_observation(rest, &mut out)?.trim_start();
+        if rest.is_empty() {
+            return Ok(out);
+        }
+        rest = or_then(rest)?;
+    }
+}
+
+/// The comparisons of one observation (after its `[`), up to its `]`;
+/// what follows the `]`.
+fn parse_observation<'a>(
+    mut rest: &'a str,
+    out: &mut Vec<(String, String)>,
+) -> Result<&'a str, String> {
     loop {
         let (path, after) = rest.split_once('=').ok_or("a comparison other than =")?;
         let path = path.trim();
@@ -161,14 +175,18 @@ fn parse_pattern(pattern: &str) -> Result<Vec<(String, String)>, String> {
         let (value, after) = quoted(after.trim_start()).ok_or("a value that is not quoted")?;
         out.push((path.to_string(), value));
         let after = after.trim_start();
-        if after.is_empty() {
-            return Ok(out);
+        if let Some(after) = after.strip_prefix(']') {
+            return Ok(after);
         }
-        rest = after
-            .strip_prefix("OR ")
-            .ok_or_else(|| format!("{:?}: only OR joins comparisons here", first_word(after)))?
-            .trim_start();
+        rest = or_then(after)?;
     }
+}
+
+/// What follows an `OR`, or why something else joins.
+fn or_then(s: &str) -> Result<&str, String> {
+    s.strip_prefix("OR ")
+        .map(str::trim_start)
+        .ok_or_else(|| format!("{:?}: only OR joins comparisons here", first_word(s)))
 }
 
 fn first_word(s: &str) -> &str {
@@ -204,6 +222,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(many.len(), 2);
+        assert_eq!(
+            parse_pattern(
+                "[ipv4-addr:value = '198.51.100.7'] OR [domain-name:value = 'c2.example']"
+            )
+            .unwrap(),
+            [
+                ("ipv4-addr:value".to_string(), "198.51.100.7".to_string()),
+                ("domain-name:value".to_string(), "c2.example".to_string()),
+            ],
+            "observations joined by OR"
+        );
+        assert!(
+            parse_pattern("[ipv4-addr:value = '1.2.3.4'] AND [ipv4-addr:value = '1.2.3.5']")
+                .unwrap_err()
+                .contains("only OR")
+        );
+        assert!(parse_pattern("[ipv4-addr:value = '1.2.3.4'] WITHIN 5 SECONDS").is_err());
+        assert!(
+            parse_pattern("[ipv4-addr:value = '1.2.3.4'").is_err(),
+            "unclosed"
+        );
         assert_eq!(
             parse_pattern(r"[file:name = 'it\'s.exe']").unwrap()[0].1,
             "it's.exe"

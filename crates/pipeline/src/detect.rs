@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use watchfloor_model::{Alert, Domain, Indicators};
+use watchfloor_intel::live::{Match, MatchTally, Reader};
+use watchfloor_model::{Alert, AlertKind, Domain, Indicators, Severity};
 use watchfloor_model::{Event, Value};
 use watchfloor_sigma::{
     CorrelationEngine, Finding, Hit, Limits, LoadReport, RuleSet, RuleSetBuilder, RuleSetOptions,
@@ -137,6 +138,7 @@ pub struct Detector<'a> {
     matched: Vec<usize>,
     /// One correlation engine per tenant: groups never mix tenants.
     engines: HashMap<String, CorrelationEngine<'a>>,
+    intel_matches: Vec<Match>,
 }
 
 /// Field names that name a user, in order of preference.
@@ -176,7 +178,29 @@ impl<'a> Detector<'a> {
             scratch: Scratch::default(),
             matched: Vec::new(),
             engines,
+            intel_matches: Vec::new(),
         }
+    }
+
+    /// Matches one event against the indicators and appends an alert per
+    /// indicator it holds. Decay is judged at `received_ns`, so a replay
+    /// after a crash decides as the first pass did.
+    pub fn match_intel(
+        &mut self,
+        intel: &Reader<'_>,
+        lsn: u64,
+        event: &Event,
+        received_ns: i64,
+        out: &mut Vec<Alert>,
+    ) -> MatchTally {
+        self.intel_matches.clear();
+        let tenant = event.core.tenant.as_deref().unwrap_or("default");
+        let tally = intel.match_event(tenant, event, received_ns, &mut self.intel_matches);
+        let time = event.core.timestamp.unwrap_or(received_ns);
+        for m in self.intel_matches.drain(..) {
+            out.push(intel_alert(m, tenant, time, lsn, event));
+        }
+        tally
     }
 
     /// Evaluates one event (log sequence number `lsn`) and appends the
@@ -321,40 +345,116 @@ fn user_of(event: &Event) -> Option<String> {
 }
 
 fn alert(finding: Finding, key: String, tenant: &str, time: i64, lsn: u64, event: &Event) -> Alert {
-    let user = user_of(event);
+    let mut alert = alert_of_event(key, tenant, time, lsn, event);
+    if let Some(host) = finding.host {
+        alert.host = Some(host);
+    }
+    alert.rule_id = finding.rule.id;
+    alert.rule_title = finding.rule.title;
+    alert.kind = finding.rule.kind;
+    alert.level = finding.rule.level;
+    alert.tags = finding.rule.tags;
+    alert.fields = finding.fields;
+    alert.value = finding.value;
+    alert
+}
+
+/// An alert about `event` with its entities (host, user, addresses,
+/// domains, URLs, hashes, processes); the detector fills in the rest.
+fn alert_of_event(key: String, tenant: &str, time: i64, lsn: u64, event: &Event) -> Alert {
     let mut ips: Vec<String> = IP_FIELDS
         .iter()
         .filter_map(|f| event.get(f).and_then(text))
         .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
         .collect();
     ips.dedup();
-    let host = finding
-        .host
-        .clone()
-        .or_else(|| event.core.host.as_deref().map(Into::into));
     Alert {
         id: 0,
         key,
         tenant: tenant.into(),
         domain: Domain::Security,
-        rule_id: finding.rule.id,
-        rule_title: finding.rule.title,
-        kind: finding.rule.kind,
-        level: finding.rule.level,
-        tags: finding.rule.tags,
+        rule_id: None,
+        rule_title: String::new(),
+        kind: AlertKind::Detection,
+        level: Severity::default(),
+        tags: Vec::new(),
         time_ns: time,
         created_ns: watchfloor_model::now_ns(),
-        host,
-        user,
+        host: event.core.host.as_deref().map(Into::into),
+        user: user_of(event),
         users: Vec::new(),
         ips,
         indicators: indicators_of(event),
         event_ids: vec![lsn],
-        fields: finding.fields,
-        value: finding.value,
+        fields: serde_json::Map::new(),
+        value: None,
         parent: None,
         incident_id: None,
     }
+}
+
+/// The level of an indicator match by its decay score when it matched
+/// (at most its confidence): 75 and over high, 50 and over medium.
+fn intel_level(score: f64) -> Severity {
+    if score >= 75.0 {
+        Severity::High
+    } else if score >= 50.0 {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
+}
+
+/// The alert of one indicator match: titled by the indicator (with its
+/// labels, so a `phishing` label files it as a phishing incident), its
+/// context in `intel.*` fields, keyed by indicator and event so a replay
+/// stores it once.
+fn intel_alert(m: Match, tenant: &str, time: i64, lsn: u64, event: &Event) -> Alert {
+    use serde_json::json;
+    let ind = &m.indicator;
+    let labels = if ind.labels.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", ind.labels.join(", "))
+    };
+    let mut fields = serde_json::Map::new();
+    for (name, value) in [
+        ("intel.kind", json!(ind.kind.as_str())),
+        ("intel.indicator", json!(ind.value)),
+        ("intel.scope", json!(m.scope)),
+        ("intel.source", json!(ind.source)),
+        ("intel.confidence", json!(ind.confidence)),
+        ("intel.score", json!((m.score * 10.0).round() / 10.0)),
+        ("intel.tlp", json!(ind.tlp.as_str())),
+        ("intel.labels", json!(ind.labels)),
+        ("intel.sightings", json!(ind.sightings)),
+        ("intel.field", json!(m.field)),
+        ("intel.value", json!(m.value)),
+    ] {
+        fields.insert(name.into(), value);
+    }
+    let mut alert = alert_of_event(
+        format!("intel:{}:{}:{lsn}", ind.kind, ind.value),
+        tenant,
+        time,
+        lsn,
+        event,
+    );
+    alert.rule_id = Some(format!("intel:{}:{}", ind.kind, ind.value));
+    alert.rule_title = format!(
+        "Threat intel match: {} {}{labels} from {}",
+        ind.kind, ind.value, ind.source
+    );
+    alert.kind = AlertKind::Intel;
+    alert.level = intel_level(m.score);
+    alert.tags = ind
+        .labels
+        .iter()
+        .filter(|l| l.to_ascii_lowercase().starts_with("attack."))
+        .cloned()
+        .collect();
+    alert.fields = fields;
+    alert
 }
 
 #[cfg(test)]

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use watchfloor_formats::parsers::Parsers;
 
 use watchfloor_ingest::{Wal, WalError};
-use watchfloor_model::Alert;
+use watchfloor_intel::Intel;
+use watchfloor_model::{Alert, AlertKind};
 use watchfloor_search::{EventStore, SearchError};
 use watchfloor_sigma::Limits;
 use watchfloor_state::{StateError, StateStore};
@@ -132,6 +133,8 @@ pub struct Pipeline {
     pub events: Arc<dyn EventStore>,
     pub state: Arc<dyn StateStore>,
     pub rules: Arc<Rules>,
+    /// Indicators every event is matched against (`None`: intel off).
+    pub intel: Option<Arc<Intel>>,
     pub metrics: Arc<PipelineMetrics>,
     pub options: PipelineOptions,
     pub stop: Arc<AtomicBool>,
@@ -295,6 +298,9 @@ impl Pipeline {
         let started = Instant::now();
         let mut detect_time = Duration::ZERO;
         let mut tally = metrics::ParseTally::default();
+        let mut intel_tally = watchfloor_intel::live::MatchTally::default();
+        let reader = self.intel.as_deref().map(Intel::reader);
+        let intel = reader.as_ref().filter(|r| !r.is_empty());
         for (lsn, raw) in batch {
             let (event, issues) = decode::decode(*lsn, raw, &self.options.parsers);
             for issue in &issues {
@@ -303,20 +309,64 @@ impl Pipeline {
             tally.add(&event);
             let t = Instant::now();
             detector.detect(*lsn, &event, raw.received_ns, alerts);
+            if let Some(intel) = intel {
+                let found = detector.match_intel(intel, *lsn, &event, raw.received_ns, alerts);
+                intel_tally.hits += found.hits;
+                intel_tally.warned += found.warned;
+            }
             detect_time += t.elapsed();
         }
+        // Sightings take the write lock.
+        drop(reader);
         self.metrics.count_parsed(&tally);
+        self.metrics.count_intel(intel_tally);
         self.metrics
             .rule_eval_seconds
             .observe(detect_time.as_secs_f64() / batch.len().max(1) as f64);
         if !alerts.is_empty() {
             let stored = self.state.insert_alerts(alerts)?;
             self.metrics.count_alerts(&stored, batch);
+            self.record_sightings(&stored)?;
         }
         self.metrics.events.inc_by(batch.len() as u64);
         self.metrics
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// One sighting per stored intel alert (a replayed alert is not
+    /// stored again, so it is not counted twice), kept in the state store:
+    /// one write per scope and batch, each indicator once.
+    fn record_sightings(&self, stored: &[Alert]) -> Result<(), PipelineError> {
+        let Some(intel) = &self.intel else {
+            return Ok(());
+        };
+        let mut changed: std::collections::BTreeMap<(&str, String), watchfloor_model::Indicator> =
+            Default::default();
+        for alert in stored.iter().filter(|a| a.kind == AlertKind::Intel) {
+            let field = |name: &str| alert.fields.get(name).and_then(|v| v.as_str());
+            let (Some(scope), Some(kind), Some(value)) = (
+                field("intel.scope"),
+                field("intel.kind").and_then(|k| k.parse().ok()),
+                field("intel.indicator"),
+            ) else {
+                continue;
+            };
+            if let Some(ind) = intel.sighted(scope, kind, value, alert.time_ns) {
+                changed.insert((scope, format!("{kind}:{value}")), ind);
+            }
+        }
+        let mut scopes: Vec<&str> = changed.keys().map(|(scope, _)| *scope).collect();
+        scopes.dedup();
+        for scope in scopes {
+            let of_scope: Vec<_> = changed
+                .iter()
+                .filter(|((s, _), _)| *s == scope)
+                .map(|(_, ind)| ind.clone())
+                .collect();
+            self.state.put_indicators(scope, &of_scope)?;
+        }
         Ok(())
     }
 

@@ -36,6 +36,11 @@ pub struct PipelineMetrics {
     pub store_bytes: Gauge,
     pub store_events: Gauge,
     pub store_buckets: Gauge,
+    /// Values of events an indicator held, by outcome (hit; warned: a
+    /// warninglist vouched for the value, no alert).
+    pub intel_matches: Family<Labels, Counter>,
+    /// Indicators held for matching, all scopes.
+    pub intel_indicators: Gauge,
 }
 
 impl Default for PipelineMetrics {
@@ -60,6 +65,8 @@ impl Default for PipelineMetrics {
             store_bytes: Gauge::default(),
             store_events: Gauge::default(),
             store_buckets: Gauge::default(),
+            intel_matches: Family::default(),
+            intel_indicators: Gauge::default(),
         }
     }
 }
@@ -110,6 +117,16 @@ impl PipelineMetrics {
             "watchfloor_pipeline_decode_issues",
             "Records that did not decode as their format (kept as bare messages), by source and kind",
             self.decode_issues.clone(),
+        );
+        r.register(
+            "watchfloor_intel_matches",
+            "Event values an indicator held, by outcome (hit: alert raised; warned: on a warninglist)",
+            self.intel_matches.clone(),
+        );
+        r.register(
+            "watchfloor_intel_indicators",
+            "Indicators held for live matching, all scopes",
+            self.intel_indicators.clone(),
         );
         r.register(
             "watchfloor_alerts",
@@ -223,6 +240,16 @@ impl PipelineMetrics {
 
     /// Counts stored alerts and their latency from the receive time of the
     /// triggering event.
+    pub fn count_intel(&self, tally: watchfloor_intel::live::MatchTally) {
+        for (outcome, n) in [("hit", tally.hits), ("warned", tally.warned)] {
+            if n > 0 {
+                self.intel_matches
+                    .get_or_create(&vec![("outcome".into(), outcome.into())])
+                    .inc_by(n);
+            }
+        }
+    }
+
     pub fn count_alerts(&self, stored: &[Alert], batch: &[(u64, RawRecord)]) {
         let now = watchfloor_model::now_ns();
         for a in stored {

@@ -7,12 +7,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use watchfloor_ingest::{Kind, RawRecord, Wal, WalOptions};
-use watchfloor_model::now_ns;
+use watchfloor_intel::{
+    DecayModel, Indicator, Intel, Kind as IndicatorKind, Tlp, Warninglists, SHARED,
+};
+use watchfloor_model::{now_ns, AlertKind};
 use watchfloor_pipeline::{
     load_checkpoint, Pipeline, PipelineMetrics, PipelineOptions, RuleSources, Rules,
 };
 use watchfloor_search::{EventStore, SearchRequest, TantivyEventStore, TantivyOptions};
-use watchfloor_state::{AlertFilter, AlertStore, CheckpointStore, SqliteStateStore};
+use watchfloor_state::{AlertFilter, AlertStore, CheckpointStore, IntelStore, SqliteStateStore};
 
 fn syslog(line: &str) -> RawRecord {
     RawRecord {
@@ -35,13 +38,15 @@ struct Running {
 }
 
 fn start(dir: &Path) -> Running {
-    start_with(dir, |store| store)
+    start_with(dir, |store| store, None)
 }
 
-/// Starts the pipeline over the event store that `wrap` makes of the real one.
+/// Starts the pipeline over the event store that `wrap` makes of the real
+/// one, matching `intel` if given.
 fn start_with(
     dir: &Path,
     wrap: impl FnOnce(Arc<TantivyEventStore>) -> Arc<dyn EventStore>,
+    intel: Option<Arc<Intel>>,
 ) -> Running {
     let events = Arc::new(
         TantivyEventStore::open(
@@ -69,6 +74,7 @@ fn start_with(
         events: wrap(events.clone()),
         state: state.clone(),
         rules,
+        intel,
         metrics: Arc::new(PipelineMetrics::default()),
         options: PipelineOptions {
             commit_interval: Duration::from_millis(100),
@@ -156,6 +162,19 @@ impl Running {
         }
     }
 
+    /// Waits until detection has checkpointed record `lsn`.
+    fn wait_for_detection(&self, lsn: u64) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let at = self.state.get_checkpoint("pipeline.checkpoint").unwrap();
+            if at.is_some_and(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()) >= lsn) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("detection did not reach record {lsn}");
+    }
+
     fn stop(self) {
         self.stop.store(true, Ordering::Release);
         self.thread.join().unwrap();
@@ -223,6 +242,148 @@ fn detects_stores_and_replays_without_duplicates() {
     assert_eq!(run.wait_for_events("", 9).len(), 9);
     assert_eq!(run.alerts().len(), before);
     run.stop();
+}
+
+/// The indicators of the state store in `dir` (as `serve` loads them at
+/// start), with a warninglist naming 8.8.8.8.
+fn intel_of(dir: &Path) -> Arc<Intel> {
+    let mut lists = Warninglists::default();
+    lists.add(
+        "List of known IPv4 public DNS resolvers".into(),
+        "cidr",
+        &["8.8.8.8/32".into()],
+    );
+    let intel = Intel::new(DecayModel::default(), lists);
+    let state = SqliteStateStore::open(&dir.join("state.db")).unwrap();
+    let mut held: Vec<(String, Indicator)> = Vec::new();
+    state
+        .for_each_indicator(&mut |scope, ind| held.push((scope.into(), ind)))
+        .unwrap();
+    for (scope, ind) in held {
+        intel.restore(&scope, vec![ind]);
+    }
+    Arc::new(intel)
+}
+
+fn sightings(dir: &Path, value: &str) -> u64 {
+    let state = SqliteStateStore::open(&dir.join("state.db")).unwrap();
+    let mut n = 0;
+    state
+        .for_each_indicator(&mut |_, ind| {
+            if ind.value == value {
+                n = ind.sightings;
+            }
+        })
+        .unwrap();
+    n
+}
+
+#[test]
+fn indicators_raise_alerts_and_sightings_once_across_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let indicator = |kind, value: &str, confidence| Indicator {
+        kind,
+        value: value.into(),
+        source: "test feed".into(),
+        confidence,
+        tlp: Tlp::Amber,
+        labels: vec!["c2".into()],
+        first_seen_ns: now_ns(),
+        last_seen_ns: now_ns(),
+        valid_until_ns: None,
+        sightings: 0,
+    };
+    {
+        let state = SqliteStateStore::open(&dir.path().join("state.db")).unwrap();
+        state
+            .put_indicators(
+                SHARED,
+                &[
+                    indicator(IndicatorKind::Ip, "203.0.113.0/24", 90),
+                    indicator(IndicatorKind::Ip, "8.8.8.8", 90),
+                ],
+            )
+            .unwrap();
+        state
+            .put_indicators(
+                "default",
+                &[indicator(IndicatorKind::Domain, "evil.example", 60)],
+            )
+            .unwrap();
+    }
+    let run = start_with(dir.path(), |s| s, Some(intel_of(dir.path())));
+    run.append(&[
+        "<38>Nov 25 10:00:01 srv1 sshd[42]: Failed password for root from 203.0.113.9 port 50000 ssh2".into(),
+        "<38>Nov 25 10:00:02 srv1 sshd[42]: Failed password for admin from 203.0.113.77 port 50001 ssh2".into(),
+        "<30>Nov 25 10:00:03 gw dnsmasq[7]: query[A] cdn.evil.example from 10.0.0.23".into(),
+        "<30>Nov 25 10:00:04 gw dnsmasq[7]: query[A] good.example from 8.8.8.8".into(),
+    ]);
+    assert_eq!(run.wait_for_events("", 4).len(), 4);
+    let intel_alerts = |run: &Running, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found: Vec<_> = run
+                .stored_alerts()
+                .into_iter()
+                .filter(|a| a.kind == AlertKind::Intel)
+                .collect();
+            if found.len() >= n || Instant::now() > deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let found = intel_alerts(&run, 3);
+    let mut seen: Vec<(String, String, String)> = found
+        .iter()
+        .map(|a| {
+            let f = |k: &str| a.fields[k].as_str().unwrap_or_default().to_string();
+            (f("intel.indicator"), f("intel.value"), a.level.to_string())
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (
+                "203.0.113.0/24".into(),
+                "203.0.113.77".into(),
+                "high".into()
+            ),
+            ("203.0.113.0/24".into(), "203.0.113.9".into(), "high".into()),
+            (
+                "evil.example".into(),
+                "cdn.evil.example".into(),
+                "medium".into()
+            ),
+        ],
+        "8.8.8.8 is on a warninglist: no alert"
+    );
+    let ssh = found
+        .iter()
+        .find(|a| a.fields["intel.value"] == "203.0.113.9")
+        .unwrap();
+    assert_eq!(ssh.user.as_deref(), Some("root"), "the event's entities");
+    assert_eq!(ssh.fields["intel.scope"], "*");
+    run.stop();
+    assert_eq!(sightings(dir.path(), "203.0.113.0/24"), 2);
+    assert_eq!(sightings(dir.path(), "evil.example"), 1);
+
+    // Replay everything (as after a crash before the checkpoint): the
+    // alerts are stored once, and the sightings are not counted again.
+    let state = SqliteStateStore::open(&dir.path().join("state.db")).unwrap();
+    state
+        .put_checkpoints(&[
+            ("pipeline.checkpoint", &0u64.to_le_bytes()),
+            ("pipeline.index_checkpoint", &0u64.to_le_bytes()),
+        ])
+        .unwrap();
+    drop(state);
+    let run = start_with(dir.path(), |s| s, Some(intel_of(dir.path())));
+    run.wait_for_detection(4);
+    assert_eq!(intel_alerts(&run, 3).len(), 3);
+    run.stop();
+    assert_eq!(sightings(dir.path(), "203.0.113.0/24"), 2);
 }
 
 #[test]
@@ -307,12 +468,16 @@ fn alerts_do_not_wait_for_an_index_that_lags() {
     let dir = tempfile::tempdir().unwrap();
     let closed = Arc::new(AtomicBool::new(true));
     let gate = closed.clone();
-    let run = start_with(dir.path(), move |inner| {
-        Arc::new(GatedStore {
-            inner,
-            closed: gate,
-        })
-    });
+    let run = start_with(
+        dir.path(),
+        move |inner| {
+            Arc::new(GatedStore {
+                inner,
+                closed: gate,
+            })
+        },
+        None,
+    );
     run.append(&[
         "<86>Nov 25 12:00:00 srv3 sudo: carol : TTY=pts/2 ; PWD=/ ; USER=root ; COMMAND=/bin/bash"
             .to_string(),

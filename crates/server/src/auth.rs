@@ -51,6 +51,9 @@ pub enum Action {
     Compliance,
     /// Move the test clock (only served when it is on).
     Clock,
+    /// Import and expire threat indicators (the shared scope: provider
+    /// admins only).
+    ManageIntel,
 }
 
 impl Role {
@@ -90,7 +93,10 @@ impl Role {
         use Action::*;
         match self {
             Role::Admin => true,
-            Role::SocAnalyst => matches!(action, Read | ReloadRules | Metrics | WorkIncidents),
+            Role::SocAnalyst => matches!(
+                action,
+                Read | ReloadRules | Metrics | WorkIncidents | ManageIntel
+            ),
             Role::NocEngineer => matches!(action, Read | Metrics | WorkIncidents | ManageChecks),
             Role::IncidentManager => matches!(
                 action,

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use toml_edit::{Document, Item, Table};
 pub use watchfloor_incident::IncidentsConfig;
 pub use watchfloor_ingest::{FileConfig, FileFormat, StartAt, SyslogConfig, WalConfig};
+pub use watchfloor_intel::IntelConfig;
 pub use watchfloor_monitor::MonitorConfig;
 pub use watchfloor_pipeline::{PipelineConfig, RulesConfig};
 pub use watchfloor_search::StoreConfig;
@@ -40,6 +41,7 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub files: Vec<FileConfig>,
     pub monitor: MonitorConfig,
+    pub intel: IntelConfig,
     /// `[[checks]]`: availability checks (see docs/MONITORING.md), read
     /// and checked whole by the monitor crate.
     #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
@@ -176,6 +178,7 @@ impl Default for Config {
             incidents: IncidentsConfig::default(),
             notify: NotifyConfig::default(),
             monitor: MonitorConfig::default(),
+            intel: IntelConfig::default(),
             checks: Vec::new(),
             monitors: Vec::new(),
             files: Vec::new(),

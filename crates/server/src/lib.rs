@@ -256,6 +256,46 @@ fn start_tailers(cfg: &Config, wal: &Arc<Wal>, ingest: &Arc<IngestMetrics>) {
     }
 }
 
+/// The indicators kept in the state store, and the warninglists of
+/// `[intel]`.
+fn open_intel(
+    cfg: &Config,
+    state: &dyn watchfloor_state::StateStore,
+) -> Result<Arc<watchfloor_intel::Intel>, ServerError> {
+    use watchfloor_intel::{Intel, Warninglists};
+    let warninglists = match &cfg.intel.warninglists {
+        Some(dir) => Warninglists::load(dir).map_err(|e| start_err("[intel] warninglists")(&e))?,
+        None => Warninglists::default(),
+    };
+    for skipped in &warninglists.skipped {
+        tracing::warn!("warninglist not used: {skipped}");
+    }
+    let intel = Intel::new(cfg.intel.decay(), warninglists);
+    let started = std::time::Instant::now();
+    let mut scopes: std::collections::BTreeMap<String, Vec<watchfloor_model::Indicator>> =
+        Default::default();
+    state
+        .for_each_indicator(&mut |scope, ind| {
+            if !scopes.contains_key(scope) {
+                scopes.insert(scope.to_string(), Vec::new());
+            }
+            if let Some(list) = scopes.get_mut(scope) {
+                list.push(ind);
+            }
+        })
+        .map_err(|e| start_err("indicators")(&e))?;
+    for (scope, indicators) in scopes {
+        intel.restore(&scope, indicators);
+    }
+    tracing::info!(
+        indicators = intel.len(),
+        warninglists = intel.warninglists.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "intel loaded"
+    );
+    Ok(Arc::new(intel))
+}
+
 /// The server's parts, assembled and their background tasks started
 /// (notifications, checks), but nothing listening yet and no pipeline
 /// thread: what `serve` runs, and what in-process tests drive through
@@ -284,12 +324,15 @@ pub async fn assemble(
     let http_metrics = listener::HttpMetrics::default();
     http_metrics.register(&mut registry);
 
+    let intel = open_intel(cfg, parts.state.as_ref())?;
+    pipeline_metrics.intel_indicators.set(intel.len() as i64);
     let pipeline = Pipeline {
         wal: parts.wal.clone(),
         events: parts.events.clone(),
         state: parts.state.clone(),
         rules: parts.rules.clone(),
-        metrics: pipeline_metrics,
+        intel: cfg.intel.enabled.then(|| intel.clone()),
+        metrics: pipeline_metrics.clone(),
         options: PipelineOptions {
             commit_interval: Duration::from_millis(cfg.pipeline.commit_interval_ms),
             correlation_limits: Limits {
@@ -342,6 +385,8 @@ pub async fn assemble(
         appender: parts.wal.appender(),
         wal: parts.wal.clone(),
         rules: parts.rules.clone(),
+        intel,
+        pipeline_metrics,
         registry,
         ingest: ingest.clone(),
         gauges,

@@ -49,6 +49,7 @@ const ONCALL: &str = "admin, incident_manager";
 const ADMIN: &str = "admin";
 const ANY: &str = "any authenticated caller";
 const CHECKS: &str = "admin, noc_engineer, incident_manager";
+const INTEL: &str = "admin, soc_analyst (the shared scope: provider admins)";
 
 #[allow(clippy::too_many_arguments)]
 const fn op(
@@ -98,6 +99,7 @@ fn operations() -> Vec<Op> {
         SubmitRequest,
     };
     use api_oncall::{AtParams, NotificationParams, SpanParams};
+    use api::intel::{ImportParams, ListParams as IntelListParams, MatchParams, ValueParams};
     use watchfloor_monitor::maintenance::MaintenanceWindow;
     use watchfloor_monitor::topology::Topology;
     use watchfloor_monitor::MonitorSpec;
@@ -192,6 +194,11 @@ fn operations() -> Vec<Op> {
         with_status(op("delete", "/api/v1/checks/{name}", "monitoring", "Delete a check made through the API", CHECKS, None, None, None), 204),
         with_status(op("post", "/api/v1/checks/{name}/pause", "monitoring", "Pause or resume a check", CHECKS, Some(of::<PauseRequest>), None, None), 200),
         op("get", "/api/v1/checks/{name}/results", "monitoring", "Results (samples), or hourly rollups with ?rollup=hour", READ, None, Some(of::<ResultParams>), None),
+        op("get", "/api/v1/intel/indicators", "intel", "Indicators the tenant sees (its own and the shared feeds), with decay score and liveness; filter and page", READ, None, Some(of::<IntelListParams>), None),
+        op("post", "/api/v1/intel/indicators", "intel", "Import indicators: a STIX 2.1 bundle, one value a line, or CSV with a column map (body as text); re-imports merge", INTEL, None, Some(of::<ImportParams>), None),
+        with_status(op("delete", "/api/v1/intel/indicators", "intel", "Expire an indicator now (kept with its history, matches nothing)", INTEL, None, Some(of::<ValueParams>), None), 204),
+        op("get", "/api/v1/intel/match", "intel", "What the indicators say about a value: hit, warned (with the warninglist), expired or miss", READ, None, Some(of::<ValueParams>), None),
+        op("get", "/api/v1/intel/matches", "intel", "Intel alerts of the tenant, newest first", READ, None, Some(of::<MatchParams>), None),
         with_status(op("get", "/ack/{secret}", "on-call", "The page of an acknowledge link (the secret is the credential)", "the link's holder", None, None, None), 200),
         with_status(op("post", "/ack/{secret}", "on-call", "Acknowledge the incident as the link's recipient", "the link's holder", None, None, None), 200),
     ]

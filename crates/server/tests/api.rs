@@ -342,3 +342,177 @@ async fn aggregations_count_by_time_and_by_value_in_the_callers_tenant() {
         assert!(error(&body).contains(message), "{query}: {body}");
     }
 }
+
+impl Server {
+    /// A request with a text body.
+    async fn send_text(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        text: &str,
+    ) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from(text.to_string()))
+            .expect("request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+#[tokio::test]
+async fn indicators_are_imported_listed_explained_and_expired_per_tenant() {
+    let s = server().await;
+    let analyst = s.token("soc_analyst", "acme");
+    let viewer = s.token("viewer", "acme");
+    let other = s.token("soc_analyst", "globex");
+    let path = "/api/v1/intel/indicators?source=blocklist&labels=c2,botnet&tlp=green&confidence=80";
+    let list = "# a feed\n203.0.113.0/24\nevil.example\nhttp://phish.example/login\nnot a value\n";
+    let (status, body) = s.send_text(Method::POST, path, &viewer, list).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a viewer imports nothing: {body}"
+    );
+    let (status, body) = s.send_text(Method::POST, path, &analyst, list).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        (body["added"].as_u64(), body["refused"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert!(
+        body["problems"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("line 5"),
+        "{body}"
+    );
+    // Re-importing merges.
+    let (_, body) = s.send_text(Method::POST, path, &analyst, list).await;
+    assert_eq!(
+        (body["added"].as_u64(), body["merged"].as_u64()),
+        (Some(0), Some(3))
+    );
+
+    let (status, page) = s.get("/api/v1/intel/indicators?kind=domain", &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 1);
+    let ind = &page["indicators"][0];
+    assert_eq!(
+        (
+            ind["value"].as_str(),
+            ind["scope"].as_str(),
+            ind["tlp"].as_str()
+        ),
+        (Some("evil.example"), Some("acme"), Some("green"))
+    );
+    assert_eq!(ind["labels"], json!(["c2", "botnet"]));
+    assert_eq!(ind["live"], true);
+
+    let (_, ex) = s
+        .get("/api/v1/intel/match?value=www.EVIL.example", &viewer)
+        .await;
+    assert_eq!(
+        (ex["outcome"].as_str(), ex["kind"].as_str()),
+        (Some("hit"), Some("domain")),
+        "{ex}"
+    );
+    assert_eq!(ex["indicator"]["value"], "evil.example");
+    let (_, ex) = s
+        .get("/api/v1/intel/match?value=203.0.113.200", &other)
+        .await;
+    assert_eq!(ex["outcome"], "miss", "acme's indicators are not globex's");
+    let (_, page) = s.get("/api/v1/intel/indicators", &other).await;
+    assert_eq!(page["total"], 0);
+
+    let (status, _) = s
+        .call(
+            Method::DELETE,
+            "/api/v1/intel/indicators?value=203.0.113.0/24",
+            Some(&analyst),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, ex) = s
+        .get("/api/v1/intel/match?value=203.0.113.7", &viewer)
+        .await;
+    assert_eq!(ex["outcome"], "expired", "{ex}");
+    let (status, _) = s
+        .call(
+            Method::DELETE,
+            "/api/v1/intel/indicators?value=198.51.100.1",
+            Some(&analyst),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, page) = s.get("/api/v1/intel/indicators?live=true", &viewer).await;
+    assert_eq!(
+        page["total"], 2,
+        "the expired one is listed only without live=true"
+    );
+}
+
+#[tokio::test]
+async fn shared_indicators_are_the_providers_to_change_and_everyones_to_match() {
+    let s = server().await;
+    let tenant_admin = s.token("admin", "acme");
+    // Yesterday: decay counts from the indicator's last change.
+    let yesterday =
+        watchfloor_model::format_rfc3339(watchfloor_model::now_ns() - 86_400_000_000_000);
+    let bundle = json!({
+        "type": "bundle", "id": "bundle--1",
+        "objects": [{
+            "type": "indicator", "spec_version": "2.1",
+            "id": "indicator--5f1b8a70-5a0e-4d9d-9f8e-0c1a5c7a3e11",
+            "created": yesterday, "modified": yesterday, "valid_from": yesterday,
+            "pattern": "[ipv4-addr:value = '198.51.100.7'] OR [domain-name:value = 'c2.example']",
+            "pattern_type": "stix", "confidence": 90
+        }]
+    })
+    .to_string();
+    let shared = "/api/v1/intel/indicators?scope=shared&source=provider-feed";
+    let (status, body) = s
+        .send_text(Method::POST, shared, &tenant_admin, &bundle)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(error(&body).contains("provider"), "{body}");
+    let (status, body) = s.send_text(Method::POST, shared, &s.admin, &bundle).await;
+    assert_eq!(
+        (status, body["added"].as_u64()),
+        (StatusCode::CREATED, Some(2)),
+        "{body}"
+    );
+    let (_, ex) = s
+        .get("/api/v1/intel/match?value=198.51.100.7", &tenant_admin)
+        .await;
+    assert_eq!(ex["outcome"], "hit", "{ex}");
+    assert_eq!(ex["indicator"]["scope"], "shared");
+    let (status, body) = s
+        .get("/api/v1/intel/match?value=not%20a%20value", &tenant_admin)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).contains("kind="), "{body}");
+    let (status, body) = s
+        .get("/api/v1/intel/indicators?kind=ipv9", &tenant_admin)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).contains("ipv9"), "{body}");
+}

@@ -1,7 +1,7 @@
 //! Alerts as raised, waiting to be filed and kept after: stored once per
 //! key, listed per tenant with filters.
 
-use watchfloor_model::{Alert, Severity};
+use watchfloor_model::{Alert, AlertKind, Severity};
 
 use crate::Result;
 
@@ -23,6 +23,8 @@ pub struct AlertFilter {
     pub rule: Option<String>,
     /// Alerts at this level or above.
     pub min_level: Option<Severity>,
+    /// Alerts of this detector only.
+    pub kind: Option<AlertKind>,
     pub host: Option<String>,
     pub from_ns: Option<i64>,
     pub to_ns: Option<i64>,

@@ -3,7 +3,8 @@
 //! [`AccessStore`] (tenants, users, sessions, API tokens, audit),
 //! [`DocumentStore`] (tenant configuration documents), [`OutboxStore`]
 //! (notifications to send), [`IncidentStore`] (incidents and timelines) and
-//! [`CheckStore`] (check samples and states). The embedded backend is
+//! [`CheckStore`] (check samples and states) and [`IntelStore`] (threat
+//! indicators). The embedded backend is
 //! [`SqliteStateStore`] (SQLite in WAL mode, `sqlite/`); with the
 //! `testsuite` feature, [`testsuite`] holds the suite every backend runs.
 
@@ -13,6 +14,7 @@ pub mod checkpoints;
 pub mod checks;
 pub mod documents;
 pub mod incidents;
+pub mod intel;
 pub mod outbox;
 mod sqlite;
 #[cfg(feature = "testsuite")]
@@ -28,6 +30,7 @@ pub use documents::{Document, DocumentStore};
 pub use incidents::{
     IncidentFilter, IncidentSort, IncidentStore, IncidentWrite, OpenSummary, SlaDeadline,
 };
+pub use intel::IntelStore;
 pub use outbox::{AckLink, Attempt, Delivery, NewNotification, NotificationRecord, OutboxStore};
 pub use sqlite::SqliteStateStore;
 
@@ -65,6 +68,7 @@ pub trait StateStore:
     + OutboxStore
     + IncidentStore
     + CheckStore
+    + IntelStore
 {
 }
 
@@ -76,5 +80,6 @@ impl<T> StateStore for T where
         + OutboxStore
         + IncidentStore
         + CheckStore
+        + IntelStore
 {
 }

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use watchfloor_model::Severity;
+use watchfloor_model::{AlertKind, Severity};
 use watchfloor_state::AlertFilter;
 
 use super::common::{blocking, time_param, ApiError, Caller};
@@ -17,6 +17,8 @@ use crate::auth::Action;
 pub(crate) struct AlertParams {
     rule: Option<String>,
     level: Option<String>,
+    /// Only alerts of this detector: detection, correlation, check, metric, intel or anomaly.
+    kind: Option<String>,
     host: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -49,6 +51,11 @@ pub(super) async fn list_alerts(
         tenant: caller.tenant.clone(),
         rule: p.rule,
         min_level,
+        kind: p
+            .kind
+            .as_deref()
+            .map(|k| super::common::parse_one::<AlertKind>("kind", k))
+            .transpose()?,
         host: p.host,
         from_ns: time_param("from", p.from.as_deref())?,
         to_ns: time_param("to", p.to.as_deref())?,

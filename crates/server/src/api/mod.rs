@@ -9,6 +9,7 @@ pub mod common;
 pub mod events;
 pub mod incidents;
 pub mod ingest;
+pub mod intel;
 pub mod oncall;
 pub mod rules;
 pub mod shippers;
@@ -45,6 +46,9 @@ pub struct AppState {
     pub appender: Appender,
     pub wal: Arc<Wal>,
     pub rules: Arc<Rules>,
+    /// The indicators, shared with the pipeline's live matching.
+    pub intel: Arc<watchfloor_intel::Intel>,
+    pub pipeline_metrics: Arc<watchfloor_pipeline::PipelineMetrics>,
     pub registry: Registry,
     pub ingest: Arc<IngestMetrics>,
     pub gauges: crate::metrics::LiveGauges,
@@ -112,6 +116,7 @@ pub fn router(app: Shared) -> Router {
         .merge(access::routes())
         .merge(oncall::routes())
         .merge(checks::routes())
+        .merge(intel::routes())
         .merge(shippers::routes())
         .merge(crate::console::routes())
         .fallback(system::not_found)

@@ -101,6 +101,7 @@ impl AlertStore for SqliteStateStore {
                AND (?5 IS NULL OR time_ns >= ?5)
                AND (?6 IS NULL OR time_ns < ?6)
                AND (?7 IS NULL OR id < ?7)
+               AND (?9 IS NULL OR rule_kind = ?9)
              ORDER BY id DESC LIMIT ?8",
         )?;
         let rows = stmt.query_map(
@@ -112,7 +113,8 @@ impl AlertStore for SqliteStateStore {
                 f.from_ns,
                 f.to_ns,
                 f.before_id,
-                f.limit.clamp(1, 10_000) as i64
+                f.limit.clamp(1, 10_000) as i64,
+                f.kind.map(|k| k.as_str()),
             ],
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?)),
         )?;

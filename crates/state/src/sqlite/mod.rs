@@ -7,6 +7,7 @@ mod checkpoints;
 mod checks;
 mod documents;
 mod incidents;
+mod intel;
 mod outbox;
 
 use std::path::Path;
@@ -168,6 +169,20 @@ CREATE TABLE IF NOT EXISTS tokens (
     created_ns INTEGER NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS indicators (
+    scope TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    source TEXT NOT NULL,
+    confidence INTEGER NOT NULL,
+    tlp TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    first_seen_ns INTEGER NOT NULL,
+    last_seen_ns INTEGER NOT NULL,
+    valid_until_ns INTEGER,
+    sightings INTEGER NOT NULL,
+    PRIMARY KEY (scope, kind, value)
+) WITHOUT ROWID;
 ";
 
 /// The embedded [`StateStore`].

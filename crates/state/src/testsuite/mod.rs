@@ -11,6 +11,7 @@ pub mod checkpoints;
 pub mod checks;
 pub mod documents;
 pub mod incidents;
+pub mod intel;
 pub mod outbox;
 
 use serde_json::json;
@@ -122,6 +123,11 @@ pub(crate) fn message(
 #[macro_export]
 macro_rules! state_store_test_suite {
     ($open:expr) => {
+        #[test]
+        fn intel_indicators() {
+            $crate::testsuite::intel::indicators_survive_reopen_per_scope(&$open);
+        }
+
         #[test]
         fn checkpoints() {
             $crate::testsuite::checkpoints::checkpoints_survive_reopen(&$open);

@@ -1,0 +1,163 @@
+//! Which fields of an event hold values an indicator can name: ECS names
+//! (what the shipped parsers and the shippers write) and the Windows and
+//! Sysmon names (what the Sigma rules use).
+
+use watchfloor_model::{Event, Value};
+
+use crate::indicator::Kind;
+
+/// What a field holds, for matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// One value of this kind.
+    Of(Kind),
+    /// A file hash of any of the three lengths.
+    Hash,
+    /// Sysmon's `Hashes`: `SHA1=...,MD5=...,SHA256=...,IMPHASH=...`.
+    HashList,
+}
+
+/// The kind of value the field `name` holds, if indicators can name it.
+/// A `match` on the name: the compiler turns it into a switch on length
+/// and a few comparisons, cheaper than hashing the name.
+pub fn field_kind(name: &str) -> Option<FieldKind> {
+    use FieldKind::{Hash, HashList, Of};
+    Some(match name {
+        "source.ip"
+        | "destination.ip"
+        | "client.ip"
+        | "server.ip"
+        | "host.ip"
+        | "related.ip"
+        | "source.address"
+        | "destination.address"
+        | "IpAddress"
+        | "SourceIp"
+        | "DestinationIp"
+        | "SourceAddress"
+        | "DestAddress"
+        | "src_ip"
+        | "dest_ip"
+        | "ClientIP"
+        | "dns.resolved_ip" => Of(Kind::Ip),
+        "url.domain"
+        | "dns.question.name"
+        | "destination.domain"
+        | "source.domain"
+        | "server.domain"
+        | "client.domain"
+        | "QueryName"
+        | "DestinationHostname" => Of(Kind::Domain),
+        "url.full" | "url.original" => Of(Kind::Url),
+        "file.hash.md5" | "process.hash.md5" => Of(Kind::Md5),
+        "file.hash.sha1" | "process.hash.sha1" => Of(Kind::Sha1),
+        "file.hash.sha256" | "process.hash.sha256" => Of(Kind::Sha256),
+        "hash" | "Hash" | "md5" | "sha1" | "sha256" => Hash,
+        "Hashes" => HashList,
+        "email.from.address"
+        | "email.to.address"
+        | "email.sender.address"
+        | "email.reply_to.address"
+        | "user.email"
+        | "source.user.email" => Of(Kind::Email),
+        _ => return None,
+    })
+}
+
+/// The hash kind of a hex value by its length.
+pub fn hash_kind(hex: &str) -> Option<Kind> {
+    match hex.len() {
+        32 => Some(Kind::Md5),
+        40 => Some(Kind::Sha1),
+        64 => Some(Kind::Sha256),
+        _ => None,
+    }
+}
+
+/// Calls `f(field, kind, value)` for every value of the event an
+/// indicator could name (list fields element by element, Sysmon's hash
+/// lists split). Nothing is allocated.
+pub fn for_each_value<'e>(event: &'e Event, mut f: impl FnMut(&'e str, Kind, &'e str)) {
+    for field in event.fields() {
+        let Some(kind) = field_kind(&field.name) else {
+            continue;
+        };
+        field.value.for_each_scalar(&mut |v| {
+            if let Value::Str(text) = v {
+                emit(&field.name, kind, text, &mut f);
+            }
+            false
+        });
+    }
+}
+
+fn emit<'e>(
+    field: &'e str,
+    kind: FieldKind,
+    text: &'e str,
+    f: &mut impl FnMut(&'e str, Kind, &'e str),
+) {
+    let text = text.trim();
+    if text.is_empty() || text == "-" {
+        return;
+    }
+    match kind {
+        FieldKind::Of(kind) => f(field, kind, text),
+        FieldKind::Hash => {
+            if let Some(kind) = hash_kind(text) {
+                f(field, kind, text)
+            }
+        }
+        FieldKind::HashList => {
+            for part in text.split(',') {
+                let hex = part.rsplit('=').next().unwrap_or(part).trim();
+                if let Some(kind) = hash_kind(hex) {
+                    f(field, kind, hex)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use watchfloor_model::SourceRef;
+
+    #[test]
+    fn values_come_from_ecs_windows_and_sysmon_fields() {
+        let mut e = Event::new(SourceRef::default());
+        for (k, v) in [
+            ("message", "Failed password for root from 203.0.113.9"),
+            ("source.ip", "203.0.113.9"),
+            ("QueryName", "evil.example"),
+            ("user.name", "root"),
+            (
+                "Hashes",
+                "SHA1=A94A8FE5CCB19BA61C4C0873D391E987982FBBD3,MD5=-,IMPHASH=00",
+            ),
+            ("IpAddress", "-"),
+        ] {
+            e.push(k, Value::Str(v.into()));
+        }
+        e.push(
+            "related.ip",
+            Value::List(vec![Value::Str("10.0.0.1".into()), Value::Int(7)].into()),
+        );
+        let mut seen = Vec::new();
+        for_each_value(&e, |field, kind, value| seen.push((field, kind, value)));
+        assert_eq!(
+            seen,
+            [
+                ("source.ip", Kind::Ip, "203.0.113.9"),
+                ("QueryName", Kind::Domain, "evil.example"),
+                (
+                    "Hashes",
+                    Kind::Sha1,
+                    "A94A8FE5CCB19BA61C4C0873D391E987982FBBD3"
+                ),
+                ("related.ip", Kind::Ip, "10.0.0.1"),
+            ]
+        );
+    }
+}

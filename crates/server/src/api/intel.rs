@@ -1,0 +1,425 @@
+//! `/api/v1/intel/...`: threat indicators of the caller's tenant and the
+//! shared feeds: list, import (STIX 2.1 bundles, plain lists, CSV),
+//! expire, explain a value, and the matches (intel alerts).
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use watchfloor_intel::lists::{import_list, ListFormat};
+use watchfloor_intel::stix::{import_bundle, Imported};
+use watchfloor_intel::{Indicator, Intel, Kind, Tlp, SHARED};
+use watchfloor_model::{format_rfc3339, now_ns, AlertKind};
+use watchfloor_state::AlertFilter;
+
+use super::common::{blocking, ApiError, Caller};
+use super::Shared;
+use crate::auth::{Action, Role};
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route(
+            "/api/v1/intel/indicators",
+            get(list).post(import).delete(expire),
+        )
+        .route("/api/v1/intel/match", get(explain))
+        .route("/api/v1/intel/matches", get(matches))
+}
+
+/// Which indicators: the caller's tenant's own, or the shared feeds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Scope {
+    #[default]
+    Tenant,
+    Shared,
+}
+
+impl Scope {
+    /// The scope's key in the intel room; writing to the shared feeds is
+    /// for the provider's admins.
+    fn key(self, app: &Shared, caller: &Caller, writing: bool) -> Result<String, ApiError> {
+        match self {
+            Scope::Tenant => Ok(caller.tenant.clone()),
+            Scope::Shared if !writing => Ok(SHARED.to_string()),
+            Scope::Shared => {
+                if caller.role == Role::Admin && caller.home_tenant == app.provider_tenant {
+                    Ok(SHARED.to_string())
+                } else {
+                    Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "only admins of the provider tenant change the shared indicators",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+fn kind_param(text: Option<&str>) -> Result<Option<Kind>, ApiError> {
+    text.map(|k| k.parse::<Kind>().map_err(ApiError::bad_request))
+        .transpose()
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListParams {
+    /// Only indicators of this kind (ip, domain, url, md5, sha1, sha256, email).
+    kind: Option<String>,
+    /// Text the value, source or a label contains (any case).
+    q: Option<String>,
+    /// Only the tenant's own (`tenant`) or the shared ones (`shared`); both by default.
+    scope: Option<Scope>,
+    /// Only indicators that match now (not expired, not decayed).
+    live: Option<bool>,
+    /// At most this many (1 to 1000, 100 by default).
+    limit: Option<usize>,
+    /// Skip this many first.
+    offset: Option<usize>,
+}
+
+/// An indicator as the API shows it: its fields, its scope, its decay
+/// score and whether it matches now.
+pub(crate) fn indicator_json(intel: &Intel, scope: &str, ind: &Indicator, now: i64) -> Value {
+    json!({
+        "scope": if scope == SHARED { "shared" } else { scope },
+        "kind": ind.kind,
+        "value": ind.value,
+        "source": ind.source,
+        "confidence": ind.confidence,
+        "tlp": ind.tlp,
+        "labels": ind.labels,
+        "first_seen": format_rfc3339(ind.first_seen_ns),
+        "last_seen": format_rfc3339(ind.last_seen_ns),
+        "valid_until": ind.valid_until_ns.map(format_rfc3339),
+        "sightings": ind.sightings,
+        "score": (intel.decay.score(ind, now) * 10.0).round() / 10.0,
+        "live": intel.decay.is_live(ind, now),
+    })
+}
+
+/// One page of the indicators a tenant sees, and how many match.
+pub(crate) fn list_page(
+    intel: &Intel,
+    tenant: &str,
+    kind: Option<Kind>,
+    q: Option<&str>,
+    scope: Option<Scope>,
+    live: bool,
+    (offset, limit): (usize, usize),
+) -> (usize, Vec<Value>) {
+    let now = now_ns();
+    let q = q.map(str::to_ascii_lowercase).filter(|q| !q.is_empty());
+    let contains = |ind: &Indicator, q: &str| {
+        ind.value.contains(q)
+            || ind.source.to_ascii_lowercase().contains(q)
+            || ind
+                .labels
+                .iter()
+                .any(|l| l.to_ascii_lowercase().contains(q))
+    };
+    let (mut total, mut page) = (0usize, Vec::new());
+    intel.visit(tenant, |s, ind| {
+        let in_scope = match scope {
+            None => true,
+            Some(Scope::Shared) => s == SHARED,
+            Some(Scope::Tenant) => s != SHARED,
+        };
+        let wanted = in_scope
+            && kind.is_none_or(|k| ind.kind == k)
+            && q.as_deref().is_none_or(|q| contains(ind, q))
+            && (!live || intel.decay.is_live(ind, now));
+        if wanted {
+            if total >= offset && page.len() < limit {
+                page.push(indicator_json(intel, s, ind, now));
+            }
+            total += 1;
+        }
+        true
+    });
+    (total, page)
+}
+
+async fn list(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(p): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let kind = kind_param(p.kind.as_deref())?;
+    let (offset, limit) = (p.offset.unwrap_or(0), p.limit.unwrap_or(100).clamp(1, 1000));
+    let intel = app.intel.clone();
+    let tenant = caller.tenant.clone();
+    let (total, indicators) = blocking(move || {
+        list_page(
+            &intel,
+            &tenant,
+            kind,
+            p.q.as_deref(),
+            p.scope,
+            p.live.unwrap_or(false),
+            (offset, limit),
+        )
+    })
+    .await?;
+    Ok(Json(json!({ "total": total, "offset": offset, "indicators": indicators })).into_response())
+}
+
+/// How the body of an import is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Format {
+    /// A STIX bundle if the body is a JSON object, else one value a line.
+    #[default]
+    Auto,
+    Stix,
+    Text,
+    Csv,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImportParams {
+    format: Option<Format>,
+    /// Where the indicators come from (a feed's name); `api` by default.
+    source: Option<String>,
+    /// `tenant` (default) or `shared` (every tenant; provider admins).
+    scope: Option<Scope>,
+    /// Lists: every value's kind; guessed from each value when absent.
+    kind: Option<String>,
+    /// Lists: 0 to 100 (50 by default).
+    confidence: Option<u8>,
+    /// Lists: clear, green, amber (default), amber-strict or red.
+    tlp: Option<String>,
+    /// Lists: labels for every value, comma-separated (`phishing,c2`).
+    labels: Option<String>,
+    /// Lists: the indicators stop matching this many days from now.
+    valid_days: Option<u32>,
+    /// CSV: the column (from 0) holding the value.
+    value_column: Option<usize>,
+    /// CSV: the column naming each value's kind.
+    kind_column: Option<usize>,
+}
+
+const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+
+/// The indicators of an import's body, with the objects or lines not
+/// taken.
+pub(crate) fn read_import(p: &ImportParams, text: &str) -> Result<Imported, ApiError> {
+    let source = p.source.clone().unwrap_or_else(|| "api".into());
+    if source.trim().is_empty() || source.len() > 200 {
+        return Err(ApiError::bad_request("source: 1 to 200 characters"));
+    }
+    let format = match p.format.unwrap_or_default() {
+        Format::Auto if text.trim_start().starts_with('{') => Format::Stix,
+        Format::Auto => Format::Text,
+        other => other,
+    };
+    if format == Format::Stix {
+        return import_bundle(text, &source)
+            .map_err(|e| ApiError::bad_request(format!("body: {e}")));
+    }
+    if format == Format::Csv && p.value_column.is_none() {
+        return Err(ApiError::bad_request("format=csv needs value_column"));
+    }
+    let list = ListFormat {
+        kind: kind_param(p.kind.as_deref())?,
+        csv_value_column: p.value_column,
+        csv_kind_column: p.kind_column,
+        confidence: p.confidence.unwrap_or(50).min(100),
+    };
+    let now = now_ns();
+    let mut imported = import_list(text, &source, &list, now);
+    let tlp = p
+        .tlp
+        .as_deref()
+        .map(|t| t.parse::<Tlp>().map_err(ApiError::bad_request))
+        .transpose()?;
+    let labels: Vec<String> = p
+        .labels
+        .iter()
+        .flat_map(|l| l.split(','))
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    for ind in &mut imported.indicators {
+        ind.tlp = tlp.unwrap_or(Tlp::Amber);
+        ind.labels.extend(labels.iter().cloned());
+        ind.valid_until_ns = p.valid_days.map(|d| now + i64::from(d) * NS_PER_DAY);
+    }
+    Ok(imported)
+}
+
+/// At most this many refusals are listed in an answer (all are counted).
+const LISTED_PROBLEMS: usize = 100;
+
+async fn import(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(p): Query<ImportParams>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageIntel)?;
+    let scope = p.scope.unwrap_or_default().key(&app, &caller, true)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::bad_request(format!("body: not UTF-8 ({e})")))?;
+    let imported = read_import(&p, text)?;
+    let (intel, state, metrics) = (
+        app.intel.clone(),
+        app.state.clone(),
+        app.pipeline_metrics.clone(),
+    );
+    let skipped = imported.skipped;
+    let key = scope.clone();
+    let report = blocking(move || {
+        let report = intel.import(&key, imported.indicators);
+        metrics.intel_indicators.set(intel.len() as i64);
+        state.put_indicators(&key, &report.changed).map(|()| report)
+    })
+    .await??;
+    let problems: Vec<&String> = report
+        .invalid
+        .iter()
+        .chain(&skipped)
+        .take(LISTED_PROBLEMS)
+        .collect();
+    let body = json!({
+        "scope": if scope == SHARED { "shared" } else { &scope },
+        "added": report.added,
+        "merged": report.merged,
+        "refused": report.invalid.len() + skipped.len(),
+        "problems": problems,
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ValueParams {
+    /// The value (an address, domain, URL, hash or e-mail address).
+    value: String,
+    /// Its kind; guessed from the value when absent.
+    kind: Option<String>,
+    /// `expire` only: `tenant` (default) or `shared`.
+    scope: Option<Scope>,
+}
+
+fn kind_of(p: &ValueParams) -> Result<Kind, ApiError> {
+    match kind_param(p.kind.as_deref())? {
+        Some(k) => Ok(k),
+        None => watchfloor_intel::indicator::guess_kind(&p.value).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "value {:?}: not an address, domain, URL, hash or e-mail address (give kind=)",
+                p.value
+            ))
+        }),
+    }
+}
+
+/// Ends an indicator's validity now: it stays listed (with its history)
+/// and matches nothing.
+async fn expire(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(p): Query<ValueParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageIntel)?;
+    let scope = p.scope.unwrap_or_default().key(&app, &caller, true)?;
+    let kind = kind_of(&p)?;
+    let (intel, state) = (app.intel.clone(), app.state.clone());
+    let expired = blocking(move || {
+        let Some(ind) = intel.expire(&scope, kind, &p.value, now_ns()) else {
+            return Ok(None);
+        };
+        state
+            .put_indicators(&scope, std::slice::from_ref(&ind))
+            .map(|()| Some(ind))
+    })
+    .await??;
+    match expired {
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no such indicator in this scope",
+        )),
+    }
+}
+
+/// What the indicators say about a value: hit, warned (with the
+/// warninglist), expired, or miss.
+async fn explain(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(p): Query<ValueParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let kind = kind_of(&p)?;
+    let now = now_ns();
+    let ex = app.intel.explain(&caller.tenant, kind, &p.value, now);
+    let indicator = match (&ex.indicator, &ex.scope) {
+        (Some(ind), Some(scope)) => indicator_json(&app.intel, scope, ind, now),
+        _ => Value::Null,
+    };
+    Ok(Json(json!({
+        "kind": ex.kind,
+        "value": ex.value,
+        "outcome": ex.outcome,
+        "warninglist": ex.warninglist,
+        "indicator": indicator,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MatchParams {
+    /// At most this many (1 to 1000, 100 by default).
+    limit: Option<usize>,
+    /// The `next` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The tenant's intel alerts, newest first.
+async fn matches(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(p): Query<MatchParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let before_id = p
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("invalid cursor"))
+        })
+        .transpose()?;
+    let filter = AlertFilter {
+        tenant: caller.tenant.clone(),
+        kind: Some(AlertKind::Intel),
+        limit,
+        before_id,
+        ..AlertFilter::default()
+    };
+    let state = app.state.clone();
+    let alerts = blocking(move || state.list_alerts(&filter)).await??;
+    let next = (alerts.len() == limit).then(|| alerts.last().map(|a| a.id.to_string()));
+    Ok(Json(json!({ "matches": alerts, "next": next.flatten() })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::common::parse_one;
+    use super::*;
+
+    #[test]
+    fn unknown_words_in_parameters_are_refused_by_name() {
+        assert!(parse_one::<Scope>("scope", "everyone").is_err());
+        assert!(kind_param(Some("ipv9")).is_err());
+    }
+}
