@@ -541,6 +541,15 @@ mod tests {
             k(Domain::Security, "Suspicious mail", &["attack.t1566.001"]),
             "phishing"
         );
+        assert_eq!(
+            k(
+                Domain::Security,
+                "Threat intel match: domain login.example [phishing] from feed",
+                &[]
+            ),
+            "phishing",
+            "an intel match by its indicator's labels"
+        );
         assert_eq!(k(Domain::Security, "SSH Brute Force", &[]), "intrusion");
         assert_eq!(
             k(Domain::Security, "Anything", &["attack.T1486"]),

@@ -362,6 +362,7 @@ mod tests {
             include_str!("api/oncall.rs"),
             include_str!("api/checks.rs"),
             include_str!("api/shippers.rs"),
+            include_str!("api/intel.rs"),
         ];
         let mut out = Vec::new();
         for src in sources {
