@@ -124,20 +124,24 @@ impl Client {
         )
     }
 
-    /// GET a text resource (such as `/metrics`).
-    pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
+    /// GET a text resource (such as `/metrics`, or an export).
+    pub fn get_text(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<String> {
         let response = self
             .http
             .get(self.url(path))
             .bearer_auth(&self.token)
+            .query(query)
             .send()
             .with_context(|| format!("cannot reach {}", self.base))?;
         let status = response.status();
         let text = response.text()?;
         if !status.is_success() {
+            let error = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(String::from));
             return Err(HttpError {
                 status: status.as_u16(),
-                message: text,
+                message: error.unwrap_or(text),
                 retry_after: None,
             }
             .into());

@@ -78,6 +78,43 @@ pub enum IntelCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Write a blocklist of the indicators that match now (warninglisted
+    /// values left out): one value a line, a DNS RPZ zone, an nftables
+    /// script, or a STIX 2.1 bundle.
+    Export {
+        #[arg(long, value_enum, default_value = "text")]
+        format: ExportFormat,
+        /// Only these kinds, comma-separated (ip, domain, url, md5, sha1, sha256, email).
+        #[arg(long)]
+        kind: Option<String>,
+        /// The most restricted TLP written (amber by default).
+        #[arg(long)]
+        max_tlp: Option<String>,
+        /// rpz: the zone's origin.
+        #[arg(long)]
+        zone: Option<String>,
+        /// nftables: the table, "FAMILY NAME".
+        #[arg(long)]
+        table: Option<String>,
+        /// nftables: the sets' name prefix ({set}_v4, {set}_v6).
+        #[arg(long)]
+        set: Option<String>,
+        /// Write here (atomically: a temporary file renamed) instead of
+        /// standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// The retro-hunts imports started: new indicators looked for in the
+    /// stored events of the past days.
+    Hunts {
+        /// Print the server's JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Expire an indicator now: it stays listed and matches nothing.
     Expire {
         value: String,
@@ -119,6 +156,25 @@ impl ImportFormat {
             ImportFormat::Stix => "stix",
             ImportFormat::Text => "text",
             ImportFormat::Csv => "csv",
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Text,
+    Rpz,
+    Nftables,
+    Stix,
+}
+
+impl ExportFormat {
+    fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Text => "text",
+            ExportFormat::Rpz => "rpz",
+            ExportFormat::Nftables => "nftables",
+            ExportFormat::Stix => "stix",
         }
     }
 }
@@ -201,6 +257,42 @@ pub fn run(cmd: IntelCommand) -> anyhow::Result<u8> {
             print_explanation(&ex);
             Ok(u8::from(ex["outcome"] == "hit"))
         }
+        IntelCommand::Export {
+            format,
+            kind,
+            max_tlp,
+            zone,
+            table,
+            set,
+            output,
+            server,
+        } => {
+            let mut params = given([
+                ("kind", kind),
+                ("max_tlp", max_tlp),
+                ("zone", zone),
+                ("table", table),
+                ("set", set),
+            ]);
+            params.push(("format", format.as_str().to_string()));
+            let text = server
+                .connect()?
+                .get_text("/api/v1/intel/export", &params)?;
+            match output {
+                Some(path) => write_atomically(&path, text.as_bytes())?,
+                None => print!("{text}"),
+            }
+            Ok(0)
+        }
+        IntelCommand::Hunts { json, server } => {
+            let hunts = server.connect()?.get("/api/v1/intel/hunts", &[])?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&hunts)?);
+            } else {
+                print_hunts(&hunts);
+            }
+            Ok(0)
+        }
         IntelCommand::Expire {
             value,
             kind,
@@ -247,6 +339,41 @@ fn import_file(
         eprintln!("  {}", problem.as_str().unwrap_or_default());
     }
     Ok(report["refused"].as_u64().unwrap_or(0))
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over
+/// `path`: a firewall or resolver reloading the file never reads half.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).with_context(|| format!("{}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))
+}
+
+fn print_hunts(hunts: &Value) {
+    println!(
+        "{:>4} {:<8} {:<10} {:<24} {:>10} {:>10} {:>10} {:>7} {:>7}",
+        "ID", "STATE", "SCOPE", "SOURCE", "INDICATORS", "EVENTS", "PARSED", "MATCHES", "ALERTS"
+    );
+    for h in hunts["hunts"].as_array().into_iter().flatten() {
+        let r = &h["report"];
+        println!(
+            "{:>4} {:<8} {:<10} {:<24} {:>10} {:>10} {:>10} {:>7} {:>7}",
+            text(&h["id"]),
+            text(&h["state"]),
+            text(&h["scope"]),
+            text(&h["source"]),
+            text(&r["indicators"]),
+            text(&r["events"]),
+            text(&r["parsed"]),
+            text(&r["matches"]),
+            text(&r["alerts"]),
+        );
+        if let Some(error) = h["error"].as_str() {
+            println!("     error: {error}");
+        }
+    }
 }
 
 fn text(v: &Value) -> String {

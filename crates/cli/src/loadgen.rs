@@ -197,7 +197,7 @@ fn post_with_retry(client: &Client, body: Vec<u8>) -> anyhow::Result<()> {
 
 /// Metric values from `/metrics`, by exact series name.
 fn metrics(client: &Client) -> anyhow::Result<std::collections::HashMap<String, f64>> {
-    let text = client.get_text("/metrics")?;
+    let text = client.get_text("/metrics", &[])?;
     Ok(text
         .lines()
         .filter(|l| !l.starts_with('#'))

@@ -29,6 +29,10 @@ pub struct IntelConfig {
     /// Indicators scoring below this (0 to 100) match nothing.
     #[schemars(range(min = 0.0, max = 100.0))]
     pub threshold: f64,
+    /// Retro-hunt: indicators that arrive are looked for in the stored
+    /// events of this many past days (0: no retro-hunt).
+    #[schemars(range(max = 3_660))]
+    pub retro_days: u64,
 }
 
 impl Default for IntelConfig {
@@ -40,11 +44,17 @@ impl Default for IntelConfig {
             lifetime_days: (d.lifetime_ns / DAY_NS) as u64,
             decay_speed: d.speed,
             threshold: d.threshold,
+            retro_days: 30,
         }
     }
 }
 
 impl IntelConfig {
+    /// The retro-hunt window, in ns (0: none).
+    pub fn retro_window_ns(&self) -> i64 {
+        (self.retro_days.min(3_660) as i64) * DAY_NS
+    }
+
     pub fn decay(&self) -> DecayModel {
         DecayModel {
             lifetime_ns: (self.lifetime_days.min(36_600) as i64) * DAY_NS,

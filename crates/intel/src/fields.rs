@@ -91,6 +91,28 @@ pub fn for_each_value<'e>(event: &'e Event, mut f: impl FnMut(&'e str, Kind, &'e
     }
 }
 
+/// [`for_each_value`] over a stored event's fields (dotted names to JSON
+/// scalars or lists of them, as the event store keeps them).
+pub fn for_each_json_value<'e>(
+    fields: &'e serde_json::Map<String, serde_json::Value>,
+    mut f: impl FnMut(&'e str, Kind, &'e str),
+) {
+    for (name, value) in fields {
+        let Some(kind) = field_kind(name) else {
+            continue;
+        };
+        match value {
+            serde_json::Value::String(text) => emit(name, kind, text, &mut f),
+            serde_json::Value::Array(items) => {
+                for text in items.iter().filter_map(serde_json::Value::as_str) {
+                    emit(name, kind, text, &mut f);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn emit<'e>(
     field: &'e str,
     kind: FieldKind,

@@ -17,16 +17,18 @@
 //!   shared feeds) while `serve` runs, matched against each event;
 //! - [`config`]: the `[intel]` section.
 //!
-//! Feeds (TAXII, MISP), the TAXII server, exports, retro-hunts and the
-//! ATT&CK table build on this (issue 17).
+//! - [`export`]: blocklists out (text, DNS RPZ, nftables sets, STIX 2.1);
+//! - [`retro::RetroSet`]: new indicators looked for in stored events.
 
 pub mod config;
 pub mod decay;
 pub mod domains;
+pub mod export;
 pub mod fields;
 pub mod indicator;
 pub mod lists;
 pub mod live;
+pub mod retro;
 pub mod set;
 pub mod stix;
 pub mod trie;

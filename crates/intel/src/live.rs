@@ -14,7 +14,7 @@ use watchfloor_model::Event;
 
 use crate::decay::DecayModel;
 use crate::fields::for_each_value;
-use crate::indicator::{Indicator, Kind};
+use crate::indicator::{Indicator, Kind, Tlp};
 use crate::set::{Added, IntelSet, Outcome};
 use crate::warninglist::Warninglists;
 
@@ -42,6 +42,22 @@ pub struct ImportReport {
     /// The indicators as they are after the import (new and merged), to
     /// be stored.
     pub changed: Vec<Indicator>,
+    /// Of `changed`, the ones not held before (a retro-hunt looks for
+    /// them in the stored events).
+    pub fresh: Vec<Indicator>,
+}
+
+/// What an export holds, and what it left out.
+#[derive(Debug, Default)]
+pub struct Exportable {
+    pub indicators: Vec<Indicator>,
+    /// Live indicators a warninglist vouches for (blocking them would
+    /// block a public resolver, a CDN, a top site).
+    pub warned: usize,
+    /// Indicators past their validity or decayed.
+    pub expired: usize,
+    /// Indicators above the TLP ceiling.
+    pub withheld: usize,
 }
 
 /// An event's value that an indicator holds.
@@ -117,15 +133,21 @@ impl Intel {
             let set = scopes.entry(scope.to_string()).or_default();
             for ind in rest.by_ref().take(IMPORT_CHUNK) {
                 let (kind, value) = (ind.kind, collect.then(|| ind.value.clone()));
-                match set.add(ind) {
-                    Ok(Added::New) => report.added += 1,
-                    Ok(Added::Merged) => report.merged += 1,
+                let added = match set.add(ind) {
+                    Ok(added) => added,
                     Err(e) => {
                         report.invalid.push(e.to_string());
                         continue;
                     }
+                };
+                match added {
+                    Added::New => report.added += 1,
+                    Added::Merged => report.merged += 1,
                 }
                 if let Some(held) = value.and_then(|v| set.get(kind, &v)) {
+                    if added == Added::New {
+                        report.fresh.push(held.clone());
+                    }
                     report.changed.push(held.clone());
                 }
             }
@@ -179,6 +201,36 @@ impl Intel {
                 }
             }
         }
+    }
+
+    /// The indicators of `kinds` an export for `tenant` holds at `now_ns`:
+    /// live, at most `max_tlp`, not vouched for by a warninglist, each
+    /// value once (the tenant's own before the shared one).
+    pub fn exportable(
+        &self,
+        tenant: &str,
+        kinds: &[Kind],
+        max_tlp: Tlp,
+        now_ns: i64,
+    ) -> Exportable {
+        let mut out = Exportable::default();
+        let mut seen = foldhash::HashSet::default();
+        self.visit(tenant, |_, ind| {
+            if !kinds.contains(&ind.kind) || !seen.insert((ind.kind, ind.value.clone())) {
+                return true;
+            }
+            if ind.tlp > max_tlp {
+                out.withheld += 1;
+            } else if !self.decay.is_live(ind, now_ns) {
+                out.expired += 1;
+            } else if self.warninglists.check(ind.kind, &ind.value).is_some() {
+                out.warned += 1;
+            } else {
+                out.indicators.push(ind.clone());
+            }
+            true
+        });
+        out
     }
 
     /// What `tenant`'s indicators say about `value` (of `kind`, or of the

@@ -48,9 +48,20 @@ impl IndicatorKind {
     }
 }
 
-/// The Traffic Light Protocol label of an indicator (FIRST TLP 2.0).
+/// The Traffic Light Protocol label of an indicator (FIRST TLP 2.0),
+/// ordered from the least to the most restricted.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Tlp {

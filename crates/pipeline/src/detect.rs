@@ -198,7 +198,7 @@ impl<'a> Detector<'a> {
         let tally = intel.match_event(tenant, event, received_ns, &mut self.intel_matches);
         let time = event.core.timestamp.unwrap_or(received_ns);
         for m in self.intel_matches.drain(..) {
-            out.push(intel_alert(m, tenant, time, lsn, event));
+            out.push(intel_alert(m, tenant, time, lsn, event, false));
         }
         tally
     }
@@ -408,8 +408,17 @@ fn intel_level(score: f64) -> Severity {
 /// The alert of one indicator match: titled by the indicator (with its
 /// labels, so a `phishing` label files it as a phishing incident), its
 /// context in `intel.*` fields, keyed by indicator and event so a replay
-/// stores it once.
-fn intel_alert(m: Match, tenant: &str, time: i64, lsn: u64, event: &Event) -> Alert {
+/// stores it once, and a retro-hunt's match of an event the live matcher
+/// already alerted on is not stored again. `retro`: found by a retro-hunt
+/// (`intel.retro`, tag `retro`, said in the title).
+pub(crate) fn intel_alert(
+    m: Match,
+    tenant: &str,
+    time: i64,
+    lsn: u64,
+    event: &Event,
+    retro: bool,
+) -> Alert {
     use serde_json::json;
     let ind = &m.indicator;
     let labels = if ind.labels.is_empty() {
@@ -430,6 +439,7 @@ fn intel_alert(m: Match, tenant: &str, time: i64, lsn: u64, event: &Event) -> Al
         ("intel.sightings", json!(ind.sightings)),
         ("intel.field", json!(m.field)),
         ("intel.value", json!(m.value)),
+        ("intel.retro", json!(retro)),
     ] {
         fields.insert(name.into(), value);
     }
@@ -442,8 +452,11 @@ fn intel_alert(m: Match, tenant: &str, time: i64, lsn: u64, event: &Event) -> Al
     );
     alert.rule_id = Some(format!("intel:{}:{}", ind.kind, ind.value));
     alert.rule_title = format!(
-        "Threat intel match: {} {}{labels} from {}",
-        ind.kind, ind.value, ind.source
+        "Threat intel match{}: {} {}{labels} from {}",
+        if retro { " (retro-hunt)" } else { "" },
+        ind.kind,
+        ind.value,
+        ind.source
     );
     alert.kind = AlertKind::Intel;
     alert.level = intel_level(m.score);
@@ -453,6 +466,9 @@ fn intel_alert(m: Match, tenant: &str, time: i64, lsn: u64, event: &Event) -> Al
         .filter(|l| l.to_ascii_lowercase().starts_with("attack."))
         .cloned()
         .collect();
+    if retro {
+        alert.tags.push("retro".into());
+    }
     alert.fields = fields;
     alert
 }

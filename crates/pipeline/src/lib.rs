@@ -17,6 +17,7 @@ pub mod decode;
 pub mod detect;
 mod indexer;
 pub mod metrics;
+pub mod retro;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub enum PipelineError {
     Wal(#[from] WalError),
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    #[error("cannot start a thread: {0}")]
+    Thread(String),
 }
 
 fn get_lsn(state: &dyn StateStore, key: &str) -> Result<Option<u64>, PipelineError> {
@@ -326,47 +329,14 @@ impl Pipeline {
         if !alerts.is_empty() {
             let stored = self.state.insert_alerts(alerts)?;
             self.metrics.count_alerts(&stored, batch);
-            self.record_sightings(&stored)?;
+            if let Some(intel) = &self.intel {
+                record_sightings(intel, self.state.as_ref(), &stored)?;
+            }
         }
         self.metrics.events.inc_by(batch.len() as u64);
         self.metrics
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
-        Ok(())
-    }
-
-    /// One sighting per stored intel alert (a replayed alert is not
-    /// stored again, so it is not counted twice), kept in the state store:
-    /// one write per scope and batch, each indicator once.
-    fn record_sightings(&self, stored: &[Alert]) -> Result<(), PipelineError> {
-        let Some(intel) = &self.intel else {
-            return Ok(());
-        };
-        let mut changed: std::collections::BTreeMap<(&str, String), watchfloor_model::Indicator> =
-            Default::default();
-        for alert in stored.iter().filter(|a| a.kind == AlertKind::Intel) {
-            let field = |name: &str| alert.fields.get(name).and_then(|v| v.as_str());
-            let (Some(scope), Some(kind), Some(value)) = (
-                field("intel.scope"),
-                field("intel.kind").and_then(|k| k.parse().ok()),
-                field("intel.indicator"),
-            ) else {
-                continue;
-            };
-            if let Some(ind) = intel.sighted(scope, kind, value, alert.time_ns) {
-                changed.insert((scope, format!("{kind}:{value}")), ind);
-            }
-        }
-        let mut scopes: Vec<&str> = changed.keys().map(|(scope, _)| *scope).collect();
-        scopes.dedup();
-        for scope in scopes {
-            let of_scope: Vec<_> = changed
-                .iter()
-                .filter(|((s, _), _)| *s == scope)
-                .map(|(_, ind)| ind.clone())
-                .collect();
-            self.state.put_indicators(scope, &of_scope)?;
-        }
         Ok(())
     }
 
@@ -394,6 +364,42 @@ impl Pipeline {
         positions.truncate(&self.wal, &self.metrics);
         Ok(())
     }
+}
+
+/// One sighting per stored intel alert (a replayed alert is not stored
+/// again, so it is not counted twice), kept in the state store: one write
+/// per scope, each indicator once.
+pub(crate) fn record_sightings(
+    intel: &Intel,
+    state: &dyn StateStore,
+    stored: &[Alert],
+) -> Result<(), PipelineError> {
+    let mut changed: std::collections::BTreeMap<(&str, String), watchfloor_model::Indicator> =
+        Default::default();
+    for alert in stored.iter().filter(|a| a.kind == AlertKind::Intel) {
+        let field = |name: &str| alert.fields.get(name).and_then(|v| v.as_str());
+        let (Some(scope), Some(kind), Some(value)) = (
+            field("intel.scope"),
+            field("intel.kind").and_then(|k| k.parse().ok()),
+            field("intel.indicator"),
+        ) else {
+            continue;
+        };
+        if let Some(ind) = intel.sighted(scope, kind, value, alert.time_ns) {
+            changed.insert((scope, format!("{kind}:{value}")), ind);
+        }
+    }
+    let mut scopes: Vec<&str> = changed.keys().map(|(scope, _)| *scope).collect();
+    scopes.dedup();
+    for scope in scopes {
+        let of_scope: Vec<_> = changed
+            .iter()
+            .filter(|((s, _), _)| *s == scope)
+            .map(|(_, ind)| ind.clone())
+            .collect();
+        state.put_indicators(scope, &of_scope)?;
+    }
+    Ok(())
 }
 
 /// Drops event buckets past the retention limits and refreshes the store

@@ -441,6 +441,14 @@ impl EventStore for GatedStore {
     ) -> watchfloor_search::Result<watchfloor_search::Aggregation> {
         self.inner.aggregate(r)
     }
+    fn scan(
+        &self,
+        r: &watchfloor_search::ScanRequest,
+        line: watchfloor_search::LineFilter<'_>,
+        visit: &(dyn Fn(watchfloor_search::EventDoc) + Sync),
+    ) -> watchfloor_search::Result<watchfloor_search::ScanStats> {
+        self.inner.scan(r, line, visit)
+    }
     fn event_by_id(
         &self,
         tenant: &str,

@@ -33,8 +33,8 @@ use crate::prefilter::Prefilter;
 use crate::query::{self, Pattern, Query};
 use crate::terms::{as_number, kv_term, name_term, NAME_MARK};
 use crate::{
-    EventDoc, EventStore, EventStoreStats, Result, RetentionReport, SearchError, SearchPage,
-    SearchRequest,
+    EventDoc, EventStore, EventStoreStats, LineFilter, Result, RetentionReport, ScanRequest,
+    ScanStats, SearchError, SearchPage, SearchRequest,
 };
 use rayon::prelude::*;
 
@@ -510,15 +510,27 @@ impl TantivyEventStore {
         req: &SearchRequest,
         cursor: Option<(i64, u64)>,
     ) -> Box<dyn TQuery> {
+        self.filtered_in(user, Some(&req.tenant), req, cursor)
+    }
+
+    /// [`Self::filtered`] for one tenant, or every tenant with `None` (a
+    /// retro-hunt of the indicators all tenants share; never a search).
+    fn filtered_in(
+        &self,
+        user: Box<dyn TQuery>,
+        tenant: Option<&str>,
+        req: &SearchRequest,
+        cursor: Option<(i64, u64)>,
+    ) -> Box<dyn TQuery> {
         let f = self.f;
-        let tenant = Term::from_field_text(f.tenant, &req.tenant);
-        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = vec![
-            (Occur::Must, user),
-            (
+        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Must, user)];
+        if let Some(tenant) = tenant {
+            let term = Term::from_field_text(f.tenant, tenant);
+            clauses.push((
                 Occur::Must,
-                Box::new(TermQuery::new(tenant, IndexRecordOption::Basic)),
-            ),
-        ];
+                Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+            ));
+        }
         let mut time = |field: Field, lo: Bound<i64>, hi: Bound<i64>| {
             let term = |t: i64| Term::from_field_i64(field, t);
             clauses.push((
@@ -808,6 +820,58 @@ impl TantivyEventStore {
         Ok(true)
     }
 
+    /// Whether a bucket starting at `start` (seconds) can hold events of
+    /// `from_ns..to_ns`.
+    fn bucket_overlaps(&self, start: i64, from_ns: Option<i64>, to_ns: Option<i64>) -> bool {
+        let start_ns = start.saturating_mul(1_000_000_000);
+        from_ns.is_none_or(|from| start_ns + self.bucket_ns() > from)
+            && to_ns.is_none_or(|to| start_ns < to)
+    }
+
+    /// [`EventStore::scan`] of one bucket: its blocks of the tenant and
+    /// window on every core.
+    fn scan_bucket(
+        &self,
+        bucket: &Bucket,
+        req: &ScanRequest,
+        line: LineFilter<'_>,
+        visit: &(dyn Fn(EventDoc) + Sync),
+    ) -> Result<ScanStats> {
+        let window = SearchRequest {
+            from_ns: req.from_ns,
+            to_ns: req.to_ns,
+            ..SearchRequest::default()
+        };
+        let searcher = bucket.reader.searcher();
+        let query = self.filtered_in(Box::new(AllQuery), req.tenant.as_deref(), &window, None);
+        let blocks = searcher.search(&query, &BlockCollector)?;
+        let (events, visited) = (AtomicU64::new(0), AtomicU64::new(0));
+        blocks.par_iter().try_for_each(|&(_, addr)| {
+            let mut counts = ScanStats::default();
+            // Every entry is looked at: nothing breaks out.
+            let _ = self.each_entry(bucket, &searcher, addr, |entry| {
+                if in_window((entry.time_ns, entry.id), &window, None) {
+                    counts.events += 1;
+                    if line(entry.json) {
+                        counts.visited += 1;
+                        let ev = stored_event(bucket, entry.json)?;
+                        if req.tenant.as_ref().is_none_or(|t| *t == ev.tenant) {
+                            visit(ev);
+                        }
+                    }
+                }
+                Ok(ControlFlow::Continue(()))
+            })?;
+            events.fetch_add(counts.events, Ordering::Relaxed);
+            visited.fetch_add(counts.visited, Ordering::Relaxed);
+            Ok::<(), SearchError>(())
+        })?;
+        Ok(ScanStats {
+            events: events.into_inner(),
+            visited: visited.into_inner(),
+        })
+    }
+
     fn drop_bucket(&self, start: i64) -> Result<u64> {
         {
             let mut pool = self.writers.lock().unwrap_or_else(|p| p.into_inner());
@@ -934,6 +998,23 @@ impl EventStore for TantivyEventStore {
             }
         }
         Ok(acc.finish(complete))
+    }
+
+    fn scan(
+        &self,
+        req: &ScanRequest,
+        line: LineFilter<'_>,
+        visit: &(dyn Fn(EventDoc) + Sync),
+    ) -> Result<ScanStats> {
+        let mut total = ScanStats::default();
+        for bucket in self.buckets_snapshot() {
+            if self.bucket_overlaps(bucket.start, req.from_ns, req.to_ns) {
+                let stats = self.scan_bucket(&bucket, req, line, visit)?;
+                total.events += stats.events;
+                total.visited += stats.visited;
+            }
+        }
+        Ok(total)
     }
 
     fn event_by_id(

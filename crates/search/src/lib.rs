@@ -87,6 +87,29 @@ pub struct SearchPage {
     pub next: Option<String>,
 }
 
+/// Which events a [`EventStore::scan`] visits.
+#[derive(Debug, Clone, Default)]
+pub struct ScanRequest {
+    /// Only this tenant's events (`None`: every tenant's).
+    pub tenant: Option<String>,
+    /// Event time bounds, ns since the epoch.
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
+}
+
+/// What a scan read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ScanStats {
+    /// Events in the request's window.
+    pub events: u64,
+    /// Of them, those the line filter let through (parsed and visited).
+    pub visited: u64,
+}
+
+/// The line filter of a scan: sees an event's stored JSON text, answers
+/// whether the event is worth parsing.
+pub type LineFilter<'a> = &'a (dyn Fn(&str) -> bool + Sync);
+
 /// Size and shape of an event store, for metrics.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct EventStoreStats {
@@ -119,6 +142,16 @@ pub trait EventStore: Send + Sync {
     /// Counts the events matching a request: by time bucket, by the values
     /// of a field, distinct values; stops at `max_events`.
     fn aggregate(&self, request: &AggregateRequest) -> Result<Aggregation>;
+    /// Visits every stored event of a request, in no order and from
+    /// several threads: `line` sees each event's stored text first and
+    /// turns away those that cannot interest `visit` unparsed (retro-hunts
+    /// read every event of a window this way).
+    fn scan(
+        &self,
+        request: &ScanRequest,
+        line: LineFilter<'_>,
+        visit: &(dyn Fn(EventDoc) + Sync),
+    ) -> Result<ScanStats>;
     /// One event of a tenant by id, looked for among events whose time is
     /// in `from_ns..to_ns` (an alert knows roughly when its events were).
     fn event_by_id(

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::{AggregateRequest, EventDoc, EventStore, SearchError, SearchRequest};
+use crate::{AggregateRequest, EventDoc, EventStore, ScanRequest, SearchError, SearchRequest};
 
 const DAY_NS: i64 = 86_400 * 1_000_000_000;
 /// 2026-11-25T00:00:00Z.
@@ -422,6 +422,48 @@ pub fn aggregations<S: EventStore>(open: &dyn Fn(&Path) -> S) {
     assert!(matches!(err, SearchError::Query(_)), "{err}");
 }
 
+/// A scan visits every event of its tenant and window exactly once
+/// (every tenant's without one), and parses only what the line filter
+/// lets through.
+pub fn scans<S: EventStore>(open: &dyn Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let mut events = sample_events();
+    // a second day, so the window spans buckets
+    events.push(event(6, 86_400 + 5, "acme", json!({"message": "next day"})));
+    store.append(&events).expect("append");
+    store.commit(6).expect("commit");
+    let scan = |tenant: Option<&str>, from: Option<i64>, to: Option<i64>, word: &str| {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let req = ScanRequest {
+            tenant: tenant.map(String::from),
+            from_ns: from.map(|s| T0 + s * 1_000_000_000),
+            to_ns: to.map(|s| T0 + s * 1_000_000_000),
+        };
+        let stats = store
+            .scan(&req, &|line| line.contains(word), &|ev| {
+                seen.lock().unwrap().push(ev.id)
+            })
+            .expect("scan");
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort_unstable();
+        (seen, stats.events, stats.visited)
+    };
+    assert_eq!(
+        scan(Some("acme"), None, None, ""),
+        (vec![1, 2, 3, 5, 6], 5, 5)
+    );
+    assert_eq!(scan(None, None, None, ""), (vec![1, 2, 3, 4, 5, 6], 6, 6));
+    assert_eq!(scan(Some("other"), None, None, ""), (vec![4], 1, 1));
+    assert_eq!(
+        scan(Some("acme"), Some(20), Some(50), ""),
+        (vec![2, 3], 2, 2)
+    );
+    assert_eq!(scan(Some("acme"), Some(86_400), None, ""), (vec![6], 1, 1));
+    assert_eq!(scan(None, None, None, "Failed"), (vec![1, 4], 6, 2));
+    assert_eq!(scan(Some("nobody"), None, None, "").0, Vec::<u64>::new());
+}
+
 /// Every check of this suite as `#[test]` functions, for a backend opened by
 /// `$open: fn(&Path) -> impl EventStore`.
 #[macro_export]
@@ -445,6 +487,11 @@ macro_rules! event_store_test_suite {
         #[test]
         fn aggregations() {
             $crate::testsuite::aggregations(&$open);
+        }
+
+        #[test]
+        fn scans() {
+            $crate::testsuite::scans(&$open);
         }
 
         #[test]

@@ -386,6 +386,8 @@ pub async fn assemble(
         wal: parts.wal.clone(),
         rules: parts.rules.clone(),
         intel,
+        retro: Default::default(),
+        retro_window_ns: cfg.intel.retro_window_ns(),
         pipeline_metrics,
         registry,
         ingest: ingest.clone(),

@@ -99,7 +99,7 @@ fn operations() -> Vec<Op> {
         SubmitRequest,
     };
     use api_oncall::{AtParams, NotificationParams, SpanParams};
-    use api::intel::{ImportParams, ListParams as IntelListParams, MatchParams, ValueParams};
+    use api::intel::{ExportParams, ImportParams, ListParams as IntelListParams, MatchParams, ValueParams};
     use watchfloor_monitor::maintenance::MaintenanceWindow;
     use watchfloor_monitor::topology::Topology;
     use watchfloor_monitor::MonitorSpec;
@@ -199,6 +199,8 @@ fn operations() -> Vec<Op> {
         with_status(op("delete", "/api/v1/intel/indicators", "intel", "Expire an indicator now (kept with its history, matches nothing)", INTEL, None, Some(of::<ValueParams>), None), 204),
         op("get", "/api/v1/intel/match", "intel", "What the indicators say about a value: hit, warned (with the warninglist), expired or miss", READ, None, Some(of::<ValueParams>), None),
         op("get", "/api/v1/intel/matches", "intel", "Intel alerts of the tenant, newest first", READ, None, Some(of::<MatchParams>), None),
+        op("get", "/api/v1/intel/hunts", "intel", "Retro-hunts started by imports (new indicators looked for in the stored events of the last [intel] retro_days), newest first, with their state and figures", READ, None, None, None),
+        op("get", "/api/v1/intel/export", "intel", "A blocklist of the indicators that match now: text, DNS RPZ zone, nftables script or STIX 2.1 bundle (warninglisted values left out; counts in X-Watchfloor-* headers)", READ, None, Some(of::<ExportParams>), None),
         with_status(op("get", "/ack/{secret}", "on-call", "The page of an acknowledge link (the secret is the credential)", "the link's holder", None, None, None), 200),
         with_status(op("post", "/ack/{secret}", "on-call", "Acknowledge the incident as the link's recipient", "the link's holder", None, None, None), 200),
     ]
@@ -302,6 +304,18 @@ fn operation(g: &mut SchemaGenerator, op: &Op) -> Value {
             "application/json": {"schema": {"type": "object"}},
             "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
             "text/plain": {"schema": {"type": "string"}}}});
+    }
+    if op.path == "/api/v1/intel/export" {
+        o["responses"]["200"]["content"] = json!({
+            "text/plain": {"schema": {"type": "string"}},
+            "text/dns": {"schema": {"type": "string"}},
+            "application/stix+json;version=2.1": {"schema": {"type": "object"}}});
+    }
+    if op.path == "/api/v1/intel/indicators" && op.method == "post" {
+        o["requestBody"] = json!({"required": true, "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/plain": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}}}});
     }
     if op.path == "/api/v1/ingest" {
         o["requestBody"] = json!({"required": true, "content": {

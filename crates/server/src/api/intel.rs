@@ -1,6 +1,7 @@
 //! `/api/v1/intel/...`: threat indicators of the caller's tenant and the
 //! shared feeds: list, import (STIX 2.1 bundles, plain lists, CSV),
-//! expire, explain a value, and the matches (intel alerts).
+//! expire, explain a value, the matches (intel alerts), the retro-hunts
+//! imports start, and blocklist exports.
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -10,10 +11,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use watchfloor_intel::export::{Format as ExportFormat, Names};
 use watchfloor_intel::lists::{import_list, ListFormat};
 use watchfloor_intel::stix::{import_bundle, Imported};
 use watchfloor_intel::{Indicator, Intel, Kind, Tlp, SHARED};
 use watchfloor_model::{format_rfc3339, now_ns, AlertKind};
+use watchfloor_pipeline::retro::HuntStores;
 use watchfloor_state::AlertFilter;
 
 use super::common::{blocking, ApiError, Caller};
@@ -28,6 +31,8 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/api/v1/intel/match", get(explain))
         .route("/api/v1/intel/matches", get(matches))
+        .route("/api/v1/intel/hunts", get(hunts))
+        .route("/api/v1/intel/export", get(export))
 }
 
 /// Which indicators: the caller's tenant's own, or the shared feeds.
@@ -275,12 +280,13 @@ async fn import(
     );
     let skipped = imported.skipped;
     let key = scope.clone();
-    let report = blocking(move || {
+    let mut report = blocking(move || {
         let report = intel.import(&key, imported.indicators);
         metrics.intel_indicators.set(intel.len() as i64);
         state.put_indicators(&key, &report.changed).map(|()| report)
     })
     .await??;
+    let retro_hunt = start_retro_hunt(&app, &scope, &p, std::mem::take(&mut report.fresh));
     let problems: Vec<&String> = report
         .invalid
         .iter()
@@ -293,8 +299,156 @@ async fn import(
         "merged": report.merged,
         "refused": report.invalid.len() + skipped.len(),
         "problems": problems,
+        "retro_hunt": retro_hunt,
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Queues the retro-hunt of an import's new indicators over the window
+/// of `[intel] retro_days`; the hunt's id.
+fn start_retro_hunt(
+    app: &Shared,
+    scope: &str,
+    p: &ImportParams,
+    fresh: Vec<Indicator>,
+) -> Option<u64> {
+    if fresh.is_empty() || app.retro_window_ns <= 0 {
+        return None;
+    }
+    let now = now_ns();
+    let stores = HuntStores {
+        events: app.events.clone(),
+        state: app.state.clone(),
+        intel: app.intel.clone(),
+    };
+    let source = p.source.as_deref().unwrap_or("api");
+    let window = (now.saturating_sub(app.retro_window_ns), now);
+    Some(app.retro.start(stores, scope, source, fresh, window))
+}
+
+/// The retro-hunts of the tenant's imports, newest first (the shared
+/// feeds' too for the provider's users: those read every tenant's events).
+async fn hunts(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let mut scopes = vec![caller.tenant.as_str()];
+    if caller.home_tenant == app.provider_tenant {
+        scopes.push(SHARED);
+    }
+    let hunts: Vec<Value> = app
+        .retro
+        .list(&scopes)
+        .into_iter()
+        .map(|h| {
+            json!({
+                "id": h.id,
+                "scope": if h.scope == SHARED { "shared" } else { &h.scope },
+                "source": h.source,
+                "from": format_rfc3339(h.from_ns),
+                "to": format_rfc3339(h.to_ns),
+                "state": h.state,
+                "queued": format_rfc3339(h.queued_ns),
+                "finished": h.finished_ns.map(format_rfc3339),
+                "report": h.report,
+                "error": h.error,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "hunts": hunts })).into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportParams {
+    /// `text` (one value a line), `rpz` (a DNS response policy zone),
+    /// `nftables` (a script filling interval sets) or `stix` (a STIX 2.1
+    /// bundle).
+    format: String,
+    /// Only these kinds, comma-separated (every kind the format holds by
+    /// default: text and stix all, rpz domains and addresses, nftables
+    /// addresses).
+    kind: Option<String>,
+    /// The most restricted TLP exported: clear, green, amber (default),
+    /// amber-strict or red.
+    max_tlp: Option<String>,
+    /// rpz: the zone's origin (`rpz.watchfloor` by default).
+    zone: Option<String>,
+    /// nftables: the table, `FAMILY NAME` (`inet watchfloor` by default).
+    table: Option<String>,
+    /// nftables: the sets' name prefix, `{set}_v4` and `{set}_v6`
+    /// (`intel` by default).
+    set: Option<String>,
+}
+
+/// A blocklist of the indicators the tenant sees that match now, in a form
+/// firewalls, DNS resolvers, proxies or other platforms read; values a
+/// warninglist vouches for are left out. The counts of what was left out
+/// are in `X-Watchfloor-*` headers.
+async fn export(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(p): Query<ExportParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let format: ExportFormat = p.format.parse().map_err(ApiError::bad_request)?;
+    let kinds: Vec<Kind> = match p.kind.as_deref() {
+        Some(list) => list
+            .split(',')
+            .map(|k| k.trim().parse::<Kind>().map_err(ApiError::bad_request))
+            .collect::<Result<_, _>>()?,
+        None => Kind::ALL.to_vec(),
+    };
+    if let Some(k) = kinds.iter().find(|k| !format.holds(**k)) {
+        return Err(ApiError::bad_request(format!(
+            "kind {k}: a {} export cannot hold it",
+            p.format
+        )));
+    }
+    let max_tlp = match p.max_tlp.as_deref() {
+        Some(t) => t.parse::<Tlp>().map_err(ApiError::bad_request)?,
+        None => Tlp::Amber,
+    };
+    let defaults = Names::default();
+    let names = Names {
+        zone: p.zone.unwrap_or(defaults.zone),
+        nft_table: p.table.unwrap_or(defaults.nft_table),
+        nft_set: p.set.unwrap_or(defaults.nft_set),
+    };
+    names.check().map_err(ApiError::bad_request)?;
+    let (intel, tenant) = (app.intel.clone(), caller.tenant.clone());
+    let (out, body) = blocking(move || {
+        let now = now_ns();
+        let out = intel.exportable(&tenant, &kinds, max_tlp, now);
+        let body = watchfloor_intel::export::write(format, &out.indicators, &names, now);
+        (out, body)
+    })
+    .await?;
+    let header = |n: usize| n.to_string();
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                format.content_type().to_string(),
+            ),
+            (
+                axum::http::HeaderName::from_static("x-watchfloor-indicators"),
+                header(out.indicators.len()),
+            ),
+            (
+                axum::http::HeaderName::from_static("x-watchfloor-warned"),
+                header(out.warned),
+            ),
+            (
+                axum::http::HeaderName::from_static("x-watchfloor-expired"),
+                header(out.expired),
+            ),
+            (
+                axum::http::HeaderName::from_static("x-watchfloor-withheld"),
+                header(out.withheld),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

@@ -48,6 +48,10 @@ pub struct AppState {
     pub rules: Arc<Rules>,
     /// The indicators, shared with the pipeline's live matching.
     pub intel: Arc<watchfloor_intel::Intel>,
+    /// Retro-hunts of imported indicators over the stored events.
+    pub retro: Arc<watchfloor_pipeline::retro::RetroHunts>,
+    /// How far back a retro-hunt looks (0: none).
+    pub retro_window_ns: i64,
     pub pipeline_metrics: Arc<watchfloor_pipeline::PipelineMetrics>,
     pub registry: Registry,
     pub ingest: Arc<IngestMetrics>,
