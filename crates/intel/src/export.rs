@@ -260,18 +260,22 @@ fn element(net: IpNet) -> String {
     }
 }
 
-/// The namespace of the STIX ids Watchfloor derives (UUIDv5, as STIX 2.1
-/// recommends for deterministic ids): the same indicator keeps its id
-/// across exports, so consumers update instead of duplicating.
+/// The namespace the ids of Watchfloor's STIX objects are derived in.
 const ID_NAMESPACE: uuid::Uuid = uuid::uuid!("6f2d5c44-0f55-4c7e-9d0c-5a1f1b0e7a11");
+
+/// A STIX id derived from `name`: the same indicator keeps its id across
+/// exports, so consumers update it instead of adding a duplicate. STIX 2.1
+/// wants UUIDv4 ids for domain objects (v5 is for observables), so the
+/// name's v5 hash is written with version 4's bits.
+fn derived_id(object_type: &str, name: &str) -> String {
+    let hash = uuid::Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).into_bytes();
+    let id = uuid::Builder::from_random_bytes(hash).into_uuid();
+    format!("{object_type}--{id}")
+}
 
 /// The STIX id of an indicator.
 pub fn stix_id(ind: &Indicator) -> String {
-    let name = format!("{}:{}", ind.kind, ind.value);
-    format!(
-        "indicator--{}",
-        uuid::Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
-    )
+    derived_id("indicator", &format!("{}:{}", ind.kind, ind.value))
 }
 
 /// The identity object Watchfloor's exports are created by.
@@ -279,7 +283,7 @@ pub fn stix_identity() -> Value {
     json!({
         "type": "identity",
         "spec_version": "2.1",
-        "id": format!("identity--{}", uuid::Uuid::new_v5(&ID_NAMESPACE, b"watchfloor")),
+        "id": derived_id("identity", "watchfloor"),
         "created": "2026-01-01T00:00:00.000Z",
         "modified": "2026-01-01T00:00:00.000Z",
         "name": "Watchfloor",
@@ -296,7 +300,7 @@ pub fn stix_bundle(indicators: &[Indicator], now_ns: i64) -> Value {
     let bundle_name = format!("bundle:{}:{}", indicators.len(), now_ns);
     json!({
         "type": "bundle",
-        "id": format!("bundle--{}", uuid::Uuid::new_v5(&ID_NAMESPACE, bundle_name.as_bytes())),
+        "id": derived_id("bundle", &bundle_name),
         "objects": objects,
     })
 }
@@ -463,6 +467,8 @@ mod tests {
         assert_eq!(back.indicators[0].confidence, 80);
         assert_eq!(stix_id(&indicators[0]), stix_id(&indicators[0].clone()));
         assert_ne!(stix_id(&indicators[0]), stix_id(&indicators[1]));
+        let id = uuid::Uuid::parse_str(stix_id(&indicators[0]).trim_start_matches("indicator--"));
+        assert_eq!(id.unwrap().get_version_num(), 4, "STIX wants v4 ids");
     }
 
     #[test]

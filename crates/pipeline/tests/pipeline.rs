@@ -11,6 +11,7 @@ use watchfloor_intel::{
     DecayModel, Indicator, Intel, Kind as IndicatorKind, Tlp, Warninglists, SHARED,
 };
 use watchfloor_model::{now_ns, AlertKind};
+use watchfloor_pipeline::retro::retro_hunt;
 use watchfloor_pipeline::{
     load_checkpoint, Pipeline, PipelineMetrics, PipelineOptions, RuleSources, Rules,
 };
@@ -384,6 +385,117 @@ fn indicators_raise_alerts_and_sightings_once_across_a_replay() {
     assert_eq!(intel_alerts(&run, 3).len(), 3);
     run.stop();
     assert_eq!(sightings(dir.path(), "203.0.113.0/24"), 2);
+}
+
+#[test]
+fn a_retro_hunt_finds_events_stored_before_their_indicator_arrived() {
+    let dir = tempfile::tempdir().unwrap();
+    let intel = intel_of(dir.path());
+    let run = start_with(dir.path(), |s| s, Some(intel.clone()));
+    let other = |line: &str| RawRecord {
+        tenant: "other".into(),
+        ..syslog(line)
+    };
+    run.append(&[
+        "<38>Nov 25 10:00:01 srv1 sshd[42]: Failed password for root from 198.51.100.23 port 50000 ssh2".into(),
+        "<30>Nov 25 10:00:03 gw dnsmasq[7]: query[A] cdn.late.example from 10.0.0.23".into(),
+        "<30>Nov 25 10:00:04 gw dnsmasq[7]: query[A] good.example from 8.8.8.8".into(),
+    ]);
+    run.append_records(vec![other(
+        "<30>Nov 25 10:00:05 gw dnsmasq[7]: query[A] www.late.example from 10.9.0.1",
+    )]);
+    assert_eq!(run.wait_for_events("", 3).len(), 3);
+    run.wait_for_detection(4);
+    assert!(run
+        .stored_alerts()
+        .iter()
+        .all(|a| a.kind != AlertKind::Intel));
+
+    let fresh = |kind, value: &str| Indicator {
+        kind,
+        value: value.into(),
+        source: "late feed".into(),
+        confidence: 80,
+        tlp: Tlp::Amber,
+        labels: vec!["phishing".into()],
+        first_seen_ns: now_ns(),
+        last_seen_ns: now_ns(),
+        valid_until_ns: None,
+        sightings: 0,
+    };
+    let hunt = |scope: &str, indicators: Vec<Indicator>| {
+        intel.import(scope, indicators.clone());
+        let window = (now_ns() - 30 * 86_400 * 1_000_000_000, now_ns());
+        retro_hunt(
+            run.events.as_ref(),
+            run.state.as_ref(),
+            &intel,
+            scope,
+            indicators,
+            window,
+        )
+        .unwrap()
+    };
+    // The tenant's own indicators: its events only (the other tenant's
+    // www.late.example stays out); 8.8.8.8 is warninglisted.
+    let own = vec![
+        fresh(IndicatorKind::Domain, "late.example"),
+        fresh(IndicatorKind::Ip, "198.51.100.0/24"),
+        fresh(IndicatorKind::Ip, "8.8.8.8"),
+    ];
+    let report = hunt("default", own.clone());
+    assert_eq!((report.indicators, report.events), (3, 3));
+    assert_eq!(
+        (report.matches, report.alerts),
+        (2, 2),
+        "networks make every event parsed: {report:?}"
+    );
+    let retro: Vec<_> = run
+        .stored_alerts()
+        .into_iter()
+        .filter(|a| a.kind == AlertKind::Intel)
+        .collect();
+    assert_eq!(retro.len(), 2);
+    for alert in &retro {
+        assert_eq!(alert.fields["intel.retro"], true);
+        assert!(alert.tags.contains(&"retro".to_string()));
+        assert!(alert
+            .rule_title
+            .starts_with("Threat intel match (retro-hunt): "));
+        assert!(alert.time_ns < now_ns() - 1_000_000, "the event's time");
+    }
+    let ssh = retro
+        .iter()
+        .find(|a| a.fields["intel.value"] == "198.51.100.23");
+    assert_eq!(ssh.and_then(|a| a.user.as_deref()), Some("root"));
+
+    // The same hunt again stores nothing new and counts no sighting twice.
+    let again = hunt("default", own);
+    assert_eq!((again.matches, again.alerts), (2, 0));
+    // The shared scope reads every tenant's events; the alert goes to the
+    // event's tenant.
+    let shared = hunt(
+        SHARED,
+        vec![fresh(IndicatorKind::Domain, "www.late.example")],
+    );
+    assert_eq!(
+        (shared.events, shared.parsed, shared.matches, shared.alerts),
+        (4, 1, 1, 1),
+        "only the event holding the name is parsed: {shared:?}"
+    );
+    let others = run
+        .state
+        .list_alerts(&AlertFilter {
+            tenant: "other".into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(others.len(), 1);
+    assert_eq!(others[0].fields["intel.scope"], "*");
+    run.stop();
+    assert_eq!(sightings(dir.path(), "late.example"), 1);
+    assert_eq!(sightings(dir.path(), "198.51.100.0/24"), 1);
 }
 
 #[test]

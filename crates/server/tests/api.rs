@@ -516,3 +516,172 @@ async fn shared_indicators_are_the_providers_to_change_and_everyones_to_match() 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error(&body).contains("ipv9"), "{body}");
 }
+
+impl Server {
+    /// A GET whose answer is text: status, headers, body.
+    async fn get_raw(&self, path: &str, token: &str) -> (StatusCode, header::HeaderMap, String) {
+        let request = Request::builder()
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn exports_hold_what_matches_now_within_the_tlp_ceiling_per_tenant() {
+    let s = server().await;
+    let analyst = s.token("soc_analyst", "acme");
+    let other = s.token("soc_analyst", "globex");
+    let green = "/api/v1/intel/indicators?source=feed&tlp=green";
+    let list = "45.137.21.0/24\n45.137.21.9\n2001:db8::/32\nevil.example\nhttp://phish.example/a\n";
+    let (status, body) = s.send_text(Method::POST, green, &analyst, list).await;
+    assert_eq!(
+        (status, body["added"].as_u64()),
+        (StatusCode::CREATED, Some(5)),
+        "{body}"
+    );
+    let red = "/api/v1/intel/indicators?source=closed&tlp=red";
+    s.send_text(Method::POST, red, &analyst, "10.66.0.1\n")
+        .await;
+    s.call(
+        Method::DELETE,
+        "/api/v1/intel/indicators?value=45.137.21.9",
+        Some(&analyst),
+        None,
+    )
+    .await;
+
+    let (status, headers, text) = s
+        .get_raw("/api/v1/intel/export?format=text&kind=ip", &analyst)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(text, "45.137.21.0/24\n2001:db8::/32\n");
+    let count = |name: &str| headers[name].to_str().unwrap().to_string();
+    assert_eq!(
+        (
+            count("x-watchfloor-expired"),
+            count("x-watchfloor-withheld")
+        ),
+        ("1".into(), "1".into()),
+        "the expired address and the red one are left out"
+    );
+    let (_, _, text) = s
+        .get_raw(
+            "/api/v1/intel/export?format=text&kind=ip&max_tlp=red",
+            &analyst,
+        )
+        .await;
+    assert!(text.contains("10.66.0.1\n"), "{text}");
+
+    let (_, headers, nft) = s
+        .get_raw(
+            "/api/v1/intel/export?format=nftables&table=ip%20edge&set=bad",
+            &analyst,
+        )
+        .await;
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+        "{nft}"
+    );
+    assert!(
+        nft.contains("add element ip edge bad_v4 { 45.137.21.0/24 }"),
+        "{nft}"
+    );
+    let (_, headers, zone) = s.get_raw("/api/v1/intel/export?format=rpz", &analyst).await;
+    assert_eq!(headers[header::CONTENT_TYPE], "text/dns");
+    assert!(zone.contains("*.evil.example CNAME ."), "{zone}");
+    assert!(zone.contains("24.0.21.137.45.rpz-ip CNAME ."), "{zone}");
+    let (_, headers, stix) = s
+        .get_raw("/api/v1/intel/export?format=stix", &analyst)
+        .await;
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .contains("stix"));
+    let bundle: Value = serde_json::from_str(&stix).unwrap();
+    let patterns: Vec<&str> = bundle["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["pattern"].as_str())
+        .collect();
+    assert_eq!(patterns.len(), 4, "{patterns:?}");
+    assert!(patterns.contains(&"[url:value = 'http://phish.example/a']"));
+
+    for (query, message) in [
+        ("format=pdf", "rpz"),
+        ("format=nftables&kind=domain", "cannot hold"),
+        (
+            "format=nftables&table=inet%20x%3B%20flush%20ruleset",
+            "nftables table",
+        ),
+        ("format=text&max_tlp=purple", "purple"),
+    ] {
+        let (status, body) = s
+            .get(&format!("/api/v1/intel/export?{query}"), &analyst)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(error(&body).contains(message), "{query}: {body}");
+    }
+    let (_, _, theirs) = s.get_raw("/api/v1/intel/export?format=text", &other).await;
+    assert_eq!(theirs, "", "acme's indicators are not globex's to export");
+}
+
+#[tokio::test]
+async fn imports_start_retro_hunts_each_tenant_sees_its_own() {
+    let s = server().await;
+    let analyst = s.token("soc_analyst", "acme");
+    let other = s.token("soc_analyst", "globex");
+    let path = "/api/v1/intel/indicators?source=late-feed";
+    let (_, body) = s
+        .send_text(Method::POST, path, &analyst, "late.example\n")
+        .await;
+    let id = body["retro_hunt"]
+        .as_u64()
+        .expect("a hunt for the new indicator");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let hunt = loop {
+        let (status, page) = s.get("/api/v1/intel/hunts", &analyst).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let hunt = page["hunts"][0].clone();
+        if hunt["state"] == "done" || std::time::Instant::now() > deadline {
+            break hunt;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(hunt["id"].as_u64(), Some(id));
+    assert_eq!(
+        (hunt["state"].as_str(), hunt["source"].as_str()),
+        (Some("done"), Some("late-feed"))
+    );
+    assert_eq!(hunt["report"]["indicators"], 1);
+    let (_, again) = s
+        .send_text(Method::POST, path, &analyst, "late.example\n")
+        .await;
+    assert_eq!(
+        again["retro_hunt"],
+        Value::Null,
+        "nothing new, nothing to hunt"
+    );
+    let (_, theirs) = s.get("/api/v1/intel/hunts", &other).await;
+    assert_eq!(theirs["hunts"], json!([]));
+}

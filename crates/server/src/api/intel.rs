@@ -395,7 +395,7 @@ async fn export(
             .split(',')
             .map(|k| k.trim().parse::<Kind>().map_err(ApiError::bad_request))
             .collect::<Result<_, _>>()?,
-        None => Kind::ALL.to_vec(),
+        None => Kind::ALL.into_iter().filter(|k| format.holds(*k)).collect(),
     };
     if let Some(k) = kinds.iter().find(|k| !format.holds(**k)) {
         return Err(ApiError::bad_request(format!(
