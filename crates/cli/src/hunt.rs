@@ -5,14 +5,20 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use watchfloor_formats::parsers::Parsers;
 use watchfloor_formats::Format;
-use watchfloor_hunt::{collect_inputs, display_paths, hunt, HuntOptions, HuntReport, Progress};
+use watchfloor_hunt::{
+    collect_inputs, display_paths, hunt, HuntOptions, HuntReport, Progress, INTEL_SCOPE,
+};
+use watchfloor_intel::lists::read_indicator_file;
+use watchfloor_intel::{DecayModel, Intel, Warninglists};
 use watchfloor_sigma::{Finding, RuleSet, RuleSetBuilder, Severity};
 
 use crate::output::{writer, FindingWriter, OutputFormat};
@@ -24,8 +30,17 @@ pub struct HuntArgs {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Rule file or directory (repeatable).
-    #[arg(long, short, required = true, value_name = "DIR")]
+    #[arg(long, short, required_unless_present = "intel", value_name = "DIR")]
     rules: Vec<PathBuf>,
+    /// Indicator file (repeatable): a STIX 2.1 bundle, or one value a line
+    /// (addresses, networks, domains, URLs, hashes, e-mail addresses).
+    /// Every event is matched against them too; they match as given (no
+    /// decay drops them; older ones rate lower).
+    #[arg(long, value_name = "FILE")]
+    intel: Vec<PathBuf>,
+    /// A directory of MISP warninglists: values on them never match.
+    #[arg(long, value_name = "DIR", requires = "intel")]
+    warninglists: Option<PathBuf>,
     /// Report only detections at or above this level.
     #[arg(long, value_parser = severity_arg(), default_value = "informational")]
     min_level: Severity,
@@ -68,6 +83,8 @@ pub struct Summary {
     detections: u64,
     detections_by_level: BTreeMap<&'static str, u64>,
     correlations_fired: u64,
+    intel_matches: u64,
+    indicators_loaded: usize,
     rules_loaded: usize,
     correlations_loaded: usize,
     rules_rejected: usize,
@@ -122,6 +139,8 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
             None => None,
         };
     let rules = load_rules(&args)?;
+    let intel = load_intel(&args)?;
+    let indicators_loaded = intel.as_ref().map_or(0, |i| i.len());
     let inputs = collect_inputs(&args.paths)?;
     if inputs.is_empty() {
         bail!("no log files found under {}", display_paths(&args.paths));
@@ -144,6 +163,8 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
     };
     let mut tally = Tally::new(writer(args.format, out));
     let options = HuntOptions {
+        parsers: Some(Arc::new(Parsers::shipped())),
+        intel,
         min_level: args.min_level,
         threads,
         format,
@@ -154,7 +175,8 @@ pub fn run(args: HuntArgs) -> anyhow::Result<u8> {
     terminal.bar.finish_and_clear();
     tally.sink.finish()?;
 
-    let summary = summarize(&rules, &report, &tally, started);
+    let mut summary = summarize(&rules, &report, &tally, started);
+    summary.indicators_loaded = indicators_loaded;
     if let Some(p) = &args.summary_json {
         std::fs::write(p, serde_json::to_vec_pretty(&summary)?)
             .with_context(|| format!("{}: cannot write", p.display()))?;
@@ -203,6 +225,8 @@ fn summarize(rules: &RuleSet, h: &HuntReport, tally: &Tally, started: Instant) -
         detections: h.detections,
         detections_by_level: tally.by_level.clone(),
         correlations_fired: h.correlations_fired,
+        intel_matches: h.intel_matches,
+        indicators_loaded: 0,
         rules_loaded: r.rules_loaded,
         correlations_loaded: r.correlations_loaded,
         rules_rejected: r.rejected.len(),
@@ -212,8 +236,46 @@ fn summarize(rules: &RuleSet, h: &HuntReport, tally: &Tally, started: Instant) -
     }
 }
 
+/// The indicators of `--intel` (with `--warninglists`), if any.
+fn load_intel(args: &HuntArgs) -> anyhow::Result<Option<Arc<Intel>>> {
+    if args.intel.is_empty() {
+        return Ok(None);
+    }
+    let warninglists = match &args.warninglists {
+        Some(dir) => Warninglists::load(dir).map_err(anyhow::Error::msg)?,
+        None => Warninglists::default(),
+    };
+    // Offline, indicators match as the files give them: none decays away.
+    let decay = DecayModel {
+        threshold: 0.0,
+        ..DecayModel::default()
+    };
+    let intel = Intel::new(decay, warninglists);
+    let now = watchfloor_model::now_ns();
+    for path in &args.intel {
+        let read = read_indicator_file(path, now).map_err(anyhow::Error::msg)?;
+        for problem in &read.skipped {
+            eprintln!("{}: skipped {problem}", path.display());
+        }
+        let report = intel.import(INTEL_SCOPE, read.indicators);
+        for problem in &report.invalid {
+            eprintln!("{}: {problem}", path.display());
+        }
+    }
+    anyhow::ensure!(
+        !intel.is_empty(),
+        "no usable indicator in {}",
+        display_paths(&args.intel)
+    );
+    eprintln!("{} indicators loaded", intel.len());
+    Ok(Some(Arc::new(intel)))
+}
+
 fn load_rules(args: &HuntArgs) -> anyhow::Result<RuleSet> {
     let mut b = RuleSetBuilder::new(args.rule_options.load()?);
+    if args.rules.is_empty() {
+        return Ok(b.build());
+    }
     for p in &args.rules {
         anyhow::ensure!(
             p.exists(),

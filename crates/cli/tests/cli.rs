@@ -560,3 +560,96 @@ fn truncated_and_corrupt_evtx_keep_what_can_be_read() {
     assert!(s["events"].as_u64().unwrap() >= 1, "{s}");
     assert!(run.stderr.contains("corrupt.evtx"), "{}", run.stderr);
 }
+
+#[test]
+fn hunt_matches_indicator_files_offline_with_the_parsers_of_serve() {
+    let f = Fixture::new();
+    f.write(
+        "logs/auth.log",
+        b"<38>Nov 25 10:00:01 srv1 sshd[42]: Failed password for root from 45.137.21.9 port 50000 ssh2\n\
+          <30>Nov 25 10:00:03 gw dnsmasq[7]: query[A] cdn.evil.example from 10.0.0.23\n\
+          <30>Nov 25 10:00:04 gw dnsmasq[7]: query[A] good.example from 8.8.8.8\n",
+    );
+    // A Sysmon process with its hash list, matched by the SHA-256.
+    let sha256 = "A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5F60718293A4B5C6D7E8F90";
+    let sysmon = format!(
+        r##"{{"Event":{{"System":{{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Computer":"ws3","TimeCreated":{{"#attributes":{{"SystemTime":"2024-05-01T10:06:00Z"}}}}}},"EventData":{{"Image":"C:\\tmp\\x.exe","CommandLine":"x.exe","Hashes":"MD5=00,SHA256={sha256}"}}}}}}"##
+    );
+    f.write("logs/sysmon.ndjson", &ndjson(&[&sysmon, EVENT_BENIGN]));
+    f.write(
+        "iocs.txt",
+        format!(
+            "45.137.21.0/24\nevil.example\n8.8.8.8\n{}\n",
+            sha256.to_lowercase()
+        )
+        .as_bytes(),
+    );
+    let warninglists = f.path("warninglists/lists/resolvers");
+    std::fs::create_dir_all(&warninglists).unwrap();
+    std::fs::write(
+        warninglists.join("list.json"),
+        r#"{"name": "List of known IPv4 public DNS resolvers", "type": "cidr", "list": ["8.8.8.8/32"]}"#,
+    )
+    .unwrap();
+    let (logs, iocs, lists) = (f.arg("logs"), f.arg("iocs.txt"), f.arg("warninglists"));
+    let run = watchfloor(&[
+        "hunt",
+        &logs,
+        "--intel",
+        &iocs,
+        "--warninglists",
+        &lists,
+        "--format",
+        "jsonl",
+        "--no-progress",
+    ]);
+    assert_eq!(
+        run.code, 0,
+        "no rules are needed with --intel: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("4 indicators loaded"), "{}", run.stderr);
+    let mut found: Vec<(String, String, String)> = jsonl_findings(&run.stdout)
+        .iter()
+        .map(|x| {
+            assert_eq!(x["rule"]["kind"], "intel");
+            let field = |k: &str| x["fields"][k].as_str().unwrap_or_default().to_string();
+            (
+                field("intel.indicator"),
+                field("intel.field"),
+                field("intel.value"),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (
+                "45.137.21.0/24".into(),
+                "source.ip".into(),
+                "45.137.21.9".into()
+            ),
+            (sha256.to_lowercase(), "Hashes".into(), sha256.into()),
+            (
+                "evil.example".into(),
+                "dns.question.name".into(),
+                "cdn.evil.example".into()
+            ),
+        ],
+        "8.8.8.8 is warninglisted"
+    );
+    let rules_too = f.hunt(&["--intel", &iocs, "--format", "jsonl"]);
+    let kinds: Vec<Value> = jsonl_findings(&rules_too.stdout)
+        .iter()
+        .map(|x| x["rule"]["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![Value::from("intel"); 4],
+        "rules and indicators together; without the warninglist 8.8.8.8 matches"
+    );
+    let bad = watchfloor(&["hunt", &logs, "--intel", &f.arg("missing.txt")]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("missing.txt"), "{}", bad.stderr);
+}

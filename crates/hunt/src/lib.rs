@@ -18,11 +18,19 @@ use std::sync::Mutex;
 
 use crossbeam_channel::bounded;
 use rayon::prelude::*;
+use watchfloor_formats::parsers::Parsers;
 use watchfloor_formats::{read_path, ReadOptions, Record};
-use watchfloor_model::Severity;
-use watchfloor_sigma::{CorrelationEngine, Finding, Hit, Limits, RuleSet, Scratch, Source};
+use watchfloor_intel::live::{Match, Reader};
+use watchfloor_intel::Intel;
+use watchfloor_model::{format_rfc3339, AlertKind, Event, Severity};
+use watchfloor_sigma::{
+    CorrelationEngine, Finding, Hit, Limits, RuleRef, RuleSet, Scratch, Source, SourceInfo,
+};
 
 pub use inputs::{collect_inputs, Input, LOG_EXTENSIONS};
+
+/// The scope a hunt's indicators are imported into and matched in.
+pub const INTEL_SCOPE: &str = "hunt";
 
 /// Why a hunt stopped.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +47,13 @@ pub enum HuntError {
 /// How to hunt.
 #[derive(Debug, Clone)]
 pub struct HuntOptions {
+    /// Parsers of common sources to ECS fields, run on every record that is
+    /// not a Windows event, as `serve` does (so rules and indicators see
+    /// `source.ip`, `user.name`, ... in syslog files too).
+    pub parsers: Option<std::sync::Arc<Parsers>>,
+    /// Indicators every event is matched against besides the rules (the
+    /// scope [`INTEL_SCOPE`]); intel matches are findings of kind intel.
+    pub intel: Option<std::sync::Arc<Intel>>,
     /// Report only detections at or above this level.
     pub min_level: Severity,
     /// Worker threads.
@@ -66,6 +81,8 @@ pub struct HuntReport {
     pub parse_errors: u64,
     pub detections: u64,
     pub correlations_fired: u64,
+    /// Of the detections, indicator matches.
+    pub intel_matches: u64,
 }
 
 /// Shared counters of a run.
@@ -76,6 +93,7 @@ struct Counters {
     events: AtomicU64,
     bytes: AtomicU64,
     errors: AtomicU64,
+    intel_matches: AtomicU64,
 }
 
 /// Findings per batch sent to the sink: one channel operation (and at most
@@ -123,6 +141,9 @@ pub fn hunt(
                 rules,
                 read_options: &read_options,
                 min_level: options.min_level,
+                intel: options.intel.as_deref(),
+                parsers: options.parsers.as_deref(),
+                now_ns: watchfloor_model::now_ns(),
                 counters: &counters,
                 hits: &hits,
                 progress,
@@ -150,6 +171,7 @@ pub fn hunt(
         parse_errors: counters.errors.into_inner(),
         detections: detections + correlations.len() as u64,
         correlations_fired: fired,
+        intel_matches: counters.intel_matches.into_inner(),
     })
 }
 
@@ -158,6 +180,10 @@ struct FileJob<'a> {
     rules: &'a RuleSet,
     read_options: &'a ReadOptions,
     min_level: Severity,
+    intel: Option<&'a Intel>,
+    parsers: Option<&'a Parsers>,
+    /// Indicators match as they are now, whatever the logs' age.
+    now_ns: i64,
     counters: &'a Counters,
     hits: &'a Mutex<Vec<Hit>>,
     progress: &'a dyn Progress,
@@ -170,8 +196,11 @@ impl FileJob<'_> {
         let mut local_hits = Vec::new();
         let mut batch = Vec::with_capacity(BATCH);
         let mut events = 0u64;
+        let intel = self.intel.map(Intel::reader);
+        let intel = intel.as_ref().filter(|r| !r.is_empty());
+        let mut intel_matches = Vec::new();
         let mut on_record = |record: Record| {
-            let event = match record {
+            let mut event = match record {
                 Ok(e) => e,
                 Err(e) => {
                     self.progress.bad_record(&e);
@@ -179,6 +208,9 @@ impl FileJob<'_> {
                 }
             };
             events += 1;
+            if let Some(parsers) = self.parsers.filter(|_| !event.core.windows) {
+                parsers.apply(&mut event);
+            }
             matched.clear();
             self.rules.evaluate(&event, &mut scratch, &mut matched);
             for &r in &matched {
@@ -191,6 +223,9 @@ impl FileJob<'_> {
                 if rule.emit && rule.level() >= self.min_level {
                     batch.push(Finding::from_match(self.rules, r, &event));
                 }
+            }
+            if let Some(intel) = intel {
+                self.match_intel(intel, &event, &mut intel_matches, &mut batch);
             }
             // The sink only goes away on an output error, reported by its thread.
             if batch.len() >= BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
@@ -220,6 +255,53 @@ impl FileJob<'_> {
                 h.extend(local_hits);
             }
         }
+    }
+}
+
+impl FileJob<'_> {
+    /// Adds the indicator matches of `event` at or above the minimum level
+    /// to `batch`.
+    fn match_intel(
+        &self,
+        intel: &Reader<'_>,
+        event: &Event,
+        scratch: &mut Vec<Match>,
+        batch: &mut Vec<Finding>,
+    ) {
+        scratch.clear();
+        intel.match_event(INTEL_SCOPE, event, self.now_ns, scratch);
+        for m in scratch.drain(..) {
+            if m.level() >= self.min_level {
+                self.counters.intel_matches.fetch_add(1, Ordering::Relaxed);
+                batch.push(intel_finding(&m, event));
+            }
+        }
+    }
+}
+
+/// The finding of one indicator match: named by the indicator, its context
+/// in `intel.*` fields, like the intel alerts of `serve`.
+fn intel_finding(m: &Match, event: &Event) -> Finding {
+    let core = &event.core;
+    Finding {
+        rule: RuleRef {
+            id: Some(m.rule_id()),
+            title: m.title(false),
+            level: m.level(),
+            tags: m.tags(),
+            kind: AlertKind::Intel,
+        },
+        timestamp: core.timestamp.map(format_rfc3339),
+        timestamp_ns: core.timestamp,
+        host: core.host.as_deref().map(Into::into),
+        channel: core.channel.as_deref().map(Into::into),
+        event_id: core.event_id,
+        source: Some(SourceInfo {
+            path: core.source.path.to_string(),
+            record: core.source.record,
+        }),
+        fields: m.fields(false),
+        value: None,
     }
 }
 

@@ -18,6 +18,22 @@ pub struct ListFormat {
     pub confidence: u8,
 }
 
+/// The indicators of a file: a STIX 2.1 bundle when it holds a JSON object,
+/// else a list of one value a line (kinds guessed). The source is the
+/// file's name.
+pub fn read_indicator_file(path: &std::path::Path, now_ns: i64) -> Result<Imported, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let source = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    if text.trim_start().starts_with('{') {
+        return crate::stix::import_bundle(&text, &source)
+            .map_err(|e| format!("{}: {e}", path.display()));
+    }
+    Ok(import_list(&text, &source, &ListFormat::default(), now_ns))
+}
+
 /// The indicators of a list's text, `now_ns` as their first sighting.
 pub fn import_list(text: &str, source: &str, format: &ListFormat, now_ns: i64) -> Imported {
     let mut out = Imported::default();

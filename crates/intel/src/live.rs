@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard};
 
-use watchfloor_model::Event;
+use watchfloor_model::{Event, Severity};
 
 use crate::decay::DecayModel;
 use crate::fields::for_each_value;
@@ -72,6 +72,85 @@ pub struct Match {
     pub indicator: Indicator,
     /// Its decay score when it matched.
     pub score: f64,
+}
+
+impl Match {
+    /// The id a match reports as its rule: one per indicator.
+    pub fn rule_id(&self) -> String {
+        format!("intel:{}:{}", self.indicator.kind, self.indicator.value)
+    }
+
+    /// The alert title of the match: the indicator with its labels (so a
+    /// `phishing` label files it as a phishing incident) and its source.
+    pub fn title(&self, retro: bool) -> String {
+        let ind = &self.indicator;
+        let labels = if ind.labels.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", ind.labels.join(", "))
+        };
+        format!(
+            "Threat intel match{}: {} {}{labels} from {}",
+            if retro { " (retro-hunt)" } else { "" },
+            ind.kind,
+            ind.value,
+            ind.source
+        )
+    }
+
+    /// The level by the decay score when it matched (at most the
+    /// confidence): 75 and over high, 50 and over medium, else low.
+    pub fn level(&self) -> Severity {
+        if self.score >= 75.0 {
+            Severity::High
+        } else if self.score >= 50.0 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        }
+    }
+
+    /// The indicator's ATT&CK labels (`attack.t1566`), as tags.
+    pub fn tags(&self) -> Vec<String> {
+        self.indicator
+            .labels
+            .iter()
+            .filter(|l| l.to_ascii_lowercase().starts_with("attack."))
+            .cloned()
+            .collect()
+    }
+
+    /// The match's context as `intel.*` fields.
+    pub fn fields(&self, retro: bool) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::json;
+        let ind = &self.indicator;
+        [
+            ("intel.kind", json!(ind.kind.as_str())),
+            ("intel.indicator", json!(ind.value)),
+            ("intel.scope", json!(self.scope)),
+            ("intel.source", json!(ind.source)),
+            ("intel.confidence", json!(ind.confidence)),
+            ("intel.score", json!((self.score * 10.0).round() / 10.0)),
+            ("intel.tlp", json!(ind.tlp.as_str())),
+            ("intel.labels", json!(ind.labels)),
+            ("intel.sightings", json!(ind.sightings)),
+            ("intel.field", json!(self.field)),
+            ("intel.value", json!(self.value)),
+            ("intel.retro", json!(retro)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+impl std::fmt::Debug for Intel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intel")
+            .field("indicators", &self.len())
+            .field("warninglists", &self.warninglists.len())
+            .finish()
+    }
 }
 
 /// What became of one value checked against the indicators.

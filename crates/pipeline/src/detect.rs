@@ -393,18 +393,6 @@ fn alert_of_event(key: String, tenant: &str, time: i64, lsn: u64, event: &Event)
     }
 }
 
-/// The level of an indicator match by its decay score when it matched
-/// (at most its confidence): 75 and over high, 50 and over medium.
-fn intel_level(score: f64) -> Severity {
-    if score >= 75.0 {
-        Severity::High
-    } else if score >= 50.0 {
-        Severity::Medium
-    } else {
-        Severity::Low
-    }
-}
-
 /// The alert of one indicator match: titled by the indicator (with its
 /// labels, so a `phishing` label files it as a phishing incident), its
 /// context in `intel.*` fields, keyed by indicator and event so a replay
@@ -419,57 +407,16 @@ pub(crate) fn intel_alert(
     event: &Event,
     retro: bool,
 ) -> Alert {
-    use serde_json::json;
-    let ind = &m.indicator;
-    let labels = if ind.labels.is_empty() {
-        String::new()
-    } else {
-        format!(" [{}]", ind.labels.join(", "))
-    };
-    let mut fields = serde_json::Map::new();
-    for (name, value) in [
-        ("intel.kind", json!(ind.kind.as_str())),
-        ("intel.indicator", json!(ind.value)),
-        ("intel.scope", json!(m.scope)),
-        ("intel.source", json!(ind.source)),
-        ("intel.confidence", json!(ind.confidence)),
-        ("intel.score", json!((m.score * 10.0).round() / 10.0)),
-        ("intel.tlp", json!(ind.tlp.as_str())),
-        ("intel.labels", json!(ind.labels)),
-        ("intel.sightings", json!(ind.sightings)),
-        ("intel.field", json!(m.field)),
-        ("intel.value", json!(m.value)),
-        ("intel.retro", json!(retro)),
-    ] {
-        fields.insert(name.into(), value);
-    }
-    let mut alert = alert_of_event(
-        format!("intel:{}:{}:{lsn}", ind.kind, ind.value),
-        tenant,
-        time,
-        lsn,
-        event,
-    );
-    alert.rule_id = Some(format!("intel:{}:{}", ind.kind, ind.value));
-    alert.rule_title = format!(
-        "Threat intel match{}: {} {}{labels} from {}",
-        if retro { " (retro-hunt)" } else { "" },
-        ind.kind,
-        ind.value,
-        ind.source
-    );
+    let mut alert = alert_of_event(format!("{}:{lsn}", m.rule_id()), tenant, time, lsn, event);
+    alert.rule_id = Some(m.rule_id());
+    alert.rule_title = m.title(retro);
     alert.kind = AlertKind::Intel;
-    alert.level = intel_level(m.score);
-    alert.tags = ind
-        .labels
-        .iter()
-        .filter(|l| l.to_ascii_lowercase().starts_with("attack."))
-        .cloned()
-        .collect();
+    alert.level = m.level();
+    alert.tags = m.tags();
     if retro {
         alert.tags.push("retro".into());
     }
-    alert.fields = fields;
+    alert.fields = m.fields(retro);
     alert
 }
 

@@ -42,7 +42,7 @@ pub mod strmatch;
 
 pub use correlation::{CorrelationEngine, CorrelationMatch, Hit, Limits, Snapshot, Source};
 pub use engine::{LoadReport, Rule, RuleSet, RuleSetBuilder, RuleSetOptions, Scratch};
-pub use finding::Finding;
+pub use finding::{Finding, RuleRef, SourceInfo};
 pub use loader::Rejection;
 pub use logsource::Routing;
 pub use placeholders::Placeholders;
