@@ -20,6 +20,7 @@
 //! - [`export`]: blocklists out (text, DNS RPZ, nftables sets, STIX 2.1);
 //! - [`retro::RetroSet`]: new indicators looked for in stored events.
 
+pub mod attack;
 pub mod config;
 pub mod decay;
 pub mod domains;
