@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod clocks;
 pub mod config;
+pub mod defense;
 pub mod escalation;
 pub mod grouping;
 pub mod lifecycle;

@@ -58,6 +58,7 @@ pub fn report_json(
             "assets": i.assets,
         },
         "attack_techniques": i.attack,
+        "attack": crate::defense::defense(i),
         "observables": i.observables,
         "actions_taken": actions,
     })
@@ -122,10 +123,7 @@ pub fn report_markdown(
     ] {
         out += &format!("- **{label}:** {}\n", list(&j["affected"][key]));
     }
-    out += &format!(
-        "\n## Techniques (MITRE ATT&CK)\n\n{}\n",
-        list(&j["attack_techniques"])
-    );
+    out += &attack_markdown(&crate::defense::defense(i));
     out += "\n## Indicators\n\n";
     if i.observables.is_empty() {
         out += "none recorded\n";
@@ -141,6 +139,34 @@ pub fn report_markdown(
             s(&a["actor"]),
             s(&a["action"])
         );
+    }
+    out
+}
+
+/// The techniques and the recommended mitigations as Markdown.
+fn attack_markdown(d: &crate::defense::Defense) -> String {
+    let mut out = String::from("\n## Techniques (MITRE ATT&CK)\n\n");
+    if d.techniques.is_empty() {
+        out += "none recorded\n";
+    }
+    for t in &d.techniques {
+        out += &format!("- **{}** {} ({})\n", t.id, t.name, t.tactics.join(", "));
+    }
+    for tag in &d.unresolved {
+        out += &format!("- `{tag}` (not in the ATT&CK data Watchfloor ships)\n");
+    }
+    if !d.mitigations.is_empty() {
+        out += "\n## Recommended mitigations\n\n| mitigation | addresses | what |\n|---|---|---|\n";
+        for m in &d.mitigations {
+            out += &format!(
+                "| {} {} | {} | {} |\n",
+                m.id,
+                m.name,
+                m.techniques.join(", "),
+                m.summary.replace('|', "\\|")
+            );
+        }
+        out += &format!("\n*{}*\n", d.notice);
     }
     out
 }

@@ -158,6 +158,88 @@ impl Attack {
     }
 }
 
+/// How many rules name each technique.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// `(technique id, rules)`, by id.
+    pub techniques: Vec<(String, usize)>,
+    /// Technique tags the data does not know, with their rule counts.
+    pub unresolved: Vec<(String, usize)>,
+}
+
+impl Attack {
+    /// The coverage of rules, each given by its tags.
+    pub fn coverage<'a, T: AsRef<str> + 'a>(
+        &self,
+        rules: impl IntoIterator<Item = &'a [T]>,
+    ) -> Coverage {
+        let mut covered: BTreeMap<String, usize> = BTreeMap::new();
+        let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
+        for tags in rules {
+            let mut ids: BTreeSet<String> = BTreeSet::new();
+            let mut missing: BTreeSet<String> = BTreeSet::new();
+            for tag in tags {
+                let tag = tag.as_ref().to_ascii_lowercase();
+                match (technique_id_of_tag(&tag), self.technique_of_tag(&tag)) {
+                    (_, Some(t)) => ids.insert(t.id.clone()),
+                    (Some(id), None) => missing.insert(id.to_ascii_uppercase()),
+                    (None, None) => false,
+                };
+            }
+            for id in ids {
+                *covered.entry(id).or_default() += 1;
+            }
+            for id in missing {
+                *unknown.entry(id).or_default() += 1;
+            }
+        }
+        Coverage {
+            techniques: covered.into_iter().collect(),
+            unresolved: unknown.into_iter().collect(),
+        }
+    }
+}
+
+/// The ATT&CK version of the shipped data (mitre/cti of 2025-11-13).
+pub const ATTACK_VERSION: &str = "18";
+
+/// An ATT&CK Navigator layer (format 4.5) of a coverage: each technique
+/// scored by its rule count.
+pub fn navigator_layer(coverage: &Coverage, name: &str, description: &str) -> serde_json::Value {
+    let max = coverage
+        .techniques
+        .iter()
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(1);
+    let techniques: Vec<serde_json::Value> = coverage
+        .techniques
+        .iter()
+        .map(|(id, n)| {
+            serde_json::json!({
+                "techniqueID": id,
+                "score": n,
+                "comment": format!("{n} rule{}", if *n == 1 { "" } else { "s" }),
+                "enabled": true,
+                "showSubtechniques": id.contains('.'),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "name": name,
+        "versions": {"attack": ATTACK_VERSION, "navigator": "5.1.0", "layer": "4.5"},
+        "domain": "enterprise-attack",
+        "description": description,
+        "techniques": techniques,
+        "gradient": {"colors": ["#ffe766", "#8ec843"], "minValue": 1, "maxValue": max.max(1)},
+        "legendItems": [],
+        "metadata": [{"name": "notice", "value": NOTICE}],
+        "hideDisabled": false,
+        "selectTechniquesAcrossTactics": true,
+        "selectSubtechniquesWithParent": false,
+    })
+}
+
 /// The technique id of a tag (`attack.t1059.001` to `T1059.001`).
 pub fn technique_id_of_tag(tag: &str) -> Option<&str> {
     let id = tag.strip_prefix("attack.")?;
@@ -573,6 +655,27 @@ mod tests {
             .map(|r| r.mitigation.id.clone())
             .collect();
         assert_eq!(of_sub, of_parent, "{}", sub.id);
+    }
+
+    #[test]
+    fn coverage_counts_rules_per_technique_and_layers_score_them() {
+        let rules: [&[&str]; 3] = [
+            &["attack.execution", "attack.t1059.001", "attack.t1086"],
+            &["attack.t1059.001", "attack.t1690"],
+            &["attack.t1566"],
+        ];
+        let c = shipped().coverage(rules);
+        assert_eq!(
+            c.techniques,
+            [("T1059.001".to_string(), 2), ("T1566".to_string(), 1)],
+            "a rule counts once per technique, revoked ids as their replacement"
+        );
+        assert_eq!(c.unresolved, [("T1690".to_string(), 1)]);
+        let layer = navigator_layer(&c, "rules", "");
+        assert_eq!(layer["domain"], "enterprise-attack");
+        assert_eq!(layer["techniques"][0]["techniqueID"], "T1059.001");
+        assert_eq!(layer["techniques"][0]["score"], 2);
+        assert_eq!(layer["gradient"]["maxValue"], 2);
     }
 
     #[test]

@@ -89,6 +89,7 @@ const fn with_status(mut o: Op, ok: u16) -> Op {
 #[rustfmt::skip]
 fn operations() -> Vec<Op> {
     use api::alerts::AlertParams;
+    use api::rules::CoverageParams;
     use api::events::{AggregateParams, SearchParams};
     use api::ingest::IngestParams;
     use api::tokens::NewToken;
@@ -128,6 +129,7 @@ fn operations() -> Vec<Op> {
         op("get", "/api/v1/alerts", "alerts", "List alerts with filters", READ, None, Some(of::<AlertParams>), None),
         op("get", "/api/v1/rules", "rules", "The loaded rule set", READ, None, None, None),
         with_status(op("post", "/api/v1/rules/reload", "rules", "Reload the rules without stopping ingest", "admin, soc_analyst", None, None, None), 200),
+        op("get", "/api/v1/rules/coverage", "rules", "ATT&CK techniques the loaded rules name, with rule counts; format=navigator gives an ATT&CK Navigator layer", READ, None, Some(of::<CoverageParams>), None),
         op("get", "/api/v1/tokens", "access", "List API tokens", ADMIN, None, None, None),
         op("post", "/api/v1/tokens", "access", "Create an API token (shown once)", ADMIN, Some(of::<NewToken>), None, None),
         with_status(op("delete", "/api/v1/tokens/{id}", "access", "Revoke a token", ADMIN, None, None, None), 204),
@@ -154,6 +156,7 @@ fn operations() -> Vec<Op> {
         op("post", "/api/v1/incidents/{id}/split", "incidents", "Split alerts off into a new incident, with a reason", WORK, Some(of::<SplitRequest>), None, inc),
         with_status(op("post", "/api/v1/incidents/{id}/compliance", "compliance", "Flag NIS2 / DORA / GDPR and record awareness and classification", COMPLIANCE, Some(of::<FlagRequest>), None, inc), 200),
         op("get", "/api/v1/incidents/{id}/clocks", "compliance", "Regulatory deadlines: due, submitted or late", READ, None, None, None),
+        op("get", "/api/v1/incidents/{id}/attack", "incidents", "The incident's ATT&CK techniques by name and tactic, and the mitigations recommended for them, ranked by how many techniques each addresses", READ, None, None, Some(of::<watchfloor_incident::defense::Defense>)),
         op("get", "/api/v1/incidents/{id}/reports/{regime}/{report}", "compliance", "A report draft from the incident's data (JSON, or Markdown with ?format=md)", READ, None, Some(of::<ReportParams>), None),
         with_status(op("post", "/api/v1/incidents/{id}/reports/{regime}/{report}/submit", "compliance", "Record that a report was sent (a late one needs late_reason)", COMPLIANCE, Some(of::<SubmitRequest>), None, inc), 200),
         op("get", "/api/v1/incident-types", "incidents", "The incident type catalog with RACI matrices", READ, None, None, None),

@@ -685,3 +685,69 @@ async fn imports_start_retro_hunts_each_tenant_sees_its_own() {
     let (_, theirs) = s.get("/api/v1/intel/hunts", &other).await;
     assert_eq!(theirs["hunts"], json!([]));
 }
+
+#[tokio::test]
+async fn an_incident_shows_its_techniques_and_the_mitigations_for_them() {
+    let s = server().await;
+    let (status, incident) = s
+        .post(
+            "/api/v1/incidents",
+            &s.admin,
+            json!({"title": "Phishing wave", "type": "phishing"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{incident}");
+    let id = incident["id"].as_i64().unwrap();
+    let (status, patched) = s
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/incidents/{id}"),
+            Some(&s.admin),
+            Some(json!({"version": incident["version"], "attack": ["attack.t1566", "attack.t1059", "attack.initial-access"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    let viewer = s.token("viewer", "default");
+    let (status, view) = s
+        .get(&format!("/api/v1/incidents/{id}/attack"), &viewer)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["techniques"][0]["id"], "T1059");
+    assert_eq!(view["techniques"][1]["name"], "Phishing");
+    assert_eq!(view["techniques"][1]["tactics"], json!(["Initial Access"]));
+    let first = &view["mitigations"][0];
+    assert_eq!(first["techniques"], json!(["T1059", "T1566"]), "{view}");
+    assert!(view["notice"].as_str().unwrap().contains("MITRE"));
+    let other = s.token("viewer", "globex");
+    let (status, _) = s
+        .get(&format!("/api/v1/incidents/{id}/attack"), &other)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's incident");
+}
+
+#[tokio::test]
+async fn rule_coverage_is_listed_and_exported_as_a_navigator_layer() {
+    let s = server().await;
+    let viewer = s.token("viewer", "default");
+    let (status, coverage) = s.get("/api/v1/rules/coverage", &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{coverage}");
+    let techniques = coverage["techniques"].as_array().unwrap();
+    assert!(
+        techniques
+            .iter()
+            .any(|t| t["id"] == "T1110" && t["rules"].as_u64() >= Some(1)),
+        "the starter brute-force rules cover T1110: {coverage}"
+    );
+    let (status, layer) = s
+        .get("/api/v1/rules/coverage?format=navigator", &viewer)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(layer["domain"], "enterprise-attack");
+    assert_eq!(layer["versions"]["layer"], "4.5");
+    assert_eq!(
+        layer["techniques"].as_array().unwrap().len(),
+        techniques.len()
+    );
+    let (status, body) = s.get("/api/v1/rules/coverage?format=pdf", &viewer).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}

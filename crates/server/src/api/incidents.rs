@@ -34,6 +34,7 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/incidents/{id}/split", post(split))
         .route("/api/v1/incidents/{id}/compliance", post(flag))
         .route("/api/v1/incidents/{id}/clocks", get(clocks))
+        .route("/api/v1/incidents/{id}/attack", get(attack))
         .route(
             "/api/v1/incidents/{id}/reports/{regime}/{report}",
             get(report),
@@ -326,6 +327,18 @@ async fn flag(
         )
     })
     .await
+}
+
+/// The incident's ATT&CK techniques by name and tactic, and the
+/// mitigations that address them, ranked.
+async fn attack(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let incident = blocking(move || app.incidents.get(&caller.tenant, id)).await??;
+    Ok(Json(watchfloor_incident::defense::defense(&incident)).into_response())
 }
 
 async fn clocks(

@@ -111,6 +111,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/alerts", get(alerts::list_alerts))
         .route("/api/v1/rules", get(rules::rules_summary))
         .route("/api/v1/rules/reload", post(rules::reload_rules))
+        .route("/api/v1/rules/coverage", get(rules::coverage))
         .route(
             "/api/v1/tokens",
             get(tokens::list_tokens).post(tokens::create_token),

@@ -1,10 +1,14 @@
-//! `GET /api/v1/rules` and `POST /api/v1/rules/reload`.
+//! `GET /api/v1/rules`, `POST /api/v1/rules/reload` and
+//! `GET /api/v1/rules/coverage` (ATT&CK techniques the loaded rules cover,
+//! as JSON or an ATT&CK Navigator layer).
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
 use serde_json::json;
+use watchfloor_intel::attack;
 
 use super::common::{blocking, ApiError, Caller};
 use super::Shared;
@@ -46,4 +50,66 @@ pub(super) async fn reload_rules(
     let mut body = report_json(&report);
     body["generation"] = json!(app.rules.generation());
     Ok(Json(body).into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CoverageParams {
+    /// `json` (default) or `navigator` (an ATT&CK Navigator layer file).
+    format: Option<String>,
+}
+
+/// The ATT&CK techniques the loaded rules and correlations name, each with
+/// how many rules name it.
+pub(super) async fn coverage(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(p): Query<CoverageParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let (generation, set) = app.rules.current();
+    let tags = set
+        .rules()
+        .iter()
+        .map(|r| r.meta.tags.as_slice())
+        .chain(set.correlations().iter().map(|c| c.meta.tags.as_slice()));
+    let table = attack::shipped();
+    let coverage = table.coverage(tags);
+    match p.format.as_deref().unwrap_or("json") {
+        "navigator" => {
+            let description = format!(
+                "Techniques named by Watchfloor's loaded rules (generation {generation}), scored by rule count"
+            );
+            let layer = attack::navigator_layer(&coverage, "Watchfloor rules", &description);
+            Ok((
+                [(
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"watchfloor-coverage-layer.json\"",
+                )],
+                Json(layer),
+            )
+                .into_response())
+        }
+        "json" => {
+            let techniques: Vec<serde_json::Value> = coverage
+                .techniques
+                .iter()
+                .filter_map(|(id, rules)| {
+                    let t = table.technique(id)?;
+                    Some(json!({"id": id, "name": t.name, "tactics": t.tactics, "rules": rules}))
+                })
+                .collect();
+            Ok(Json(json!({
+                "generation": generation,
+                "techniques": techniques,
+                "unresolved": coverage.unresolved,
+                "known_techniques": table.techniques().iter().filter(|t| !t.deprecated).count(),
+                "notice": attack::NOTICE,
+            }))
+            .into_response())
+        }
+        other => Err(ApiError::bad_request(format!(
+            "format {other:?}: expected json or navigator"
+        ))),
+    }
 }
