@@ -402,6 +402,56 @@ fn the_floor_works_in_a_real_browser() {
     b.goto("/availability?by=node");
     b.screenshot("availability");
 
+    // Threat intel: an import from the console starts a retro-hunt, a
+    // lookup explains a value; the incident's techniques bring their
+    // mitigations; the rules page draws its ATT&CK coverage.
+    b.goto("/intel");
+    b.fill("#i-text", "203.0.113.0/24\nlogin-portal.example");
+    b.fill("#i-source", "console-feed");
+    b.fill("#i-labels", "phishing");
+    b.click("form[action='/intel/import'] button[type=submit]");
+    b.wait_until("the import's report", |b| {
+        b.text("[data-testid=flash]").contains("2 added")
+    });
+    b.fill("#x-value", "203.0.113.77");
+    b.click("form[aria-label='Explain a value'] button[type=submit]");
+    b.wait_until("the lookup", |b| b.has("[data-testid=explained]"));
+    assert!(
+        b.text("[data-testid=explained]").contains("HIT"),
+        "{}",
+        b.text("[data-testid=explained]")
+    );
+    b.wait_until("the retro-hunt done", |b| {
+        b.goto("/intel");
+        b.text("[data-testid=hunts]").contains("done")
+    });
+    b.screenshot("intel");
+    let incident: Value = s
+        .request(reqwest::Method::GET, "/api/v1/incidents/1", Some(&s.token))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let r = s
+        .request(reqwest::Method::PATCH, "/api/v1/incidents/1", Some(&s.token))
+        .json(&json!({"version": incident["version"], "attack": ["attack.t1566.001", "attack.t1059.001"]}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap_or_default());
+    b.goto("/incidents/1");
+    b.wait_until("the mitigations", |b| b.has("#mitigations tbody tr"));
+    assert!(b
+        .text("#h-attack + table")
+        .contains("Spearphishing Attachment"));
+    b.script("document.getElementById('h-attack').scrollIntoView(); return 1;");
+    b.screenshot("incident-mitigations");
+    b.goto("/rules");
+    b.wait_until("the coverage bars", |b| {
+        b.has("[data-testid=tactic-coverage] .row")
+    });
+    b.script("document.getElementById('h-coverage').scrollIntoView(); return 1;");
+    b.screenshot("rules-coverage");
+
     // A viewer sees no action and a forged POST is refused.
     b.login("vic");
     b.goto("/incidents/1");

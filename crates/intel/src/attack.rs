@@ -200,6 +200,46 @@ impl Attack {
     }
 }
 
+/// A tactic's share of covered techniques.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TacticCoverage<'a> {
+    pub tactic: &'a Tactic,
+    /// Current techniques and sub-techniques filed under it that a rule names.
+    pub covered: usize,
+    pub total: usize,
+}
+
+impl Attack {
+    /// Per tactic, in the matrix's order, how many of its current techniques a
+    /// coverage names.
+    pub fn tactic_coverage(&self, coverage: &Coverage) -> Vec<TacticCoverage<'_>> {
+        let covered: BTreeSet<&str> = coverage
+            .techniques
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let mut out: Vec<TacticCoverage<'_>> = self
+            .tactics
+            .iter()
+            .map(|tactic| TacticCoverage {
+                tactic,
+                covered: 0,
+                total: 0,
+            })
+            .collect();
+        for t in self.techniques.iter().filter(|t| !t.deprecated) {
+            for row in out
+                .iter_mut()
+                .filter(|r| t.tactics.contains(&r.tactic.short))
+            {
+                row.total += 1;
+                row.covered += usize::from(covered.contains(t.id.as_str()));
+            }
+        }
+        out
+    }
+}
+
 /// The ATT&CK version of the shipped data (mitre/cti of 2025-11-13).
 pub const ATTACK_VERSION: &str = "18";
 
@@ -336,6 +376,8 @@ struct Object {
     #[serde(default)]
     relationship_type: String,
     #[serde(default)]
+    tactic_refs: Vec<String>,
+    #[serde(default)]
     source_ref: String,
     #[serde(default)]
     target_ref: String,
@@ -387,7 +429,14 @@ pub fn compile(dir: &Path) -> Result<String, String> {
         "# MITRE ATT&CK Enterprise, compiled by watchfloor-intel (attack::compile).\n# {NOTICE}\n\
          # The ATT&CK terms of use: https://attack.mitre.org/resources/legal-and-branding/terms-of-use/\n"
     ));
-    let mut rows: Vec<String> = tactics
+    // Tactics in the matrix's order (reconnaissance to impact).
+    let matrix = read("x-mitre-matrix")?;
+    let order: Vec<&str> = matrix
+        .iter()
+        .flat_map(|m| m.tactic_refs.iter().map(String::as_str))
+        .collect();
+    tactics.sort_by_key(|t| order.iter().position(|r| *r == t.id).unwrap_or(usize::MAX));
+    let rows: Vec<String> = tactics
         .iter()
         .filter_map(|t| {
             let id = t.attack_id()?;
@@ -398,7 +447,6 @@ pub fn compile(dir: &Path) -> Result<String, String> {
             ))
         })
         .collect();
-    rows.sort();
     lines_into(&mut out, rows);
 
     let mut rows = Vec::new();
@@ -671,6 +719,13 @@ mod tests {
             "a rule counts once per technique, revoked ids as their replacement"
         );
         assert_eq!(c.unresolved, [("T1690".to_string(), 1)]);
+        let tactics = shipped().tactic_coverage(&c);
+        let execution = tactics
+            .iter()
+            .find(|t| t.tactic.short == "execution")
+            .unwrap();
+        assert_eq!(execution.covered, 1);
+        assert!(execution.total > 30, "{}", execution.total);
         let layer = navigator_layer(&c, "rules", "");
         assert_eq!(layer["domain"], "enterprise-attack");
         assert_eq!(layer["techniques"][0]["techniqueID"], "T1059.001");

@@ -47,6 +47,17 @@ pub struct ImportReport {
     pub fresh: Vec<Indicator>,
 }
 
+/// The indicators of one source in one scope.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SourceSummary {
+    pub scope: String,
+    pub source: String,
+    pub indicators: usize,
+    pub sightings: u64,
+    /// The latest `last_seen` of its indicators (an import or a sighting).
+    pub last_seen_ns: i64,
+}
+
 /// What an export holds, and what it left out.
 #[derive(Debug, Default)]
 pub struct Exportable {
@@ -308,6 +319,35 @@ impl Intel {
                 out.indicators.push(ind.clone());
             }
             true
+        });
+        out
+    }
+
+    /// The sources `tenant` sees indicators from (its own, then the
+    /// shared ones), each with its count and latest sighting or update.
+    pub fn sources(&self, tenant: &str) -> Vec<SourceSummary> {
+        let mut by: std::collections::BTreeMap<(String, String), SourceSummary> =
+            Default::default();
+        self.visit(tenant, |scope, ind| {
+            let entry = by
+                .entry((scope.to_string(), ind.source.clone()))
+                .or_insert_with(|| SourceSummary {
+                    scope: scope.to_string(),
+                    source: ind.source.clone(),
+                    indicators: 0,
+                    sightings: 0,
+                    last_seen_ns: ind.last_seen_ns,
+                });
+            entry.indicators += 1;
+            entry.sightings += ind.sightings;
+            entry.last_seen_ns = entry.last_seen_ns.max(ind.last_seen_ns);
+            true
+        });
+        let mut out: Vec<SourceSummary> = by.into_values().collect();
+        out.sort_by(|a, b| {
+            b.last_seen_ns
+                .cmp(&a.last_seen_ns)
+                .then(a.source.cmp(&b.source))
         });
         out
     }

@@ -171,6 +171,8 @@ const PAGES: &[&str] = &[
     "/availability",
     "/availability.csv",
     "/oncall",
+    "/intel",
+    "/intel?kind=ip&q=x&scope=shared&live=true&offset=50&value=8.8.8.8",
 ];
 
 #[tokio::test]
@@ -991,4 +993,107 @@ async fn next_event(body: &mut axum::body::BodyDataStream) -> String {
         .expect("the stream is open")
         .expect("a chunk");
     String::from_utf8_lossy(&chunk).into_owned()
+}
+
+/// `text` as a form value.
+fn form_value(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn intel_is_imported_explained_listed_and_exported_from_the_console() {
+    let c = console().await;
+    c.user("sam", "soc_analyst", "default", &[]);
+    c.user("vic", "viewer", "default", &[]);
+    c.user("gus", "soc_analyst", "globex", &[]);
+    let s = c.login("sam").await;
+    let list = "45.137.21.0/24\nlogin-portal.example\nnot a value\n";
+    let form = format!(
+        "_csrf={}&text={}&format=auto&source=abuse-feed&tlp=green&labels=phishing&confidence=80",
+        s.csrf,
+        form_value(list)
+    );
+    let a = c.post(&s, "/intel/import", &form).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(
+        a.body.contains("2 added, 0 merged, 1 refused") && a.body.contains("Retro-hunt #1 queued"),
+        "{}",
+        a.body
+    );
+    let page = c.get(&s, "/intel?kind=domain").await;
+    assert!(page.body.contains("login-portal.example") && !page.body.contains("45.137.21.0/24"));
+    assert!(page.body.contains("abuse-feed"), "the source is listed");
+    let hit = c.get(&s, "/intel?value=45.137.21.200").await;
+    assert!(
+        hit.body.contains("HIT") && hit.body.contains("45.137.21.0/24 from abuse-feed"),
+        "{}",
+        hit.body
+    );
+    let export = c.get(&s, "/intel/export?format=nftables").await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert!(export.body.contains("45.137.21.0/24"), "{}", export.body);
+
+    // A viewer sees the indicators but no import form, and cannot post one.
+    let v = c.login("vic").await;
+    let seen = c.get(&v, "/intel").await;
+    assert!(
+        seen.body.contains("login-portal.example")
+            && !seen.body.contains("action=\"/intel/import\"")
+    );
+    let refused = c
+        .post(
+            &v,
+            "/intel/import",
+            &format!("_csrf={}&text=evil.example", v.csrf),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // Another tenant sees none of it, and may not write the shared feeds.
+    let g = c.login("gus").await;
+    assert!(!c
+        .get(&g, "/intel")
+        .await
+        .body
+        .contains("login-portal.example"));
+    let shared = c
+        .post(
+            &g,
+            "/intel/import",
+            &format!("_csrf={}&text=evil.example&scope=shared", g.csrf),
+        )
+        .await;
+    assert_eq!(shared.status, StatusCode::FORBIDDEN, "{}", shared.body);
+}
+
+#[tokio::test]
+async fn the_incident_page_recommends_mitigations_and_rules_show_their_coverage() {
+    let c = console().await;
+    c.user("ada", "admin", "default", &[]);
+    let s = c.login("ada").await;
+    let id = c.incident("default", "Phishing wave");
+    let i = c.default_incident(id);
+    let patch: watchfloor_incident::IncidentPatch = serde_json::from_value(serde_json::json!({
+        "version": i.version, "attack": ["attack.t1566", "attack.t1059.001"]
+    }))
+    .unwrap();
+    c.app
+        .incidents
+        .update("default", id, "user:test", patch)
+        .unwrap();
+    let page = c.get(&s, &format!("/incidents/{id}")).await;
+    assert!(
+        page.body.contains("PowerShell") && page.body.contains("Initial Access"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("id=\"mitigations\"") && page.body.contains("Antivirus/Antimalware")
+    );
+    assert!(page.body.contains("The MITRE Corporation"));
+    let rules = c.get(&s, "/rules").await;
+    assert!(rules.body.contains("ATT&amp;CK coverage") && rules.body.contains("Credential Access"));
+    let layer = c.get(&s, "/rules/navigator-layer.json").await;
+    assert_eq!(layer.status, StatusCode::OK);
+    let layer: serde_json::Value = serde_json::from_str(&layer.body).unwrap();
+    assert_eq!(layer["domain"], "enterprise-attack");
 }

@@ -47,7 +47,12 @@ pub(crate) enum Scope {
 impl Scope {
     /// The scope's key in the intel room; writing to the shared feeds is
     /// for the provider's admins.
-    fn key(self, app: &Shared, caller: &Caller, writing: bool) -> Result<String, ApiError> {
+    pub(crate) fn key(
+        self,
+        app: &Shared,
+        caller: &crate::auth::Principal,
+        writing: bool,
+    ) -> Result<String, ApiError> {
         match self {
             Scope::Tenant => Ok(caller.tenant.clone()),
             Scope::Shared if !writing => Ok(SHARED.to_string()),
@@ -70,21 +75,21 @@ fn kind_param(text: Option<&str>) -> Result<Option<Kind>, ApiError> {
         .transpose()
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListParams {
     /// Only indicators of this kind (ip, domain, url, md5, sha1, sha256, email).
-    kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// Text the value, source or a label contains (any case).
-    q: Option<String>,
+    pub(crate) q: Option<String>,
     /// Only the tenant's own (`tenant`) or the shared ones (`shared`); both by default.
-    scope: Option<Scope>,
+    pub(crate) scope: Option<Scope>,
     /// Only indicators that match now (not expired, not decayed).
-    live: Option<bool>,
+    pub(crate) live: Option<bool>,
     /// At most this many (1 to 1000, 100 by default).
-    limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// Skip this many first.
-    offset: Option<usize>,
+    pub(crate) offset: Option<usize>,
 }
 
 /// An indicator as the API shows it: its fields, its scope, its decay
@@ -186,28 +191,28 @@ pub(crate) enum Format {
     Csv,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ImportParams {
-    format: Option<Format>,
+    pub(crate) format: Option<Format>,
     /// Where the indicators come from (a feed's name); `api` by default.
-    source: Option<String>,
+    pub(crate) source: Option<String>,
     /// `tenant` (default) or `shared` (every tenant; provider admins).
-    scope: Option<Scope>,
+    pub(crate) scope: Option<Scope>,
     /// Lists: every value's kind; guessed from each value when absent.
-    kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// Lists: 0 to 100 (50 by default).
-    confidence: Option<u8>,
+    pub(crate) confidence: Option<u8>,
     /// Lists: clear, green, amber (default), amber-strict or red.
-    tlp: Option<String>,
+    pub(crate) tlp: Option<String>,
     /// Lists: labels for every value, comma-separated (`phishing,c2`).
-    labels: Option<String>,
+    pub(crate) labels: Option<String>,
     /// Lists: the indicators stop matching this many days from now.
-    valid_days: Option<u32>,
+    pub(crate) valid_days: Option<u32>,
     /// CSV: the column (from 0) holding the value.
-    value_column: Option<usize>,
+    pub(crate) value_column: Option<usize>,
     /// CSV: the column naming each value's kind.
-    kind_column: Option<usize>,
+    pub(crate) kind_column: Option<usize>,
 }
 
 const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
@@ -272,36 +277,64 @@ async fn import(
     let scope = p.scope.unwrap_or_default().key(&app, &caller, true)?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::bad_request(format!("body: not UTF-8 ({e})")))?;
-    let imported = read_import(&p, text)?;
+    let outcome = import_indicators(&app, &scope, &p, text).await?;
+    Ok((StatusCode::CREATED, Json(outcome)).into_response())
+}
+
+/// What an import did, as the API and the console tell it.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct ImportOutcome {
+    pub scope: String,
+    pub added: usize,
+    pub merged: usize,
+    pub refused: usize,
+    /// The first refusals, each with why.
+    pub problems: Vec<String>,
+    /// The retro-hunt of the new indicators, if one was queued.
+    pub retro_hunt: Option<u64>,
+}
+
+/// Imports `text` into `scope` (the caller checked the role and the
+/// scope): indicators merged into the live set and stored, the new ones
+/// retro-hunted.
+pub(crate) async fn import_indicators(
+    app: &Shared,
+    scope: &str,
+    p: &ImportParams,
+    text: &str,
+) -> Result<ImportOutcome, ApiError> {
+    let imported = read_import(p, text)?;
     let (intel, state, metrics) = (
         app.intel.clone(),
         app.state.clone(),
         app.pipeline_metrics.clone(),
     );
     let skipped = imported.skipped;
-    let key = scope.clone();
+    let key = scope.to_string();
     let mut report = blocking(move || {
         let report = intel.import(&key, imported.indicators);
         metrics.intel_indicators.set(intel.len() as i64);
         state.put_indicators(&key, &report.changed).map(|()| report)
     })
     .await??;
-    let retro_hunt = start_retro_hunt(&app, &scope, &p, std::mem::take(&mut report.fresh));
-    let problems: Vec<&String> = report
-        .invalid
-        .iter()
-        .chain(&skipped)
-        .take(LISTED_PROBLEMS)
-        .collect();
-    let body = json!({
-        "scope": if scope == SHARED { "shared" } else { &scope },
-        "added": report.added,
-        "merged": report.merged,
-        "refused": report.invalid.len() + skipped.len(),
-        "problems": problems,
-        "retro_hunt": retro_hunt,
-    });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    let retro_hunt = start_retro_hunt(app, scope, p, std::mem::take(&mut report.fresh));
+    Ok(ImportOutcome {
+        scope: if scope == SHARED {
+            "shared".into()
+        } else {
+            scope.into()
+        },
+        added: report.added,
+        merged: report.merged,
+        refused: report.invalid.len() + skipped.len(),
+        problems: report
+            .invalid
+            .into_iter()
+            .chain(skipped)
+            .take(LISTED_PROBLEMS)
+            .collect(),
+        retro_hunt,
+    })
 }
 
 /// Queues the retro-hunt of an import's new indicators over the window
@@ -356,27 +389,27 @@ async fn hunts(State(app): State<Shared>, caller: Caller) -> Result<Response, Ap
     Ok(Json(json!({ "hunts": hunts })).into_response())
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExportParams {
     /// `text` (one value a line), `rpz` (a DNS response policy zone),
     /// `nftables` (a script filling interval sets) or `stix` (a STIX 2.1
     /// bundle).
-    format: String,
+    pub(crate) format: String,
     /// Only these kinds, comma-separated (every kind the format holds by
     /// default: text and stix all, rpz domains and addresses, nftables
     /// addresses).
-    kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// The most restricted TLP exported: clear, green, amber (default),
     /// amber-strict or red.
-    max_tlp: Option<String>,
+    pub(crate) max_tlp: Option<String>,
     /// rpz: the zone's origin (`rpz.watchfloor` by default).
-    zone: Option<String>,
+    pub(crate) zone: Option<String>,
     /// nftables: the table, `FAMILY NAME` (`inet watchfloor` by default).
-    table: Option<String>,
+    pub(crate) table: Option<String>,
     /// nftables: the sets' name prefix, `{set}_v4` and `{set}_v6`
     /// (`intel` by default).
-    set: Option<String>,
+    pub(crate) set: Option<String>,
 }
 
 /// A blocklist of the indicators the tenant sees that match now, in a form
@@ -389,6 +422,17 @@ async fn export(
     Query(p): Query<ExportParams>,
 ) -> Result<Response, ApiError> {
     caller.require(Action::Read)?;
+    export_response(&app, &caller.tenant, p).await
+}
+
+/// The export `p` asks for of what `tenant` sees, as a response: the body
+/// in the format's media type, the counts of what was left out in
+/// `X-Watchfloor-*` headers.
+pub(crate) async fn export_response(
+    app: &Shared,
+    tenant: &str,
+    p: ExportParams,
+) -> Result<Response, ApiError> {
     let format: ExportFormat = p.format.parse().map_err(ApiError::bad_request)?;
     let kinds: Vec<Kind> = match p.kind.as_deref() {
         Some(list) => list
@@ -414,7 +458,7 @@ async fn export(
         nft_set: p.set.unwrap_or(defaults.nft_set),
     };
     names.check().map_err(ApiError::bad_request)?;
-    let (intel, tenant) = (app.intel.clone(), caller.tenant.clone());
+    let (intel, tenant) = (app.intel.clone(), tenant.to_string());
     let (out, body) = blocking(move || {
         let now = now_ns();
         let out = intel.exportable(&tenant, &kinds, max_tlp, now);
@@ -422,29 +466,18 @@ async fn export(
         (out, body)
     })
     .await?;
-    let header = |n: usize| n.to_string();
+    let header =
+        |name: &'static str, n: usize| (axum::http::HeaderName::from_static(name), n.to_string());
     Ok((
         [
             (
                 axum::http::header::CONTENT_TYPE,
                 format.content_type().to_string(),
             ),
-            (
-                axum::http::HeaderName::from_static("x-watchfloor-indicators"),
-                header(out.indicators.len()),
-            ),
-            (
-                axum::http::HeaderName::from_static("x-watchfloor-warned"),
-                header(out.warned),
-            ),
-            (
-                axum::http::HeaderName::from_static("x-watchfloor-expired"),
-                header(out.expired),
-            ),
-            (
-                axum::http::HeaderName::from_static("x-watchfloor-withheld"),
-                header(out.withheld),
-            ),
+            header("x-watchfloor-indicators", out.indicators.len()),
+            header("x-watchfloor-warned", out.warned),
+            header("x-watchfloor-expired", out.expired),
+            header("x-watchfloor-withheld", out.withheld),
         ],
         body,
     )

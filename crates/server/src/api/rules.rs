@@ -68,28 +68,10 @@ pub(super) async fn coverage(
 ) -> Result<Response, ApiError> {
     caller.require(Action::Read)?;
     let (generation, set) = app.rules.current();
-    let tags = set
-        .rules()
-        .iter()
-        .map(|r| r.meta.tags.as_slice())
-        .chain(set.correlations().iter().map(|c| c.meta.tags.as_slice()));
     let table = attack::shipped();
-    let coverage = table.coverage(tags);
+    let coverage = rule_coverage(&set);
     match p.format.as_deref().unwrap_or("json") {
-        "navigator" => {
-            let description = format!(
-                "Techniques named by Watchfloor's loaded rules (generation {generation}), scored by rule count"
-            );
-            let layer = attack::navigator_layer(&coverage, "Watchfloor rules", &description);
-            Ok((
-                [(
-                    axum::http::header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"watchfloor-coverage-layer.json\"",
-                )],
-                Json(layer),
-            )
-                .into_response())
-        }
+        "navigator" => Ok(navigator_download(&coverage, generation)),
         "json" => {
             let techniques: Vec<serde_json::Value> = coverage
                 .techniques
@@ -112,4 +94,30 @@ pub(super) async fn coverage(
             "format {other:?}: expected json or navigator"
         ))),
     }
+}
+
+/// The ATT&CK coverage of a rule set (rules and correlations).
+pub(crate) fn rule_coverage(set: &watchfloor_sigma::RuleSet) -> attack::Coverage {
+    let tags = set
+        .rules()
+        .iter()
+        .map(|r| r.meta.tags.as_slice())
+        .chain(set.correlations().iter().map(|c| c.meta.tags.as_slice()));
+    attack::shipped().coverage(tags)
+}
+
+/// The coverage as an ATT&CK Navigator layer file to download.
+pub(crate) fn navigator_download(coverage: &attack::Coverage, generation: u64) -> Response {
+    let description = format!(
+        "Techniques named by Watchfloor's loaded rules (generation {generation}), scored by rule count"
+    );
+    let layer = attack::navigator_layer(coverage, "Watchfloor rules", &description);
+    (
+        [(
+            axum::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"watchfloor-coverage-layer.json\"",
+        )],
+        Json(layer),
+    )
+        .into_response()
 }

@@ -32,6 +32,7 @@ pub fn routes() -> Router<Shared> {
         .route("/events/{id}", get(event_page))
         .route("/rules", get(rules_page))
         .route("/rules/reload", post(reload_rules))
+        .route("/rules/navigator-layer.json", get(coverage_layer))
 }
 
 const HOUR_NS: i64 = 3_600_000_000_000;
@@ -594,6 +595,10 @@ struct RulesPage {
     filters: usize,
     rejected: Vec<String>,
     flash: Option<String>,
+    /// ATT&CK coverage: per tactic (name, covered, total, meter step 0-20).
+    tactics: Vec<(String, usize, usize, usize)>,
+    techniques_covered: usize,
+    techniques_unknown: usize,
 }
 
 async fn rules_page(
@@ -613,6 +618,7 @@ fn render_rules(
 ) -> Result<Response, ConsoleError> {
     let (generation, set) = app.rules.current();
     let r = set.report();
+    let coverage = crate::api::rules::rule_coverage(&set);
     let all = rule_rows(&set, &p.q);
     let matching = all.len();
     let link = |page: usize| {
@@ -640,7 +646,31 @@ fn render_rules(
         filters: r.filters_loaded,
         rejected: r.rejected.iter().map(|x| x.to_string()).collect(),
         flash,
+        tactics: watchfloor_intel::attack::shipped()
+            .tactic_coverage(&coverage)
+            .into_iter()
+            .map(|t| {
+                // Any coverage shows as at least one step.
+                let step = (t.covered * 20).div_ceil(t.total.max(1));
+                (t.tactic.name.clone(), t.covered, t.total, step)
+            })
+            .collect(),
+        techniques_covered: coverage.techniques.len(),
+        techniques_unknown: coverage.unresolved.len(),
     })
+}
+
+/// The loaded rules' ATT&CK coverage as a Navigator layer file.
+async fn coverage_layer(
+    State(app): State<Shared>,
+    viewer: Viewer,
+) -> Result<Response, ConsoleError> {
+    viewer.require(Action::Read)?;
+    let (generation, set) = app.rules.current();
+    Ok(crate::api::rules::navigator_download(
+        &crate::api::rules::rule_coverage(&set),
+        generation,
+    ))
 }
 
 async fn reload_rules(

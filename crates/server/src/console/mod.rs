@@ -9,6 +9,7 @@
 //! every state-changing request checks the role again and the CSRF token.
 
 pub mod assets;
+mod intel;
 mod investigate;
 mod live;
 mod noc;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<Shared> {
         .merge(wallboard::routes())
         .merge(queue::routes())
         .merge(investigate::routes())
+        .merge(intel::routes())
         .merge(noc::routes())
         .merge(people::routes())
         .layer(axum::middleware::map_response(security_headers))

@@ -360,6 +360,7 @@ struct IncidentPage {
     urgency: String,
     may_compliance: bool,
     tasks_open: usize,
+    defense: watchfloor_incident::defense::Defense,
 }
 
 impl IncidentPage {
@@ -432,6 +433,7 @@ async fn incident_page(
             .iter()
             .filter(|t| t.status == TaskStatus::Open)
             .count(),
+        defense: watchfloor_incident::defense::defense(&i),
         i,
     };
     view::render(&page)

@@ -17,6 +17,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/alerts", "Alerts"),
     ("/search", "Search"),
     ("/rules", "Rules"),
+    ("/intel", "Intel"),
     ("/checks", "Checks"),
     ("/topology", "Topology"),
     ("/availability", "Availability"),
