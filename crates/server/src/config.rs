@@ -246,6 +246,11 @@ enum Ty {
         min: i64,
         max: i64,
     },
+    /// A number (integer or float) in `min..=max`.
+    Number {
+        min: f64,
+        max: f64,
+    },
     Bool,
     PathList,
     /// An array of exactly `len` integers in `min..=max`.
@@ -378,6 +383,15 @@ fn shape_of(schema: &serde_json::Value, root: &serde_json::Value) -> Shape {
             min: int(schema, "minimum", 0),
             max: int(schema, "maximum", i64::MAX),
         }),
+        Some("number") => {
+            let bound = |key: &str, default: f64| {
+                schema.get(key).and_then(|n| n.as_f64()).unwrap_or(default)
+            };
+            Shape::Value(Ty::Number {
+                min: bound("minimum", f64::MIN),
+                max: bound("maximum", f64::MAX),
+            })
+        }
         Some("boolean") => Shape::Value(Ty::Bool),
         _ => Shape::Value(match format {
             Some("socket-address") => Ty::Addr,
@@ -515,6 +529,16 @@ impl Checker<'_> {
                 }
                 None => self.problem(span, format!("`{key}` must be an integer")),
             },
+            &Ty::Number { min, max } => {
+                let n = v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+                match n {
+                    Some(n) if n >= min && n <= max => {}
+                    Some(n) => {
+                        self.problem(span, format!("`{key}` = {n} is out of range {min}..={max}"))
+                    }
+                    None => self.problem(span, format!("`{key}` must be a number")),
+                }
+            }
             Ty::Bool => {
                 if v.as_bool().is_none() {
                     self.problem(span, format!("`{key}` must be true or false"));
@@ -794,6 +818,29 @@ mod tests {
                 "missing {w:?} in {got:#?}"
             );
         }
+    }
+
+    /// The documented file (`watchfloor config default`) passes the check
+    /// and says what the code's defaults are.
+    #[test]
+    fn the_documented_defaults_are_the_defaults() {
+        let text = include_str!("../../../docs/watchfloor.toml");
+        let parsed = Config::parse(text, "docs/watchfloor.toml", Path::new("."));
+        assert_eq!(parsed.unwrap(), Config::default());
+    }
+
+    #[test]
+    fn numbers_take_integers_and_floats_within_their_range() {
+        assert!(problems("[intel]\nthreshold = 40\ndecay_speed = 0.5\n").is_empty());
+        let got = problems("[intel]\nthreshold = 150.5\ndecay_speed = \"fast\"\n").join("\n");
+        assert!(
+            got.contains("`intel.threshold` = 150.5 is out of range 0..=100"),
+            "{got}"
+        );
+        assert!(
+            got.contains("`intel.decay_speed` must be a number"),
+            "{got}"
+        );
     }
 
     /// Ranges, lengths and closed sets are read from the structs' schema
