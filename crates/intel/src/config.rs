@@ -33,6 +33,8 @@ pub struct IntelConfig {
     /// events of this many past days (0: no retro-hunt).
     #[schemars(range(max = 3_660))]
     pub retro_days: u64,
+    /// Feeds pulled on a schedule (`[[intel.feeds]]`, docs/INTEL.md).
+    pub feeds: Vec<crate::feeds::FeedConfig>,
 }
 
 impl Default for IntelConfig {
@@ -45,11 +47,39 @@ impl Default for IntelConfig {
             decay_speed: d.speed,
             threshold: d.threshold,
             retro_days: 30,
+            feeds: Vec::new(),
         }
     }
 }
 
 impl IntelConfig {
+    /// Problems no single key shows: feeds named twice, URLs that are not.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, feed) in self.feeds.iter().enumerate() {
+            if self.feeds[..i].iter().any(|f| f.name == feed.name) {
+                out.push(format!(
+                    "intel.feeds: the name {:?} is used twice",
+                    feed.name
+                ));
+            }
+            match url::Url::parse(&feed.url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => out.push(format!(
+                    "intel.feeds {:?}: url {:?} is not an http(s) URL",
+                    feed.name, feed.url
+                )),
+            }
+            if feed.kind == crate::feeds::FeedKind::Taxii && feed.collection.is_none() {
+                out.push(format!(
+                    "intel.feeds {:?}: a TAXII feed needs a collection",
+                    feed.name
+                ));
+            }
+        }
+        out
+    }
+
     /// The retro-hunt window, in ns (0: none).
     pub fn retro_window_ns(&self) -> i64 {
         (self.retro_days.min(3_660) as i64) * DAY_NS

@@ -268,9 +268,13 @@ const ID_NAMESPACE: uuid::Uuid = uuid::uuid!("6f2d5c44-0f55-4c7e-9d0c-5a1f1b0e7a
 /// wants UUIDv4 ids for domain objects (v5 is for observables), so the
 /// name's v5 hash is written with version 4's bits.
 fn derived_id(object_type: &str, name: &str) -> String {
+    format!("{object_type}--{}", derived_uuid(name))
+}
+
+/// A UUID derived from `name` (version 4's bits on a v5 hash).
+pub fn derived_uuid(name: &str) -> uuid::Uuid {
     let hash = uuid::Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).into_bytes();
-    let id = uuid::Builder::from_random_bytes(hash).into_uuid();
-    format!("{object_type}--{id}")
+    uuid::Builder::from_random_bytes(hash).into_uuid()
 }
 
 /// The STIX id of an indicator.

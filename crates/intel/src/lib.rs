@@ -25,6 +25,7 @@ pub mod config;
 pub mod decay;
 pub mod domains;
 pub mod export;
+pub mod feeds;
 pub mod fields;
 pub mod indicator;
 pub mod lists;
@@ -32,6 +33,7 @@ pub mod live;
 pub mod retro;
 pub mod set;
 pub mod stix;
+pub mod taxii;
 pub mod trie;
 pub mod warninglist;
 

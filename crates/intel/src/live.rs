@@ -352,6 +352,17 @@ impl Intel {
         out
     }
 
+    /// A TAXII page of one scope's indicators (an empty one for a scope
+    /// holding none).
+    pub fn taxii_page(&self, scope: &str, req: &crate::taxii::PageRequest) -> crate::taxii::Page {
+        let scopes = self.read_scopes();
+        let held = scopes
+            .get(scope)
+            .map(IntelSet::indicators)
+            .unwrap_or_default();
+        crate::taxii::page(held, req)
+    }
+
     /// What `tenant`'s indicators say about `value` (of `kind`, or of the
     /// kind it looks like) at `now_ns`, with the warninglist that vouches
     /// for it if one does.

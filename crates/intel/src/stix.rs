@@ -35,8 +35,14 @@ pub fn import_bundle(text: &str, source: &str) -> Result<Imported, String> {
     if doc["type"] != "bundle" {
         return Err("not a STIX bundle (no \"type\": \"bundle\")".into());
     }
-    let mut out = Imported::default();
     let objects = doc["objects"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    Ok(import_objects(objects, source))
+}
+
+/// The indicators of STIX objects (a bundle's, a TAXII envelope's); other
+/// object types are passed over.
+pub fn import_objects(objects: &[Value], source: &str) -> Imported {
+    let mut out = Imported::default();
     for object in objects.iter().filter(|o| o["type"] == "indicator") {
         let id = object["id"].as_str().unwrap_or("(no id)");
         match indicators_of(object, source) {
@@ -44,7 +50,7 @@ pub fn import_bundle(text: &str, source: &str) -> Result<Imported, String> {
             Err(why) => out.skipped.push(format!("{id}: {why}")),
         }
     }
-    Ok(out)
+    out
 }
 
 fn indicators_of(object: &Value, source: &str) -> Result<Vec<Indicator>, String> {

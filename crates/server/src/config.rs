@@ -253,6 +253,8 @@ enum Ty {
     },
     Bool,
     PathList,
+    /// An array of strings.
+    StrList,
     /// An array of exactly `len` integers in `min..=max`.
     UIntList {
         len: usize,
@@ -359,6 +361,7 @@ fn shape_of(schema: &serde_json::Value, root: &serde_json::Value) -> Shape {
             );
             match (format, type_of(items)) {
                 (Some("path-list"), _) => Shape::Value(Ty::PathList),
+                (_, Some("string")) => Shape::Value(Ty::StrList),
                 (_, Some("integer")) => Shape::Value(Ty::UIntList {
                     len: int(schema, "minItems", 0) as usize,
                     min: int(items, "minimum", 0),
@@ -544,6 +547,12 @@ impl Checker<'_> {
                     self.problem(span, format!("`{key}` must be true or false"));
                 }
             }
+            Ty::StrList => {
+                let strings = v.as_array().is_some_and(|a| a.iter().all(|i| i.is_str()));
+                if !strings {
+                    self.problem(span, format!("`{key}` must be a list of strings"));
+                }
+            }
             Ty::PathList => match v.as_array() {
                 Some(items) => {
                     for it in items.iter() {
@@ -615,6 +624,7 @@ impl Checker<'_> {
     fn pairs(&mut self, cfg: &Config) {
         let mut problems = cfg.syslog.problems();
         problems.extend(cfg.incidents.problems());
+        problems.extend(cfg.intel.problems());
         if cfg.http.tls_cert.is_some() != cfg.http.tls_key.is_some() {
             problems.push("[http] needs both `tls_cert` and `tls_key`, or neither".into());
         }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod console;
+pub mod feeds;
 pub mod listener;
 pub mod metrics;
 pub mod monitoring;
@@ -387,6 +388,7 @@ pub async fn assemble(
         rules: parts.rules.clone(),
         intel,
         retro: Default::default(),
+        feeds: Arc::new(feeds::Feeds::new(&cfg.intel.feeds)),
         retro_window_ns: cfg.intel.retro_window_ns(),
         pipeline_metrics,
         registry,
@@ -435,6 +437,7 @@ async fn serve(cfg: Config) -> Result<(), ServerError> {
         .await
         .map_err(|e| start_err(format!("http {http_addr}"))(&e))?;
     spawn_reload_on_sighup(app.rules.clone());
+    feeds::spawn(app.clone(), cfg.intel.feeds.clone());
     let incident_thread = spawn_incident_worker(app.incidents.clone(), stop.clone())?;
     let router = api::router(app);
     let tls = match (&cfg.http.tls_cert, &cfg.http.tls_key) {

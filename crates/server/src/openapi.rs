@@ -203,7 +203,16 @@ fn operations() -> Vec<Op> {
         op("get", "/api/v1/intel/match", "intel", "What the indicators say about a value: hit, warned (with the warninglist), expired or miss", READ, None, Some(of::<ValueParams>), None),
         op("get", "/api/v1/intel/matches", "intel", "Intel alerts of the tenant, newest first", READ, None, Some(of::<MatchParams>), None),
         op("get", "/api/v1/intel/hunts", "intel", "Retro-hunts started by imports (new indicators looked for in the stored events of the last [intel] retro_days), newest first, with their state and figures", READ, None, None, None),
+        op("get", "/api/v1/intel/feeds", "intel", "The feeds of [[intel.feeds]] the tenant's indicators come from (its own and the shared ones), with their last pull", READ, None, None, None),
+        with_status(op("post", "/api/v1/intel/feeds/{name}/pull", "intel", "Pull a feed now (shared feeds: the provider's admins)", INTEL, None, None, None), 202),
         op("get", "/api/v1/intel/export", "intel", "A blocklist of the indicators that match now: text, DNS RPZ zone, nftables script or STIX 2.1 bundle (warninglisted values left out; counts in X-Watchfloor-* headers)", READ, None, Some(of::<ExportParams>), None),
+        op("get", "/taxii2/", "taxii", "TAXII 2.1 discovery (HTTP Basic: any user, the token as password)", READ, None, None, None),
+        op("get", "/taxii2/api/", "taxii", "TAXII 2.1 API root", READ, None, None, None),
+        op("get", "/taxii2/api/collections/", "taxii", "The caller's collections: its tenant's indicators and the shared feeds'", READ, None, None, None),
+        op("get", "/taxii2/api/collections/{id}/", "taxii", "One collection", READ, None, None, None),
+        op("get", "/taxii2/api/collections/{id}/objects/", "taxii", "Indicator and sighting objects, paged (limit, next; added_after exclusive; match[type], match[id])", READ, None, None, None),
+        op("get", "/taxii2/api/collections/{id}/objects/{object}/", "taxii", "One object", READ, None, None, None),
+        op("get", "/taxii2/api/collections/{id}/manifest/", "taxii", "The objects' ids, dates added and versions, paged like objects", READ, None, None, None),
         with_status(op("get", "/ack/{secret}", "on-call", "The page of an acknowledge link (the secret is the credential)", "the link's holder", None, None, None), 200),
         with_status(op("post", "/ack/{secret}", "on-call", "Acknowledge the incident as the link's recipient", "the link's holder", None, None, None), 200),
     ]
@@ -380,6 +389,7 @@ mod tests {
             include_str!("api/checks.rs"),
             include_str!("api/shippers.rs"),
             include_str!("api/intel.rs"),
+            include_str!("api/taxii.rs"),
         ];
         let mut out = Vec::new();
         for src in sources {

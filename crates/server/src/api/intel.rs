@@ -32,6 +32,11 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/intel/match", get(explain))
         .route("/api/v1/intel/matches", get(matches))
         .route("/api/v1/intel/hunts", get(hunts))
+        .route("/api/v1/intel/feeds", get(feeds))
+        .route(
+            "/api/v1/intel/feeds/{name}/pull",
+            axum::routing::post(pull_feed),
+        )
         .route("/api/v1/intel/export", get(export))
 }
 
@@ -304,20 +309,11 @@ pub(crate) async fn import_indicators(
     text: &str,
 ) -> Result<ImportOutcome, ApiError> {
     let imported = read_import(p, text)?;
-    let (intel, state, metrics) = (
-        app.intel.clone(),
-        app.state.clone(),
-        app.pipeline_metrics.clone(),
-    );
     let skipped = imported.skipped;
-    let key = scope.to_string();
-    let mut report = blocking(move || {
-        let report = intel.import(&key, imported.indicators);
-        metrics.intel_indicators.set(intel.len() as i64);
-        state.put_indicators(&key, &report.changed).map(|()| report)
-    })
-    .await??;
-    let retro_hunt = start_retro_hunt(app, scope, p, std::mem::take(&mut report.fresh));
+    let (shared, key) = (app.clone(), scope.to_string());
+    let mut report = blocking(move || store_import(&shared, &key, imported.indicators)).await??;
+    let source = p.source.as_deref().unwrap_or("api");
+    let retro_hunt = start_retro_hunt(app, scope, source, std::mem::take(&mut report.fresh));
     Ok(ImportOutcome {
         scope: if scope == SHARED {
             "shared".into()
@@ -337,12 +333,27 @@ pub(crate) async fn import_indicators(
     })
 }
 
-/// Queues the retro-hunt of an import's new indicators over the window
-/// of `[intel] retro_days`; the hunt's id.
-fn start_retro_hunt(
+/// Merges indicators into a scope's live set and stores what changed (in
+/// a blocking context).
+pub(crate) fn store_import(
     app: &Shared,
     scope: &str,
-    p: &ImportParams,
+    indicators: Vec<Indicator>,
+) -> Result<watchfloor_intel::live::ImportReport, watchfloor_state::StateError> {
+    let report = app.intel.import(scope, indicators);
+    app.pipeline_metrics
+        .intel_indicators
+        .set(app.intel.len() as i64);
+    app.state.put_indicators(scope, &report.changed)?;
+    Ok(report)
+}
+
+/// Queues the retro-hunt of an import's new indicators over the window
+/// of `[intel] retro_days`; the hunt's id.
+pub(crate) fn start_retro_hunt(
+    app: &Shared,
+    scope: &str,
+    source: &str,
     fresh: Vec<Indicator>,
 ) -> Option<u64> {
     if fresh.is_empty() || app.retro_window_ns <= 0 {
@@ -354,9 +365,36 @@ fn start_retro_hunt(
         state: app.state.clone(),
         intel: app.intel.clone(),
     };
-    let source = p.source.as_deref().unwrap_or("api");
     let window = (now.saturating_sub(app.retro_window_ns), now);
     Some(app.retro.start(stores, scope, source, fresh, window))
+}
+
+/// The feeds the tenant's indicators come from (its own and the shared
+/// ones), with their last pull.
+async fn feeds(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    Ok(Json(json!({ "feeds": app.feeds.list(&caller.tenant) })).into_response())
+}
+
+/// Pulls a feed now (its own tenant's, or a shared one for the provider's
+/// admins).
+async fn pull_feed(
+    State(app): State<Shared>,
+    caller: Caller,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ManageIntel)?;
+    let feed = app
+        .feeds
+        .list(&caller.tenant)
+        .into_iter()
+        .find(|f| f.name == name)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no feed {name:?}")))?;
+    if feed.scope == "shared" {
+        Scope::Shared.key(&app, &caller, true)?;
+    }
+    app.feeds.pull_now(&name);
+    Ok((StatusCode::ACCEPTED, Json(json!({ "pulling": name }))).into_response())
 }
 
 /// The retro-hunts of the tenant's imports, newest first (the shared

@@ -14,6 +14,7 @@ pub mod oncall;
 pub mod rules;
 pub mod shippers;
 pub mod system;
+pub mod taxii;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub intel: Arc<watchfloor_intel::Intel>,
     /// Retro-hunts of imported indicators over the stored events.
     pub retro: Arc<watchfloor_pipeline::retro::RetroHunts>,
+    /// The feeds of `[[intel.feeds]]` and their last pulls.
+    pub feeds: Arc<crate::feeds::Feeds>,
     /// How far back a retro-hunt looks (0: none).
     pub retro_window_ns: i64,
     pub pipeline_metrics: Arc<watchfloor_pipeline::PipelineMetrics>,
@@ -122,6 +125,7 @@ pub fn router(app: Shared) -> Router {
         .merge(oncall::routes())
         .merge(checks::routes())
         .merge(intel::routes())
+        .merge(taxii::routes())
         .merge(shippers::routes())
         .merge(crate::console::routes())
         .fallback(system::not_found)
