@@ -106,6 +106,17 @@ pub enum IntelCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// The feeds of `[[intel.feeds]]` (TAXII, MISP, URLs) with their last
+    /// pull; `--pull NAME` pulls one now.
+    Feeds {
+        #[arg(long, value_name = "NAME")]
+        pull: Option<String>,
+        /// Print the server's JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// The retro-hunts imports started: new indicators looked for in the
     /// stored events of the past days.
     Hunts {
@@ -284,6 +295,22 @@ pub fn run(cmd: IntelCommand) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        IntelCommand::Feeds { pull, json, server } => {
+            let client = server.connect()?;
+            if let Some(name) = pull {
+                let path = format!("/api/v1/intel/feeds/{name}/pull");
+                client.post(&path, &[], Vec::new(), false)?;
+                println!("pulling {name}");
+                return Ok(0);
+            }
+            let feeds = client.get("/api/v1/intel/feeds", &[])?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&feeds)?);
+            } else {
+                print_feeds(&feeds);
+            }
+            Ok(0)
+        }
         IntelCommand::Hunts { json, server } => {
             let hunts = server.connect()?.get("/api/v1/intel/hunts", &[])?;
             if json {
@@ -349,6 +376,29 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> 
     let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, bytes).with_context(|| format!("{}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))
+}
+
+fn print_feeds(feeds: &Value) {
+    println!(
+        "{:<20} {:<6} {:<10} {:<8} {:<28} {:>8} {:>8} {:>8}",
+        "NAME", "TYPE", "SCOPE", "STATE", "LAST SUCCESS", "REQUESTS", "ADDED", "MERGED"
+    );
+    for f in feeds["feeds"].as_array().into_iter().flatten() {
+        println!(
+            "{:<20} {:<6} {:<10} {:<8} {:<28} {:>8} {:>8} {:>8}",
+            text(&f["name"]),
+            text(&f["type"]),
+            text(&f["scope"]),
+            text(&f["state"]),
+            text(&f["last_success"]),
+            text(&f["pulled"]["requests"]),
+            text(&f["added"]),
+            text(&f["merged"]),
+        );
+        if let Some(error) = f["error"].as_str() {
+            println!("     error: {error}");
+        }
+    }
 }
 
 fn print_hunts(hunts: &Value) {

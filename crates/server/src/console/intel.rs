@@ -104,9 +104,31 @@ struct IntelPage {
     live: bool,
     value: String,
     sources: Vec<SourceRow>,
+    feeds: Vec<crate::feeds::FeedStatus>,
     hunts: Vec<HuntRow>,
     may_import: bool,
     may_shared: bool,
+}
+
+impl IntelPage {
+    fn kind(&self, f: &crate::feeds::FeedStatus) -> String {
+        serde_json::to_value(f.kind).map(|v| text(&v)).unwrap_or_default()
+    }
+
+    /// An RFC 3339 time as the console writes times.
+    fn when(&self, t: &Option<String>) -> String {
+        t.as_deref().map(console_time).unwrap_or_default()
+    }
+}
+
+/// `2026-12-03T11:00:55.449458Z` as `2026-12-03 11:00:55`.
+fn console_time(rfc3339: &str) -> String {
+    rfc3339
+        .replace('T', " ")
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn text(v: &Value) -> String {
@@ -128,13 +150,7 @@ fn row(v: &Value) -> Row {
         score: text(&v["score"]),
         tlp: text(&v["tlp"]),
         labels: text(&v["labels"]),
-        // `2026-12-03T11:00:55.449458Z` as the console writes times.
-        last_seen: text(&v["last_seen"])
-            .replace('T', " ")
-            .split('.')
-            .next()
-            .unwrap_or_default()
-            .to_string(),
+        last_seen: console_time(&text(&v["last_seen"])),
         sightings: text(&v["sightings"]),
         live: v["live"] == true,
     }
@@ -287,6 +303,7 @@ async fn render(
                 last_seen: view::time(s.last_seen_ns),
             })
             .collect(),
+        feeds: app.feeds.list(&p.tenant),
         hunts: hunt_rows(app, viewer),
         may_import: viewer.may(Action::ManageIntel),
         may_shared: p.role == Role::Admin && p.home_tenant == app.provider_tenant,
