@@ -168,7 +168,10 @@ fn taxii_and_misp_feeds_are_pulled_paged_resumed_and_served_to_taxii2_client() {
     assert_eq!(domains(&s), 28);
     let out = s.cli(&["intel", "feeds"]);
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("phishing-taxii") && said.contains("misp-lures") && said.contains(" ok "), "{said}");
+    assert!(
+        said.contains("phishing-taxii") && said.contains("misp-lures") && said.contains(" ok "),
+        "{said}"
+    );
 
     // New objects and a new event: a re-pull takes only those.
     peers(&[

@@ -59,6 +59,7 @@ pub fn report_json(
         },
         "attack_techniques": i.attack,
         "attack": crate::defense::defense(i),
+        "review": i.review,
         "observables": i.observables,
         "actions_taken": actions,
     })
@@ -124,6 +125,7 @@ pub fn report_markdown(
         out += &format!("- **{label}:** {}\n", list(&j["affected"][key]));
     }
     out += &attack_markdown(&crate::defense::defense(i));
+    out += &review_markdown(&i.review);
     out += "\n## Indicators\n\n";
     if i.observables.is_empty() {
         out += "none recorded\n";
@@ -167,6 +169,32 @@ fn attack_markdown(d: &crate::defense::Defense) -> String {
             );
         }
         out += &format!("\n*{}*\n", d.notice);
+    }
+    out
+}
+
+/// The post-incident review as Markdown.
+fn review_markdown(r: &watchfloor_model::incident::Review) -> String {
+    let mut out = String::from("\n## Post-incident review\n\n");
+    if r.is_empty() {
+        return out + "not recorded yet\n";
+    }
+    if !r.lessons_learned.is_empty() {
+        out += &format!("**Lessons learned.** {}\n\n", r.lessons_learned);
+    }
+    if !r.controls.is_empty() {
+        out += "| control to add | mitigation | owner | due | state |\n|---|---|---|---|---|\n";
+        for c in &r.controls {
+            let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
+            out += &format!(
+                "| {} | {} | {} | {} | {} |\n",
+                c.control.replace('|', "\\|"),
+                cell(&c.mitigation),
+                cell(&c.owner),
+                cell(&c.due),
+                if c.done { "done" } else { "open" }
+            );
+        }
     }
     out
 }

@@ -115,6 +115,11 @@ pub enum TimelineEvent<'a> {
         from: &'a BTreeSet<String>,
         to: &'a BTreeSet<String>,
     },
+    /// The post-incident review, as it now is.
+    Review {
+        lessons_learned: &'a str,
+        controls: &'a [watchfloor_model::incident::ReviewControl],
+    },
     Comment {
         id: u32,
         text: &'a str,

@@ -747,3 +747,76 @@ fn escalation_steps_fire_in_order_until_acknowledged_by_link() {
     );
     assert!(f.incidents.verify("acme", id).unwrap().is_ok());
 }
+
+#[test]
+fn the_review_is_kept_on_the_timeline_checked_and_in_the_report() {
+    let f = floor();
+    let i = f
+        .incidents
+        .open(
+            "acme",
+            "ana",
+            NewIncident {
+                title: "Phishing wave".into(),
+                kind: "phishing".into(),
+                description: String::new(),
+                impact: None,
+                urgency: None,
+                severity: None,
+                entities: Default::default(),
+            },
+        )
+        .unwrap();
+    let review = |due: &str| {
+        serde_json::from_value::<watchfloor_model::incident::Review>(json!({
+            "lessons_learned": "The lure passed the mail filter: its domain was a day old.",
+            "controls": [{"control": "Quarantine mail from domains younger than a week",
+                          "mitigation": "M1054", "owner": "it-mail", "due": due}]
+        }))
+        .unwrap()
+    };
+    let bad = f.incidents.update(
+        "acme",
+        i.id,
+        "ana",
+        IncidentPatch {
+            version: i.version,
+            review: Some(review("next week")),
+            ..Default::default()
+        },
+    );
+    assert!(
+        matches!(&bad, Err(IncidentError::Invalid(m)) if m.contains("review.controls[0].due")),
+        "{bad:?}"
+    );
+    let done = f
+        .incidents
+        .update(
+            "acme",
+            i.id,
+            "ana",
+            IncidentPatch {
+                version: i.version,
+                review: Some(review("2026-12-15")),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(done.review.controls[0].owner.as_deref(), Some("it-mail"));
+    let timeline = f.incidents.timeline("acme", i.id).unwrap();
+    assert!(
+        timeline.iter().any(|e| e.action == "review"),
+        "on the timeline"
+    );
+    let report = watchfloor_incident::report::report_markdown(
+        &done,
+        Regime::Nis2,
+        "early_warning",
+        &timeline,
+    );
+    assert!(report.contains("## Post-incident review"), "{report}");
+    assert!(
+        report.contains("| Quarantine mail from domains younger than a week | M1054 | it-mail | 2026-12-15 | open |"),
+        "{report}"
+    );
+}

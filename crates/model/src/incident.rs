@@ -446,6 +446,41 @@ pub struct Compliance {
     pub deadlines: Vec<Deadline>,
 }
 
+/// The post-incident review: what was learned, and the controls to add
+/// so it does not happen again, each with an owner and a due date.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    #[serde(default)]
+    pub lessons_learned: String,
+    #[serde(default)]
+    pub controls: Vec<ReviewControl>,
+}
+
+impl Review {
+    pub fn is_empty(&self) -> bool {
+        self.lessons_learned.is_empty() && self.controls.is_empty()
+    }
+}
+
+/// A control to add after an incident.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewControl {
+    /// What to put in place.
+    pub control: String,
+    /// The ATT&CK mitigation it carries out (`M1017`), if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mitigation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Due date, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
+    #[serde(default)]
+    pub done: bool,
+}
+
 /// An incident, as stored and as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Incident {
@@ -503,6 +538,10 @@ pub struct Incident {
     /// MITRE ATT&CK technique and tactic tags (`attack.t1110`).
     #[serde(default)]
     pub attack: BTreeSet<String>,
+    /// The post-incident review (NIST SP 800-61 "lessons learned", ISO
+    /// 27035's improvements).
+    #[serde(default, skip_serializing_if = "Review::is_empty")]
+    pub review: Review,
     #[serde(default)]
     pub sla: SlaState,
     #[serde(default)]

@@ -1090,6 +1090,50 @@ async fn the_incident_page_recommends_mitigations_and_rules_show_their_coverage(
         page.body.contains("id=\"mitigations\"") && page.body.contains("Antivirus/Antimalware")
     );
     assert!(page.body.contains("The MITRE Corporation"));
+    // The post-incident review: lessons, a control for a recommended
+    // mitigation, then done.
+    let version = c.default_incident(id).version;
+    let lessons = format!(
+        "_csrf={}&version={version}&action=lessons&lessons_learned=The+lure+passed+the+filter",
+        s.csrf
+    );
+    assert_eq!(
+        c.post(&s, &format!("/incidents/{id}/review"), &lessons)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let version = c.default_incident(id).version;
+    let add = format!(
+        "_csrf={}&version={version}&action=add&control=Block+macros&mitigation=M1042&owner=it&due=2026-12-20",
+        s.csrf
+    );
+    assert_eq!(
+        c.post(&s, &format!("/incidents/{id}/review"), &add)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let version = c.default_incident(id).version;
+    let done = format!("_csrf={}&version={version}&action=done&index=0", s.csrf);
+    c.post(&s, &format!("/incidents/{id}/review"), &done).await;
+    let review = c.default_incident(id).review;
+    assert_eq!(review.lessons_learned, "The lure passed the filter");
+    assert!(review.controls[0].done && review.controls[0].mitigation.as_deref() == Some("M1042"));
+    let bad = format!(
+        "_csrf={}&version={}&action=add&control=x&due=soon",
+        s.csrf,
+        c.default_incident(id).version
+    );
+    assert_eq!(
+        c.post(&s, &format!("/incidents/{id}/review"), &bad)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let page = c.get(&s, &format!("/incidents/{id}")).await;
+    assert!(page.body.contains("Block macros") && page.body.contains("The lure passed the filter"));
+
     let rules = c.get(&s, "/rules").await;
     assert!(rules.body.contains("ATT&amp;CK coverage") && rules.body.contains("Credential Access"));
     let layer = c.get(&s, "/rules/navigator-layer.json").await;

@@ -388,6 +388,35 @@ fn apply_patch(
         });
         i.attack.clone_from(to);
     }
+    if let Some(to) = &p.review {
+        check_review(to)?;
+        if *to != i.review {
+            record(TimelineEvent::Review {
+                lessons_learned: &to.lessons_learned,
+                controls: &to.controls,
+            });
+            i.review.clone_from(to);
+        }
+    }
+    Ok(())
+}
+
+/// A review's controls name what to do, and their due dates are dates.
+fn check_review(review: &watchfloor_model::incident::Review) -> Result<()> {
+    for (n, c) in review.controls.iter().enumerate() {
+        if c.control.trim().is_empty() {
+            return Err(IncidentError::Invalid(format!(
+                "review.controls[{n}]: the control is empty"
+            )));
+        }
+        if let Some(due) = &c.due {
+            chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d").map_err(|_| {
+                IncidentError::Invalid(format!(
+                    "review.controls[{n}].due: {due:?} is not a date (YYYY-MM-DD)"
+                ))
+            })?;
+        }
+    }
     Ok(())
 }
 

@@ -107,6 +107,8 @@ pub struct IncidentPatch {
     pub assets: Option<BTreeSet<String>>,
     pub services: Option<BTreeSet<String>>,
     pub attack: Option<BTreeSet<String>>,
+    /// The post-incident review, whole (it replaces the one held).
+    pub review: Option<watchfloor_model::incident::Review>,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -278,6 +280,7 @@ impl Incidents {
             assets: BTreeSet::new(),
             services: BTreeSet::new(),
             attack: BTreeSet::new(),
+            review: Default::default(),
             sla: SlaState::default(),
             compliance: Default::default(),
             escalation: None,

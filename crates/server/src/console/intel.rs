@@ -112,7 +112,9 @@ struct IntelPage {
 
 impl IntelPage {
     fn kind(&self, f: &crate::feeds::FeedStatus) -> String {
-        serde_json::to_value(f.kind).map(|v| text(&v)).unwrap_or_default()
+        serde_json::to_value(f.kind)
+            .map(|v| text(&v))
+            .unwrap_or_default()
     }
 
     /// An RFC 3339 time as the console writes times.

@@ -38,6 +38,7 @@ pub fn routes() -> Router<Shared> {
         .route("/incidents/{id}/tasks", post(add_task))
         .route("/incidents/{id}/tasks/{task}", post(task_status))
         .route("/incidents/{id}/observables", post(add_observable))
+        .route("/incidents/{id}/review", post(review))
         .route("/incidents/{id}/merge", post(merge))
         .route("/incidents/{id}/split", post(split))
         .route("/incidents/{id}/reports/{regime}/{report}", get(report))
@@ -642,6 +643,81 @@ async fn add_observable(
         &viewer,
         Action::WorkIncidents,
         move |app, tenant, actor| app.incidents.add_observable(tenant, id, actor, new),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct ReviewForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    version: i64,
+    /// `lessons`, `add` (a control) or `done` (control `index`).
+    action: String,
+    #[serde(default)]
+    lessons_learned: String,
+    #[serde(default)]
+    control: String,
+    #[serde(default)]
+    mitigation: String,
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    due: String,
+    #[serde(default)]
+    index: usize,
+}
+
+/// The review as the form changes it.
+fn reviewed(
+    mut review: watchfloor_model::incident::Review,
+    f: ReviewForm,
+) -> Result<watchfloor_model::incident::Review, ConsoleError> {
+    let given = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    match f.action.as_str() {
+        "lessons" => review.lessons_learned = f.lessons_learned.trim().to_string(),
+        "add" => review
+            .controls
+            .push(watchfloor_model::incident::ReviewControl {
+                control: f.control.trim().to_string(),
+                mitigation: given(f.mitigation),
+                owner: given(f.owner),
+                due: given(f.due),
+                done: false,
+            }),
+        "done" => match review.controls.get_mut(f.index) {
+            Some(c) => c.done = true,
+            None => return Err(ConsoleError::BadRequest(format!("no control {}", f.index))),
+        },
+        other => return Err(ConsoleError::BadRequest(format!("review action {other:?}"))),
+    }
+    Ok(review)
+}
+
+/// The post-incident review: lessons learned, controls added and done.
+async fn review(
+    State(app): State<Shared>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(f): Form<ReviewForm>,
+) -> Result<Response, ConsoleError> {
+    csrf_ok(&viewer, &headers, &f.csrf)?;
+    let tenant = viewer.principal.tenant.clone();
+    let shared = app.clone();
+    let current = blocking(move || shared.incidents.get(&tenant, id))
+        .await
+        .map_err(|_| ConsoleError::Internal)??;
+    let patch = IncidentPatch {
+        version: f.version,
+        review: Some(reviewed(current.review, f)?),
+        ..Default::default()
+    };
+    change(
+        app,
+        &viewer,
+        Action::WorkIncidents,
+        move |app, tenant, actor| app.incidents.update(tenant, id, actor, patch),
     )
     .await
 }
