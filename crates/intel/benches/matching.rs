@@ -3,73 +3,12 @@
 //! `cargo bench -p watchfloor-intel --bench matching`
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use watchfloor_intel::{DecayModel, Indicator, IntelSet, Kind, Outcome, Tlp, Warninglists};
-
-/// A small deterministic generator (xorshift), so runs compare.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-fn indicator(kind: Kind, value: String) -> Indicator {
-    Indicator {
-        kind,
-        value,
-        source: "bench".into(),
-        confidence: 80,
-        tlp: Tlp::Amber,
-        labels: Vec::new(),
-        first_seen_ns: 0,
-        last_seen_ns: 0,
-        valid_until_ns: None,
-        sightings: 0,
-    }
-}
-
-fn ip(n: u64) -> String {
-    let n = n as u32;
-    std::net::Ipv4Addr::from(n).to_string()
-}
-
-/// One million indicators: 700,000 addresses, 50,000 networks, 200,000
-/// domains, 50,000 SHA-256 hashes.
-fn million(rng: &mut Rng) -> Vec<Indicator> {
-    let mut out = Vec::with_capacity(1_000_000);
-    for _ in 0..700_000 {
-        out.push(indicator(Kind::Ip, ip(rng.next())));
-    }
-    for _ in 0..50_000 {
-        let len = 16 + rng.next() % 13;
-        out.push(indicator(Kind::Ip, format!("{}/{len}", ip(rng.next()))));
-    }
-    for i in 0..200_000 {
-        out.push(indicator(
-            Kind::Domain,
-            format!("c2-{i}.bad{}.example", rng.next() % 1000),
-        ));
-    }
-    for _ in 0..50_000 {
-        let hash = format!(
-            "{:016x}{:016x}{:016x}{:016x}",
-            rng.next(),
-            rng.next(),
-            rng.next(),
-            rng.next()
-        );
-        out.push(indicator(Kind::Sha256, hash));
-    }
-    out
-}
+use watchfloor_intel::synthetic::{indicators as synthetic, ipv4 as ip, Mix, Rng};
+use watchfloor_intel::{DecayModel, IntelSet, Kind, Outcome, Warninglists};
 
 fn matching(c: &mut Criterion) {
     let mut rng = Rng(0x5eed);
-    let indicators = million(&mut rng);
+    let indicators = synthetic(&mut rng, Mix::MILLION, 0);
     let mut set = IntelSet::default();
     for i in indicators.iter().cloned() {
         set.add(i).expect("valid");

@@ -33,6 +33,7 @@ pub mod live;
 pub mod retro;
 pub mod set;
 pub mod stix;
+pub mod synthetic;
 pub mod taxii;
 pub mod trie;
 pub mod warninglist;

@@ -100,6 +100,48 @@ fn decode_and_build(c: &mut Criterion) {
     g.finish();
 }
 
+/// Live matching on the same events, against a million indicators (the
+/// tenant's) and none: what intel costs an event, warninglists and decay
+/// included.
+fn intel(c: &mut Criterion) {
+    use watchfloor_intel::synthetic::{indicators, Mix, Rng as IntelRng};
+    use watchfloor_intel::{DecayModel, Intel, Warninglists};
+    let raws = records(EVENTS);
+    let parsers = Parsers::shipped();
+    let events: Vec<_> = raws
+        .iter()
+        .enumerate()
+        .map(|(i, r)| decode(i as u64, r, &parsers).0)
+        .collect();
+    let rules = RuleSources::default().build().expect("no rules");
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    for (name, count) in [("match_intel_none", 0), ("match_intel_1m", 1)] {
+        let intel = Intel::new(DecayModel::default(), Warninglists::default());
+        if count > 0 {
+            let now = watchfloor_model::now_ns();
+            intel.import(
+                "default",
+                indicators(&mut IntelRng(0x5eed), Mix::MILLION, now),
+            );
+        }
+        let mut detector = Detector::new(&rules, Limits::default(), &TenantSnapshots::new());
+        let mut alerts = Vec::new();
+        let now = watchfloor_model::now_ns();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                alerts.clear();
+                let reader = intel.reader();
+                for (i, ev) in events.iter().enumerate() {
+                    detector.match_intel(&reader, i as u64, ev, now, &mut alerts);
+                }
+                black_box(alerts.len())
+            })
+        });
+    }
+    g.finish();
+}
+
 fn store(c: &mut Criterion) {
     let docs = docs(&records(STORE_EVENTS));
     let mut g = c.benchmark_group("store");
@@ -126,5 +168,5 @@ fn store(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode_and_build, store);
+criterion_group!(benches, decode_and_build, intel, store);
 criterion_main!(benches);
