@@ -18,17 +18,19 @@ fn matching(c: &mut Criterion) {
     let mut probes: Vec<(Kind, String)> = Vec::new();
     for i in 0..10_000u64 {
         let value = if i % 5 == 0 {
-            indicators[(rng.next() % 700_000) as usize].value.clone()
+            indicators[(rng.next_u64() % 700_000) as usize]
+                .value
+                .clone()
         } else {
-            ip(rng.next())
+            ip(rng.next_u64())
         };
         probes.push((Kind::Ip, value));
         probes.push((
             Kind::Domain,
             format!(
                 "www.c2-{}.bad{}.example",
-                rng.next() % 400_000,
-                rng.next() % 1000
+                rng.next_u64() % 400_000,
+                rng.next_u64() % 1000
             ),
         ));
     }

@@ -8,7 +8,7 @@ use crate::indicator::{Indicator, Kind, Tlp};
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -59,27 +59,27 @@ pub fn ipv4(n: u64) -> String {
 pub fn indicators(rng: &mut Rng, mix: Mix, now_ns: i64) -> Vec<Indicator> {
     let mut out = Vec::with_capacity(mix.addresses + mix.networks + mix.domains + mix.hashes);
     for _ in 0..mix.addresses {
-        out.push(indicator(Kind::Ip, ipv4(rng.next()), now_ns));
+        out.push(indicator(Kind::Ip, ipv4(rng.next_u64()), now_ns));
     }
     for _ in 0..mix.networks {
-        let len = 16 + rng.next() % 13;
+        let len = 16 + rng.next_u64() % 13;
         out.push(indicator(
             Kind::Ip,
-            format!("{}/{len}", ipv4(rng.next())),
+            format!("{}/{len}", ipv4(rng.next_u64())),
             now_ns,
         ));
     }
     for i in 0..mix.domains {
-        let value = format!("c2-{i}.bad{}.example", rng.next() % 1000);
+        let value = format!("c2-{i}.bad{}.example", rng.next_u64() % 1000);
         out.push(indicator(Kind::Domain, value, now_ns));
     }
     for _ in 0..mix.hashes {
         let hash = format!(
             "{:016x}{:016x}{:016x}{:016x}",
-            rng.next(),
-            rng.next(),
-            rng.next(),
-            rng.next()
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64()
         );
         out.push(indicator(Kind::Sha256, hash, now_ns));
     }

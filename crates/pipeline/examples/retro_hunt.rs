@@ -79,17 +79,17 @@ fn main() {
         let value = match i % 4 {
             0 | 1 => format!(
                 "10.{}.{}.{}",
-                rng.next() % 256,
-                rng.next() % 256,
-                1 + rng.next() % 254
+                rng.next_u64() % 256,
+                rng.next_u64() % 256,
+                1 + rng.next_u64() % 254
             ),
-            2 => format!("c2-{i}.bad{}.example", rng.next() % 1000),
+            2 => format!("c2-{i}.bad{}.example", rng.next_u64() % 1000),
             _ => format!(
                 "{:016x}{:016x}{:016x}{:016x}",
-                rng.next(),
-                rng.next(),
-                rng.next(),
-                rng.next()
+                rng.next_u64(),
+                rng.next_u64(),
+                rng.next_u64(),
+                rng.next_u64()
             ),
         };
         let kind = match i % 4 {
