@@ -17,51 +17,88 @@ pub enum FieldKind {
     HashList,
 }
 
-/// The kind of value the field `name` holds, if indicators can name it.
-/// A `match` on the name: the compiler turns it into a switch on length
-/// and a few comparisons, cheaper than hashing the name.
-pub fn field_kind(name: &str) -> Option<FieldKind> {
+/// The fields indicators can name, with what they hold.
+const FIELDS: &[(&str, FieldKind)] = {
     use FieldKind::{Hash, HashList, Of};
-    Some(match name {
-        "source.ip"
-        | "destination.ip"
-        | "client.ip"
-        | "server.ip"
-        | "host.ip"
-        | "related.ip"
-        | "source.address"
-        | "destination.address"
-        | "IpAddress"
-        | "SourceIp"
-        | "DestinationIp"
-        | "SourceAddress"
-        | "DestAddress"
-        | "src_ip"
-        | "dest_ip"
-        | "ClientIP"
-        | "dns.resolved_ip" => Of(Kind::Ip),
-        "url.domain"
-        | "dns.question.name"
-        | "destination.domain"
-        | "source.domain"
-        | "server.domain"
-        | "client.domain"
-        | "QueryName"
-        | "DestinationHostname" => Of(Kind::Domain),
-        "url.full" | "url.original" => Of(Kind::Url),
-        "file.hash.md5" | "process.hash.md5" => Of(Kind::Md5),
-        "file.hash.sha1" | "process.hash.sha1" => Of(Kind::Sha1),
-        "file.hash.sha256" | "process.hash.sha256" => Of(Kind::Sha256),
-        "hash" | "Hash" | "md5" | "sha1" | "sha256" => Hash,
-        "Hashes" => HashList,
-        "email.from.address"
-        | "email.to.address"
-        | "email.sender.address"
-        | "email.reply_to.address"
-        | "user.email"
-        | "source.user.email" => Of(Kind::Email),
-        _ => return None,
+    &[
+        ("source.ip", Of(Kind::Ip)),
+        ("destination.ip", Of(Kind::Ip)),
+        ("client.ip", Of(Kind::Ip)),
+        ("server.ip", Of(Kind::Ip)),
+        ("host.ip", Of(Kind::Ip)),
+        ("related.ip", Of(Kind::Ip)),
+        ("source.address", Of(Kind::Ip)),
+        ("destination.address", Of(Kind::Ip)),
+        ("IpAddress", Of(Kind::Ip)),
+        ("SourceIp", Of(Kind::Ip)),
+        ("DestinationIp", Of(Kind::Ip)),
+        ("SourceAddress", Of(Kind::Ip)),
+        ("DestAddress", Of(Kind::Ip)),
+        ("src_ip", Of(Kind::Ip)),
+        ("dest_ip", Of(Kind::Ip)),
+        ("ClientIP", Of(Kind::Ip)),
+        ("dns.resolved_ip", Of(Kind::Ip)),
+        ("url.domain", Of(Kind::Domain)),
+        ("dns.question.name", Of(Kind::Domain)),
+        ("destination.domain", Of(Kind::Domain)),
+        ("source.domain", Of(Kind::Domain)),
+        ("server.domain", Of(Kind::Domain)),
+        ("client.domain", Of(Kind::Domain)),
+        ("QueryName", Of(Kind::Domain)),
+        ("DestinationHostname", Of(Kind::Domain)),
+        ("url.full", Of(Kind::Url)),
+        ("url.original", Of(Kind::Url)),
+        ("file.hash.md5", Of(Kind::Md5)),
+        ("process.hash.md5", Of(Kind::Md5)),
+        ("file.hash.sha1", Of(Kind::Sha1)),
+        ("process.hash.sha1", Of(Kind::Sha1)),
+        ("file.hash.sha256", Of(Kind::Sha256)),
+        ("process.hash.sha256", Of(Kind::Sha256)),
+        ("hash", Hash),
+        ("Hash", Hash),
+        ("md5", Hash),
+        ("sha1", Hash),
+        ("sha256", Hash),
+        ("Hashes", HashList),
+        ("email.from.address", Of(Kind::Email)),
+        ("email.to.address", Of(Kind::Email)),
+        ("email.sender.address", Of(Kind::Email)),
+        ("email.reply_to.address", Of(Kind::Email)),
+        ("user.email", Of(Kind::Email)),
+        ("source.user.email", Of(Kind::Email)),
+    ]
+};
+
+/// [`FIELDS`] by name length: every field of every event is asked about,
+/// and most names are none of these, so a name is compared only with the
+/// few of its length (a `match` on strings compares with each arm in turn).
+fn by_length() -> &'static [Vec<(&'static str, FieldKind)>] {
+    static TABLE: std::sync::OnceLock<Vec<Vec<(&'static str, FieldKind)>>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let longest = FIELDS.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        let mut table = vec![Vec::new(); longest + 1];
+        for &(name, kind) in FIELDS {
+            table[name.len()].push((name, kind));
+        }
+        table
     })
+}
+
+/// The kind of value the field `name` holds, if indicators can name it.
+pub fn field_kind(name: &str) -> Option<FieldKind> {
+    let bytes = name.as_bytes();
+    let (first, last) = (*bytes.first()?, *bytes.last()?);
+    // Names of one length mostly differ in their first or last byte:
+    // compared inline before the whole name (a call to memcmp).
+    by_length()
+        .get(name.len())?
+        .iter()
+        .find(|(n, _)| {
+            let n = n.as_bytes();
+            n[0] == first && n[n.len() - 1] == last && n == bytes
+        })
+        .map(|(_, kind)| *kind)
 }
 
 /// The hash kind of a hex value by its length.

@@ -7,7 +7,6 @@
 //! [`Intel::expire`] return the indicators as they now are, for the state
 //! store to keep.
 
-use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard};
 
 use watchfloor_model::{Event, Severity};
@@ -18,6 +17,10 @@ use crate::indicator::{Indicator, Kind, Tlp};
 use crate::set::{Added, IntelSet, Outcome};
 use crate::warninglist::Warninglists;
 
+/// The indicator sets by scope; looked up twice an event (the tenant's and
+/// the shared one), so with a fast hash rather than SipHash.
+type ScopeMap = foldhash::HashMap<String, IntelSet>;
+
 /// The scope of indicators every tenant matches against.
 pub const SHARED: &str = "*";
 
@@ -27,7 +30,7 @@ const IMPORT_CHUNK: usize = 20_000;
 
 /// The live indicators.
 pub struct Intel {
-    scopes: RwLock<HashMap<String, IntelSet>>,
+    scopes: RwLock<ScopeMap>,
     pub decay: DecayModel,
     pub warninglists: Warninglists,
 }
@@ -182,17 +185,17 @@ pub struct Explanation {
 impl Intel {
     pub fn new(decay: DecayModel, warninglists: Warninglists) -> Intel {
         Intel {
-            scopes: RwLock::new(HashMap::new()),
+            scopes: RwLock::new(ScopeMap::default()),
             decay,
             warninglists,
         }
     }
 
-    fn read_scopes(&self) -> RwLockReadGuard<'_, HashMap<String, IntelSet>> {
+    fn read_scopes(&self) -> RwLockReadGuard<'_, ScopeMap> {
         self.scopes.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write_scopes(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, IntelSet>> {
+    fn write_scopes(&self) -> std::sync::RwLockWriteGuard<'_, ScopeMap> {
         self.scopes.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -401,7 +404,7 @@ impl Intel {
 /// The indicators under a read lock, for matching a batch of events.
 pub struct Reader<'a> {
     intel: &'a Intel,
-    scopes: RwLockReadGuard<'a, HashMap<String, IntelSet>>,
+    scopes: RwLockReadGuard<'a, ScopeMap>,
 }
 
 /// Counts of one event's matching.

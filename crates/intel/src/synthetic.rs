@@ -55,17 +55,29 @@ pub fn ipv4(n: u64) -> String {
     std::net::Ipv4Addr::from(n as u32).to_string()
 }
 
+/// A public address, as feeds list them: not in 0/8, 10/8, 127/8, nor
+/// multicast and above (so it does not match the load generator's
+/// 10.0.0.0/8 traffic by chance).
+pub fn public_ipv4(rng: &mut Rng) -> String {
+    loop {
+        let n = rng.next_u64() as u32;
+        if !matches!(n >> 24, 0 | 10 | 127 | 224..) {
+            return std::net::Ipv4Addr::from(n).to_string();
+        }
+    }
+}
+
 /// Indicators of `mix`, seen at `now_ns`.
 pub fn indicators(rng: &mut Rng, mix: Mix, now_ns: i64) -> Vec<Indicator> {
     let mut out = Vec::with_capacity(mix.addresses + mix.networks + mix.domains + mix.hashes);
     for _ in 0..mix.addresses {
-        out.push(indicator(Kind::Ip, ipv4(rng.next_u64()), now_ns));
+        out.push(indicator(Kind::Ip, public_ipv4(rng), now_ns));
     }
     for _ in 0..mix.networks {
         let len = 16 + rng.next_u64() % 13;
         out.push(indicator(
             Kind::Ip,
-            format!("{}/{len}", ipv4(rng.next_u64())),
+            format!("{}/{len}", public_ipv4(rng)),
             now_ns,
         ));
     }

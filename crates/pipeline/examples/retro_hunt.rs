@@ -37,11 +37,14 @@ fn fill(store: &TantivyEventStore, events: usize) {
         let lsn = i as u64 + 1;
         let (event, _) = decode(lsn, &raw, &parsers);
         batch.push(into_doc(lsn, &raw, event));
-        if batch.len() == 4096 || i + 1 == events {
+        // A commit says "everything up to here is appended": the batch
+        // goes in first (ids at or below a commit are taken for replays).
+        let commit = (i + 1) % commit_every() == 0 || i + 1 == events;
+        if batch.len() == 4096 || commit {
             store.append(&batch).expect("append");
             batch.clear();
         }
-        if (i + 1) % 1_000_000 == 0 || i + 1 == events {
+        if commit {
             store.commit(lsn).expect("commit");
             eprintln!(
                 "filled {} events, {:.0}/s",
@@ -68,9 +71,12 @@ fn main() {
     let held = store.stats().expect("stats").events;
     if held < events as u64 {
         fill(&store, events);
-    } else {
-        eprintln!("{held} events already stored");
     }
+    let stats = store.stats().expect("stats");
+    eprintln!(
+        "{} events stored in {} buckets",
+        stats.events, stats.buckets
+    );
 
     let now = watchfloor_model::now_ns();
     let mut rng = IntelRng(0x5eed);
@@ -128,4 +134,12 @@ fn main() {
         report.matches,
         report.alerts
     );
+}
+
+/// Events between commits while filling (`RETRO_COMMIT_EVERY`, a million).
+fn commit_every() -> usize {
+    std::env::var("RETRO_COMMIT_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
 }
