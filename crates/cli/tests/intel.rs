@@ -159,6 +159,18 @@ fn indicators_imported_by_the_cli_match_live_syslog_and_survive_kill_9() {
         .unwrap_or_default();
     assert_eq!(scanners["sightings"], 1, "{page}");
     assert_eq!(scanners["labels"], json!(["ssh-scanner"]));
+    let (status, seen) = s.get("/api/v1/intel/sightings");
+    assert_eq!(status, 200, "{seen}");
+    let values: Vec<&str> = seen["sightings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["value"].as_str())
+        .collect();
+    assert!(
+        values.contains(&"45.137.21.0/24") && values.contains(&"login-portal.example"),
+        "{seen}"
+    );
 }
 
 /// Runs a command; panics with its output when it fails.

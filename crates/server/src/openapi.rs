@@ -100,7 +100,7 @@ fn operations() -> Vec<Op> {
         SubmitRequest,
     };
     use api_oncall::{AtParams, NotificationParams, SpanParams};
-    use api::intel::{ExportParams, ImportParams, ListParams as IntelListParams, MatchParams, ValueParams};
+    use api::intel::{ExportParams, ImportParams, SightingParams, ListParams as IntelListParams, MatchParams, ValueParams};
     use watchfloor_monitor::maintenance::MaintenanceWindow;
     use watchfloor_monitor::topology::Topology;
     use watchfloor_monitor::MonitorSpec;
@@ -203,6 +203,7 @@ fn operations() -> Vec<Op> {
         op("get", "/api/v1/intel/match", "intel", "What the indicators say about a value: hit, warned (with the warninglist), expired or miss", READ, None, Some(of::<ValueParams>), None),
         op("get", "/api/v1/intel/matches", "intel", "Intel alerts of the tenant, newest first", READ, None, Some(of::<MatchParams>), None),
         op("get", "/api/v1/intel/hunts", "intel", "Retro-hunts started by imports (new indicators looked for in the stored events of the last [intel] retro_days), newest first, with their state and figures", READ, None, None, None),
+        op("get", "/api/v1/intel/sightings", "intel", "Indicators seen in the tenant's events (its own and the shared ones), the most recently seen first, with their counts", READ, None, Some(of::<SightingParams>), None),
         op("get", "/api/v1/intel/feeds", "intel", "The feeds of [[intel.feeds]] the tenant's indicators come from (its own and the shared ones), with their last pull", READ, None, None, None),
         with_status(op("post", "/api/v1/intel/feeds/{name}/pull", "intel", "Pull a feed now (shared feeds: the provider's admins)", INTEL, None, None, None), 202),
         op("get", "/api/v1/intel/export", "intel", "A blocklist of the indicators that match now: text, DNS RPZ zone, nftables script or STIX 2.1 bundle (warninglisted values left out; counts in X-Watchfloor-* headers)", READ, None, Some(of::<ExportParams>), None),

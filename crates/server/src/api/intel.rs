@@ -32,6 +32,7 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/intel/match", get(explain))
         .route("/api/v1/intel/matches", get(matches))
         .route("/api/v1/intel/hunts", get(hunts))
+        .route("/api/v1/intel/sightings", get(sightings))
         .route("/api/v1/intel/feeds", get(feeds))
         .route(
             "/api/v1/intel/feeds/{name}/pull",
@@ -367,6 +368,42 @@ pub(crate) fn start_retro_hunt(
     };
     let window = (now.saturating_sub(app.retro_window_ns), now);
     Some(app.retro.start(stores, scope, source, fresh, window))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SightingParams {
+    /// At most this many (1 to 1000, 100 by default).
+    limit: Option<usize>,
+}
+
+/// The indicators seen in the tenant's events (its own and the shared
+/// ones), the most recently seen first, with their counts.
+async fn sightings(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(p): Query<SightingParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let (intel, tenant) = (app.intel.clone(), caller.tenant.clone());
+    let seen = blocking(move || {
+        let mut seen: Vec<(String, Indicator)> = Vec::new();
+        intel.visit(&tenant, |scope, ind| {
+            if ind.sightings > 0 {
+                seen.push((scope.to_string(), ind.clone()));
+            }
+            true
+        });
+        seen.sort_by(|a, b| b.1.last_seen_ns.cmp(&a.1.last_seen_ns));
+        seen.truncate(limit);
+        let now = now_ns();
+        seen.iter()
+            .map(|(scope, ind)| indicator_json(&intel, scope, ind, now))
+            .collect::<Vec<Value>>()
+    })
+    .await?;
+    Ok(Json(json!({ "sightings": seen })).into_response())
 }
 
 /// The feeds the tenant's indicators come from (its own and the shared
