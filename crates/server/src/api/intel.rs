@@ -395,7 +395,7 @@ async fn sightings(
             }
             true
         });
-        seen.sort_by(|a, b| b.1.last_seen_ns.cmp(&a.1.last_seen_ns));
+        seen.sort_by_key(|s| std::cmp::Reverse(s.1.last_seen_ns));
         seen.truncate(limit);
         let now = now_ns();
         seen.iter()
