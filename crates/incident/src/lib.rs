@@ -26,7 +26,8 @@ pub use config::IncidentsConfig;
 pub use grouping::GroupingOptions;
 pub use priority::PriorityMatrix;
 pub use service::{
-    IncidentConfig, IncidentPatch, Incidents, NewIncident, NewObservable, NewTask, TaskPatch,
+    IncidentConfig, IncidentPatch, Incidents, NewIncident, NewObservable, NewTask, ObservablePatch,
+    TaskPatch,
 };
 pub use sla::SlaPolicy;
 /// Time as the incident logic sees it (the wall clock, or a hand-moved one

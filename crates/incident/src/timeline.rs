@@ -146,6 +146,13 @@ pub enum TimelineEvent<'a> {
         pap: Pap,
         ioc: bool,
     },
+    /// An observable classified again.
+    ObservableClassified {
+        id: u32,
+        tlp: Tlp,
+        pap: Pap,
+        ioc: bool,
+    },
     ComplianceFlagged {
         regimes: &'a BTreeSet<Regime>,
         aware_ns: Option<i64>,

@@ -820,3 +820,52 @@ fn the_review_is_kept_on_the_timeline_checked_and_in_the_report() {
         "{report}"
     );
 }
+
+#[test]
+fn gathered_observables_are_classified_again_on_the_timeline() {
+    let f = floor();
+    f.store
+        .insert_alerts(&[alert("k1", "r1", "high", "web1", "45.137.21.9", 0)])
+        .unwrap();
+    f.incidents.file_alerts().unwrap();
+    let id = open_ids(&f)[0];
+    let i = f.incidents.get("acme", id).unwrap();
+    let ip = i
+        .observables
+        .iter()
+        .find(|o| o.value == "45.137.21.9")
+        .expect("gathered");
+    assert!(
+        !ip.ioc,
+        "gathered observables are not IOCs until someone says so"
+    );
+    let patch: watchfloor_incident::ObservablePatch =
+        serde_json::from_value(json!({"tlp": "green", "ioc": true})).unwrap();
+    let i = f
+        .incidents
+        .classify_observable("acme", id, ip.id, "ana", patch)
+        .unwrap();
+    let ip = i
+        .observables
+        .iter()
+        .find(|o| o.value == "45.137.21.9")
+        .unwrap();
+    assert_eq!(
+        (
+            serde_json::to_value(ip.tlp).unwrap(),
+            serde_json::to_value(ip.pap).unwrap(),
+            ip.ioc
+        ),
+        (json!("green"), json!("amber"), true),
+        "PAP kept"
+    );
+    let timeline = f.incidents.timeline("acme", id).unwrap();
+    assert!(timeline.iter().any(|e| e.action == "observable_classified"));
+    let missing = f
+        .incidents
+        .classify_observable("acme", id, 999, "ana", Default::default());
+    assert!(
+        matches!(missing, Err(IncidentError::Invalid(_))),
+        "{missing:?}"
+    );
+}

@@ -151,6 +151,7 @@ fn operations() -> Vec<Op> {
         op("post", "/api/v1/incidents/{id}/comments", "incidents", "Add a comment", WORK, Some(of::<NewComment>), None, inc),
         op("post", "/api/v1/incidents/{id}/tasks", "incidents", "Add a task", WORK, Some(of::<NewTask>), None, inc),
         op("patch", "/api/v1/incidents/{id}/tasks/{task}", "incidents", "Change a task", WORK, Some(of::<TaskPatch>), None, inc),
+        op("patch", "/api/v1/incidents/{id}/observables/{observable}", "incidents", "Classify an observable again: TLP, PAP, IOC", WORK, Some(of::<watchfloor_incident::ObservablePatch>), None, inc),
         op("post", "/api/v1/incidents/{id}/observables", "incidents", "Add an observable with TLP and PAP", WORK, Some(of::<NewObservable>), None, inc),
         with_status(op("post", "/api/v1/incidents/{id}/merge", "incidents", "Merge this incident into another, with a reason", WORK, Some(of::<MergeRequest>), None, inc), 200),
         op("post", "/api/v1/incidents/{id}/split", "incidents", "Split alerts off into a new incident, with a reason", WORK, Some(of::<SplitRequest>), None, inc),

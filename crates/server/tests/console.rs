@@ -792,10 +792,42 @@ async fn observables_merge_and_split_from_the_incident_page() {
         )
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    // Classified again from its row: TLP:RED, PAP:CLEAR, an IOC.
+    let added = c.default_incident(incident).observables;
+    let oid = added
+        .iter()
+        .find(|o| o.value == "c2.example.net")
+        .unwrap()
+        .id;
+    let classify = format!("_csrf={}&tlp=red&pap=clear&ioc=true", s.csrf);
+    let a = c
+        .post(
+            &s,
+            &format!("/incidents/{incident}/observables/{oid}"),
+            &classify,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let o = c
+        .default_incident(incident)
+        .observables
+        .into_iter()
+        .find(|o| o.id == oid)
+        .unwrap();
+    assert_eq!(
+        (
+            serde_json::to_value(o.tlp).unwrap(),
+            serde_json::to_value(o.pap).unwrap(),
+            o.ioc
+        ),
+        (serde_json::json!("red"), serde_json::json!("clear"), true)
+    );
     let page = c.get(&s, &format!("/incidents/{incident}")).await;
     assert!(
-        page.body.contains("c2.example.net") && page.body.contains("TLP:AMBER"),
-        "{}",
+        page.body.contains("c2.example.net")
+            && page.body.contains("<option selected>red</option>")
+            && page.body.contains("aria-label=\"Classify c2.example.net\""),
+        "the row's form shows its classification: {}",
         page.body
     );
     let bad = format!("_csrf={}&kind=ip&value=x&tlp=purple&pap=green", s.csrf);

@@ -13,7 +13,8 @@ use crate::timeline::{DeadlineDue, Draft, TimelineEvent};
 use crate::{clocks, lifecycle, IncidentError, Result};
 
 use super::{
-    IncidentPatch, Incidents, NewIncident, NewObservable, NewTask, TaskPatch, OBSERVABLE_KINDS,
+    IncidentPatch, Incidents, NewIncident, NewObservable, NewTask, ObservablePatch, TaskPatch,
+    OBSERVABLE_KINDS,
 };
 
 impl Incidents {
@@ -199,6 +200,42 @@ impl Incidents {
                     value: &o.value,
                     tlp,
                     pap,
+                    ioc: o.ioc,
+                },
+            ));
+            Ok(())
+        })
+    }
+
+    /// Classifies an observable again (its TLP, PAP, and whether it is an
+    /// indicator of compromise): the ones gathered from alerts come as
+    /// TLP:AMBER, PAP:AMBER, not IOCs.
+    pub fn classify_observable(
+        &self,
+        tenant: &str,
+        id: i64,
+        observable: u32,
+        actor: &str,
+        p: ObservablePatch,
+    ) -> Result<Incident> {
+        self.change(tenant, id, None, |i, drafts, now| {
+            let o = i
+                .observables
+                .iter_mut()
+                .find(|o| o.id == observable)
+                .ok_or_else(|| {
+                    IncidentError::Invalid(format!("incident {id} has no observable {observable}"))
+                })?;
+            o.tlp = p.tlp.unwrap_or(o.tlp);
+            o.pap = p.pap.unwrap_or(o.pap);
+            o.ioc = p.ioc.unwrap_or(o.ioc);
+            drafts.push(Draft::new(
+                now,
+                actor,
+                TimelineEvent::ObservableClassified {
+                    id: observable,
+                    tlp: o.tlp,
+                    pap: o.pap,
                     ioc: o.ioc,
                 },
             ));

@@ -137,6 +137,16 @@ pub struct NewObservable {
     pub ioc: bool,
 }
 
+/// A change to an observable's classification.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObservablePatch {
+    pub tlp: Option<Tlp>,
+    pub pap: Option<Pap>,
+    /// Whether it is an indicator of compromise (to share, to block).
+    pub ioc: Option<bool>,
+}
+
 const OBSERVABLE_KINDS: [&str; 11] = [
     "ip", "domain", "url", "hash", "email", "host", "user", "file", "registry", "process", "other",
 ];

@@ -30,6 +30,10 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/incidents/{id}/tasks", post(add_task))
         .route("/api/v1/incidents/{id}/tasks/{task}", patch(update_task))
         .route("/api/v1/incidents/{id}/observables", post(add_observable))
+        .route(
+            "/api/v1/incidents/{id}/observables/{observable}",
+            patch(classify_observable),
+        )
         .route("/api/v1/incidents/{id}/merge", post(merge))
         .route("/api/v1/incidents/{id}/split", post(split))
         .route("/api/v1/incidents/{id}/compliance", post(flag))
@@ -237,6 +241,20 @@ async fn update_task(
     answer(StatusCode::OK, move || {
         app.incidents
             .update_task(&caller.tenant, id, task, &caller.actor, t)
+    })
+    .await
+}
+
+async fn classify_observable(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path((id, observable)): Path<(i64, u32)>,
+    Body(p): Body<watchfloor_incident::ObservablePatch>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::WorkIncidents)?;
+    answer(StatusCode::OK, move || {
+        app.incidents
+            .classify_observable(&caller.tenant, id, observable, &caller.actor, p)
     })
     .await
 }

@@ -39,6 +39,10 @@ pub fn routes() -> Router<Shared> {
         .route("/incidents/{id}/tasks/{task}", post(task_status))
         .route("/incidents/{id}/observables", post(add_observable))
         .route("/incidents/{id}/review", post(review))
+        .route(
+            "/incidents/{id}/observables/{observable}",
+            post(classify_observable),
+        )
         .route("/incidents/{id}/merge", post(merge))
         .route("/incidents/{id}/split", post(split))
         .route("/incidents/{id}/reports/{regime}/{report}", get(report))
@@ -643,6 +647,42 @@ async fn add_observable(
         &viewer,
         Action::WorkIncidents,
         move |app, tenant, actor| app.incidents.add_observable(tenant, id, actor, new),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct ClassifyForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    tlp: String,
+    pap: String,
+    /// Present (`true`) when the box is ticked.
+    #[serde(default)]
+    ioc: Option<String>,
+}
+
+/// An observable's TLP, PAP and IOC flag, set from its row.
+async fn classify_observable(
+    State(app): State<Shared>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path((id, observable)): Path<(i64, u32)>,
+    Form(f): Form<ClassifyForm>,
+) -> Result<Response, ConsoleError> {
+    csrf_ok(&viewer, &headers, &f.csrf)?;
+    let patch: watchfloor_incident::ObservablePatch = serde_json::from_value(serde_json::json!({
+        "tlp": f.tlp, "pap": f.pap, "ioc": f.ioc.is_some(),
+    }))
+    .map_err(|e| ConsoleError::BadRequest(format!("observable: {e}")))?;
+    change(
+        app,
+        &viewer,
+        Action::WorkIncidents,
+        move |app, tenant, actor| {
+            app.incidents
+                .classify_observable(tenant, id, observable, actor, patch)
+        },
     )
     .await
 }
