@@ -351,6 +351,78 @@ action(type="omelasticsearch" server="127.0.0.1" serverport="{port}" template="w
 }
 
 #[test]
+fn rsyslog_omelasticsearch_through_kill_9_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let http_port = free_port();
+    let config = server::write_config(
+        dir.path(),
+        http_port,
+        free_port(),
+        "",
+        "[pipeline]\ncommit_interval_ms = 300\n",
+    );
+    let mut s = Server::start_with(dir.path(), &config, &[]);
+    // Bulk requests from a disk-assisted queue, retried without end: a
+    // batch the server did not answer (it was killed) is sent again.
+    let action = format!(
+        r#"module(load="omelasticsearch")
+action(type="omelasticsearch" server="127.0.0.1" serverport="{http_port}" template="wfjson"
+       searchIndex="rsyslog" bulkmode="on" uid="rsyslog" pwd="{token}"
+       queue.type="LinkedList" queue.filename="esq" queue.saveOnShutdown="on"
+       action.resumeRetryCount="-1" action.resumeInterval="1" errorFile="{errors}")"#,
+        token = s.token,
+        errors = dir.path().join("es-errors.json").display()
+    );
+    let rsyslog = Rsyslog::start(dir.path(), &action);
+    let marker = "eskill";
+    let total = 2000;
+    let sender = {
+        let input = rsyslog.input;
+        std::thread::spawn(move || {
+            let mut stream = TcpStream::connect(("127.0.0.1", input)).unwrap();
+            for i in 0..total {
+                let line = format!("<13>Dec  2 10:00:00 relay app[1]: {marker} seq={i}\n");
+                stream.write_all(line.as_bytes()).unwrap();
+                if i % 100 == 99 {
+                    std::thread::sleep(Duration::from_millis(40));
+                }
+            }
+        })
+    };
+    for pause in [300u64, 600] {
+        std::thread::sleep(Duration::from_millis(pause));
+        s.kill9();
+        std::thread::sleep(Duration::from_millis(200));
+        s = Server::start_with(dir.path(), &config, &[]);
+    }
+    sender.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let seen = loop {
+        let seqs: std::collections::HashSet<u64> = s
+            .search(marker, 0)
+            .iter()
+            .filter_map(|e| {
+                let message = e["fields"]["message"].as_str()?;
+                message.rsplit("seq=").next()?.parse().ok()
+            })
+            .collect();
+        if seqs.len() == total || Instant::now() > deadline {
+            break seqs;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let missing: Vec<u64> = (0..total as u64).filter(|n| !seen.contains(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {total} lost, e.g. {:?}\nrsyslog: {}\nserver: {}",
+        missing.len(),
+        &missing[..missing.len().min(5)],
+        rsyslog.output(),
+        s.log_text()
+    );
+}
+
+#[test]
 fn rsyslog_omrelp_through_kill_9_loses_nothing_it_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let relp_port = free_port();
