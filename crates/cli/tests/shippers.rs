@@ -149,17 +149,24 @@ while not os.path.exists(stop):
 print(json.dumps({"acked": acked, "sent": seq}))
 "#;
 
-#[test]
-fn kill_9_while_the_bulk_helper_sends_loses_nothing_it_was_told_was_accepted() {
-    let dir = tempfile::tempdir().unwrap();
+/// A server on fixed ports (its configuration file, returned, keeps them
+/// across restarts) committing often, for the `kill -9` tests; `syslog`
+/// adds keys to its `[syslog]` section.
+fn restartable_server(dir: &Path, syslog: &str) -> (Server, PathBuf) {
     let config = server::write_config(
-        dir.path(),
+        dir,
         free_port(),
         free_port(),
         "",
-        "[pipeline]\ncommit_interval_ms = 300\n",
+        &format!("{syslog}[pipeline]\ncommit_interval_ms = 300\n"),
     );
-    let mut s = Server::start_with(dir.path(), &config, &[]);
+    (Server::start_with(dir, &config, &[]), config)
+}
+
+#[test]
+fn kill_9_while_the_bulk_helper_sends_loses_nothing_it_was_told_was_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, config) = restartable_server(dir.path(), "");
     let stop = dir.path().join("stop");
     let sender = {
         let (http, token, stop) = (s.http.clone(), s.token.clone(), stop.clone());
@@ -409,23 +416,16 @@ fn assert_every_line_arrived(s: &Server, marker: &str, total: usize, peer: &str)
 #[test]
 fn rsyslog_omelasticsearch_through_kill_9_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let http_port = free_port();
-    let config = server::write_config(
-        dir.path(),
-        http_port,
-        free_port(),
-        "",
-        "[pipeline]\ncommit_interval_ms = 300\n",
-    );
-    let mut s = Server::start_with(dir.path(), &config, &[]);
+    let (mut s, config) = restartable_server(dir.path(), "");
     // Bulk requests from a disk-assisted queue, retried without end: a
     // batch the server did not answer (it was killed) is sent again.
     let action = format!(
         r#"module(load="omelasticsearch")
-action(type="omelasticsearch" server="127.0.0.1" serverport="{http_port}" template="wfjson"
+action(type="omelasticsearch" server="127.0.0.1" serverport="{port}" template="wfjson"
        searchIndex="rsyslog" bulkmode="on" uid="rsyslog" pwd="{token}"
        queue.type="LinkedList" queue.filename="esq" queue.saveOnShutdown="on"
        action.resumeRetryCount="-1" action.resumeInterval="1" errorFile="{errors}")"#,
+        port = s.http.rsplit(':').next().unwrap(),
         token = s.token,
         errors = dir.path().join("es-errors.json").display()
     );
@@ -445,14 +445,8 @@ action(type="omelasticsearch" server="127.0.0.1" serverport="{http_port}" templa
 fn rsyslog_omrelp_through_kill_9_loses_nothing_it_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let relp_port = free_port();
-    let config = server::write_config(
-        dir.path(),
-        free_port(),
-        free_port(),
-        "",
-        &format!("relp = \"127.0.0.1:{relp_port}\"\n[pipeline]\ncommit_interval_ms = 300\n"),
-    );
-    let mut s = Server::start_with(dir.path(), &config, &[]);
+    let (mut s, config) =
+        restartable_server(dir.path(), &format!("relp = \"127.0.0.1:{relp_port}\"\n"));
     // A disk-assisted action queue and endless retries: what rsyslog took
     // stays with it until the RELP server acknowledged it.
     let action = format!(
@@ -734,15 +728,7 @@ fn syslog_ng_http_destination_sends_bulk_and_the_lines_are_parsed() {
 #[test]
 fn syslog_ng_http_through_kill_9_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let http_port = free_port();
-    let config = server::write_config(
-        dir.path(),
-        http_port,
-        free_port(),
-        "",
-        "[pipeline]\ncommit_interval_ms = 300\n",
-    );
-    let mut s = Server::start_with(dir.path(), &config, &[]);
+    let (mut s, config) = restartable_server(dir.path(), "");
     // The documented destination; a batch the server did not answer is
     // sent again (time-reopen(1), the http() destination's retries).
     let sng = SyslogNg::start(dir.path(), &syslog_ng_destination(&s.http, &s.token));

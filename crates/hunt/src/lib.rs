@@ -22,9 +22,9 @@ use watchfloor_formats::parsers::Parsers;
 use watchfloor_formats::{read_path, ReadOptions, Record};
 use watchfloor_intel::live::{Match, Reader};
 use watchfloor_intel::Intel;
-use watchfloor_model::{format_rfc3339, AlertKind, Event, Severity};
+use watchfloor_model::{AlertKind, Event, Severity};
 use watchfloor_sigma::{
-    CorrelationEngine, Finding, Hit, Limits, RuleRef, RuleSet, Scratch, Source, SourceInfo,
+    CorrelationEngine, Finding, Hit, Limits, RuleRef, RuleSet, Scratch, Source,
 };
 
 pub use inputs::{collect_inputs, Input, LOG_EXTENSIONS};
@@ -282,27 +282,14 @@ impl FileJob<'_> {
 /// The finding of one indicator match: named by the indicator, its context
 /// in `intel.*` fields, like the intel alerts of `serve`.
 fn intel_finding(m: &Match, event: &Event) -> Finding {
-    let core = &event.core;
-    Finding {
-        rule: RuleRef {
-            id: Some(m.rule_id()),
-            title: m.title(false),
-            level: m.level(),
-            tags: m.tags(),
-            kind: AlertKind::Intel,
-        },
-        timestamp: core.timestamp.map(format_rfc3339),
-        timestamp_ns: core.timestamp,
-        host: core.host.as_deref().map(Into::into),
-        channel: core.channel.as_deref().map(Into::into),
-        event_id: core.event_id,
-        source: Some(SourceInfo {
-            path: core.source.path.to_string(),
-            record: core.source.record,
-        }),
-        fields: m.fields(false),
-        value: None,
-    }
+    let rule = RuleRef {
+        id: Some(m.rule_id()),
+        title: m.title(false),
+        level: m.level(),
+        tags: m.tags(),
+        kind: AlertKind::Intel,
+    };
+    Finding::of_event(rule, event, m.fields(false))
 }
 
 /// Runs the correlations over the gathered hits in time order; returns

@@ -52,6 +52,19 @@ fn alert(key: &str, rule: &str, level: &str, host: &str, ip: &str, secs: i64) ->
     .unwrap()
 }
 
+/// An incident opened by hand: a title and a type, nothing else.
+fn new_incident(title: &str, kind: &str) -> NewIncident {
+    NewIncident {
+        title: title.into(),
+        kind: kind.into(),
+        description: String::new(),
+        impact: None,
+        urgency: None,
+        severity: None,
+        entities: Default::default(),
+    }
+}
+
 fn open_ids(f: &Floor) -> Vec<i64> {
     f.incidents
         .list(&IncidentFilter {
@@ -314,19 +327,7 @@ fn lifecycle_refuses_invalid_changes_and_stale_versions() {
     let f = floor();
     let i = f
         .incidents
-        .open(
-            "acme",
-            "ana",
-            NewIncident {
-                title: "x".into(),
-                kind: "malware".into(),
-                description: String::new(),
-                impact: None,
-                urgency: None,
-                severity: None,
-                entities: Default::default(),
-            },
-        )
+        .open("acme", "ana", new_incident("x", "malware"))
         .unwrap();
     let v = i.version;
     let patch = |version, status| IncidentPatch {
@@ -405,19 +406,7 @@ fn concurrent_comments_are_all_kept() {
     let f = Arc::new(floor());
     let i = f
         .incidents
-        .open(
-            "acme",
-            "ana",
-            NewIncident {
-                title: "x".into(),
-                kind: "outage".into(),
-                description: String::new(),
-                impact: None,
-                urgency: None,
-                severity: None,
-                entities: Default::default(),
-            },
-        )
+        .open("acme", "ana", new_incident("x", "outage"))
         .unwrap();
     let threads: Vec<_> = (0..8)
         .map(|t| {
@@ -447,19 +436,7 @@ fn a_tampered_timeline_row_is_detected() {
     let f = floor();
     let i = f
         .incidents
-        .open(
-            "acme",
-            "ana",
-            NewIncident {
-                title: "x".into(),
-                kind: "phishing".into(),
-                description: String::new(),
-                impact: None,
-                urgency: None,
-                severity: None,
-                entities: Default::default(),
-            },
-        )
+        .open("acme", "ana", new_incident("x", "phishing"))
         .unwrap();
     f.incidents
         .comment("acme", i.id, "ana", "user clicked at 09:12")
@@ -535,19 +512,7 @@ fn compliance_clocks_from_flags() {
     let f = floor();
     let i = f
         .incidents
-        .open(
-            "acme",
-            "ana",
-            NewIncident {
-                title: "x".into(),
-                kind: "ransomware".into(),
-                description: String::new(),
-                impact: None,
-                urgency: None,
-                severity: None,
-                entities: Default::default(),
-            },
-        )
+        .open("acme", "ana", new_incident("x", "ransomware"))
         .unwrap();
     let aware = parse_timestamp("2026-11-24T10:00:00Z").unwrap();
     let classified = parse_timestamp("2026-11-25T10:00:00Z").unwrap();
@@ -753,19 +718,7 @@ fn the_review_is_kept_on_the_timeline_checked_and_in_the_report() {
     let f = floor();
     let i = f
         .incidents
-        .open(
-            "acme",
-            "ana",
-            NewIncident {
-                title: "Phishing wave".into(),
-                kind: "phishing".into(),
-                description: String::new(),
-                impact: None,
-                urgency: None,
-                severity: None,
-                entities: Default::default(),
-            },
-        )
+        .open("acme", "ana", new_incident("Phishing wave", "phishing"))
         .unwrap();
     let review = |due: &str| {
         serde_json::from_value::<watchfloor_model::incident::Review>(json!({

@@ -61,14 +61,24 @@ impl Finding {
     /// A finding for `rule` matching `event`.
     pub fn from_match(rules: &RuleSet, rule: usize, event: &Event) -> Finding {
         let r = &rules.rules()[rule];
-        let core = &event.core;
         let fields = r
             .fields
             .iter()
             .filter_map(|f| event.get(f).map(|v| (f.clone(), v.to_json())))
             .collect();
+        Finding::of_event(rule_ref(r), event, fields)
+    }
+
+    /// A finding of `rule` about one event (its time, host, channel, id and
+    /// place in its file), with `fields` to show.
+    pub fn of_event(
+        rule: RuleRef,
+        event: &Event,
+        fields: serde_json::Map<String, serde_json::Value>,
+    ) -> Finding {
+        let core = &event.core;
         Finding {
-            rule: rule_ref(r),
+            rule,
             timestamp: core.timestamp.map(format_rfc3339),
             timestamp_ns: core.timestamp,
             host: core.host.as_deref().map(Into::into),

@@ -77,33 +77,33 @@ fn allowed(caller: &Caller) -> Result<(), TaxiiError> {
     })
 }
 
-async fn discovery(caller: Caller) -> Response {
-    if let Err(e) = allowed(&caller) {
-        return e.into_response();
+/// `body` for a caller allowed to read, else the TAXII error.
+fn readable(caller: &Caller, body: impl FnOnce() -> Value) -> Response {
+    match allowed(caller) {
+        Ok(()) => taxii(StatusCode::OK, body()),
+        Err(e) => e.into_response(),
     }
-    taxii(
-        StatusCode::OK,
+}
+
+async fn discovery(caller: Caller) -> Response {
+    readable(&caller, || {
         json!({
             "title": "Watchfloor TAXII",
             "description": "Indicators and sightings of Watchfloor's tenants",
             "default": "/taxii2/api/",
             "api_roots": ["/taxii2/api/"],
-        }),
-    )
+        })
+    })
 }
 
 async fn api_root(caller: Caller) -> Response {
-    if let Err(e) = allowed(&caller) {
-        return e.into_response();
-    }
-    taxii(
-        StatusCode::OK,
+    readable(&caller, || {
         json!({
             "title": "Watchfloor indicators",
             "versions": [TAXII_MEDIA_TYPE],
             "max_content_length": 10_485_760,
-        }),
-    )
+        })
+    })
 }
 
 /// The collections a caller reads: its tenant's, and the shared feeds'.
@@ -144,14 +144,13 @@ fn scope_of(caller: &Caller, id: &str) -> Result<(String, String), TaxiiError> {
 }
 
 async fn collections(caller: Caller) -> Response {
-    if let Err(e) = allowed(&caller) {
-        return e.into_response();
-    }
-    let list: Vec<Value> = visible(&caller)
-        .iter()
-        .map(|(scope, title)| collection_json(scope, title))
-        .collect();
-    taxii(StatusCode::OK, json!({ "collections": list }))
+    readable(&caller, || {
+        let list: Vec<Value> = visible(&caller)
+            .iter()
+            .map(|(scope, title)| collection_json(scope, title))
+            .collect();
+        json!({ "collections": list })
+    })
 }
 
 async fn collection(caller: Caller, Path(id): Path<String>) -> Response {
