@@ -1,6 +1,7 @@
 //! Label sets: the identity of a series.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -15,13 +16,15 @@ pub struct Label {
 }
 
 /// A set of labels, sorted by name, names unique, no empty values (an empty
-/// value means "no such label" in Prometheus's data model).
+/// value means "no such label" in Prometheus's data model). Shared: a clone
+/// is a reference count, a change copies (the evaluator clones label sets
+/// once per step and changes few).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<Label>);
+pub struct Labels(Arc<Vec<Label>>);
 
 impl Labels {
     pub fn new() -> Self {
-        Labels(Vec::new())
+        Labels(Arc::new(Vec::new()))
     }
 
     /// Builds a set from pairs in any order; the last of repeated names wins
@@ -68,11 +71,12 @@ impl Labels {
     pub fn set(&mut self, name: &str, value: &str) {
         match self.0.binary_search_by(|l| l.name.as_str().cmp(name)) {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                Arc::make_mut(&mut self.0).remove(i);
             }
-            Ok(i) => self.0[i].value = value.to_string(),
+            Ok(i) if self.0[i].value == value => {}
+            Ok(i) => Arc::make_mut(&mut self.0)[i].value = value.to_string(),
             Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(
+            Err(i) => Arc::make_mut(&mut self.0).insert(
                 i,
                 Label {
                     name: name.to_string(),
@@ -86,6 +90,10 @@ impl Labels {
         self.set(name, "");
     }
 
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
     pub fn without_metric_name(&self) -> Labels {
         let mut out = self.clone();
         out.remove(METRIC_NAME);
@@ -94,24 +102,24 @@ impl Labels {
 
     /// Keeps only the labels whose names are in `names`.
     pub fn keep_only(&self, names: &[String]) -> Labels {
-        Labels(
+        Labels(Arc::new(
             self.0
                 .iter()
                 .filter(|l| names.contains(&l.name))
                 .cloned()
                 .collect(),
-        )
+        ))
     }
 
     /// Drops the labels whose names are in `names`.
     pub fn drop_names(&self, names: &[String]) -> Labels {
-        Labels(
+        Labels(Arc::new(
             self.0
                 .iter()
                 .filter(|l| !names.contains(&l.name))
                 .cloned()
                 .collect(),
-        )
+        ))
     }
 
     /// A stable 64-bit hash of the set, for grouping.
@@ -155,7 +163,7 @@ impl serde::Serialize for Labels {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for l in &self.0 {
+        for l in self.0.iter() {
             map.serialize_entry(&l.name, &l.value)?;
         }
         map.end()
