@@ -24,6 +24,7 @@ LAYERS = {
     "watchfloor-search": 2,    # the event store and the search language
     "watchfloor-state": 2,     # durable state behind traits (alerts, incidents, ...)
     "watchfloor-tsdb": 2,      # the metric store and PromQL
+    "watchfloor-telemetry": 3, # scrape, remote write, SNMP, flows into the metric store
     "watchfloor-monitor": 2,   # NOC checks, topology, check alerting
     "watchfloor-pipeline": 3,  # log -> detection -> alerts, log -> index
     "watchfloor-incident": 3,  # alerts -> incidents, RACI, SLA, escalation

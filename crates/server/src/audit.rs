@@ -44,7 +44,10 @@ fn is_write(method: &Method) -> bool {
 pub async fn record(State(app): State<Shared>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     // Every write is recorded, the API's and the console's forms alike.
-    if !is_write(req.method()) || path == "/api/v1/ingest" {
+    if !is_write(req.method())
+        || path == "/api/v1/ingest"
+        || crate::api::prometheus::unaudited(&path)
+    {
         // Ingest is data, not a change of state; its counters say enough.
         return next.run(req).await;
     }

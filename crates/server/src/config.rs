@@ -21,6 +21,8 @@ pub use watchfloor_intel::IntelConfig;
 pub use watchfloor_monitor::MonitorConfig;
 pub use watchfloor_pipeline::{PipelineConfig, RulesConfig};
 pub use watchfloor_search::StoreConfig;
+pub use watchfloor_telemetry::TelemetryConfig;
+pub use watchfloor_tsdb::MetricsConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
@@ -42,6 +44,10 @@ pub struct Config {
     pub files: Vec<FileConfig>,
     pub monitor: MonitorConfig,
     pub intel: IntelConfig,
+    /// The metric store and PromQL (docs/TELEMETRY.md).
+    pub metrics: MetricsConfig,
+    /// What metrics are collected from: `[[telemetry.scrape]]` jobs.
+    pub telemetry: TelemetryConfig,
     /// `[[checks]]`: availability checks (see docs/MONITORING.md), read
     /// and checked whole by the monitor crate.
     #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
@@ -179,6 +185,8 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             monitor: MonitorConfig::default(),
             intel: IntelConfig::default(),
+            metrics: MetricsConfig::default(),
+            telemetry: TelemetryConfig::default(),
             checks: Vec::new(),
             monitors: Vec::new(),
             files: Vec::new(),
@@ -255,6 +263,8 @@ enum Ty {
     PathList,
     /// An array of strings.
     StrList,
+    /// An inline table of strings (`{ site = "dc1" }`).
+    StrMap,
     /// An array of exactly `len` integers in `min..=max`.
     UIntList {
         len: usize,
@@ -353,6 +363,12 @@ fn shape_of(schema: &serde_json::Value, root: &serde_json::Value) -> Shape {
     }
     let format = schema.get("format").and_then(|f| f.as_str());
     match type_of(schema) {
+        Some("object")
+            if schema.get("properties").is_none()
+                && schema.get("additionalProperties").is_some() =>
+        {
+            Shape::Value(Ty::StrMap)
+        }
         Some("object") => Shape::Table(keys_of(schema, root)),
         Some("array") => {
             let items = resolve(
@@ -553,6 +569,17 @@ impl Checker<'_> {
                     self.problem(span, format!("`{key}` must be a list of strings"));
                 }
             }
+            Ty::StrMap => {
+                let strings = v
+                    .as_inline_table()
+                    .is_some_and(|t| t.iter().all(|(_, v)| v.is_str()));
+                if !strings {
+                    self.problem(
+                        span,
+                        format!("`{key}` must be a table of strings, like {{ site = \"dc1\" }}"),
+                    );
+                }
+            }
             Ty::PathList => match v.as_array() {
                 Some(items) => {
                     for it in items.iter() {
@@ -625,6 +652,7 @@ impl Checker<'_> {
         let mut problems = cfg.syslog.problems();
         problems.extend(cfg.incidents.problems());
         problems.extend(cfg.intel.problems());
+        problems.extend(cfg.telemetry.problems());
         if cfg.http.tls_cert.is_some() != cfg.http.tls_key.is_some() {
             problems.push("[http] needs both `tls_cert` and `tls_key`, or neither".into());
         }

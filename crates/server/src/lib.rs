@@ -14,6 +14,7 @@ pub mod monitoring;
 pub mod notifier;
 pub mod openapi;
 pub mod timeparse;
+pub mod timeseries;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -326,6 +327,20 @@ pub async fn assemble(
     http_metrics.register(&mut registry);
 
     let intel = open_intel(cfg, parts.state.as_ref())?;
+    let metric_stores = Arc::new(
+        watchfloor_telemetry::Stores::open(
+            &cfg.data_dir.join("metrics"),
+            cfg.metrics.store_options(),
+        )
+        .map_err(|e| start_err("metric store")(&e))?,
+    );
+    let tsdb_metrics = metrics::TsdbMetrics::default();
+    tsdb_metrics.register(&mut registry);
+    let scrape_health = watchfloor_telemetry::scrape::spawn(
+        &cfg.telemetry.scrape,
+        &cfg.tenant,
+        metric_stores.clone(),
+    );
     pipeline_metrics.intel_indicators.set(intel.len() as i64);
     let pipeline = Pipeline {
         wal: parts.wal.clone(),
@@ -400,9 +415,14 @@ pub async fn assemble(
             max_event: cfg.http.max_event_bytes as usize,
         },
         incidents,
+        metrics: metric_stores,
+        metrics_engine: Arc::new(cfg.metrics.engine()),
+        tsdb_metrics,
+        scrape_health,
         test_clock,
         console_secure: cfg.http.tls_cert.is_some(),
     });
+    timeseries::spawn(app.clone(), cfg, stop.clone());
     Ok(Assembled {
         app,
         pipeline,

@@ -10,6 +10,7 @@
 
 pub mod chunk;
 mod codec;
+pub mod config;
 pub mod index;
 pub mod labels;
 pub mod promql;
@@ -17,6 +18,7 @@ mod store;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+pub use config::MetricsConfig;
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use promql_parser::label::{MatchOp, Matcher};
 pub use store::{DiskStore, StoreOptions};

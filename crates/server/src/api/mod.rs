@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod intel;
 pub mod oncall;
+pub mod prometheus;
 pub mod rules;
 pub mod shippers;
 pub mod system;
@@ -61,6 +62,12 @@ pub struct AppState {
     pub gauges: crate::metrics::LiveGauges,
     pub limits: BodyLimits,
     pub incidents: Arc<watchfloor_incident::Incidents>,
+    /// One metric store per tenant, and the PromQL engine over them.
+    pub metrics: Arc<watchfloor_telemetry::Stores>,
+    pub metrics_engine: Arc<watchfloor_tsdb::promql::Engine>,
+    pub tsdb_metrics: crate::metrics::TsdbMetrics,
+    /// The scrape targets' health.
+    pub scrape_health: watchfloor_telemetry::scrape::Health,
     /// Set when the server runs on a hand-moved clock (tests only).
     pub test_clock: Option<Arc<watchfloor_incident::ManualClock>>,
     /// The console's cookies get `Secure` (the listener speaks HTTPS).
@@ -126,6 +133,7 @@ pub fn router(app: Shared) -> Router {
         .merge(checks::routes())
         .merge(intel::routes())
         .merge(taxii::routes())
+        .merge(prometheus::routes())
         .merge(shippers::routes())
         .merge(crate::console::routes())
         .fallback(system::not_found)

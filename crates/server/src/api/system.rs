@@ -26,14 +26,21 @@ pub(super) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Watchfloor's own metrics in OpenMetrics text (also what self-monitoring
+/// records in the metric store).
+pub(crate) fn exposition(app: &Shared) -> Result<String, std::fmt::Error> {
+    app.gauges.update(&app.wal, &app.appender);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &app.registry)?;
+    Ok(text)
+}
+
 pub(super) async fn metrics(
     State(app): State<Shared>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.require(Action::Metrics)?;
-    app.gauges.update(&app.wal, &app.appender);
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &app.registry)
+    let text = exposition(&app)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok((
         [(

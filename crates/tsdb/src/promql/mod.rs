@@ -172,6 +172,20 @@ fn register_functions_of_2_42() {
     });
 }
 
+/// A Prometheus duration (`15s`, `1h30m`, `0`) in milliseconds.
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    if text
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        .parse::<i64>()
+        == Ok(0)
+    {
+        return Some(0);
+    }
+    promql_parser::util::parse_duration(text)
+        .ok()
+        .map(|d| d.as_millis() as i64)
+}
+
 pub(crate) fn duration_ms(d: &Duration) -> i64 {
     d.as_millis() as i64
 }

@@ -1,0 +1,96 @@
+//! `[telemetry]`: what Watchfloor collects metrics from.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Prometheus scrape jobs (`[[telemetry.scrape]]`).
+    pub scrape: Vec<ScrapeConfig>,
+}
+
+/// One scrape job: targets polled for the text exposition or OpenMetrics.
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+#[schemars(extend("x-required" = ["job", "targets"]))]
+pub struct ScrapeConfig {
+    /// The `job` label of every series scraped.
+    pub job: String,
+    /// `host:port` of each target (the `instance` label).
+    pub targets: Vec<String>,
+    #[schemars(extend("enum" = ["http", "https"]))]
+    pub scheme: String,
+    pub metrics_path: String,
+    #[schemars(range(min = 1, max = 86_400))]
+    pub interval_secs: u64,
+    #[schemars(range(min = 1, max = 3_600))]
+    pub timeout_secs: u64,
+    /// Keep the target's own `job` and `instance` labels on conflict
+    /// (otherwise they become `exported_job`, `exported_instance`).
+    pub honor_labels: bool,
+    /// Sent as `Authorization: Bearer` (the file's content, trimmed).
+    #[schemars(extend("format" = "file"))]
+    pub bearer_token_file: Option<PathBuf>,
+    /// Labels added to every series of the job.
+    pub labels: BTreeMap<String, String>,
+    /// The tenant the samples belong to (default: the server's).
+    pub tenant: Option<String>,
+}
+
+impl Default for ScrapeConfig {
+    fn default() -> Self {
+        ScrapeConfig {
+            job: String::new(),
+            targets: Vec::new(),
+            scheme: "http".into(),
+            metrics_path: "/metrics".into(),
+            interval_secs: 15,
+            timeout_secs: 10,
+            honor_labels: false,
+            bearer_token_file: None,
+            labels: BTreeMap::new(),
+            tenant: None,
+        }
+    }
+}
+
+impl TelemetryConfig {
+    /// Problems no single key shows.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, job) in self.scrape.iter().enumerate() {
+            let name = format!("telemetry.scrape {:?}", job.job);
+            if job.job.trim().is_empty() {
+                out.push(format!(
+                    "telemetry.scrape entry {}: `job` must not be empty",
+                    i + 1
+                ));
+            }
+            if self.scrape[..i].iter().any(|j| j.job == job.job) {
+                out.push(format!("{name}: the job name is used twice"));
+            }
+            if job.timeout_secs > job.interval_secs {
+                out.push(format!(
+                    "{name}: timeout_secs must not exceed interval_secs"
+                ));
+            }
+            for t in &job.targets {
+                if url::Url::parse(&format!("{}://{t}", job.scheme))
+                    .map_or(true, |u| u.host_str().is_none() || u.path() != "/")
+                {
+                    out.push(format!("{name}: target {t:?} is not host:port"));
+                }
+            }
+            for l in job.labels.keys() {
+                if !watchfloor_tsdb::valid_label_name(l, false) {
+                    out.push(format!("{name}: label name {l:?} is not valid"));
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,13 @@
+//! Telemetry into the metric store: the Prometheus text exposition and
+//! OpenMetrics parser ([`exposition`]), remote write ([`remote_write`]),
+//! JSON push ([`push`]) and scraping ([`scrape`]).
+
+pub mod config;
+pub mod exposition;
+pub mod push;
+pub mod remote_write;
+pub mod scrape;
+pub mod stores;
+
+pub use config::{ScrapeConfig, TelemetryConfig};
+pub use stores::Stores;
