@@ -50,18 +50,27 @@ fn node_exporter(dir: &Path) -> (Peer, u16) {
         "--collector.meminfo".into(),
     ];
     let p = peer(NODE_EXPORTER, &args, &dir.join("node-exporter.log"));
-    wait_for("node exporter", || reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics")).ok().filter(|r| r.status().is_success()));
+    wait_for("node exporter", || {
+        reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics"))
+            .ok()
+            .filter(|r| r.status().is_success())
+    });
     (p, port)
 }
 
 fn now_secs() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
 }
 
 /// An instant query against a Prometheus API at `base`: the result array.
 fn instant(base: &str, token: Option<&str>, query: &str, time: f64) -> Vec<Value> {
     let client = reqwest::blocking::Client::new();
-    let mut req = client.get(format!("{base}/api/v1/query")).query(&[("query", query), ("time", &format!("{time:.3}"))]);
+    let mut req = client
+        .get(format!("{base}/api/v1/query"))
+        .query(&[("query", query), ("time", &format!("{time:.3}"))]);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -71,7 +80,12 @@ fn instant(base: &str, token: Option<&str>, query: &str, time: f64) -> Vec<Value
 }
 
 fn token(server: &Server, role: &str) -> String {
-    let (status, v) = server.call(reqwest::Method::POST, "/api/v1/tokens", &server.token, Some(serde_json::json!({"name": role, "role": role})));
+    let (status, v) = server.call(
+        reqwest::Method::POST,
+        "/api/v1/tokens",
+        &server.token,
+        Some(serde_json::json!({"name": role, "role": role})),
+    );
     assert_eq!(status, 201, "{v}");
     v["token"].as_str().expect("token").to_string()
 }
@@ -80,7 +94,12 @@ fn token(server: &Server, role: &str) -> String {
 fn by_series(result: &[Value]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = result
         .iter()
-        .map(|r| (r["metric"].to_string(), r["value"][1].as_str().unwrap_or_default().to_string()))
+        .map(|r| {
+            (
+                r["metric"].to_string(),
+                r["value"][1].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     out.sort();
     out
@@ -115,7 +134,10 @@ fn node_exporter_scraped_and_prometheus_remote_writing_agree_with_prometheus() {
         PROMETHEUS,
         &[
             format!("--config.file={}", prom_config.display()),
-            format!("--storage.tsdb.path={}", tmp.path().join("prom-data").display()),
+            format!(
+                "--storage.tsdb.path={}",
+                tmp.path().join("prom-data").display()
+            ),
             format!("--web.listen-address=127.0.0.1:{prom_port}"),
         ],
         &tmp.path().join("prometheus.log"),
@@ -127,15 +149,35 @@ fn node_exporter_scraped_and_prometheus_remote_writing_agree_with_prometheus() {
         let r = instant(&server.http, Some(&viewer), r#"up{job="node"}"#, now_secs());
         (r.first().and_then(|s| s["value"][1].as_str()) == Some("1")).then_some(())
     });
-    let cpu = instant(&server.http, Some(&viewer), r#"count(node_cpu_seconds_total{job="node",site="lab"})"#, now_secs());
-    assert!(cpu.first().and_then(|s| s["value"][1].as_str()).is_some_and(|n| n.parse::<u32>().unwrap_or(0) >= 1), "{cpu:?}");
-    let duration = instant(&server.http, Some(&viewer), r#"scrape_duration_seconds{job="node"}"#, now_secs());
+    let cpu = instant(
+        &server.http,
+        Some(&viewer),
+        r#"count(node_cpu_seconds_total{job="node",site="lab"})"#,
+        now_secs(),
+    );
+    assert!(
+        cpu.first()
+            .and_then(|s| s["value"][1].as_str())
+            .is_some_and(|n| n.parse::<u32>().unwrap_or(0) >= 1),
+        "{cpu:?}"
+    );
+    let duration = instant(
+        &server.http,
+        Some(&viewer),
+        r#"scrape_duration_seconds{job="node"}"#,
+        now_secs(),
+    );
     assert_eq!(duration.len(), 1);
 
     // Prometheus's remote write arrives; a few seconds back, both stores
     // hold the same samples, so the same queries give the same answers.
     wait_for("remote write from prometheus", || {
-        let r = instant(&server.http, Some(&viewer), r#"count(node_cpu_seconds_total{job="prom-node"})"#, now_secs());
+        let r = instant(
+            &server.http,
+            Some(&viewer),
+            r#"count(node_cpu_seconds_total{job="prom-node"})"#,
+            now_secs(),
+        );
         (!r.is_empty()).then_some(())
     });
     std::thread::sleep(Duration::from_secs(4));
@@ -154,18 +196,39 @@ fn node_exporter_scraped_and_prometheus_remote_writing_agree_with_prometheus() {
     // Series metadata came with the writes or the scrapes.
     let (status, v) = server.get("/api/v1/metadata?metric=node_cpu_seconds_total");
     assert_eq!(status, 200);
-    assert_eq!(v["data"]["node_cpu_seconds_total"][0]["type"], "counter", "{v}");
+    assert_eq!(
+        v["data"]["node_cpu_seconds_total"][0]["type"], "counter",
+        "{v}"
+    );
 }
 
-fn write_batch(client: &reqwest::blocking::Client, http: &str, token: &str, i: u64, base: i64) -> bool {
+fn write_batch(
+    client: &reqwest::blocking::Client,
+    http: &str,
+    token: &str,
+    i: u64,
+    base: i64,
+) -> bool {
     let series = |name: &str| TimeSeries {
         labels: vec![
-            Label { name: "__name__".into(), value: name.into() },
-            Label { name: "writer".into(), value: "kill9".into() },
+            Label {
+                name: "__name__".into(),
+                value: name.into(),
+            },
+            Label {
+                name: "writer".into(),
+                value: "kill9".into(),
+            },
         ],
-        samples: vec![Sample { value: i as f64, timestamp: base + i as i64 * 1000 }],
+        samples: vec![Sample {
+            value: i as f64,
+            timestamp: base + i as i64 * 1000,
+        }],
     };
-    let body = encode(&WriteRequest { timeseries: vec![series("kill_a"), series("kill_b")], metadata: Vec::new() });
+    let body = encode(&WriteRequest {
+        timeseries: vec![series("kill_a"), series("kill_b")],
+        metadata: Vec::new(),
+    });
     client
         .post(format!("{http}/api/v1/write"))
         .bearer_auth(token)
@@ -185,9 +248,17 @@ fn acknowledged_remote_writes_survive_kill_9() {
     let acked = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (http, ingest, acked, stop) = (server.http.clone(), ingest.clone(), acked.clone(), stop.clone());
+        let (http, ingest, acked, stop) = (
+            server.http.clone(),
+            ingest.clone(),
+            acked.clone(),
+            stop.clone(),
+        );
         std::thread::spawn(move || {
-            let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+            let client = reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("client");
             let mut i = 0;
             while !stop.load(Ordering::Acquire) {
                 if !write_batch(&client, &http, &ingest, i, base) {
@@ -198,7 +269,9 @@ fn acknowledged_remote_writes_survive_kill_9() {
             }
         })
     };
-    wait_for("a few hundred acknowledged writes", || (acked.load(Ordering::Acquire) >= 300).then_some(()));
+    wait_for("a few hundred acknowledged writes", || {
+        (acked.load(Ordering::Acquire) >= 300).then_some(())
+    });
     server.kill9();
     stop.store(true, Ordering::Release);
     writer.join().expect("writer");
@@ -212,15 +285,31 @@ fn acknowledged_remote_writes_survive_kill_9() {
         let v: Value = client
             .get(format!("{}/api/v1/query_range", server.http))
             .bearer_auth(&viewer)
-            .query(&[("query", name), ("start", &format!("{}", base as f64 / 1000.0)), ("end", &format!("{end}")), ("step", "1")])
+            .query(&[
+                ("query", name),
+                ("start", &format!("{}", base as f64 / 1000.0)),
+                ("end", &format!("{end}")),
+                ("step", "1"),
+            ])
             .send()
             .expect("query")
             .json()
             .expect("json");
-        let values = v["data"]["result"][0]["values"].as_array().cloned().unwrap_or_default();
-        assert_eq!(values.len() as u64, acked, "{name}: every acknowledged step has a point");
+        let values = v["data"]["result"][0]["values"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            values.len() as u64,
+            acked,
+            "{name}: every acknowledged step has a point"
+        );
         for (i, point) in values.iter().enumerate() {
-            assert_eq!(point[1].as_str(), Some(i.to_string().as_str()), "{name}: sample {i} (a gap shows as the previous value)");
+            assert_eq!(
+                point[1].as_str(),
+                Some(i.to_string().as_str()),
+                "{name}: sample {i} (a gap shows as the previous value)"
+            );
         }
     }
 }
