@@ -652,7 +652,6 @@ impl Checker<'_> {
         let mut problems = cfg.syslog.problems();
         problems.extend(cfg.incidents.problems());
         problems.extend(cfg.intel.problems());
-        problems.extend(cfg.telemetry.problems());
         if cfg.http.tls_cert.is_some() != cfg.http.tls_key.is_some() {
             problems.push("[http] needs both `tls_cert` and `tls_key`, or neither".into());
         }
@@ -741,6 +740,13 @@ impl Config {
             return Err(fail(checker.problems));
         }
         cfg.resolve_paths(base);
+        // Rule files are read once their paths are resolved.
+        for p in cfg.telemetry.problems() {
+            checker.problem(None, p);
+        }
+        if !checker.problems.is_empty() {
+            return Err(fail(checker.problems));
+        }
         let monitors = read_checks(&cfg.checks);
         match monitors {
             Ok(m) => cfg.monitors = m,
@@ -811,6 +817,14 @@ impl Config {
         }
         for f in &mut self.files {
             fix(&mut f.path);
+        }
+        for p in &mut self.telemetry.rule_files {
+            fix(p);
+        }
+        for job in &mut self.telemetry.scrape {
+            if let Some(p) = &mut job.bearer_token_file {
+                fix(p);
+            }
         }
     }
 }

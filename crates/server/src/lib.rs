@@ -419,6 +419,7 @@ pub async fn assemble(
         metrics_engine: Arc::new(cfg.metrics.engine()),
         tsdb_metrics,
         scrape_health,
+        metric_rules: Default::default(),
         test_clock,
         console_secure: cfg.http.tls_cert.is_some(),
     });

@@ -395,3 +395,83 @@ async fn scripts_push_json_samples() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn metric_rules_fire_into_the_alert_list_and_show_in_prometheus_shape() {
+    let (router, app, dir) = common::assembled_with(|cfg, dir| {
+        let rules = dir.join("rules.yml");
+        std::fs::write(
+            &rules,
+            "groups:\n  - name: lab\n    interval: 1s\n    rules:\n      - alert: BackupLate\n        expr: backup_age_seconds > 3600\n        labels:\n          severity: critical\n        annotations:\n          summary: \"backup of {{ $labels.host }} is {{ $value | humanize }}s old\"\n      - record: backup:age:max\n        expr: max(backup_age_seconds)\n",
+        )
+        .expect("rules");
+        cfg.telemetry.rule_files = vec![rules];
+        cfg.telemetry.shipped_rules = false;
+    })
+    .await;
+    let s = Server {
+        router,
+        app,
+        _dir: dir,
+    };
+    let ingest = s.token("ingest", "default");
+    let viewer = s.token("viewer", "default");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let (status, _) = s
+        .remote_write(
+            &ingest,
+            vec![series(
+                &[("__name__", "backup_age_seconds"), ("host", "db1")],
+                [(now, 7200.0)],
+            )],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let mut found = Value::Null;
+    for _ in 0..100 {
+        let (_, v) = s.get("/api/v1/alerts?kind=metric", &viewer).await;
+        if v["alerts"].as_array().is_some_and(|a| !a.is_empty()) {
+            found = v;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let alert = &found["alerts"][0];
+    assert_eq!(alert["rule_title"], "backup of db1 is 7.2ks old", "{found}");
+    assert_eq!(
+        (
+            alert["level"].as_str(),
+            alert["domain"].as_str(),
+            alert["host"].as_str()
+        ),
+        (Some("critical"), Some("operations"), Some("db1"))
+    );
+    let (_, v) = s.get("/prometheus/api/v1/alerts", &viewer).await;
+    assert_eq!(v["data"]["alerts"][0]["state"], "firing", "{v}");
+    let (_, v) = s.get("/prometheus/api/v1/rules", &viewer).await;
+    assert_eq!(
+        v["data"]["groups"][0]["rules"][1]["type"], "recording",
+        "{v}"
+    );
+    let (_, v) = s
+        .get(
+            &format!(
+                "/api/v1/query?query=backup:age:max&time={}",
+                now as f64 / 1000.0 + 5.0
+            ),
+            &viewer,
+        )
+        .await;
+    assert_eq!(
+        v["data"]["result"][0]["value"][1], "7200",
+        "the recording rule wrote its series: {v}"
+    );
+    // Another tenant has the rules but not the data, nor the alert.
+    let (_, v) = s
+        .get("/prometheus/api/v1/alerts", &s.token("viewer", "globex"))
+        .await;
+    assert_eq!(v["data"]["alerts"], serde_json::json!([]));
+}

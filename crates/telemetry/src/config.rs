@@ -6,11 +6,32 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetryConfig {
     /// Prometheus scrape jobs (`[[telemetry.scrape]]`).
     pub scrape: Vec<ScrapeConfig>,
+    /// Metric alerting and recording rules in Prometheus's rule file
+    /// format, evaluated for every tenant.
+    #[schemars(extend("format" = "path-list"))]
+    pub rule_files: Vec<PathBuf>,
+    /// Evaluate the shipped rules (interface utilisation and errors,
+    /// interfaces down, targets down, jobs gone quiet).
+    pub shipped_rules: bool,
+    /// How often rule groups without their own `interval` are evaluated.
+    #[schemars(range(min = 1, max = 86_400))]
+    pub evaluation_interval_secs: u64,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            scrape: Vec::new(),
+            rule_files: Vec::new(),
+            shipped_rules: true,
+            evaluation_interval_secs: 30,
+        }
+    }
 }
 
 /// One scrape job: targets polled for the text exposition or OpenMetrics.
@@ -62,6 +83,9 @@ impl TelemetryConfig {
     /// Problems no single key shows.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Err(problems) = crate::rules::load(&self.rule_files, self.shipped_rules) {
+            out.extend(problems);
+        }
         for (i, job) in self.scrape.iter().enumerate() {
             let name = format!("telemetry.scrape {:?}", job.job);
             if job.job.trim().is_empty() {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod exposition;
 pub mod push;
 pub mod remote_write;
+pub mod rules;
 pub mod scrape;
 pub mod stores;
 

@@ -66,6 +66,8 @@ pub struct AppState {
     pub metrics: Arc<watchfloor_telemetry::Stores>,
     pub metrics_engine: Arc<watchfloor_tsdb::promql::Engine>,
     pub tsdb_metrics: crate::metrics::TsdbMetrics,
+    /// Every tenant's metric rule groups and their alerts.
+    pub metric_rules: watchfloor_telemetry::rules::RuleStates,
     /// The scrape targets' health.
     pub scrape_health: watchfloor_telemetry::scrape::Health,
     /// Set when the server runs on a hand-moved clock (tests only).

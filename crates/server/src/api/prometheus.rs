@@ -498,16 +498,70 @@ async fn targets(State(app): State<Shared>, caller: Caller) -> Result<Response, 
     ))
 }
 
-/// Metric alerting rules in Prometheus's shape (none yet under this path:
-/// Watchfloor's own rules and alerts are at `/api/v1/rules|alerts`).
-async fn rules(caller: Caller) -> Result<Response, PromError> {
-    reader(&caller)?;
-    Ok(success(json!({"groups": []})))
+fn alert_json(a: &watchfloor_telemetry::rules::ActiveAlert) -> Value {
+    json!({
+        "labels": a.labels,
+        "annotations": a.annotations,
+        "state": a.state,
+        "activeAt": watchfloor_model::format_rfc3339(a.active_at * 1_000_000),
+        "value": format_value(a.value),
+    })
 }
 
-async fn alerts(caller: Caller) -> Result<Response, PromError> {
+/// The metric rule groups of the caller's tenant with their state, in
+/// Prometheus's shape (Watchfloor's own detection rules and alerts are at
+/// `/api/v1/rules` and `/api/v1/alerts`).
+async fn rules(State(app): State<Shared>, caller: Caller) -> Result<Response, PromError> {
     reader(&caller)?;
-    Ok(success(json!({"alerts": []})))
+    let states = app.metric_rules.lock().map_err(internal)?;
+    let groups: Vec<Value> = states
+        .get(&caller.tenant)
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            let rules: Vec<Value> = g
+                .group
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let error = g.last_error.get(&i).cloned().unwrap_or_default();
+                    let health = if error.is_empty() { "ok" } else { "err" };
+                    match (&r.alert, &r.record) {
+                        (Some(name), _) => json!({
+                            "type": "alerting", "name": name, "query": r.expr,
+                            "duration": r.for_.as_deref().and_then(watchfloor_tsdb::promql::parse_duration_ms).unwrap_or(0) / 1000,
+                            "labels": r.labels, "annotations": r.annotations,
+                            "alerts": g.alerts_of(i).iter().map(alert_json).collect::<Vec<_>>(),
+                            "health": health, "lastError": error,
+                        }),
+                        (_, name) => json!({"type": "recording", "name": name, "query": r.expr, "labels": r.labels, "health": health, "lastError": error}),
+                    }
+                })
+                .collect();
+            json!({
+                "name": g.group.name,
+                "file": "",
+                "interval": g.interval_ms as f64 / 1000.0,
+                "rules": rules,
+                "lastEvaluation": watchfloor_model::format_rfc3339(g.last_eval_ms * 1_000_000),
+            })
+        })
+        .collect();
+    Ok(success(json!({"groups": groups})))
+}
+
+async fn alerts(State(app): State<Shared>, caller: Caller) -> Result<Response, PromError> {
+    reader(&caller)?;
+    let states = app.metric_rules.lock().map_err(internal)?;
+    let alerts: Vec<Value> = states
+        .get(&caller.tenant)
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g.alerts())
+        .map(|a| alert_json(&a))
+        .collect();
+    Ok(success(json!({"alerts": alerts})))
 }
 
 fn ingester(caller: &Caller) -> Result<(), PromError> {

@@ -11,11 +11,20 @@ use watchfloor_server::{assemble, Config};
 
 /// The router, the state behind it, and the data directory (kept alive).
 pub async fn assembled() -> (Router, Arc<AppState>, tempfile::TempDir) {
+    assembled_with(|_, _| {}).await
+}
+
+/// Like [`assembled`], with the configuration changed by `change` first.
+#[allow(dead_code)]
+pub async fn assembled_with(
+    change: impl FnOnce(&mut Config, &std::path::Path),
+) -> (Router, Arc<AppState>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = Config {
+    let mut cfg = Config {
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
+    change(&mut cfg, dir.path());
     let url: SocketAddr = "127.0.0.1:8080".parse().expect("address");
     let assembled = assemble(&cfg, url, Arc::new(AtomicBool::new(false)))
         .await
