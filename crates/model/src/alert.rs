@@ -121,6 +121,11 @@ pub enum AlertKind {
     Intel,
     /// An anomaly detector flagged a sample or an event rate.
     Anomaly,
+    /// A device reported a network event by SNMP trap (a link went down).
+    Trap,
+    /// Several signals together: the DDoS signature (traffic overload plus
+    /// flows concentrated on one victim).
+    Signature,
 }
 
 impl AlertKind {
@@ -132,6 +137,8 @@ impl AlertKind {
             AlertKind::Metric => "metric",
             AlertKind::Intel => "intel",
             AlertKind::Anomaly => "anomaly",
+            AlertKind::Trap => "trap",
+            AlertKind::Signature => "signature",
         }
     }
 }

@@ -826,6 +826,22 @@ impl Config {
                 fix(p);
             }
         }
+        for job in &mut self.telemetry.snmp {
+            for p in [&mut job.auth_password_file, &mut job.priv_password_file]
+                .into_iter()
+                .flatten()
+            {
+                fix(p);
+            }
+        }
+        for user in &mut self.telemetry.traps.users {
+            for p in [&mut user.auth_password_file, &mut user.priv_password_file]
+                .into_iter()
+                .flatten()
+            {
+                fix(p);
+            }
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod notifier;
 pub mod openapi;
 pub mod timeparse;
 pub mod timeseries;
+pub mod traps;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -424,6 +425,13 @@ pub async fn assemble(
         console_secure: cfg.http.tls_cert.is_some(),
     });
     timeseries::spawn(app.clone(), cfg, stop.clone());
+    watchfloor_telemetry::snmp::spawn(
+        &cfg.telemetry.snmp,
+        &cfg.tenant,
+        app.metrics.clone(),
+        app.scrape_health.clone(),
+    );
+    traps::spawn(app.clone(), cfg).await?;
     Ok(Assembled {
         app,
         pipeline,

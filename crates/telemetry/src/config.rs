@@ -21,6 +21,10 @@ pub struct TelemetryConfig {
     /// How often rule groups without their own `interval` are evaluated.
     #[schemars(range(min = 1, max = 86_400))]
     pub evaluation_interval_secs: u64,
+    /// SNMP polling jobs (`[[telemetry.snmp]]`).
+    pub snmp: Vec<crate::snmp::SnmpConfig>,
+    /// The SNMP trap and inform receiver.
+    pub traps: crate::snmp::TrapConfig,
 }
 
 impl Default for TelemetryConfig {
@@ -30,6 +34,8 @@ impl Default for TelemetryConfig {
             rule_files: Vec::new(),
             shipped_rules: true,
             evaluation_interval_secs: 30,
+            snmp: Vec::new(),
+            traps: crate::snmp::TrapConfig::default(),
         }
     }
 }
@@ -85,6 +91,14 @@ impl TelemetryConfig {
         let mut out = Vec::new();
         if let Err(problems) = crate::rules::load(&self.rule_files, self.shipped_rules) {
             out.extend(problems);
+        }
+        for job in &self.snmp {
+            out.extend(job.problems());
+        }
+        for user in &self.traps.users {
+            if let Err(e) = user.security() {
+                out.push(format!("telemetry.traps: {e}"));
+            }
         }
         for (i, job) in self.scrape.iter().enumerate() {
             let name = format!("telemetry.scrape {:?}", job.job);

@@ -8,6 +8,7 @@ pub mod push;
 pub mod remote_write;
 pub mod rules;
 pub mod scrape;
+pub mod snmp;
 pub mod stores;
 
 pub use config::{ScrapeConfig, TelemetryConfig};

@@ -17,7 +17,7 @@ use crate::auth::Action;
 pub(crate) struct AlertParams {
     rule: Option<String>,
     level: Option<String>,
-    /// Only alerts of this detector: detection, correlation, check, metric, intel or anomaly.
+    /// Only alerts of this detector: detection, correlation, check, metric, intel, anomaly, trap or signature.
     kind: Option<String>,
     host: Option<String>,
     from: Option<String>,
