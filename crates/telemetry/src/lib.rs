@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod exposition;
+pub mod flows;
 pub mod push;
 pub mod remote_write;
 pub mod rules;
