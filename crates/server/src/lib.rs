@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod console;
 pub mod feeds;
+pub mod flows;
 pub mod listener;
 pub mod metrics;
 pub mod monitoring;
@@ -337,6 +338,8 @@ pub async fn assemble(
     );
     let tsdb_metrics = metrics::TsdbMetrics::default();
     tsdb_metrics.register(&mut registry);
+    let flow_metrics = flows::FlowMetrics::default();
+    flow_metrics.register(&mut registry);
     let scrape_health = watchfloor_telemetry::scrape::spawn(
         &cfg.telemetry.scrape,
         &cfg.tenant,
@@ -432,6 +435,7 @@ pub async fn assemble(
         app.scrape_health.clone(),
     );
     traps::spawn(app.clone(), cfg).await?;
+    flows::spawn(app.clone(), cfg, flow_metrics).await?;
     Ok(Assembled {
         app,
         pipeline,

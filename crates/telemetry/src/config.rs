@@ -25,6 +25,8 @@ pub struct TelemetryConfig {
     pub snmp: Vec<crate::snmp::SnmpConfig>,
     /// The SNMP trap and inform receiver.
     pub traps: crate::snmp::TrapConfig,
+    /// The NetFlow/IPFIX collector and the DDoS signature.
+    pub flows: crate::flows::FlowsConfig,
 }
 
 impl Default for TelemetryConfig {
@@ -36,6 +38,7 @@ impl Default for TelemetryConfig {
             evaluation_interval_secs: 30,
             snmp: Vec::new(),
             traps: crate::snmp::TrapConfig::default(),
+            flows: crate::flows::FlowsConfig::default(),
         }
     }
 }
@@ -94,6 +97,12 @@ impl TelemetryConfig {
         }
         for job in &self.snmp {
             out.extend(job.problems());
+        }
+        let ddos = &self.flows.ddos;
+        if ddos.enabled && !ddos.overload_expr.trim().is_empty() {
+            if let Err(e) = watchfloor_tsdb::promql::Engine::parse(&ddos.overload_expr) {
+                out.push(format!("telemetry.flows.ddos.overload_expr: {e}"));
+            }
         }
         for user in &self.traps.users {
             if let Err(e) = user.security() {

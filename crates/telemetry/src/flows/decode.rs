@@ -122,7 +122,13 @@ impl Decoder {
     }
 
     /// Decodes one datagram from `exporter`; records are appended to `out`.
-    pub fn decode(&mut self, exporter: IpAddr, datagram: &[u8], now_ms: i64, out: &mut Vec<FlowRecord>) -> Result<(), DecodeError> {
+    pub fn decode(
+        &mut self,
+        exporter: IpAddr,
+        datagram: &[u8],
+        now_ms: i64,
+        out: &mut Vec<FlowRecord>,
+    ) -> Result<(), DecodeError> {
         self.stats.datagrams += 1;
         let before = out.len();
         let result = match be16(datagram, 0) {
@@ -141,20 +147,34 @@ impl Decoder {
         result
     }
 
-    fn v5(&mut self, exporter: IpAddr, d: &[u8], out: &mut Vec<FlowRecord>) -> Result<(), DecodeError> {
+    fn v5(
+        &mut self,
+        exporter: IpAddr,
+        d: &[u8],
+        out: &mut Vec<FlowRecord>,
+    ) -> Result<(), DecodeError> {
         if d.len() < 24 {
             return Err(DecodeError::Short(d.len()));
         }
         let count = be16(d, 2).unwrap_or(0) as usize;
         if d.len() < 24 + count * 48 {
-            return Err(DecodeError::Malformed("v5: fewer records than the header counts"));
+            return Err(DecodeError::Malformed(
+                "v5: fewer records than the header counts",
+            ));
         }
         let uptime = be32(d, 4).unwrap_or(0) as i64;
         let secs = be32(d, 8).unwrap_or(0) as i64;
         let nsecs = be32(d, 12).unwrap_or(0) as i64;
         let export_ms = secs * 1000 + nsecs / 1_000_000;
         let interval = (be16(d, 22).unwrap_or(0) & 0x3fff) as u64;
-        let sampling = if interval > 1 { interval } else { self.configured_sampling.get(&exporter).copied().unwrap_or(1) };
+        let sampling = if interval > 1 {
+            interval
+        } else {
+            self.configured_sampling
+                .get(&exporter)
+                .copied()
+                .unwrap_or(1)
+        };
         for i in 0..count {
             let r = &d[24 + i * 48..24 + (i + 1) * 48];
             let ip = |at: usize| IpAddr::V4(Ipv4Addr::new(r[at], r[at + 1], r[at + 2], r[at + 3]));
@@ -181,7 +201,13 @@ impl Decoder {
         Ok(())
     }
 
-    fn v9(&mut self, exporter: IpAddr, d: &[u8], now_ms: i64, out: &mut Vec<FlowRecord>) -> Result<(), DecodeError> {
+    fn v9(
+        &mut self,
+        exporter: IpAddr,
+        d: &[u8],
+        now_ms: i64,
+        out: &mut Vec<FlowRecord>,
+    ) -> Result<(), DecodeError> {
         if d.len() < 20 {
             return Err(DecodeError::Short(d.len()));
         }
@@ -193,13 +219,17 @@ impl Decoder {
             let set_id = be16(d, at).unwrap_or(0);
             let len = be16(d, at + 2).unwrap_or(0) as usize;
             if len < 4 || at + len > d.len() {
-                return Err(DecodeError::Malformed("v9: flowset length runs past the datagram"));
+                return Err(DecodeError::Malformed(
+                    "v9: flowset length runs past the datagram",
+                ));
             }
             let body = &d[at + 4..at + len];
             match set_id {
                 0 => self.templates_v9(exporter, domain, body, false)?,
                 1 => self.templates_v9(exporter, domain, body, true)?,
-                id if id >= 256 => self.data(exporter, domain, id, body, 9, secs, uptime, now_ms, out),
+                id if id >= 256 => {
+                    self.data(exporter, domain, id, body, 9, secs, uptime, now_ms, out)
+                }
                 _ => {}
             }
             at += len;
@@ -207,7 +237,13 @@ impl Decoder {
         Ok(())
     }
 
-    fn ipfix(&mut self, exporter: IpAddr, d: &[u8], now_ms: i64, out: &mut Vec<FlowRecord>) -> Result<(), DecodeError> {
+    fn ipfix(
+        &mut self,
+        exporter: IpAddr,
+        d: &[u8],
+        now_ms: i64,
+        out: &mut Vec<FlowRecord>,
+    ) -> Result<(), DecodeError> {
         if d.len() < 16 {
             return Err(DecodeError::Short(d.len()));
         }
@@ -219,7 +255,9 @@ impl Decoder {
             let set_id = be16(d, at).unwrap_or(0);
             let len = be16(d, at + 2).unwrap_or(0) as usize;
             if len < 4 || at + len > total {
-                return Err(DecodeError::Malformed("IPFIX: set length runs past the message"));
+                return Err(DecodeError::Malformed(
+                    "IPFIX: set length runs past the message",
+                ));
             }
             let body = &d[at + 4..at + len];
             match set_id {
@@ -233,7 +271,13 @@ impl Decoder {
         Ok(())
     }
 
-    fn templates_v9(&mut self, exporter: IpAddr, domain: u32, body: &[u8], options: bool) -> Result<(), DecodeError> {
+    fn templates_v9(
+        &mut self,
+        exporter: IpAddr,
+        domain: u32,
+        body: &[u8],
+        options: bool,
+    ) -> Result<(), DecodeError> {
         let mut at = 0;
         while at + 4 <= body.len() {
             let id = be16(body, at).unwrap_or(0);
@@ -247,13 +291,19 @@ impl Decoder {
                 let mut p = at + 6;
                 let end = p + scope_len + opt_len;
                 if end > body.len() {
-                    return Err(DecodeError::Malformed("v9: options template runs past its flowset"));
+                    return Err(DecodeError::Malformed(
+                        "v9: options template runs past its flowset",
+                    ));
                 }
                 while p + 4 <= end {
                     // Scope field types live in their own space; keep them apart.
                     let scope = p < at + 6 + scope_len;
                     let raw = be16(body, p).unwrap_or(0);
-                    fields.push(Field { id: if scope { 0xF000 | raw } else { raw }, len: be16(body, p + 2).unwrap_or(0), enterprise: false });
+                    fields.push(Field {
+                        id: if scope { 0xF000 | raw } else { raw },
+                        len: be16(body, p + 2).unwrap_or(0),
+                        enterprise: false,
+                    });
                     p += 4;
                 }
                 (fields, scope_len / 4, end)
@@ -263,16 +313,37 @@ impl Decoder {
                 if end > body.len() {
                     return Err(DecodeError::Malformed("v9: template runs past its flowset"));
                 }
-                let fields = (0..count).map(|i| Field { id: be16(body, at + 4 + i * 4).unwrap_or(0), len: be16(body, at + 6 + i * 4).unwrap_or(0), enterprise: false }).collect();
+                let fields = (0..count)
+                    .map(|i| Field {
+                        id: be16(body, at + 4 + i * 4).unwrap_or(0),
+                        len: be16(body, at + 6 + i * 4).unwrap_or(0),
+                        enterprise: false,
+                    })
+                    .collect();
                 (fields, 0, end)
             };
-            self.learn(exporter, domain, id, Template { fields, scope_fields, options });
+            self.learn(
+                exporter,
+                domain,
+                id,
+                Template {
+                    fields,
+                    scope_fields,
+                    options,
+                },
+            );
             at = if options { (next + 3) & !3 } else { next };
         }
         Ok(())
     }
 
-    fn templates_ipfix(&mut self, exporter: IpAddr, domain: u32, body: &[u8], options: bool) -> Result<(), DecodeError> {
+    fn templates_ipfix(
+        &mut self,
+        exporter: IpAddr,
+        domain: u32,
+        body: &[u8],
+        options: bool,
+    ) -> Result<(), DecodeError> {
         let mut at = 0;
         while at + 4 <= body.len() {
             let id = be16(body, at).unwrap_or(0);
@@ -280,22 +351,41 @@ impl Decoder {
             if id < 256 {
                 break;
             }
-            let (scope_fields, mut p) = if options { (be16(body, at + 4).unwrap_or(0) as usize, at + 6) } else { (0, at + 4) };
+            let (scope_fields, mut p) = if options {
+                (be16(body, at + 4).unwrap_or(0) as usize, at + 6)
+            } else {
+                (0, at + 4)
+            };
             let mut fields = Vec::with_capacity(count);
             for _ in 0..count {
-                let raw = be16(body, p).ok_or(DecodeError::Malformed("IPFIX: template runs past its set"))?;
-                let len = be16(body, p + 2).ok_or(DecodeError::Malformed("IPFIX: template runs past its set"))?;
+                let raw = be16(body, p)
+                    .ok_or(DecodeError::Malformed("IPFIX: template runs past its set"))?;
+                let len = be16(body, p + 2)
+                    .ok_or(DecodeError::Malformed("IPFIX: template runs past its set"))?;
                 let enterprise = raw & 0x8000 != 0;
                 p += 4;
                 if enterprise {
                     p += 4;
                 }
-                fields.push(Field { id: raw & 0x7fff, len, enterprise });
+                fields.push(Field {
+                    id: raw & 0x7fff,
+                    len,
+                    enterprise,
+                });
             }
             if p > body.len() {
                 return Err(DecodeError::Malformed("IPFIX: template runs past its set"));
             }
-            self.learn(exporter, domain, id, Template { fields, scope_fields, options });
+            self.learn(
+                exporter,
+                domain,
+                id,
+                Template {
+                    fields,
+                    scope_fields,
+                    options,
+                },
+            );
             at = p;
         }
         Ok(())
@@ -313,16 +403,45 @@ impl Decoder {
             // out at its end.
             for p in held {
                 let mut out = Vec::new();
-                self.decode_set(exporter, domain, id, &p.bytes, p.version, p.export_secs, p.uptime_ms, &mut out);
+                self.decode_set(
+                    exporter,
+                    domain,
+                    id,
+                    &p.bytes,
+                    p.version,
+                    p.export_secs,
+                    p.uptime_ms,
+                    &mut out,
+                );
                 self.late.extend(out);
             }
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn data(&mut self, exporter: IpAddr, domain: u32, id: u16, body: &[u8], version: u16, export_secs: u32, uptime_ms: u32, now_ms: i64, out: &mut Vec<FlowRecord>) {
+    fn data(
+        &mut self,
+        exporter: IpAddr,
+        domain: u32,
+        id: u16,
+        body: &[u8],
+        version: u16,
+        export_secs: u32,
+        uptime_ms: u32,
+        now_ms: i64,
+        out: &mut Vec<FlowRecord>,
+    ) {
         if self.templates.contains_key(&(exporter, domain, id)) {
-            self.decode_set(exporter, domain, id, body, version, export_secs, uptime_ms, out);
+            self.decode_set(
+                exporter,
+                domain,
+                id,
+                body,
+                version,
+                export_secs,
+                uptime_ms,
+                out,
+            );
             return;
         }
         let held = self.pending_count.entry(exporter).or_default();
@@ -332,7 +451,16 @@ impl Decoder {
         }
         *held += 1;
         self.stats.held += 1;
-        self.pending.entry((exporter, domain, id)).or_default().push(Pending { at_ms: now_ms, version, export_secs, uptime_ms, bytes: body.to_vec() });
+        self.pending
+            .entry((exporter, domain, id))
+            .or_default()
+            .push(Pending {
+                at_ms: now_ms,
+                version,
+                export_secs,
+                uptime_ms,
+                bytes: body.to_vec(),
+            });
     }
 
     fn expire_pending(&mut self, now_ms: i64) {
@@ -352,10 +480,26 @@ impl Decoder {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn decode_set(&mut self, exporter: IpAddr, domain: u32, id: u16, body: &[u8], version: u16, export_secs: u32, uptime_ms: u32, out: &mut Vec<FlowRecord>) {
-        let Some(template) = self.templates.get(&(exporter, domain, id)) else { return };
+    fn decode_set(
+        &mut self,
+        exporter: IpAddr,
+        domain: u32,
+        id: u16,
+        body: &[u8],
+        version: u16,
+        export_secs: u32,
+        uptime_ms: u32,
+        out: &mut Vec<FlowRecord>,
+    ) {
+        let Some(template) = self.templates.get(&(exporter, domain, id)) else {
+            return;
+        };
         let template = template.clone();
-        let min_len: usize = template.fields.iter().map(|f| if f.len == 65535 { 1 } else { f.len as usize }).sum();
+        let min_len: usize = template
+            .fields
+            .iter()
+            .map(|f| if f.len == 65535 { 1 } else { f.len as usize })
+            .sum();
         if min_len == 0 {
             return;
         }
@@ -366,10 +510,16 @@ impl Decoder {
             for f in &template.fields {
                 let len = if f.len == 65535 {
                     // IPFIX variable length: one byte, or 255 then two.
-                    let Some(&first) = body.get(at) else { ok = false; break };
+                    let Some(&first) = body.get(at) else {
+                        ok = false;
+                        break;
+                    };
                     at += 1;
                     if first == 255 {
-                        let Some(l) = be16(body, at) else { ok = false; break };
+                        let Some(l) = be16(body, at) else {
+                            ok = false;
+                            break;
+                        };
                         at += 2;
                         l as usize
                     } else {
@@ -378,7 +528,10 @@ impl Decoder {
                 } else {
                     f.len as usize
                 };
-                let Some(v) = body.get(at..at + len) else { ok = false; break };
+                let Some(v) = body.get(at..at + len) else {
+                    ok = false;
+                    break;
+                };
                 values.push((f.id, f.enterprise, v));
                 at += len;
             }
@@ -386,19 +539,37 @@ impl Decoder {
                 break;
             }
             if template.options {
-                self.options_record(exporter, domain, &values[template.scope_fields.min(values.len())..]);
+                self.options_record(
+                    exporter,
+                    domain,
+                    &values[template.scope_fields.min(values.len())..],
+                );
             } else {
-                out.push(self.flow_record(exporter, domain, &values, version, export_secs, uptime_ms));
+                out.push(self.flow_record(
+                    exporter,
+                    domain,
+                    &values,
+                    version,
+                    export_secs,
+                    uptime_ms,
+                ));
             }
         }
     }
 
     fn options_record(&mut self, exporter: IpAddr, domain: u32, values: &[(u16, bool, &[u8])]) {
         self.stats.options_records += 1;
-        let get = |id: u16| values.iter().find(|(i, e, _)| *i == id && !*e).map(|(_, _, v)| be_uint(v));
+        let get = |id: u16| {
+            values
+                .iter()
+                .find(|(i, e, _)| *i == id && !*e)
+                .map(|(_, _, v)| be_uint(v))
+        };
         let rate = match (get(34), get(50), get(305), get(306)) {
             (Some(r), _, _, _) | (None, Some(r), _, _) if r > 0 => Some(r),
-            (_, _, Some(interval), space) if interval > 0 => Some((interval + space.unwrap_or(0)) / interval),
+            (_, _, Some(interval), space) if interval > 0 => {
+                Some((interval + space.unwrap_or(0)) / interval)
+            }
             _ => None,
         };
         if let Some(rate) = rate {
@@ -413,7 +584,15 @@ impl Decoder {
         }
     }
 
-    fn flow_record(&self, exporter: IpAddr, domain: u32, values: &[(u16, bool, &[u8])], version: u16, export_secs: u32, uptime_ms: u32) -> FlowRecord {
+    fn flow_record(
+        &self,
+        exporter: IpAddr,
+        domain: u32,
+        values: &[(u16, bool, &[u8])],
+        version: u16,
+        export_secs: u32,
+        uptime_ms: u32,
+    ) -> FlowRecord {
         let mut r = FlowRecord {
             exporter,
             src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -477,7 +656,9 @@ impl Decoder {
 fn ip(v: &[u8]) -> Option<IpAddr> {
     match v.len() {
         4 => Some(IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3]))),
-        16 => <[u8; 16]>::try_from(v).ok().map(|b| IpAddr::V6(Ipv6Addr::from(b))),
+        16 => <[u8; 16]>::try_from(v)
+            .ok()
+            .map(|b| IpAddr::V6(Ipv6Addr::from(b))),
         _ => None,
     }
 }

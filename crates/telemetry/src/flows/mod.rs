@@ -5,6 +5,7 @@
 //! destinations with the most distinct sources (what the DDoS signature
 //! reads).
 
+pub mod ddos;
 pub mod decode;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -26,6 +27,8 @@ pub struct FlowsConfig {
     pub listen: String,
     /// Store every flow as an event (searchable), besides the metrics.
     pub store_records: bool,
+    /// The DDoS signature (`[telemetry.flows.ddos]`).
+    pub ddos: ddos::DdosConfig,
     /// Talkers kept per dimension and minute.
     #[schemars(range(min = 1, max = 1000))]
     pub top_n: u64,
@@ -55,6 +58,7 @@ impl Default for FlowsConfig {
             flush_secs: 10,
             exporters: Vec::new(),
             tenant: None,
+            ddos: ddos::DdosConfig::default(),
         }
     }
 }
@@ -98,11 +102,40 @@ pub struct DestinationMinute {
     pub protocols: BTreeMap<String, u64>,
     /// TCP flows with SYN and without ACK (half-open: a SYN flood).
     pub syn_only: u64,
-    pub bytes_by_source: HashMap<IpAddr, u64>,
+    pub by_source: HashMap<IpAddr, SourceStats>,
+}
+
+/// One source's share of a destination's traffic.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SourceStats {
+    pub bytes: u64,
+    pub packets: u64,
+    pub syn_only: u64,
 }
 
 /// Most distinct sources remembered per destination and minute.
 const MAX_SOURCES: usize = 100_000;
+
+impl DestinationMinute {
+    fn account(&mut self, r: &FlowRecord, proto: &str) {
+        self.bytes += r.bytes;
+        self.packets += r.packets;
+        if self.sources.len() < MAX_SOURCES {
+            self.sources.insert(r.src);
+        }
+        *self.protocols.entry(proto.to_string()).or_default() += r.bytes;
+        let syn_only = r.protocol == 6 && r.tcp_flags & 0x02 != 0 && r.tcp_flags & 0x10 == 0;
+        if syn_only {
+            self.syn_only += 1;
+        }
+        if self.by_source.len() < MAX_SOURCES || self.by_source.contains_key(&r.src) {
+            let s = self.by_source.entry(r.src).or_default();
+            s.bytes += r.bytes;
+            s.packets += r.packets;
+            s.syn_only += u64::from(syn_only);
+        }
+    }
+}
 
 /// Flow aggregation for one tenant.
 #[derive(Default)]
@@ -115,14 +148,20 @@ pub struct Aggregator {
     pub destinations: HashMap<IpAddr, DestinationMinute>,
     /// Series of minutes that closed, waiting for the next flush.
     closed: Vec<SeriesSamples>,
-    /// The destinations of the last closed minute (the DDoS detector's input).
+    /// The destinations of the last closed minute.
     pub last_minute: Vec<(IpAddr, DestinationMinute)>,
     pub last_minute_start: i64,
+    /// The destinations of the current short window (the DDoS detector's).
+    window: HashMap<IpAddr, DestinationMinute>,
+    window_start: i64,
 }
 
 impl Aggregator {
     pub fn new(top_n: usize) -> Self {
-        Aggregator { top_n: top_n.max(1), ..Default::default() }
+        Aggregator {
+            top_n: top_n.max(1),
+            ..Default::default()
+        }
     }
 
     /// Adds a record received at `now_ms`.
@@ -134,7 +173,10 @@ impl Aggregator {
         }
         for (ifindex, dir) in [(r.in_if, "in"), (r.out_if, "out")] {
             if ifindex != 0 {
-                let c = self.interfaces.entry((r.exporter, ifindex, dir)).or_default();
+                let c = self
+                    .interfaces
+                    .entry((r.exporter, ifindex, dir))
+                    .or_default();
                 c.0 += r.bytes;
                 c.1 += r.packets;
             }
@@ -144,24 +186,39 @@ impl Aggregator {
         e.1 += r.packets;
         e.2 += 1;
         let proto = protocol_name(r.protocol);
-        for key in [("src", r.src.to_string()), ("dst", r.dst.to_string()), ("dst_port", format!("{proto}/{}", r.dst_port)), ("proto", proto.clone())] {
+        for key in [
+            ("src", r.src.to_string()),
+            ("dst", r.dst.to_string()),
+            ("dst_port", format!("{proto}/{}", r.dst_port)),
+            ("proto", proto.to_string()),
+        ] {
             let t = self.talkers.entry(key).or_default();
             t.0 += r.bytes;
             t.1 += r.packets;
         }
-        let d = self.destinations.entry(r.dst).or_default();
-        d.bytes += r.bytes;
-        d.packets += r.packets;
-        if d.sources.len() < MAX_SOURCES {
-            d.sources.insert(r.src);
+        self.destinations
+            .entry(r.dst)
+            .or_default()
+            .account(r, &proto);
+        if self.window_start == 0 {
+            self.window_start = now_ms;
         }
-        *d.protocols.entry(proto).or_default() += r.bytes;
-        if r.protocol == 6 && r.tcp_flags & 0x02 != 0 && r.tcp_flags & 0x10 == 0 {
-            d.syn_only += 1;
+        self.window.entry(r.dst).or_default().account(r, &proto);
+    }
+
+    /// The window's destinations once `window_ms` have passed since it
+    /// began (and a new window starts), with its length.
+    pub fn take_window(
+        &mut self,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Option<(Vec<(IpAddr, DestinationMinute)>, i64)> {
+        if self.window_start == 0 || now_ms - self.window_start < window_ms {
+            return None;
         }
-        if d.bytes_by_source.len() < MAX_SOURCES || d.bytes_by_source.contains_key(&r.src) {
-            *d.bytes_by_source.entry(r.src).or_default() += r.bytes;
-        }
+        let length = now_ms - self.window_start;
+        self.window_start = 0;
+        Some((self.window.drain().collect(), length))
     }
 
     fn close_minute(&mut self) {
@@ -177,15 +234,28 @@ impl Aggregator {
             list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             for (key, bytes, packets) in list.into_iter().take(self.top_n) {
                 for (name, v) in [("flow_top_bytes", bytes), ("flow_top_packets", packets)] {
-                    self.closed.push(SeriesSamples { labels: Labels::from_pairs([("__name__", name), ("dimension", dim), ("key", key.as_str())]), samples: vec![(end, v as f64)] });
+                    self.closed.push(SeriesSamples {
+                        labels: Labels::from_pairs([
+                            ("__name__", name),
+                            ("dimension", dim),
+                            ("key", key.as_str()),
+                        ]),
+                        samples: vec![(end, v as f64)],
+                    });
                 }
             }
         }
         let mut dests: Vec<(IpAddr, DestinationMinute)> = self.destinations.drain().collect();
-        dests.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes));
+        dests.sort_by_key(|d| std::cmp::Reverse(d.1.bytes));
         for (ip, d) in dests.iter().take(self.top_n) {
             let ip = ip.to_string();
-            self.closed.push(SeriesSamples { labels: Labels::from_pairs([("__name__", "flow_destination_sources"), ("dst", ip.as_str())]), samples: vec![(end, d.sources.len() as f64)] });
+            self.closed.push(SeriesSamples {
+                labels: Labels::from_pairs([
+                    ("__name__", "flow_destination_sources"),
+                    ("dst", ip.as_str()),
+                ]),
+                samples: vec![(end, d.sources.len() as f64)],
+            });
         }
         self.last_minute = dests;
         self.last_minute_start = self.minute;
@@ -201,14 +271,35 @@ impl Aggregator {
         let mut out = std::mem::take(&mut self.closed);
         for ((exporter, ifindex, dir), (bytes, packets)) in &self.interfaces {
             let (exporter, ifindex) = (exporter.to_string(), ifindex.to_string());
-            for (name, v) in [("flow_interface_bytes_total", bytes), ("flow_interface_packets_total", packets)] {
-                out.push(SeriesSamples { labels: Labels::from_pairs([("__name__", name), ("exporter", exporter.as_str()), ("ifIndex", ifindex.as_str()), ("direction", dir)]), samples: vec![(now_ms, *v as f64)] });
+            for (name, v) in [
+                ("flow_interface_bytes_total", bytes),
+                ("flow_interface_packets_total", packets),
+            ] {
+                out.push(SeriesSamples {
+                    labels: Labels::from_pairs([
+                        ("__name__", name),
+                        ("exporter", exporter.as_str()),
+                        ("ifIndex", ifindex.as_str()),
+                        ("direction", dir),
+                    ]),
+                    samples: vec![(now_ms, *v as f64)],
+                });
             }
         }
         for (exporter, (bytes, packets, records)) in &self.exporters {
             let exporter = exporter.to_string();
-            for (name, v) in [("flow_bytes_total", bytes), ("flow_packets_total", packets), ("flow_records_total", records)] {
-                out.push(SeriesSamples { labels: Labels::from_pairs([("__name__", name), ("exporter", exporter.as_str())]), samples: vec![(now_ms, *v as f64)] });
+            for (name, v) in [
+                ("flow_bytes_total", bytes),
+                ("flow_packets_total", packets),
+                ("flow_records_total", records),
+            ] {
+                out.push(SeriesSamples {
+                    labels: Labels::from_pairs([
+                        ("__name__", name),
+                        ("exporter", exporter.as_str()),
+                    ]),
+                    samples: vec![(now_ms, *v as f64)],
+                });
             }
         }
         out

@@ -1,0 +1,597 @@
+//! Flows with real peers, in network namespaces the test makes (an
+//! attacker, a router, a victim): softflowd on the router exports NetFlow
+//! v9 and IPFIX of the traffic the test sends; each export datagram goes
+//! both to `serve` and to nfdump's `nfcapd`, whose counts are the oracle
+//! (same flows, packets and bytes). Then the DDoS signature: a bounded SYN
+//! flood from 40 attacker addresses raises exactly one DDoS incident for
+//! both crews with those addresses as the top sources; normal traffic
+//! raises none.
+
+mod server;
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use server::{free_port, wait_for, Server};
+
+fn run(program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Three namespaces: attacker (10.77.1.2) - router - victim (10.77.2.2),
+/// and the router reaching the root namespace at 10.77.9.1 (the
+/// collectors). Removed on drop.
+struct Lab {
+    tag: String,
+    /// Second octet of this lab's addresses (labs of one run run in
+    /// parallel, each on its own subnets).
+    net: u8,
+}
+
+static LABS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+impl Lab {
+    fn new() -> Lab {
+        let k = LABS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tag = format!("{}{k}", std::process::id() % 10_000);
+        let lab = Lab { tag, net: 70 + k };
+        let (a, r, v) = (lab.ns("a"), lab.ns("r"), lab.ns("v"));
+        for ns in [&a, &r, &v] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+            run("ip", &["netns", "add", ns]);
+            run("ip", &["-n", ns, "link", "set", "lo", "up"]);
+        }
+        let link = |left: &str,
+                    left_ns: Option<&str>,
+                    left_ip: &str,
+                    right: &str,
+                    right_ns: &str,
+                    right_ip: &str| {
+            let _ = Command::new("ip").args(["link", "del", left]).output();
+            run(
+                "ip",
+                &["link", "add", left, "type", "veth", "peer", "name", right],
+            );
+            if let Some(ns) = left_ns {
+                run("ip", &["link", "set", left, "netns", ns]);
+            }
+            run("ip", &["link", "set", right, "netns", right_ns]);
+            let exec_left: Vec<&str> = left_ns.map_or(vec![], |ns| vec!["-n", ns]);
+            let mut args = exec_left.clone();
+            args.extend(["addr", "add", left_ip, "dev", left]);
+            run("ip", &args);
+            let mut args = exec_left;
+            args.extend(["link", "set", left, "up"]);
+            run("ip", &args);
+            run(
+                "ip",
+                &["-n", right_ns, "addr", "add", right_ip, "dev", right],
+            );
+            run("ip", &["-n", right_ns, "link", "set", right, "up"]);
+        };
+        let t = &lab.tag;
+        let ip = |host: &str| lab.ip(host);
+        link(
+            &format!("wa{t}"),
+            Some(&a),
+            &format!("{}/24", ip("1.2")),
+            &format!("ra{t}"),
+            &r,
+            &format!("{}/24", ip("1.1")),
+        );
+        link(
+            &format!("wv{t}"),
+            Some(&v),
+            &format!("{}/24", ip("2.2")),
+            &format!("rv{t}"),
+            &r,
+            &format!("{}/24", ip("2.1")),
+        );
+        link(
+            &format!("wc{t}"),
+            None,
+            &format!("{}/24", ip("9.1")),
+            &format!("rc{t}"),
+            &r,
+            &format!("{}/24", ip("9.2")),
+        );
+        run(
+            "ip",
+            &["-n", &a, "route", "add", "default", "via", &ip("1.1")],
+        );
+        run(
+            "ip",
+            &["-n", &v, "route", "add", "default", "via", &ip("2.1")],
+        );
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &r,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ],
+        );
+        for ns in [&r, &v] {
+            run(
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-qw",
+                    "net.ipv4.conf.all.rp_filter=0",
+                ],
+            );
+        }
+        lab
+    }
+
+    /// `10.<net>.<host>`: 1.x attacker side, 2.x victim side, 9.x collectors.
+    fn ip(&self, host: &str) -> String {
+        format!("10.{}.{host}", self.net)
+    }
+
+    fn victim(&self) -> String {
+        self.ip("2.2")
+    }
+
+    fn ns(&self, which: &str) -> String {
+        format!("wf{which}{}", self.tag)
+    }
+
+    fn exec(&self, which: &str, args: &[&str]) {
+        let ns = self.ns(which);
+        let mut all = vec!["netns", "exec", ns.as_str()];
+        all.extend(args);
+        run("ip", &all);
+    }
+
+    fn spawn(&self, which: &str, args: &[&str], log: &Path) -> Child {
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns(which)])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).expect("log"))
+            .spawn()
+            .expect("spawn in namespace")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for which in ["a", "r", "v"] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.ns(which)])
+                .output();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &format!("wc{}", self.tag)])
+            .output();
+    }
+}
+
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Receives export datagrams on the lab's collector address and sends
+/// each to every target.
+fn relay(lab: &Lab, targets: Vec<String>) -> (String, u16) {
+    let socket = UdpSocket::bind(format!("{}:0", lab.ip("9.1"))).expect("relay socket");
+    let port = socket.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let out = UdpSocket::bind("127.0.0.1:0").expect("out socket");
+        let mut buf = vec![0u8; 65_535];
+        while let Ok(n) = socket.recv(&mut buf) {
+            for t in &targets {
+                let _ = out.send_to(&buf[..n], t);
+            }
+        }
+    });
+    (lab.ip("9.1"), port)
+}
+
+fn token(server: &Server, role: &str) -> String {
+    let (status, v) = server.call(
+        reqwest::Method::POST,
+        "/api/v1/tokens",
+        &server.token,
+        Some(serde_json::json!({"name": role, "role": role})),
+    );
+    assert_eq!(status, 201, "{v}");
+    v["token"].as_str().expect("token").to_string()
+}
+
+fn query_value(server: &Server, token: &str, q: &str) -> Option<f64> {
+    let v: Value = reqwest::blocking::Client::new()
+        .get(format!("{}/api/v1/query", server.http))
+        .bearer_auth(token)
+        .query(&[("query", q)])
+        .send()
+        .ok()?
+        .json()
+        .ok()?;
+    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+/// nfdump's totals over the files nfcapd wrote: (flows, packets, bytes).
+fn nfdump_totals(dir: &Path) -> (u64, u64, u64) {
+    let out = Command::new("nfdump")
+        .args([
+            "-R",
+            &dir.display().to_string(),
+            "-q",
+            "-N",
+            "-o",
+            "fmt:%pkt %byt",
+        ])
+        .output()
+        .expect("nfdump");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut totals = (0, 0, 0);
+    for line in text.lines() {
+        let mut it = line
+            .split_whitespace()
+            .map(|n| n.parse::<u64>().unwrap_or(0));
+        let (Some(p), Some(b)) = (it.next(), it.next()) else {
+            continue;
+        };
+        totals.0 += 1;
+        totals.1 += p;
+        totals.2 += b;
+    }
+    totals
+}
+
+fn softflowd_args<'a>(
+    iface: &'a str,
+    target: &'a str,
+    version: &'a str,
+    ctl: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "softflowd",
+        "-d",
+        "-i",
+        iface,
+        "-n",
+        target,
+        "-v",
+        version,
+        "-c",
+        ctl,
+        "-t",
+        "maxlife=2",
+        "-t",
+        "expint=1",
+        "-t",
+        "udp=1",
+        "-t",
+        "icmp=1",
+        "-t",
+        "tcp=1",
+        "-t",
+        "general=1",
+        "-t",
+        "tcp.rst=1",
+        "-t",
+        "tcp.fin=1",
+    ]
+}
+
+fn flows_agree_with_nfcapd(version: &str) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let lab = Lab::new();
+    let collector = free_port();
+    let nfcapd_port = free_port();
+    let nf_dir = tmp.path().join("nfcapd");
+    std::fs::create_dir_all(&nf_dir).expect("nfcapd dir");
+    let extra = format!("[telemetry.flows]\nlisten = \"127.0.0.1:{collector}\"\nflush_secs = 1\n\n[telemetry.flows.ddos]\nenabled = false\n");
+    let server = Server::start(tmp.path(), &extra, &[]);
+    let viewer = token(&server, "viewer");
+    let _nfcapd = Peer(
+        Command::new("nfcapd")
+            .args([
+                "-b",
+                "127.0.0.1",
+                "-p",
+                &nfcapd_port.to_string(),
+                "-w",
+                &nf_dir.display().to_string(),
+                "-t",
+                "3600",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nfcapd (tools/test installs nfdump)"),
+    );
+    let (relay_ip, relay_port) = relay(
+        &lab,
+        vec![
+            format!("127.0.0.1:{collector}"),
+            format!("127.0.0.1:{nfcapd_port}"),
+        ],
+    );
+    let target = format!("{relay_ip}:{relay_port}");
+    let victim = lab.victim();
+    let ctl = tmp.path().join("softflowd.ctl").display().to_string();
+    let iface = format!("rv{}", lab.tag);
+    let softflowd = Peer(lab.spawn(
+        "r",
+        &softflowd_args(&iface, &target, version, &ctl),
+        &tmp.path().join("softflowd.log"),
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+    // Traffic through the router: ICMP echo, a UDP stream, TCP SYNs
+    // answered. (softflowd reads libpcap's buffer a block at a time: some
+    // thousands of packets make sure it exports; both collectors see the
+    // same exports either way.)
+    lab.exec(
+        "a",
+        &["hping3", "-q", "-1", "-c", "3000", "-i", "u300", &victim],
+    );
+    lab.exec(
+        "a",
+        &[
+            "hping3", "-q", "-2", "-p", "5353", "-c", "3000", "-i", "u300", "-d", "200", &victim,
+        ],
+    );
+    lab.exec(
+        "a",
+        &[
+            "hping3", "-q", "-S", "-p", "22", "-c", "2000", "-i", "u500", &victim,
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("r"),
+            "softflowctl",
+            "-c",
+            &ctl,
+            "expire-all",
+        ])
+        .output();
+    std::thread::sleep(Duration::from_secs(3));
+    drop(softflowd);
+    // nfcapd writes its file when it stops (SIGTERM; a kill would lose it).
+    let mut nfcapd = _nfcapd;
+    // SAFETY: the pid is our own child's.
+    unsafe { libc::kill(nfcapd.0.id() as i32, libc::SIGTERM) };
+    let _ = nfcapd.0.wait();
+    let (flows, packets, bytes) = nfdump_totals(&nf_dir);
+    assert!(
+        flows >= 2 && packets >= 1000,
+        "nfdump saw ({flows}, {packets}, {bytes})"
+    );
+    // The relay resends from loopback: that is the exporter both collectors see.
+    let exporter = r#"{exporter="127.0.0.1"}"#;
+    let totals = || {
+        let get = |name: &str| {
+            query_value(&server, &viewer, &format!("{name}{exporter}")).unwrap_or(0.0) as u64
+        };
+        (
+            get("flow_records_total"),
+            get("flow_packets_total"),
+            get("flow_bytes_total"),
+        )
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut ours = totals();
+    while ours != (flows, packets, bytes) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        ours = totals();
+    }
+    assert_eq!(
+        ours,
+        (flows, packets, bytes),
+        "(flows, packets, bytes): ours, then nfdump's"
+    );
+    println!("NetFlow v{version}: {ours:?} = nfdump's (flows, packets, bytes)");
+    // Every flow is an event with its ECS fields.
+    let events = server.search("source:netflow AND network.transport:udp", 1);
+    let e = &events[0]["fields"];
+    assert_eq!(
+        (
+            e["source.ip"].as_str(),
+            e["destination.ip"].as_str(),
+            e["destination.port"].as_u64()
+        ),
+        (
+            Some(lab.ip("1.2").as_str()),
+            Some(victim.as_str()),
+            Some(5353)
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        query_value(&server, &viewer, "sum(watchfloor_flow_malformed_total)").unwrap_or(0.0),
+        0.0
+    );
+}
+
+#[test]
+fn netflow_v9_from_softflowd_agrees_with_nfcapd() {
+    flows_agree_with_nfcapd("9");
+}
+
+#[test]
+fn ipfix_from_softflowd_agrees_with_nfcapd() {
+    flows_agree_with_nfcapd("10");
+}
+
+#[test]
+fn a_syn_flood_raises_one_ddos_incident_for_both_crews_and_normal_traffic_none() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let lab = Lab::new();
+    let collector = free_port();
+    let extra = format!(
+        "[telemetry.flows]\nlisten = \"127.0.0.1:{collector}\"\nflush_secs = 1\nstore_records = false\n\n[telemetry.flows.ddos]\nwindow_secs = 3\nmin_pps = 1000\nmin_sources = 20\nquiet_minutes = 10\n"
+    );
+    let server = Server::start(tmp.path(), &extra, &[]);
+    let (relay_ip, relay_port) = relay(&lab, vec![format!("127.0.0.1:{collector}")]);
+    let target = format!("{relay_ip}:{relay_port}");
+    let victim = lab.victim();
+    let ctl = tmp.path().join("softflowd.ctl").display().to_string();
+    let iface = format!("rv{}", lab.tag);
+    let _softflowd = Peer(lab.spawn(
+        "r",
+        &softflowd_args(&iface, &target, "9", &ctl),
+        &tmp.path().join("softflowd.log"),
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Normal traffic first: a heavy TCP transfer (4,000 packets a second,
+    // established: ACKs) from one host, and some DNS: over the rate, but
+    // no mark of an attack, so no DDoS.
+    let viewer = token(&server, "viewer");
+    lab.exec(
+        "a",
+        &[
+            "hping3", "-q", "-A", "-p", "443", "-s", "40000", "-k", "-c", "4000", "-i", "u250",
+            &victim,
+        ],
+    );
+    lab.exec(
+        "a",
+        &[
+            "hping3", "-q", "-2", "-p", "53", "-c", "1000", "-i", "u1000", &victim,
+        ],
+    );
+    wait_for("the normal traffic's flows", || {
+        query_value(&server, &viewer, "sum(flow_records_total)").filter(|n| *n >= 1.0)
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        server.alerts("kind=signature", 0).is_empty(),
+        "normal traffic raised a DDoS alert"
+    );
+
+    // The flood: 40 attacker addresses, 400 SYNs each, bounded.
+    let attackers: Vec<String> = (10..50).map(|i| lab.ip(&format!("1.{i}"))).collect();
+    for a in &attackers {
+        lab.exec(
+            "a",
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{a}/24"),
+                "dev",
+                &format!("wa{}", lab.tag),
+            ],
+        );
+    }
+    for a in &attackers {
+        lab.exec(
+            "a",
+            &[
+                "hping3", "-q", "-S", "-p", "80", "-a", a, "-c", "600", "-i", "u50", &victim,
+            ],
+        );
+    }
+    let alert = wait_for("the DDoS alert", || {
+        server.alerts("kind=signature", 1).into_iter().next()
+    });
+    assert_eq!(
+        (
+            alert["domain"].as_str(),
+            alert["host"].as_str(),
+            alert["level"].as_str()
+        ),
+        (Some("both"), Some(victim.as_str()), Some("critical")),
+        "{alert}"
+    );
+    let top: Vec<&str> = alert["ips"]
+        .as_array()
+        .expect("ips")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        top.len() >= 10 && top.iter().all(|ip| attackers.iter().any(|a| a == ip)),
+        "the top sources are attackers (and only attackers): {top:?}"
+    );
+    assert!(
+        alert["rule_title"]
+            .as_str()
+            .is_some_and(|t| t.contains("SYN")),
+        "{alert}"
+    );
+    // More of the same attack: still one alert, one incident.
+    for a in attackers.iter().take(10) {
+        lab.exec(
+            "a",
+            &[
+                "hping3", "-q", "-S", "-p", "80", "-a", a, "-c", "600", "-i", "u50", &victim,
+            ],
+        );
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(server.alerts("kind=signature", 1).len(), 1);
+    let incident = wait_for("the DDoS incident", || {
+        let (_, v) = server.get("/api/v1/incidents?type=ddos");
+        v["incidents"]
+            .as_array()
+            .and_then(|l| (l.len() == 1).then(|| l[0].clone()))
+    });
+    assert_eq!(incident["domain"], "both", "{incident}");
+    let (_, v) = server.get("/api/v1/incidents?type=ddos");
+    assert_eq!(
+        v["incidents"].as_array().map(Vec::len),
+        Some(1),
+        "exactly one DDoS incident"
+    );
+    let (_, full) = server.get(&format!("/api/v1/incidents/{}", incident["id"]));
+    let tasks = full["tasks"].as_array().cloned().unwrap_or_default();
+    let owner = |activity: &str| {
+        tasks
+            .iter()
+            .find(|t| t["activity"] == activity)
+            .and_then(|t| t["team"].as_str().map(str::to_string))
+    };
+    assert_eq!(
+        owner("contain").as_deref(),
+        Some("noc"),
+        "the NOC mitigates: {tasks:?}"
+    );
+    assert_eq!(
+        owner("block").as_deref(),
+        Some("soc"),
+        "the SOC decides the block: {tasks:?}"
+    );
+    let observables: Vec<&str> = full["observables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["value"].as_str())
+        .collect();
+    assert!(
+        observables.contains(&victim.as_str()) && observables.contains(&top[0]),
+        "victim and attackers observed: {observables:?}"
+    );
+}
