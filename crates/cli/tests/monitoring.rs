@@ -86,6 +86,13 @@ fn a_port_that_closes_becomes_a_hard_critical_alert_and_an_incident() {
         statuses.first() == Some(&0) && statuses.contains(&2),
         "{statuses:?}"
     );
+    // The results are series in the metric store too (PromQL, rules, charts).
+    wait_for("check results as series", || {
+        let (_, q) = s.get(
+            "/api/v1/query?query=max_over_time(check_status%7Bcheck%3D%22db-port%22%7D%5B1h%5D)",
+        );
+        (q["data"]["result"][0]["value"][1] == "2").then_some(())
+    });
 
     // The configuration's checks are changed in the configuration only.
     let (status, _) = s.call(

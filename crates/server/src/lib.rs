@@ -392,6 +392,7 @@ pub async fn assemble(
         parts.state.clone(),
         parts.state.clone(),
         parts.state.clone(),
+        metric_stores.clone(),
     );
     let app = Arc::new(api::AppState {
         events: parts.events.clone(),

@@ -293,6 +293,7 @@ pub fn start(
     checks: Arc<dyn CheckStore>,
     documents: Arc<dyn DocumentStore>,
     alerts: Arc<dyn AlertStore>,
+    metrics: Arc<watchfloor_telemetry::Stores>,
 ) -> Monitoring {
     let monitors = initial_monitors(specs, default_tenant, documents.as_ref());
     let states = saved_states(checks.as_ref());
@@ -339,6 +340,7 @@ pub fn start(
         checks: checks.clone(),
         alerts,
         appender,
+        metrics,
     };
     tokio::spawn(sink.run(reports_rx));
     tokio::spawn(downsample(checks, cfg.clone()));
@@ -365,6 +367,40 @@ struct Sink {
     alerts: Arc<dyn AlertStore>,
     /// State changes also go into the event stream, searchable like logs.
     appender: watchfloor_ingest::Appender,
+    /// Results are series too (`check_up`, `check_latency_seconds`, ...),
+    /// for PromQL, rules and charts.
+    metrics: Arc<watchfloor_telemetry::Stores>,
+}
+
+/// A check result as metric samples, per tenant.
+fn check_series(samples: &[CheckSample]) -> HashMap<String, Vec<watchfloor_tsdb::SeriesSamples>> {
+    let mut out: HashMap<String, Vec<watchfloor_tsdb::SeriesSamples>> = HashMap::new();
+    for s in samples {
+        let t = s.time_ns / 1_000_000;
+        let mut values = vec![
+            ("check_up", if s.status == 0 { 1.0 } else { 0.0 }),
+            ("check_status", s.status as f64),
+        ];
+        if let Some(ms) = s.latency_ms {
+            values.push(("check_latency_seconds", ms / 1000.0));
+        }
+        if let Some(days) = s.cert_days_left {
+            values.push(("check_certificate_days", days as f64));
+        }
+        for (name, v) in values {
+            out.entry(s.tenant.clone())
+                .or_default()
+                .push(watchfloor_tsdb::SeriesSamples {
+                    labels: watchfloor_tsdb::Labels::from_pairs([
+                        ("__name__", name),
+                        ("job", "checks"),
+                        ("check", s.check.as_str()),
+                    ]),
+                    samples: vec![(t, v)],
+                });
+        }
+    }
+    out
 }
 
 #[derive(Default)]
@@ -471,9 +507,18 @@ impl Sink {
         if samples.is_empty() && states.is_empty() && raised.is_empty() {
             return;
         }
-        let (checks, alerts) = (self.checks.clone(), self.alerts.clone());
+        let (checks, alerts, metrics) = (
+            self.checks.clone(),
+            self.alerts.clone(),
+            self.metrics.clone(),
+        );
         let done = tokio::task::spawn_blocking(move || -> Result<(), String> {
             checks.append_samples(&samples).map_err(|e| e.to_string())?;
+            for (tenant, series) in check_series(&samples) {
+                if let Err(e) = metrics.append(&tenant, &series) {
+                    tracing::error!(tenant, error = %e, "check results into the metric store");
+                }
+            }
             for (t, n, s) in &states {
                 let v = serde_json::to_value(s).map_err(|e| e.to_string())?;
                 checks
