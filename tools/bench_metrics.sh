@@ -13,7 +13,8 @@
 #   tools/bench_metrics.sh            (builds the release binaries first)
 set -eu
 cd "$(dirname "$0")/.."
-cargo build --release -q -p watchfloor-cli -p watchfloor-telemetry --example metrics_bench
+cargo build --release -q -p watchfloor-cli
+cargo build --release -q -p watchfloor-telemetry --example metrics_bench
 W=$PWD/target/release/watchfloor
 B=$PWD/target/release/examples/metrics_bench
 R=/tmp/wf-metrics-bench

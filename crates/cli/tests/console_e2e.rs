@@ -452,6 +452,37 @@ fn the_floor_works_in_a_real_browser() {
     b.script("document.getElementById('h-coverage').scrollIntoView(); return 1;");
     b.screenshot("rules-coverage");
 
+    // Telemetry: pushed samples charted by the metric explorer (uPlot
+    // draws its canvas), top talkers listed.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut samples = Vec::new();
+    for i in 0..60 {
+        for (port, base) in [("xe-0/0/1", 4.0e8), ("xe-0/0/2", 1.5e8)] {
+            samples.push(json!({"metric": {"__name__": "if_in_bits_per_second", "instance": "core-sw1", "ifName": port}, "value": base + (i as f64 * 0.3).sin() * 5.0e7, "timestamp": now_ms - (59 - i) * 15_000}));
+        }
+    }
+    samples.push(json!({"metric": {"__name__": "flow_top_bytes", "dimension": "dst", "key": "192.0.2.80"}, "value": 9.1e8, "timestamp": now_ms - 30_000}));
+    let r = s
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/metrics/push",
+            Some(&s.token),
+        )
+        .json(&samples)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204, "{}", r.text().unwrap_or_default());
+    b.goto("/telemetry?q=if_in_bits_per_second&range=15m");
+    b.wait_until("the metric chart", |b| {
+        b.has("[data-testid=metric-chart] canvas")
+    });
+    assert!(b.text("[data-testid=metric-series]").contains("xe-0/0/2"));
+    assert!(b.text("[data-testid=talkers]").contains("192.0.2.80"));
+    b.screenshot("telemetry");
+
     // A viewer sees no action and a forged POST is refused.
     b.login("vic");
     b.goto("/incidents/1");

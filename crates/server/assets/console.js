@@ -66,6 +66,15 @@
     tick();
   });
 
+  function si(v) {
+    if (v === null || v === undefined) { return ""; }
+    var a = Math.abs(v), units = [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]];
+    for (var i = 0; i < units.length; i++) {
+      if (a >= units[i][0]) { return +(v / units[i][0]).toPrecision(3) + units[i][1]; }
+    }
+    return +v.toPrecision(3) + "";
+  }
+
   // Charts: a data-series attribute holds {x: [epoch s], series: [{label, values}]}.
   function drawCharts(root) {
     if (typeof uPlot === "undefined") { return; }
@@ -80,7 +89,9 @@
         width: Math.max(el.clientWidth, 300), height: parseInt(el.dataset.height || "180", 10),
         // The query's range, so that one point is not stretched over years.
         scales: { x: spec.range ? { time: true, range: spec.range } : { time: true } },
-        axes: [{ stroke: "#8ca0b3", grid: { stroke: "#2a3a4a" } }, { stroke: "#8ca0b3", grid: { stroke: "#2a3a4a" } }],
+        // Large values (bits per second, bytes) read as 400M, not a clipped 400,000,000.
+        axes: [{ stroke: "#8ca0b3", grid: { stroke: "#2a3a4a" } },
+               { stroke: "#8ca0b3", grid: { stroke: "#2a3a4a" }, size: 64, values: function (u, vals) { return vals.map(si); } }],
         series: [{}].concat(spec.series.map(function (s, i) {
           var o = { label: s.label, stroke: colours[i % colours.length], width: 1.5 };
           if (spec.bars) { o.paths = uPlot.paths.bars({ size: [0.9, 40] }); o.fill = colours[i % colours.length]; }

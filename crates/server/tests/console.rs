@@ -173,6 +173,9 @@ const PAGES: &[&str] = &[
     "/oncall",
     "/intel",
     "/intel?kind=ip&q=x&scope=shared&live=true&offset=50&value=8.8.8.8",
+    "/telemetry",
+    "/telemetry?q=up&range=6h",
+    "/telemetry/device?job=snmp&instance=r1:161",
 ];
 
 #[tokio::test]
@@ -1172,4 +1175,73 @@ async fn the_incident_page_recommends_mitigations_and_rules_show_their_coverage(
     assert_eq!(layer.status, StatusCode::OK);
     let layer: serde_json::Value = serde_json::from_str(&layer.body).unwrap();
     assert_eq!(layer["domain"], "enterprise-attack");
+}
+
+#[tokio::test]
+async fn the_metric_explorer_charts_the_tenants_series_and_names_query_errors() {
+    use watchfloor_tsdb::{Labels, SeriesSamples};
+    let c = console().await;
+    c.user("nina", "noc_engineer", "default", &[]);
+    c.user("gil", "noc_engineer", "globex", &[]);
+    let now = now_ns() / 1_000_000;
+    let series = |name: &str, pairs: &[(&str, &str)], v: f64| {
+        let mut all = vec![("__name__", name)];
+        all.extend_from_slice(pairs);
+        SeriesSamples {
+            labels: Labels::from_pairs(all),
+            samples: (0..20)
+                .map(|i| (now - (19 - i) * 30_000, v + i as f64))
+                .collect(),
+        }
+    };
+    c.app
+        .metrics
+        .append(
+            "default",
+            &[
+                series(
+                    "ifHCInOctets",
+                    &[("instance", "core-sw1"), ("ifName", "xe-0/0/1")],
+                    1000.0,
+                ),
+                series(
+                    "flow_top_bytes",
+                    &[("dimension", "src"), ("key", "198.51.100.7")],
+                    5e6,
+                ),
+                series(
+                    "flow_top_packets",
+                    &[("dimension", "src"), ("key", "198.51.100.7")],
+                    4000.0,
+                ),
+            ],
+        )
+        .expect("append");
+    let s = c.login("nina").await;
+    let page = c
+        .get(&s, "/telemetry?q=rate(ifHCInOctets%5B5m%5D)&range=15m")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("data-testid=\"metric-chart\"") && page.body.contains("xe-0/0/1"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("198.51.100.7") && page.body.contains("Sources"),
+        "top talkers shown"
+    );
+    let bad = c.get(&s, "/telemetry?q=sum(").await;
+    assert!(
+        bad.body.contains("data-testid=\"query-error\"") && bad.body.contains("parse error"),
+        "{}",
+        bad.body
+    );
+    // Another tenant sees none of it.
+    let g = c.login("gil").await;
+    let other = c.get(&g, "/telemetry?q=ifHCInOctets").await;
+    assert!(
+        !other.body.contains("xe-0/0/1") && !other.body.contains("198.51.100.7"),
+        "tenant data crossed"
+    );
 }

@@ -36,7 +36,9 @@ fn token_and_rest(args: &[String], rest: usize) -> (Option<String>, Vec<String>)
 }
 
 fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A deterministic stream: xorshift per series.
@@ -48,19 +50,41 @@ fn next(state: &mut u64) -> u64 {
 }
 
 fn write(url: &str, token: Option<&str>, series: usize, hours: i64, step: i64) {
-    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build().expect("client");
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("client");
     let end = now_secs() / step * step;
     let start = end - hours * 3600;
-    let mut states: Vec<u64> = (0..series).map(|i| 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1)).collect();
+    let mut states: Vec<u64> = (0..series)
+        .map(|i| 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1))
+        .collect();
     let mut counters: Vec<f64> = vec![0.0; series];
     let labels: Vec<Vec<Label>> = (0..series)
         .map(|i| {
             let counter = i % 2 == 0;
             vec![
-                Label { name: "__name__".into(), value: if counter { "bench_requests_total" } else { "bench_load" }.into() },
-                Label { name: "instance".into(), value: format!("host-{:04}:9100", i / 20) },
-                Label { name: "job".into(), value: "bench".into() },
-                Label { name: "shard".into(), value: (i % 20).to_string() },
+                Label {
+                    name: "__name__".into(),
+                    value: if counter {
+                        "bench_requests_total"
+                    } else {
+                        "bench_load"
+                    }
+                    .into(),
+                },
+                Label {
+                    name: "instance".into(),
+                    value: format!("host-{:04}:9100", i / 20),
+                },
+                Label {
+                    name: "job".into(),
+                    value: "bench".into(),
+                },
+                Label {
+                    name: "shard".into(),
+                    value: (i % 20).to_string(),
+                },
             ]
         })
         .collect();
@@ -78,11 +102,20 @@ fn write(url: &str, token: Option<&str>, series: usize, hours: i64, step: i64) {
                     } else {
                         ((r % 10_000) as f64) / 100.0
                     };
-                    TimeSeries { labels: labels[i].clone(), samples: vec![Sample { value, timestamp: t * 1000 }] }
+                    TimeSeries {
+                        labels: labels[i].clone(),
+                        samples: vec![Sample {
+                            value,
+                            timestamp: t * 1000,
+                        }],
+                    }
                 })
                 .collect();
             samples += timeseries.len() as u64;
-            let body = encode(&WriteRequest { timeseries, metadata: Vec::new() });
+            let body = encode(&WriteRequest {
+                timeseries,
+                metadata: Vec::new(),
+            });
             let mut req = client
                 .post(url)
                 .header("Content-Type", "application/x-protobuf")
@@ -94,34 +127,57 @@ fn write(url: &str, token: Option<&str>, series: usize, hours: i64, step: i64) {
             }
             let resp = req.send().expect("write");
             if !resp.status().is_success() {
-                panic!("write: {} {}", resp.status(), resp.text().unwrap_or_default());
+                panic!(
+                    "write: {} {}",
+                    resp.status(),
+                    resp.text().unwrap_or_default()
+                );
             }
             requests += 1;
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("{samples} samples in {requests} requests, {secs:.1} s: {:.0} samples/s", samples as f64 / secs);
+    println!(
+        "{samples} samples in {requests} requests, {secs:.1} s: {:.0} samples/s",
+        samples as f64 / secs
+    );
 }
 
 fn query(url: &str, token: Option<&str>, q: &str, hours: i64, step: i64, runs: usize) {
-    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(300)).build().expect("client");
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .expect("client");
     let end = now_secs() / step * step;
     let start = end - hours * 3600;
     let mut times = Vec::new();
     let mut points = 0;
     for _ in 0..runs {
         let started = Instant::now();
-        let mut req = client.get(url).query(&[("query", q), ("start", &start.to_string()), ("end", &end.to_string()), ("step", &step.to_string())]);
+        let mut req = client.get(url).query(&[
+            ("query", q),
+            ("start", &start.to_string()),
+            ("end", &end.to_string()),
+            ("step", &step.to_string()),
+        ]);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
         let v: serde_json::Value = req.send().expect("query").json().expect("json");
         times.push(started.elapsed().as_secs_f64());
         assert_eq!(v["status"], "success", "{v}");
-        points = v["data"]["result"].as_array().map_or(0, |r| r.iter().map(|s| s["values"].as_array().map_or(0, Vec::len)).sum());
+        points = v["data"]["result"].as_array().map_or(0, |r| {
+            r.iter()
+                .map(|s| s["values"].as_array().map_or(0, Vec::len))
+                .sum()
+        });
     }
     times.sort_by(f64::total_cmp);
-    println!("{q}: median {:.3} s, best {:.3} s ({points} points)", times[times.len() / 2], times[0]);
+    println!(
+        "{q}: median {:.3} s, best {:.3} s ({points} points)",
+        times[times.len() / 2],
+        times[0]
+    );
 }
 
 /// NetFlow v9 datagrams: a template, then data of 30 records each.
@@ -136,7 +192,17 @@ fn v9_datagrams(records: usize) -> Vec<Vec<u8>> {
         d.extend(1u32.to_be_bytes());
         d
     };
-    let fields: [(u16, u16); 9] = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (1, 4), (2, 4), (22, 4), (21, 4)];
+    let fields: [(u16, u16); 9] = [
+        (8, 4),
+        (12, 4),
+        (7, 2),
+        (11, 2),
+        (4, 1),
+        (1, 4),
+        (2, 4),
+        (22, 4),
+        (21, 4),
+    ];
     let mut template = header(1, 0);
     template.extend(0u16.to_be_bytes());
     template.extend((4 + 4 + fields.len() as u16 * 4).to_be_bytes());
@@ -184,7 +250,11 @@ fn flows(target: &str, records: usize) {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("sent {records} records in {} datagrams, {secs:.2} s: {:.0} records/s offered", datagrams.len(), records as f64 / secs);
+    println!(
+        "sent {records} records in {} datagrams, {secs:.2} s: {:.0} records/s offered",
+        datagrams.len(),
+        records as f64 / secs
+    );
 }
 
 fn decode(records: usize) {
@@ -202,7 +272,11 @@ fn decode(records: usize) {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("decoded and aggregated {} records in {secs:.2} s: {:.0} records/s", decoder.stats.records, decoder.stats.records as f64 / secs);
+    println!(
+        "decoded and aggregated {} records in {secs:.2} s: {:.0} records/s",
+        decoder.stats.records,
+        decoder.stats.records as f64 / secs
+    );
 }
 
 fn main() {
@@ -210,13 +284,28 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("write") if args.len() >= 5 => {
             let (token, rest) = token_and_rest(&args[2..], 3);
-            write(&args[1], token.as_deref(), rest[0].parse().unwrap_or_else(|_| usage()), rest[1].parse().unwrap_or_else(|_| usage()), rest[2].parse().unwrap_or_else(|_| usage()));
+            write(
+                &args[1],
+                token.as_deref(),
+                rest[0].parse().unwrap_or_else(|_| usage()),
+                rest[1].parse().unwrap_or_else(|_| usage()),
+                rest[2].parse().unwrap_or_else(|_| usage()),
+            );
         }
         Some("query") if args.len() >= 6 => {
             let (token, rest) = token_and_rest(&args[2..], 4);
-            query(&args[1], token.as_deref(), &rest[0], rest[1].parse().unwrap_or_else(|_| usage()), rest[2].parse().unwrap_or_else(|_| usage()), rest[3].parse().unwrap_or_else(|_| usage()));
+            query(
+                &args[1],
+                token.as_deref(),
+                &rest[0],
+                rest[1].parse().unwrap_or_else(|_| usage()),
+                rest[2].parse().unwrap_or_else(|_| usage()),
+                rest[3].parse().unwrap_or_else(|_| usage()),
+            );
         }
-        Some("flows") if args.len() == 3 => flows(&args[1], args[2].parse().unwrap_or_else(|_| usage())),
+        Some("flows") if args.len() == 3 => {
+            flows(&args[1], args[2].parse().unwrap_or_else(|_| usage()))
+        }
         Some("decode") if args.len() == 2 => decode(args[1].parse().unwrap_or_else(|_| usage())),
         _ => usage(),
     }

@@ -16,6 +16,7 @@ mod noc;
 mod people;
 mod queue;
 pub mod session;
+mod telemetry;
 pub mod view;
 mod wallboard;
 
@@ -46,6 +47,7 @@ pub fn routes() -> Router<Shared> {
         .merge(investigate::routes())
         .merge(intel::routes())
         .merge(noc::routes())
+        .merge(telemetry::routes())
         .merge(people::routes())
         .layer(axum::middleware::map_response(security_headers))
 }

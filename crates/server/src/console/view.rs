@@ -21,6 +21,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/checks", "Checks"),
     ("/topology", "Topology"),
     ("/availability", "Availability"),
+    ("/telemetry", "Telemetry"),
     ("/oncall", "On-call"),
     ("/admin", "Admin"),
 ];
