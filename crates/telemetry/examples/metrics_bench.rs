@@ -214,10 +214,9 @@ fn v9_datagrams(records: usize) -> Vec<Vec<u8>> {
     }
     let mut out = vec![template];
     let mut state = 0x1234_5678_9abc_def0u64;
-    let mut seq = 1;
-    for chunk in (0..records).collect::<Vec<_>>().chunks(30) {
+    let indexes: Vec<usize> = (0..records).collect();
+    for (seq, chunk) in (1..).zip(indexes.chunks(30)) {
         let mut d = header(chunk.len() as u16, seq);
-        seq += 1;
         d.extend(256u16.to_be_bytes());
         d.extend((4 + chunk.len() as u16 * 29).to_be_bytes());
         for _ in chunk {
