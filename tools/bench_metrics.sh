@@ -6,11 +6,12 @@
 #    Watchfloor, Debian's VictoriaMetrics 1.79 and Debian's Prometheus 2.42,
 #    one system at a time; then bytes on disk per sample after a 90 s
 #    settle; then the same three range queries over the day (5 runs each).
-# 2. Flows: our decoder in process, then 3 million NetFlow v9 records
-#    offered to serve's collector and to nfdump's nfcapd, and how many each
+# 2. Flows: our decoder in process, then 1.5 million NetFlow v9 records at
+#    100k, 300k and 500k records/s to serve's collector and to nfcapd, and how many each
 #    kept.
 #
 #   tools/bench_metrics.sh            (builds the release binaries first)
+#   ONLY=flows tools/bench_metrics.sh (part 2 only)
 set -eu
 cd "$(dirname "$0")/.."
 cargo build --release -q -p watchfloor-cli
@@ -58,6 +59,7 @@ EOF
 WF=$!
 for _ in $(seq 1 100); do grep -q ready "$R/wf.log" && break; sleep 0.2; done
 TOKEN=$(cat "$R/wf/initial-admin-token")
+if [ "${ONLY:-}" != flows ]; then
 bench_one watchfloor http://127.0.0.1:18490/api/v1/write http://127.0.0.1:18490/api/v1/query_range "$TOKEN" "$R/wf/metrics"
 
 # VictoriaMetrics
@@ -75,19 +77,26 @@ PROM=$!
 wait_http http://127.0.0.1:18090/-/ready
 bench_one prometheus http://127.0.0.1:18090/api/v1/write http://127.0.0.1:18090/api/v1/query_range "" "$R/prom"
 kill $PROM; wait $PROM 2>/dev/null || true
+fi
 
-# Flows
+# Flows: the decoder in process, then 1.5 million records offered at each
+# rate to serve's collector and to nfcapd (a fresh one per rate), and how
+# many each kept.
 echo "== flows"
 $B decode 3000000
-mkdir -p "$R/nfcapd"
-nfcapd -b 127.0.0.1 -p 19996 -w "$R/nfcapd" -t 3600 -B 16777216 > "$R/nfcapd.log" 2>&1 &
-NF=$!
-sleep 1
-for target in 127.0.0.1:19995 127.0.0.1:19996; do
-    $B flows "$target" 3000000
+records_total() { curl -s -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:18490/api/v1/query?query=sum(flow_records_total)' | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)'; }
+for rate in 100000 300000 500000; do
+    before=$(records_total)
+    $B flows 127.0.0.1:19995 1500000 $rate
+    sleep 3
+    echo "watchfloor at $rate records/s offered kept $(python3 -c "print(int(float('$(records_total)') - float('$before')))") of 1500000"
+    rm -rf "$R/nfcapd"; mkdir -p "$R/nfcapd"
+    nfcapd -b 127.0.0.1 -p 19996 -w "$R/nfcapd" -t 3600 -B 33554432 > "$R/nfcapd.log" 2>&1 &
+    NF=$!
+    sleep 1
+    $B flows 127.0.0.1:19996 1500000 $rate
+    sleep 3
+    kill -TERM $NF; wait $NF 2>/dev/null || true
+    echo "nfcapd at $rate records/s offered kept $(nfdump -R "$R/nfcapd" -q -N -o 'fmt:%pkt' | wc -l) of 1500000"
 done
-sleep 5
-kill -TERM $NF; wait $NF 2>/dev/null || true
-echo "nfcapd kept: $(nfdump -R "$R/nfcapd" -q -N -o 'fmt:%pkt' | wc -l) records"
-echo "watchfloor kept: $(curl -s -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:18490/api/v1/query?query=sum(flow_records_total)' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])') records"
 kill $WF; wait $WF 2>/dev/null || true

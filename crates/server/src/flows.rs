@@ -6,13 +6,15 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
-use tokio::net::UdpSocket;
 use watchfloor_telemetry::flows::ddos::DdosDetector;
-use watchfloor_telemetry::flows::{to_event, Aggregator, DecodeStats, Decoder, FlowRecord};
+use watchfloor_telemetry::flows::{
+    to_event, Aggregator, DecodeStats, Decoder, FlowRecord, FlowsConfig,
+};
 use watchfloor_tsdb::MetricStore;
 
 use crate::api::Shared;
@@ -28,6 +30,7 @@ pub struct FlowMetrics {
     held: Counter,
     dropped: Counter,
     templates: Counter,
+    socket_drops: Counter,
 }
 
 impl FlowMetrics {
@@ -78,7 +81,9 @@ fn now_ms() -> i64 {
     watchfloor_model::now_ns() / 1_000_000
 }
 
-/// Binds the collector (when `[telemetry.flows] listen` is set) and runs it.
+/// Binds the collector (when `[telemetry.flows] listen` is set) and runs it:
+/// one thread receives and decodes (nothing else waits on it), a task
+/// writes the events, flushes the metrics and checks the DDoS signature.
 pub async fn spawn(
     app: Shared,
     cfg: &Config,
@@ -98,28 +103,51 @@ pub async fn spawn(
         Some(socket2::Protocol::UDP),
     )
     .map_err(|e| crate::start_err("flows socket")(&e))?;
-    // Bursts of export datagrams must wait in the kernel, not be dropped.
-    let _ = socket.set_recv_buffer_size(16 << 20);
-    socket
-        .set_nonblocking(true)
-        .map_err(|e| crate::start_err("flows socket")(&e))?;
+    // Bursts of export datagrams must wait in the kernel, not be dropped
+    // (the kernel caps this at net.core.rmem_max; drops are counted).
+    let _ = socket.set_recv_buffer_size(32 << 20);
     socket
         .bind(&addr.into())
         .map_err(|e| crate::start_err(format!("flows {addr}"))(&e))?;
-    let socket =
-        UdpSocket::from_std(socket.into()).map_err(|e| crate::start_err("flows socket")(&e))?;
+    let socket: std::net::UdpSocket = socket.into();
+    let _ = socket.set_read_timeout(Some(Duration::from_millis(200)));
     let local = socket.local_addr().ok();
     let tenant = flows.tenant.clone().unwrap_or_else(|| cfg.tenant.clone());
-    tokio::spawn(run(app, flows, tenant, socket, metrics));
+    let shared = Arc::new(Mutex::new(Collected {
+        aggregator: Aggregator::new(flows.top_n as usize),
+        stats: DecodeStats::default(),
+    }));
+    let (events_tx, events_rx) = tokio::sync::mpsc::channel(64);
+    let inode = socket_inode(&socket);
+    {
+        let (shared, flows, tenant) = (shared.clone(), flows.clone(), tenant.clone());
+        std::thread::Builder::new()
+            .name("flows".into())
+            .spawn(move || receive(socket, flows, tenant, shared, events_tx))
+            .map_err(|e| crate::start_err("flows thread")(&e))?;
+    }
+    tokio::spawn(write_events(app.clone(), events_rx));
+    tokio::spawn(run(app, flows, tenant, shared, metrics, inode));
     Ok(local)
 }
 
-async fn run(
-    app: Shared,
-    flows: watchfloor_telemetry::flows::FlowsConfig,
+/// What the receiving thread shares with the task.
+struct Collected {
+    aggregator: Aggregator,
+    stats: DecodeStats,
+}
+
+fn lock(m: &Mutex<Collected>) -> std::sync::MutexGuard<'_, Collected> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Receives, decodes and aggregates; hands events over in batches.
+fn receive(
+    socket: std::net::UdpSocket,
+    flows: FlowsConfig,
     tenant: String,
-    socket: UdpSocket,
-    metrics: FlowMetrics,
+    shared: Arc<Mutex<Collected>>,
+    events: tokio::sync::mpsc::Sender<Vec<watchfloor_ingest::RawRecord>>,
 ) {
     let mut decoder = Decoder::new();
     decoder.configured_sampling = flows
@@ -127,45 +155,115 @@ async fn run(
         .iter()
         .map(|e| (e.address, e.sampling_rate))
         .collect::<HashMap<_, _>>();
-    let mut aggregator = Aggregator::new(flows.top_n as usize);
-    let mut detector = DdosDetector::new(flows.ddos.clone());
-    let mut reported = DecodeStats::default();
     let mut buf = vec![0u8; 65_535];
     let mut records: Vec<FlowRecord> = Vec::new();
-    let mut events = Vec::new();
+    let mut batch = Vec::new();
+    let mut last_handoff = std::time::Instant::now();
+    loop {
+        let received = socket.recv_from(&mut buf);
+        let now = now_ms();
+        records.clear();
+        if let Ok((n, peer)) = received {
+            if let Err(e) = decoder.decode(peer.ip(), &buf[..n], now, &mut records) {
+                tracing::debug!(%peer, error = %e, "flow datagram refused");
+            }
+        }
+        {
+            let mut c = lock(&shared);
+            for r in &records {
+                c.aggregator.add(r, now);
+            }
+            c.stats = decoder.stats.clone();
+        }
+        if flows.store_records {
+            batch.extend(records.iter().map(|r| event_record(&tenant, r)));
+        }
+        if !batch.is_empty()
+            && (batch.len() >= 5000 || last_handoff.elapsed() >= Duration::from_millis(200))
+        {
+            // Waits when the log is behind: the kernel's queue takes the
+            // slack, and what it drops is counted (`socket_drops`).
+            if events.blocking_send(std::mem::take(&mut batch)).is_err() {
+                return;
+            }
+            last_handoff = std::time::Instant::now();
+        }
+    }
+}
+
+async fn write_events(
+    app: Shared,
+    mut rx: tokio::sync::mpsc::Receiver<Vec<watchfloor_ingest::RawRecord>>,
+) {
+    while let Some(batch) = rx.recv().await {
+        if let Err(e) = app.appender.append(batch).await {
+            tracing::error!(error = %e, "writing flow records to the log");
+        }
+    }
+}
+
+/// The socket's inode, to find its drop count in /proc/net/udp.
+fn socket_inode(socket: &std::net::UdpSocket) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
+    link.to_str()?
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// Datagrams the kernel dropped for the socket (queue full), from
+/// /proc/net/udp{,6}: the last column of the socket's line.
+fn socket_drops(inode: u64) -> Option<u64> {
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.get(9).and_then(|i| i.parse::<u64>().ok()) == Some(inode) {
+                return cols.last().and_then(|d| d.parse().ok());
+            }
+        }
+    }
+    None
+}
+
+async fn run(
+    app: Shared,
+    flows: FlowsConfig,
+    tenant: String,
+    shared: Arc<Mutex<Collected>>,
+    metrics: FlowMetrics,
+    inode: Option<u64>,
+) {
+    let mut detector = DdosDetector::new(flows.ddos.clone());
+    let mut reported = DecodeStats::default();
+    let mut reported_drops = 0;
     let mut flush = tokio::time::interval(Duration::from_secs(flows.flush_secs.max(1)));
     let mut ddos_tick = tokio::time::interval(Duration::from_millis(500));
-    let mut events_tick = tokio::time::interval(Duration::from_millis(200));
     loop {
         tokio::select! {
-            received = socket.recv_from(&mut buf) => {
-                let Ok((n, peer)) = received else { continue };
-                let now = now_ms();
-                records.clear();
-                if let Err(e) = decoder.decode(peer.ip(), &buf[..n], now, &mut records) {
-                    tracing::debug!(%peer, error = %e, "flow datagram refused");
-                }
-                for r in &records {
-                    aggregator.add(r, now);
-                    if flows.store_records {
-                        events.push(event_record(&tenant, r));
-                    }
-                }
-                if events.len() >= 5000 {
-                    append_events(&app, &mut events).await;
-                }
-            }
-            _ = events_tick.tick() => append_events(&app, &mut events).await,
             _ = flush.tick() => {
-                metrics.update(&decoder.stats, &reported);
-                reported = decoder.stats.clone();
-                let batch = aggregator.flush(now_ms());
+                let now = now_ms();
+                let (batch, stats) = {
+                    let mut c = lock(&shared);
+                    (c.aggregator.flush(now), c.stats.clone())
+                };
+                metrics.update(&stats, &reported);
+                reported = stats;
+                if let Some(drops) = inode.and_then(socket_drops) {
+                    metrics.socket_drops.inc_by(drops.saturating_sub(reported_drops));
+                    reported_drops = drops;
+                }
                 let (stores, t) = (app.metrics.clone(), tenant.clone());
                 let _ = tokio::task::spawn_blocking(move || stores.append(&t, &batch)).await;
             }
             _ = ddos_tick.tick(), if detector.config.enabled => {
                 let window_ms = detector.config.window_secs as i64 * 1000;
-                if let Some((window, length)) = aggregator.take_window(now_ms(), window_ms) {
+                let taken = lock(&shared).aggregator.take_window(now_ms(), window_ms);
+                if let Some((window, length)) = taken {
                     check_ddos(&app, &tenant, &mut detector, window, length).await;
                 }
             }
@@ -182,15 +280,6 @@ fn event_record(tenant: &str, r: &FlowRecord) -> watchfloor_ingest::RawRecord {
         peer: r.exporter.to_string(),
         truncated: false,
         body: to_event(r).to_string().into_bytes(),
-    }
-}
-
-async fn append_events(app: &Shared, events: &mut Vec<watchfloor_ingest::RawRecord>) {
-    if events.is_empty() {
-        return;
-    }
-    if let Err(e) = app.appender.append(std::mem::take(events)).await {
-        tracing::error!(error = %e, "writing flow records to the log");
     }
 }
 

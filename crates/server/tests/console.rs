@@ -1245,3 +1245,66 @@ async fn the_metric_explorer_charts_the_tenants_series_and_names_query_errors() 
         "tenant data crossed"
     );
 }
+
+#[tokio::test]
+async fn a_ddos_incident_shows_the_victims_traffic_and_the_attackers() {
+    use std::net::IpAddr;
+    use watchfloor_telemetry::flows::ddos::Attack;
+    use watchfloor_tsdb::{Labels, SeriesSamples};
+    let c = console().await;
+    c.user("sam", "soc_analyst", "default", &[]);
+    let now = now_ns() / 1_000_000;
+    let victim: IpAddr = "192.0.2.80".parse().expect("ip");
+    let traffic = SeriesSamples {
+        labels: Labels::from_pairs([
+            ("__name__", "flow_top_bytes"),
+            ("dimension", "dst"),
+            ("key", "192.0.2.80"),
+        ]),
+        samples: (0..10)
+            .map(|i| (now - (9 - i) * 60_000, 1e8 * (i + 1) as f64))
+            .collect(),
+    };
+    c.app.metrics.append("default", &[traffic]).expect("append");
+    let attack = Attack {
+        victim,
+        pps: 45_000.0,
+        bps: 2.1e9,
+        sources: 312,
+        signature: "312 sources, mostly udp".into(),
+        top_sources: vec![
+            ("203.0.113.9".parse().expect("ip"), 9000),
+            ("203.0.113.10".parse().expect("ip"), 8000),
+        ],
+        protocols: vec![("udp".into(), 123_456_789)],
+    };
+    c.app
+        .state
+        .insert_alerts(&[attack.alert("default", now)])
+        .expect("alert");
+    c.app.incidents.file_alerts().expect("file");
+    let s = c.login("sam").await;
+    let list = c.get(&s, "/incidents").await;
+    assert!(list.body.contains("DDoS on 192.0.2.80"), "{}", list.body);
+    let filter = watchfloor_state::IncidentFilter {
+        tenant: "default".into(),
+        limit: 10,
+        ..Default::default()
+    };
+    let id = c.app.incidents.list(&filter).expect("list")[0].id;
+    let page = c.get(&s, &format!("/incidents/{id}")).await;
+    assert!(
+        page.body.contains("data-testid=\"flow-view\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("203.0.113.9") && page.body.contains("45000 packets/s"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("class=\"chart\" data-series"),
+        "the victim's traffic is charted"
+    );
+}

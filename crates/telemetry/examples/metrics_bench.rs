@@ -5,7 +5,7 @@
 //!
 //!   metrics_bench write URL [TOKEN] SERIES HOURS STEP_SECS
 //!   metrics_bench query URL [TOKEN] QUERY HOURS STEP_SECS RUNS
-//!   metrics_bench flows HOST:PORT RECORDS
+//!   metrics_bench flows HOST:PORT RECORDS RATE
 //!   metrics_bench decode RECORDS
 //!
 //! `write` sends SERIES series (half counters, half gauges) over the last
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use watchfloor_telemetry::remote_write::{encode, Label, Sample, TimeSeries, WriteRequest};
 
 fn usage() -> ! {
-    eprintln!("usage: metrics_bench write URL [TOKEN] SERIES HOURS STEP_SECS | query URL [TOKEN] QUERY HOURS STEP_SECS RUNS");
+    eprintln!("usage: metrics_bench write URL [TOKEN] SERIES HOURS STEP_SECS | query URL [TOKEN] QUERY HOURS STEP_SECS RUNS | flows HOST:PORT RECORDS RATE | decode RECORDS");
     std::process::exit(2)
 }
 
@@ -235,17 +235,21 @@ fn v9_datagrams(records: usize) -> Vec<Vec<u8>> {
     out
 }
 
-fn flows(target: &str, records: usize) {
+/// Sends the records at `rate` records a second (paced every 10 ms, as
+/// an exporter spreads its datagrams).
+fn flows(target: &str, records: usize, rate: f64) {
     let datagrams = v9_datagrams(records);
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
     socket.connect(target).expect("connect");
     let started = Instant::now();
-    for (i, d) in datagrams.iter().enumerate() {
+    let mut sent_records = 0usize;
+    for d in &datagrams {
         while socket.send(d).is_err() {}
-        // Give a collector a breath every 1,000 datagrams (30,000 records),
-        // as an exporter's pacing would.
-        if i % 1000 == 999 {
-            std::thread::sleep(Duration::from_millis(1));
+        sent_records += 30;
+        let due = Duration::from_secs_f64(sent_records as f64 / rate);
+        let elapsed = started.elapsed();
+        if due > elapsed + Duration::from_millis(10) {
+            std::thread::sleep(due - elapsed);
         }
     }
     let secs = started.elapsed().as_secs_f64();
@@ -302,9 +306,11 @@ fn main() {
                 rest[3].parse().unwrap_or_else(|_| usage()),
             );
         }
-        Some("flows") if args.len() == 3 => {
-            flows(&args[1], args[2].parse().unwrap_or_else(|_| usage()))
-        }
+        Some("flows") if args.len() == 4 => flows(
+            &args[1],
+            args[2].parse().unwrap_or_else(|_| usage()),
+            args[3].parse().unwrap_or_else(|_| usage()),
+        ),
         Some("decode") if args.len() == 2 => decode(args[1].parse().unwrap_or_else(|_| usage())),
         _ => usage(),
     }

@@ -16,7 +16,7 @@ mod noc;
 mod people;
 mod queue;
 pub mod session;
-mod telemetry;
+pub(crate) mod telemetry;
 pub mod view;
 mod wallboard;
 

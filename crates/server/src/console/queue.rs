@@ -366,6 +366,92 @@ struct IncidentPage {
     may_compliance: bool,
     tasks_open: usize,
     defense: watchfloor_incident::defense::Defense,
+    /// For a DDoS: the victim's traffic and the attack's sources.
+    flow_view: Option<FlowView>,
+}
+
+/// An incident's flow view: what its DDoS signature alert saw, and the
+/// victim's traffic charted from the flow metrics.
+pub(crate) struct FlowView {
+    victim: String,
+    signature: String,
+    rates: String,
+    chart: Option<String>,
+    attackers: Vec<(String, String)>,
+    protocols: Vec<(String, String)>,
+}
+
+/// The flow view of the incident's first DDoS signature alert, if any.
+fn flow_view(app: &Shared, i: &Incident, now_ns: i64) -> Option<FlowView> {
+    let first = i
+        .alerts
+        .iter()
+        .find(|a| a.rule.starts_with("DDoS on") || a.dedup_key.contains("signature:ddos"))?;
+    let alert = app
+        .state
+        .list_alerts(&watchfloor_state::AlertFilter {
+            tenant: i.tenant.clone(),
+            kind: Some(watchfloor_model::AlertKind::Signature),
+            limit: 1,
+            before_id: Some(first.alert_id.saturating_add(1)),
+            ..Default::default()
+        })
+        .ok()?
+        .into_iter()
+        .find(|a| a.id == first.alert_id)?;
+    let text = |k: &str| {
+        alert
+            .fields
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let list = |k: &str, name: &str, n: &str| -> Vec<(String, String)> {
+        alert
+            .fields
+            .get(k)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .map(|o| {
+                (
+                    o[name].as_str().unwrap_or_default().to_string(),
+                    o[n].to_string(),
+                )
+            })
+            .collect()
+    };
+    let number = |k: &str| alert.fields.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let query = text("chart.query");
+    let chart = (!query.is_empty()).then(|| {
+        let step = 60_000;
+        let start = (first.first_ns / 1_000_000 - 1_800_000) / step * step;
+        let end = ((first.last_ns.max(now_ns) / 1_000_000) / step + 1) * step;
+        let store = app.metrics.tenant(&i.tenant).ok()?;
+        match app
+            .metrics_engine
+            .range(store.as_ref(), &query, start, end, step)
+        {
+            Ok(watchfloor_tsdb::promql::QueryValue::Matrix(series)) if !series.is_empty() => {
+                Some(super::telemetry::chart_spec(&series, start, end, step, 3))
+            }
+            _ => None,
+        }
+    });
+    Some(FlowView {
+        victim: text("victim"),
+        signature: text("signature"),
+        rates: format!(
+            "{:.0} packets/s, {:.1} Mb/s, {} sources",
+            number("packets_per_second"),
+            number("bits_per_second") / 1e6,
+            number("sources")
+        ),
+        chart: chart.flatten(),
+        attackers: list("attacker_weight", "ip", "count"),
+        protocols: list("protocols", "protocol", "bytes"),
+    })
 }
 
 impl IncidentPage {
@@ -397,11 +483,13 @@ async fn incident_page(
 ) -> Result<Response, ConsoleError> {
     viewer.require(Action::Read)?;
     let tenant = viewer.principal.tenant.clone();
-    let (i, entries, chain, now) = blocking(move || {
+    let (i, entries, chain, now, flows) = blocking(move || {
         let i = app.incidents.get(&tenant, id)?;
         let entries = app.incidents.timeline(&tenant, id)?;
         let chain = app.incidents.verify(&tenant, id)?;
-        Ok::<_, watchfloor_incident::IncidentError>((i, entries, chain, app.incidents.now()))
+        let now = app.incidents.now();
+        let flows = flow_view(&app, &i, now);
+        Ok::<_, watchfloor_incident::IncidentError>((i, entries, chain, now, flows))
     })
     .await
     .map_err(|_| ConsoleError::Internal)??;
@@ -438,6 +526,7 @@ async fn incident_page(
             .iter()
             .filter(|t| t.status == TaskStatus::Open)
             .count(),
+        flow_view: flows,
         defense: watchfloor_incident::defense::defense(&i),
         i,
     };
