@@ -73,8 +73,9 @@ fn signature(cfg: &DdosConfig, d: &DestinationMinute, flows: u64) -> Option<Stri
         .protocols
         .iter()
         .max_by_key(|(_, b)| **b)
-        .map(|(p, b)| (p.as_str(), *b))
-        .unwrap_or(("", 0));
+        .map(|(p, b)| (super::protocol_name(*p), *b))
+        .unwrap_or_default();
+    let top_proto = top_proto.as_str();
     let share = if d.bytes > 0 {
         top_bytes as f64 / d.bytes as f64
     } else {
@@ -180,8 +181,11 @@ impl DdosDetector {
                 .collect();
             top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             top.truncate(self.config.top_sources as usize);
-            let mut protocols: Vec<(String, u64)> =
-                d.protocols.iter().map(|(p, b)| (p.clone(), *b)).collect();
+            let mut protocols: Vec<(String, u64)> = d
+                .protocols
+                .iter()
+                .map(|(p, b)| (super::protocol_name(*p), *b))
+                .collect();
             protocols.sort_by_key(|p| std::cmp::Reverse(p.1));
             out.push(Attack {
                 victim: *victim,

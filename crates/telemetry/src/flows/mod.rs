@@ -98,8 +98,8 @@ pub struct DestinationMinute {
     pub bytes: u64,
     pub packets: u64,
     pub sources: HashSet<IpAddr>,
-    /// Bytes by protocol name.
-    pub protocols: BTreeMap<String, u64>,
+    /// Bytes by protocol number.
+    pub protocols: BTreeMap<u8, u64>,
     /// TCP flows with SYN and without ACK (half-open: a SYN flood).
     pub syn_only: u64,
     pub by_source: HashMap<IpAddr, SourceStats>,
@@ -117,13 +117,13 @@ pub struct SourceStats {
 const MAX_SOURCES: usize = 100_000;
 
 impl DestinationMinute {
-    fn account(&mut self, r: &FlowRecord, proto: &str) {
+    fn account(&mut self, r: &FlowRecord) {
         self.bytes += r.bytes;
         self.packets += r.packets;
         if self.sources.len() < MAX_SOURCES {
             self.sources.insert(r.src);
         }
-        *self.protocols.entry(proto.to_string()).or_default() += r.bytes;
+        *self.protocols.entry(r.protocol).or_default() += r.bytes;
         let syn_only = r.protocol == 6 && r.tcp_flags & 0x02 != 0 && r.tcp_flags & 0x10 == 0;
         if syn_only {
             self.syn_only += 1;
@@ -137,6 +137,35 @@ impl DestinationMinute {
     }
 }
 
+/// What a talker is counted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum TalkerKey {
+    Src(IpAddr),
+    Dst(IpAddr),
+    /// Protocol and destination port.
+    Port(u8, u16),
+    Proto(u8),
+}
+
+impl TalkerKey {
+    fn dimension(self) -> &'static str {
+        match self {
+            TalkerKey::Src(_) => "src",
+            TalkerKey::Dst(_) => "dst",
+            TalkerKey::Port(..) => "dst_port",
+            TalkerKey::Proto(_) => "proto",
+        }
+    }
+
+    fn text(self) -> String {
+        match self {
+            TalkerKey::Src(ip) | TalkerKey::Dst(ip) => ip.to_string(),
+            TalkerKey::Port(p, port) => format!("{}/{port}", protocol_name(p)),
+            TalkerKey::Proto(p) => protocol_name(p),
+        }
+    }
+}
+
 /// Flow aggregation for one tenant.
 #[derive(Default)]
 pub struct Aggregator {
@@ -144,7 +173,7 @@ pub struct Aggregator {
     interfaces: BTreeMap<(IpAddr, u32, &'static str), (u64, u64)>,
     exporters: BTreeMap<IpAddr, (u64, u64, u64)>,
     minute: i64,
-    talkers: HashMap<(&'static str, String), (u64, u64)>,
+    talkers: HashMap<TalkerKey, (u64, u64)>,
     pub destinations: HashMap<IpAddr, DestinationMinute>,
     /// Series of minutes that closed, waiting for the next flush.
     closed: Vec<SeriesSamples>,
@@ -185,25 +214,22 @@ impl Aggregator {
         e.0 += r.bytes;
         e.1 += r.packets;
         e.2 += 1;
-        let proto = protocol_name(r.protocol);
+        // Keys without text: names are made when a minute closes, not per record.
         for key in [
-            ("src", r.src.to_string()),
-            ("dst", r.dst.to_string()),
-            ("dst_port", format!("{proto}/{}", r.dst_port)),
-            ("proto", proto.to_string()),
+            TalkerKey::Src(r.src),
+            TalkerKey::Dst(r.dst),
+            TalkerKey::Port(r.protocol, r.dst_port),
+            TalkerKey::Proto(r.protocol),
         ] {
             let t = self.talkers.entry(key).or_default();
             t.0 += r.bytes;
             t.1 += r.packets;
         }
-        self.destinations
-            .entry(r.dst)
-            .or_default()
-            .account(r, &proto);
+        self.destinations.entry(r.dst).or_default().account(r);
         if self.window_start == 0 {
             self.window_start = now_ms;
         }
-        self.window.entry(r.dst).or_default().account(r, &proto);
+        self.window.entry(r.dst).or_default().account(r);
     }
 
     /// The window's destinations once `window_ms` have passed since it
@@ -227,8 +253,11 @@ impl Aggregator {
         }
         let end = self.minute + 60_000 - 1;
         let mut by_dim: BTreeMap<&'static str, Vec<(String, u64, u64)>> = BTreeMap::new();
-        for ((dim, key), (bytes, packets)) in self.talkers.drain() {
-            by_dim.entry(dim).or_default().push((key, bytes, packets));
+        for (key, (bytes, packets)) in self.talkers.drain() {
+            by_dim
+                .entry(key.dimension())
+                .or_default()
+                .push((key.text(), bytes, packets));
         }
         for (dim, mut list) in by_dim {
             list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

@@ -24,6 +24,11 @@ pub(crate) fn eval(ev: &Evaluator, agg: &AggregateExpr) -> Result<Val, QueryErro
         }
     }
     let grouping = Grouping::from(&agg.modifier);
+    if param.is_none() {
+        if let (Some(kind), Val::Vector(series)) = (Streaming::of(&op), &input) {
+            return Ok(Val::Vector(streaming(ev, kind, &grouping, series)));
+        }
+    }
     let mut args: Vec<&Val> = Vec::new();
     if let Some(p) = &param {
         args.push(p);
@@ -36,6 +41,142 @@ pub(crate) fn eval(ev: &Evaluator, agg: &AggregateExpr) -> Result<Val, QueryErro
         aggregate(&op, &grouping, vector, param.as_ref())
     })?;
     Ok(Val::Vector(series))
+}
+
+/// Aggregations computed series by series into per-step accumulators: a
+/// series' group is worked out once, not at every step.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Streaming {
+    Sum,
+    Avg,
+    Count,
+    Group,
+    Min,
+    Max,
+    Stddev,
+    Stdvar,
+}
+
+impl Streaming {
+    fn of(op: &str) -> Option<Streaming> {
+        Some(match op {
+            "sum" => Streaming::Sum,
+            "avg" => Streaming::Avg,
+            "count" => Streaming::Count,
+            "group" => Streaming::Group,
+            "min" => Streaming::Min,
+            "max" => Streaming::Max,
+            "stddev" => Streaming::Stddev,
+            "stdvar" => Streaming::Stdvar,
+            _ => return None,
+        })
+    }
+}
+
+/// One group's accumulators, one slot per step.
+struct Accumulator {
+    labels: Labels,
+    count: Vec<u32>,
+    /// Sum, running mean, min or max.
+    value: Vec<f64>,
+    /// Welford's sum of squares (stddev, stdvar).
+    m2: Vec<f64>,
+}
+
+/// The same arithmetic, in the same order per step, as [`aggregate`]
+/// (samples of a step in series order), without a per-step regrouping.
+fn streaming(
+    ev: &Evaluator,
+    kind: Streaming,
+    grouping: &Grouping,
+    series: &[super::eval::Series],
+) -> Vec<super::eval::Series> {
+    let steps = ev.steps();
+    let mut groups: Vec<Accumulator> = Vec::new();
+    let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
+    for s in series {
+        let key = grouping.key(&s.labels);
+        let g = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push(Accumulator {
+                labels: key,
+                count: vec![0; steps],
+                value: vec![0.0; steps],
+                m2: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        let acc = &mut groups[g];
+        if matches!(kind, Streaming::Stddev | Streaming::Stdvar) && acc.m2.is_empty() {
+            acc.m2 = vec![0.0; steps];
+        }
+        for &(t, v) in &s.points {
+            let i = ((t - ev.start) / ev.interval) as usize;
+            let Some(n) = acc.count.get_mut(i) else {
+                continue;
+            };
+            *n += 1;
+            let count = *n as f64;
+            let slot = &mut acc.value[i];
+            match kind {
+                // The first value as it is (a lone -0 stays -0, as in Prometheus).
+                Streaming::Sum if count == 1.0 => *slot = v,
+                Streaming::Sum => *slot += v,
+                Streaming::Count | Streaming::Group => {}
+                Streaming::Min => {
+                    if count == 1.0 || v < *slot || slot.is_nan() {
+                        *slot = v;
+                    }
+                }
+                Streaming::Max => {
+                    if count == 1.0 || v > *slot || slot.is_nan() {
+                        *slot = v;
+                    }
+                }
+                Streaming::Avg => *slot = running_mean(*slot, v, count),
+                Streaming::Stddev | Streaming::Stdvar => {
+                    let delta = v - *slot;
+                    *slot += delta / count;
+                    acc.m2[i] += delta * (v - *slot);
+                }
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .filter_map(|acc| {
+            let points: Vec<(i64, f64)> = (0..steps)
+                .filter(|&i| acc.count[i] > 0)
+                .map(|i| {
+                    let n = acc.count[i] as f64;
+                    let v = match kind {
+                        Streaming::Count => n,
+                        Streaming::Group => 1.0,
+                        Streaming::Stdvar => acc.m2[i] / n,
+                        Streaming::Stddev => (acc.m2[i] / n).sqrt(),
+                        _ => acc.value[i],
+                    };
+                    (ev.start + i as i64 * ev.interval, v)
+                })
+                .collect();
+            (!points.is_empty()).then_some(super::eval::Series {
+                labels: acc.labels,
+                points,
+            })
+        })
+        .collect()
+}
+
+/// One step of [`mean`]: the same infinity rules.
+fn running_mean(mean: f64, v: f64, count: f64) -> f64 {
+    if mean.is_infinite() {
+        if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+            return mean;
+        }
+        if !v.is_infinite() && !v.is_nan() {
+            return mean;
+        }
+    }
+    mean + (v / count - mean / count)
 }
 
 struct Grouping {
