@@ -6,27 +6,17 @@
 mod server;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use server::{free_port, wait_for, Server};
+use server::{free_port, wait_for, Peer, Server};
 use watchfloor_telemetry::remote_write::{encode, Label, Sample, TimeSeries, WriteRequest};
 
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 const PROMETHEUS: &str = "/usr/bin/prometheus";
-
-/// A child process killed when the test ends.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn peer(program: &str, args: &[String], log: &Path) -> Peer {
     Peer(
@@ -79,17 +69,6 @@ fn instant(base: &str, token: Option<&str>, query: &str, time: f64) -> Vec<Value
     v["data"]["result"].as_array().cloned().unwrap_or_default()
 }
 
-fn token(server: &Server, role: &str) -> String {
-    let (status, v) = server.call(
-        reqwest::Method::POST,
-        "/api/v1/tokens",
-        &server.token,
-        Some(serde_json::json!({"name": role, "role": role})),
-    );
-    assert_eq!(status, 201, "{v}");
-    v["token"].as_str().expect("token").to_string()
-}
-
 /// Series (labels as text) and values of a vector result, sorted.
 fn by_series(result: &[Value]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = result
@@ -112,8 +91,8 @@ fn node_exporter_scraped_and_prometheus_remote_writing_agree_with_prometheus() {
     let target = format!("127.0.0.1:{port}");
     let scrape = format!("[[telemetry.scrape]]\njob = \"node\"\ntargets = [\"{target}\"]\ninterval_secs = 1\ntimeout_secs = 1\nlabels = {{ site = \"lab\" }}\n");
     let server = Server::start(tmp.path(), &scrape, &[]);
-    let ingest = token(&server, "ingest");
-    let viewer = token(&server, "viewer");
+    let ingest = server.new_token("ingest");
+    let viewer = server.new_token("viewer");
     let credentials = tmp.path().join("remote-write-token");
     std::fs::write(&credentials, &ingest).expect("token file");
 
@@ -180,11 +159,12 @@ fn node_exporter_scraped_and_prometheus_remote_writing_agree_with_prometheus() {
         );
         (!r.is_empty()).then_some(())
     });
-    std::thread::sleep(Duration::from_secs(4));
+    // Scrapes under load come late: a few seconds of data, a 10 s window.
+    std::thread::sleep(Duration::from_secs(6));
     let at = now_secs().floor() - 3.0;
     for query in [
         r#"node_cpu_seconds_total{job="prom-node"}"#,
-        r#"sum by (mode) (rate(node_cpu_seconds_total{job="prom-node"}[3s]))"#,
+        r#"sum by (mode) (rate(node_cpu_seconds_total{job="prom-node"}[10s]))"#,
         r#"node_memory_MemTotal_bytes{job="prom-node"} / 1024"#,
         r#"count by (job) (up{job="prom-node"})"#,
     ] {
@@ -243,7 +223,7 @@ fn write_batch(
 fn acknowledged_remote_writes_survive_kill_9() {
     let tmp = tempfile::tempdir().expect("tmp");
     let mut server = Server::start(tmp.path(), "", &[]);
-    let ingest = token(&server, "ingest");
+    let ingest = server.new_token("ingest");
     let base = (now_secs() as i64 - 3600) * 1000;
     let acked = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -278,7 +258,7 @@ fn acknowledged_remote_writes_survive_kill_9() {
     let acked = acked.load(Ordering::Acquire);
 
     let server = Server::start_with(tmp.path(), &server.config.clone(), &[]);
-    let viewer = token(&server, "viewer");
+    let viewer = server.new_token("viewer");
     let client = reqwest::blocking::Client::new();
     let end = (base + (acked as i64 - 1) * 1000) as f64 / 1000.0;
     for name in ["kill_a", "kill_b"] {

@@ -7,20 +7,11 @@
 mod server;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use server::{free_port, wait_for, Server};
-
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use server::{free_port, wait_for, Peer, Server};
 
 const AUTH: &str = "authpass12345";
 const PRIV: &str = "privpass12345";
@@ -77,17 +68,6 @@ fn walk(port: u16, oid: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-fn token(server: &Server, role: &str) -> String {
-    let (status, v) = server.call(
-        reqwest::Method::POST,
-        "/api/v1/tokens",
-        &server.token,
-        Some(serde_json::json!({"name": role, "role": role})),
-    );
-    assert_eq!(status, 201, "{v}");
-    v["token"].as_str().expect("token").to_string()
-}
-
 fn query(server: &Server, token: &str, q: &str) -> Vec<Value> {
     let v: Value = reqwest::blocking::Client::new()
         .get(format!("{}/api/v1/query", server.http))
@@ -122,7 +102,7 @@ fn snmpd_polled_over_v2c_and_v3_and_traps_become_events_and_alerts() {
          [[telemetry.traps.users]]\nusername = \"wfuser\"\nengine_id = \"{ENGINE}\"\nauth_protocol = \"sha256\"\nauth_password_file = \"auth\"\npriv_protocol = \"aes\"\npriv_password_file = \"priv\"\n"
     );
     let server = Server::start(tmp.path(), &extra, &[]);
-    let viewer = token(&server, "viewer");
+    let viewer = server.new_token("viewer");
 
     // Both versions poll the same interfaces snmpwalk sees.
     let names = walk(port, "1.3.6.1.2.1.31.1.1.1.1").expect("walk");
@@ -416,7 +396,7 @@ fn a_device_with_20000_interfaces_is_polled_whole() {
     }
     let extra = format!("[[telemetry.snmp]]\njob = \"big\"\ntargets = [\"127.0.0.1:{port}\"]\ninterval_secs = 600\ntimeout_secs = 10\nmax_repetitions = 50\n");
     let server = Server::start(tmp.path(), &extra, &[]);
-    let viewer = token(&server, "viewer");
+    let viewer = server.new_token("viewer");
     let started = Instant::now();
     let interfaces = loop {
         let n = value(&query(&server, &viewer, r#"snmp_interfaces{job="big"}"#));

@@ -66,22 +66,10 @@ impl Target {
         )
     }
 
-    fn target_labels(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = self
-            .job
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        out.push(("job".into(), self.job.job.clone()));
-        out.push(("instance".into(), self.instance.clone()));
-        out
-    }
-
     /// The samples of a page (or of a failed scrape when `page` is None),
     /// with the scrape's own series and staleness markers.
     pub fn batch(&mut self, page: Option<&Page>, t: i64, duration_secs: f64) -> Vec<SeriesSamples> {
-        let target = self.target_labels();
+        let target = target_labels(&self.job.labels, &self.job.job, &self.instance);
         let mut out: Vec<SeriesSamples> = Vec::new();
         let mut current = HashSet::new();
         for s in page.map(|p| p.samples.as_slice()).unwrap_or_default() {
@@ -101,27 +89,67 @@ impl Target {
                 samples: vec![(s.t.unwrap_or(t), s.v)],
             });
         }
-        for gone in self.last_series.difference(&current) {
-            out.push(SeriesSamples {
-                labels: gone.clone(),
-                samples: vec![(t, stale_nan())],
-            });
-        }
-        self.last_series = current;
+        mark_vanished(&mut self.last_series, current, t, &mut out);
         let scraped = page.map_or(0, |p| p.samples.len());
-        for (name, v) in [
-            ("up", if page.is_some() { 1.0 } else { 0.0 }),
-            ("scrape_duration_seconds", duration_secs),
-            ("scrape_samples_scraped", scraped as f64),
-        ] {
-            let mut pairs = target.clone();
-            pairs.push(("__name__".into(), name.into()));
-            out.push(SeriesSamples {
-                labels: Labels::from_pairs(pairs),
-                samples: vec![(t, v)],
-            });
-        }
+        let up = if page.is_some() { 1.0 } else { 0.0 };
+        own_series(
+            &target,
+            &[
+                ("up", up),
+                ("scrape_duration_seconds", duration_secs),
+                ("scrape_samples_scraped", scraped as f64),
+            ],
+            t,
+            &mut out,
+        );
         out
+    }
+}
+
+/// A target's labels: the job's own, then `job` and `instance`.
+pub fn target_labels(
+    labels: &BTreeMap<String, String>,
+    job: &str,
+    instance: &str,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> =
+        labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    out.push(("job".into(), job.to_string()));
+    out.push(("instance".into(), instance.to_string()));
+    out
+}
+
+/// Staleness markers at `t` for the series of the last round that this
+/// round (`current`) lacks; `current` becomes the last round.
+pub fn mark_vanished(
+    last: &mut HashSet<Labels>,
+    current: HashSet<Labels>,
+    t: i64,
+    out: &mut Vec<SeriesSamples>,
+) {
+    for gone in last.difference(&current) {
+        out.push(SeriesSamples {
+            labels: gone.clone(),
+            samples: vec![(t, stale_nan())],
+        });
+    }
+    *last = current;
+}
+
+/// The collector's own series about a target (`up`, how long it took, ...).
+pub fn own_series(
+    target: &[(String, String)],
+    values: &[(&str, f64)],
+    t: i64,
+    out: &mut Vec<SeriesSamples>,
+) {
+    for &(name, v) in values {
+        let mut pairs = target.to_vec();
+        pairs.push(("__name__".into(), name.into()));
+        out.push(SeriesSamples {
+            labels: Labels::from_pairs(pairs),
+            samples: vec![(t, v)],
+        });
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use snmp2::{v3, AsyncSession, Oid, Value};
-use watchfloor_tsdb::{stale_nan, Labels, SeriesSamples};
+use watchfloor_tsdb::{Labels, SeriesSamples};
 
 /// One polling job: devices sharing credentials.
 #[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
@@ -566,18 +566,6 @@ impl Device {
         Ok(out)
     }
 
-    fn base_labels(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = self
-            .config
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        out.push(("job".into(), self.config.job.clone()));
-        out.push(("instance".into(), self.instance.clone()));
-        out
-    }
-
     /// The samples of a poll (or of a failed one) at `t` ms: the raw
     /// columns, computed rates, `up`, and staleness for vanished series.
     pub fn samples(
@@ -586,7 +574,8 @@ impl Device {
         t: i64,
         duration_secs: f64,
     ) -> Vec<SeriesSamples> {
-        let base = self.base_labels();
+        let base =
+            crate::scrape::target_labels(&self.config.labels, &self.config.job, &self.instance);
         let mut out = Vec::new();
         let mut current = HashSet::new();
         if let Some(poll) = poll {
@@ -646,25 +635,18 @@ impl Device {
                 poll.columns.get("ifOperStatus").map_or(0, BTreeMap::len) as f64,
             );
         }
-        for gone in self.last_series.difference(&current) {
-            out.push(SeriesSamples {
-                labels: gone.clone(),
-                samples: vec![(t, stale_nan())],
-            });
-        }
-        self.last_series = current;
-        for (name, v) in [
-            ("up", if poll.is_some() { 1.0 } else { 0.0 }),
-            ("scrape_duration_seconds", duration_secs),
-            ("snmp_bulk_size", self.bulk as f64),
-        ] {
-            let mut pairs = base.clone();
-            pairs.push(("__name__".into(), name.into()));
-            out.push(SeriesSamples {
-                labels: Labels::from_pairs(pairs),
-                samples: vec![(t, v)],
-            });
-        }
+        crate::scrape::mark_vanished(&mut self.last_series, current, t, &mut out);
+        let up = if poll.is_some() { 1.0 } else { 0.0 };
+        crate::scrape::own_series(
+            &base,
+            &[
+                ("up", up),
+                ("scrape_duration_seconds", duration_secs),
+                ("snmp_bulk_size", self.bulk as f64),
+            ],
+            t,
+            &mut out,
+        );
         out
     }
 

@@ -90,10 +90,6 @@ impl Labels {
         self.set(name, "");
     }
 
-    pub fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
     pub fn without_metric_name(&self) -> Labels {
         let mut out = self.clone();
         out.remove(METRIC_NAME);

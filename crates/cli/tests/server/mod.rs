@@ -52,7 +52,29 @@ pub fn write_config(
     config
 }
 
+/// A peer process (exporter, collector, agent) killed when the test ends.
+pub struct Peer(pub Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Server {
+    /// A new API token of `role` in the default tenant (named after it).
+    pub fn new_token(&self, role: &str) -> String {
+        let (status, v) = self.call(
+            reqwest::Method::POST,
+            "/api/v1/tokens",
+            &self.token,
+            Some(serde_json::json!({"name": role, "role": role})),
+        );
+        assert_eq!(status, 201, "{v}");
+        v["token"].as_str().expect("token").to_string()
+    }
+
     /// Starts a server in `dir` with the given config file and extra args.
     pub fn start_with(dir: &Path, config: &Path, args: &[&str]) -> Server {
         Server::start_env(dir, config, args, &[])

@@ -112,6 +112,29 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
+/// Calls `f` with each set (flowset) of `d[start..end]`: its id and body.
+/// A set whose length runs past `end` stops the walk with `malformed`
+/// (the sets before it were handled).
+fn walk_sets<'a>(
+    d: &'a [u8],
+    start: usize,
+    end: usize,
+    malformed: &'static str,
+    mut f: impl FnMut(u16, &'a [u8]) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    let mut at = start;
+    while at + 4 <= end {
+        let set_id = be16(d, at).unwrap_or(0);
+        let len = be16(d, at + 2).unwrap_or(0) as usize;
+        if len < 4 || at + len > end {
+            return Err(DecodeError::Malformed(malformed));
+        }
+        f(set_id, &d[at + 4..at + len])?;
+        at += len;
+    }
+    Ok(())
+}
+
 fn be_uint(b: &[u8]) -> u64 {
     b.iter().take(8).fold(0u64, |acc, &x| (acc << 8) | x as u64)
 }
@@ -214,27 +237,23 @@ impl Decoder {
         let uptime = be32(d, 4).unwrap_or(0);
         let secs = be32(d, 8).unwrap_or(0);
         let domain = be32(d, 16).unwrap_or(0);
-        let mut at = 20;
-        while at + 4 <= d.len() {
-            let set_id = be16(d, at).unwrap_or(0);
-            let len = be16(d, at + 2).unwrap_or(0) as usize;
-            if len < 4 || at + len > d.len() {
-                return Err(DecodeError::Malformed(
-                    "v9: flowset length runs past the datagram",
-                ));
-            }
-            let body = &d[at + 4..at + len];
-            match set_id {
-                0 => self.templates_v9(exporter, domain, body, false)?,
-                1 => self.templates_v9(exporter, domain, body, true)?,
-                id if id >= 256 => {
-                    self.data(exporter, domain, id, body, 9, secs, uptime, now_ms, out)
+        walk_sets(
+            d,
+            20,
+            d.len(),
+            "v9: flowset length runs past the datagram",
+            |set_id, body| {
+                match set_id {
+                    0 => self.templates_v9(exporter, domain, body, false)?,
+                    1 => self.templates_v9(exporter, domain, body, true)?,
+                    id if id >= 256 => {
+                        self.data(exporter, domain, id, body, 9, secs, uptime, now_ms, out)
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-            at += len;
-        }
-        Ok(())
+                Ok(())
+            },
+        )
     }
 
     fn ipfix(
@@ -250,25 +269,23 @@ impl Decoder {
         let total = (be16(d, 2).unwrap_or(0) as usize).min(d.len());
         let secs = be32(d, 4).unwrap_or(0);
         let domain = be32(d, 12).unwrap_or(0);
-        let mut at = 16;
-        while at + 4 <= total {
-            let set_id = be16(d, at).unwrap_or(0);
-            let len = be16(d, at + 2).unwrap_or(0) as usize;
-            if len < 4 || at + len > total {
-                return Err(DecodeError::Malformed(
-                    "IPFIX: set length runs past the message",
-                ));
-            }
-            let body = &d[at + 4..at + len];
-            match set_id {
-                2 => self.templates_ipfix(exporter, domain, body, false)?,
-                3 => self.templates_ipfix(exporter, domain, body, true)?,
-                id if id >= 256 => self.data(exporter, domain, id, body, 10, secs, 0, now_ms, out),
-                _ => {}
-            }
-            at += len;
-        }
-        Ok(())
+        walk_sets(
+            d,
+            16,
+            total,
+            "IPFIX: set length runs past the message",
+            |set_id, body| {
+                match set_id {
+                    2 => self.templates_ipfix(exporter, domain, body, false)?,
+                    3 => self.templates_ipfix(exporter, domain, body, true)?,
+                    id if id >= 256 => {
+                        self.data(exporter, domain, id, body, 10, secs, 0, now_ms, out)
+                    }
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
     }
 
     fn templates_v9(

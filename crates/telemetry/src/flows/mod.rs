@@ -179,7 +179,6 @@ pub struct Aggregator {
     closed: Vec<SeriesSamples>,
     /// The destinations of the last closed minute.
     pub last_minute: Vec<(IpAddr, DestinationMinute)>,
-    pub last_minute_start: i64,
     /// The destinations of the current short window (the DDoS detector's).
     window: HashMap<IpAddr, DestinationMinute>,
     window_start: i64,
@@ -287,7 +286,6 @@ impl Aggregator {
             });
         }
         self.last_minute = dests;
-        self.last_minute_start = self.minute;
     }
 
     /// The series to store at `now_ms`: cumulative interface and exporter

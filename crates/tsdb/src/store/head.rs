@@ -129,7 +129,8 @@ impl MemSeries {
     }
 
     /// Rebuilds a series from a snapshot: closed chunks as they were, the
-    /// open chunk by appending its samples again.
+    /// open chunk by appending its samples again, `last` its newest sample
+    /// (time, value bits).
     pub fn restore(
         labels: Labels,
         closed: Vec<Chunk>,
@@ -141,10 +142,7 @@ impl MemSeries {
         for &(t, v) in open {
             s.open.append(t, v);
         }
-        s.last = last.or_else(|| s.closed.last().map(|c| (c.maxt, 0)));
-        if let Some(&(t, v)) = open.last() {
-            s.last = Some((t, v.to_bits()));
-        }
+        s.last = last;
         s
     }
 

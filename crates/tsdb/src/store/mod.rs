@@ -211,8 +211,9 @@ impl DiskStore {
         head: &mut Head,
         batch: &[SeriesSamples],
         report: &mut AppendReport,
-    ) -> (Vec<u8>, Vec<u8>) {
-        let mut series_records = Vec::new();
+    ) -> Vec<Vec<u8>> {
+        // The log's payloads: one record per new series, then the samples.
+        let mut payloads = Vec::new();
         let mut accepted = Vec::new();
         let horizon = self
             .options
@@ -229,8 +230,7 @@ impl DiskStore {
             if new {
                 let mut rec = Vec::new();
                 wal::encode_series(&mut rec, id, &item.labels);
-                codec::put_u32(&mut series_records, rec.len() as u32);
-                series_records.extend_from_slice(&rec);
+                payloads.push(rec);
             }
             let Some(series) = head.get_mut(id) else {
                 continue;
@@ -251,11 +251,12 @@ impl DiskStore {
                 }
             }
         }
-        let mut samples = Vec::new();
         if !accepted.is_empty() {
+            let mut samples = Vec::new();
             wal::encode_samples(&mut samples, &accepted);
+            payloads.push(samples);
         }
-        (series_records, samples)
+        payloads
     }
 }
 
@@ -396,16 +397,10 @@ impl MetricStore for DiskStore {
     fn append(&self, batch: &[SeriesSamples]) -> Result<AppendReport, StoreError> {
         let mut report = AppendReport::default();
         let mut wal = lock(&self.wal);
-        let (series_records, samples) = {
+        let payloads = {
             let mut head = write(&self.head);
             self.append_locked(&mut head, batch, &mut report)
         };
-        let mut payloads = Vec::new();
-        let mut r = Reader::new(&series_records);
-        while let Some(rec) = r.bytes() {
-            payloads.push(rec.to_vec());
-        }
-        payloads.push(samples);
         wal.write(&payloads)?;
         Ok(report)
     }
