@@ -28,7 +28,8 @@ LAYERS = {
     "watchfloor-monitor": 2,   # NOC checks, topology, check alerting
     "watchfloor-pipeline": 3,  # log -> detection -> alerts, log -> index
     "watchfloor-incident": 3,  # alerts -> incidents, RACI, SLA, escalation
-    "watchfloor-hunt": 3,      # a rule set over files on all cores (hunt, retro-hunts)
+    "watchfloor-hunt": 3,
+    "watchfloor-respond": 3,   # playbooks, runs, approvals, connectors      # a rule set over files on all cores (hunt, retro-hunts)
     "watchfloor-server": 4,    # HTTP wiring of the rooms below
     "watchfloor-cli": 5,       # the binary
     "watchfloor-bench": 5,     # benchmarks, not shipped

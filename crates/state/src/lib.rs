@@ -3,8 +3,8 @@
 //! [`AccessStore`] (tenants, users, sessions, API tokens, audit),
 //! [`DocumentStore`] (tenant configuration documents), [`OutboxStore`]
 //! (notifications to send), [`IncidentStore`] (incidents and timelines) and
-//! [`CheckStore`] (check samples and states) and [`IntelStore`] (threat
-//! indicators). The embedded backend is
+//! [`CheckStore`] (check samples and states), [`IntelStore`] (threat
+//! indicators) and [`RunStore`] (playbook runs, event-sourced). The embedded backend is
 //! [`SqliteStateStore`] (SQLite in WAL mode, `sqlite/`); with the
 //! `testsuite` feature, [`testsuite`] holds the suite every backend runs.
 
@@ -16,6 +16,7 @@ pub mod documents;
 pub mod incidents;
 pub mod intel;
 pub mod outbox;
+pub mod runs;
 mod sqlite;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
@@ -32,6 +33,7 @@ pub use incidents::{
 };
 pub use intel::IntelStore;
 pub use outbox::{AckLink, Attempt, Delivery, NewNotification, NotificationRecord, OutboxStore};
+pub use runs::{NewRun, RunEntry, RunFilter, RunRecord, RunStore, RunUpdate};
 pub use sqlite::SqliteStateStore;
 
 /// Why a state store operation failed.
@@ -69,6 +71,7 @@ pub trait StateStore:
     + IncidentStore
     + CheckStore
     + IntelStore
+    + RunStore
 {
 }
 
@@ -81,5 +84,6 @@ impl<T> StateStore for T where
         + IncidentStore
         + CheckStore
         + IntelStore
+        + RunStore
 {
 }

@@ -9,6 +9,7 @@ mod documents;
 mod incidents;
 mod intel;
 mod outbox;
+mod runs;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -182,6 +183,29 @@ CREATE TABLE IF NOT EXISTS indicators (
     valid_until_ns INTEGER,
     sightings INTEGER NOT NULL,
     PRIMARY KEY (scope, kind, value)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    playbook TEXT NOT NULL,
+    incident_id INTEGER,
+    dedup_key TEXT,
+    status TEXT NOT NULL,
+    finished INTEGER NOT NULL,
+    wake_ns INTEGER,
+    seq INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_dedup ON runs (tenant, dedup_key) WHERE dedup_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_unfinished ON runs (id) WHERE finished = 0;
+CREATE INDEX IF NOT EXISTS runs_tenant_incident ON runs (tenant, incident_id, id);
+CREATE TABLE IF NOT EXISTS run_log (
+    run_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    time_ns INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 ";
 

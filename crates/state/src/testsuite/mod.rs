@@ -13,6 +13,7 @@ pub mod documents;
 pub mod incidents;
 pub mod intel;
 pub mod outbox;
+pub mod runs;
 
 use serde_json::json;
 use watchfloor_model::incident::{Incident, TimelineEntry};
@@ -171,6 +172,11 @@ macro_rules! state_store_test_suite {
         #[test]
         fn outbox() {
             $crate::testsuite::outbox::notifications_ride_on_incident_writes(&$open);
+        }
+
+        #[test]
+        fn runs() {
+            $crate::testsuite::runs::runs_are_event_sourced(&$open);
         }
 
         #[test]

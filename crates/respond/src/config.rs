@@ -1,0 +1,82 @@
+//! `[respond]`: where playbooks come from and what the connectors may touch.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RespondConfig {
+    /// Run playbooks (triggers, the API, the console). Off: nothing runs.
+    pub enabled: bool,
+    /// A directory of playbook files (`*.yml`) besides the shipped ones; a
+    /// file with a shipped playbook's id replaces it.
+    #[schemars(extend("format" = "path"))]
+    pub playbooks: Option<PathBuf>,
+    /// The `nft` program (nftables actions).
+    pub nft: String,
+    /// The `ip` program (route actions, and entering network namespaces).
+    pub ip: String,
+    /// Secrets that connectors use by name (`auth_secret: soar`), each read
+    /// from its file when used: never in a playbook, a run's log or the API.
+    pub secrets: BTreeMap<String, PathBuf>,
+    /// The commands `command.run` may run (`[[respond.commands]]`).
+    pub commands: Vec<CommandConfig>,
+    /// Runs started per minute and tenant at most (a storm of incidents
+    /// must not become a storm of actions).
+    #[schemars(range(min = 1, max = 100_000))]
+    pub max_runs_per_minute: u32,
+}
+
+impl Default for RespondConfig {
+    fn default() -> Self {
+        RespondConfig {
+            enabled: true,
+            playbooks: None,
+            nft: "nft".into(),
+            ip: "ip".into(),
+            secrets: BTreeMap::new(),
+            commands: Vec::new(),
+            max_runs_per_minute: 60,
+        }
+    }
+}
+
+/// An allow-listed command: the program and its fixed arguments; a step's
+/// `args` are appended (no shell, so nothing in them is interpreted).
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("x-required" = ["name", "argv"]))]
+pub struct CommandConfig {
+    /// What steps call it by (`command: NAME`).
+    pub name: String,
+    #[schemars(length(min = 1))]
+    pub argv: Vec<String>,
+    /// Whether steps may append arguments.
+    #[serde(default)]
+    pub allow_args: bool,
+}
+
+impl RespondConfig {
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut names = std::collections::BTreeSet::new();
+        for command in &self.commands {
+            let name = &command.name;
+            if command.argv.first().is_none_or(|p| p.is_empty()) {
+                problems.push(format!("respond.commands {name:?}: argv names no program"));
+            }
+            if !names.insert(name) {
+                problems.push(format!("respond.commands {name:?}: defined twice"));
+            }
+        }
+        for (name, program) in [("nft", &self.nft), ("ip", &self.ip)] {
+            if program.trim().is_empty() {
+                problems.push(format!("respond.{name}: empty"));
+            }
+        }
+        problems
+    }
+}
