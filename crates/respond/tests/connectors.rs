@@ -1,0 +1,285 @@
+//! The connectors against real peers: nftables in a network namespace made
+//! by the test (as root; without the right to make one the test says so),
+//! an HTTP server on loopback, real processes. Each one's failures too: the
+//! peer down, refusing, never answering.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use watchfloor_respond::actions::{Actions, Call, Host};
+use watchfloor_respond::RespondConfig;
+
+struct NoHost;
+
+impl Host for NoHost {
+    fn add_task(&self, _: &Call<'_>, _: &str, _: &str, _: Option<&str>) -> Result<Value, String> {
+        Err("no incident room here".into())
+    }
+    fn comment(&self, _: &Call<'_>, _: &str) -> Result<Value, String> {
+        Err("no incident room here".into())
+    }
+    fn notify(&self, _: &Call<'_>, _: &[String], _: &str, _: &str) -> Result<Value, String> {
+        Err("no incident room here".into())
+    }
+}
+
+const CALL: Call<'static> = Call {
+    tenant: "acme",
+    incident_id: Some(7),
+    run_id: 3,
+    key: "wf-acme-3-block-0",
+};
+
+fn actions(config: RespondConfig) -> Actions {
+    Actions::new(config, Arc::new(NoHost))
+}
+
+/// A network namespace for the test, removed on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Option<Netns> {
+        let name = format!("wf-{tag}-{}", std::process::id());
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Netns(name))
+    }
+
+    fn nft(&self, script: &str) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.0, "nft", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("nft");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "nft script failed: {script}");
+    }
+
+    fn elements(&self, set: &str) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0, "nft", "list", "set", "inet", "watchfloor", set])
+            .output()
+            .expect("nft list");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+const RULESET: &str = "table inet watchfloor {
+  set blocked { type ipv4_addr; flags interval, timeout; }
+  set blocked6 { type ipv6_addr; flags interval, timeout; }
+  chain forward { type filter hook forward priority -10; ip saddr @blocked drop; ip6 saddr @blocked6 drop; }
+}";
+
+#[tokio::test]
+async fn nftables_adds_and_removes_addresses_in_a_namespace() {
+    let Some(ns) = Netns::new("nft") else {
+        eprintln!("SKIPPED: cannot make a network namespace here (needs root and ip netns)");
+        return;
+    };
+    ns.nft(RULESET);
+    let a = actions(RespondConfig::default());
+    let input = json!({"set": "blocked", "set6": "blocked6", "netns": ns.0,
+        "addresses": ["198.51.100.7", "203.0.113.0/24", "2001:db8::66"], "timeout": "10m"});
+    let out = a.call("nftables.add", &input, &CALL).await.unwrap();
+    assert_eq!(out["added"], json!(["198.51.100.7", "203.0.113.0/24", "2001:db8::66"]));
+    let listed = ns.elements("blocked");
+    assert!(listed.contains("198.51.100.7 timeout 10m"), "{listed}");
+    assert!(listed.contains("203.0.113.0/24 timeout 10m"), "{listed}");
+    assert!(ns.elements("blocked6").contains("2001:db8::66"));
+    // Again (a retry after a restart): no error, still one element each.
+    a.call("nftables.add", &input, &CALL).await.unwrap();
+    assert_eq!(ns.elements("blocked").matches("198.51.100.7").count(), 1);
+
+    // Removal, with one address that was never there.
+    let remove = json!({"set": "blocked", "set6": "blocked6", "netns": ns.0,
+        "addresses": ["198.51.100.7", "192.0.2.1", "2001:db8::66"]});
+    let out = a.call("nftables.remove", &remove, &CALL).await.unwrap();
+    assert_eq!(out["removed"], json!(["198.51.100.7", "2001:db8::66"]));
+    let listed = ns.elements("blocked");
+    assert!(!listed.contains("198.51.100.7"), "{listed}");
+    assert!(listed.contains("203.0.113.0/24"), "others stay: {listed}");
+    // Removing again is a no-op.
+    let out = a.call("nftables.remove", &remove, &CALL).await.unwrap();
+    assert_eq!(out["removed"], json!([]));
+}
+
+#[tokio::test]
+async fn nftables_failures_name_the_cause() {
+    let a = actions(RespondConfig::default());
+    let missing_ns = json!({"set": "blocked", "netns": "wf-no-such-ns", "addresses": "192.0.2.1"});
+    let e = a.call("nftables.add", &missing_ns, &CALL).await.unwrap_err();
+    assert!(e.contains("nft -f - failed"), "{e}");
+    let Some(ns) = Netns::new("nftfail") else {
+        eprintln!("SKIPPED: cannot make a network namespace here");
+        return;
+    };
+    // No such set in the namespace.
+    let e = a
+        .call("nftables.add", &json!({"set": "blocked", "netns": ns.0, "addresses": "192.0.2.1"}), &CALL)
+        .await
+        .unwrap_err();
+    assert!(e.contains("No such file or directory"), "{e}");
+    ns.nft(RULESET);
+    let e = a
+        .call("nftables.add", &json!({"set": "blocked", "netns": ns.0, "addresses": "2001:db8::1"}), &CALL)
+        .await
+        .unwrap_err();
+    assert!(e.contains("need `set6`"), "{e}");
+    let broken = actions(RespondConfig {
+        nft: "/nonexistent/nft".into(),
+        ..RespondConfig::default()
+    });
+    let e = broken
+        .call("nftables.add", &json!({"set": "blocked", "addresses": "192.0.2.1"}), &CALL)
+        .await
+        .unwrap_err();
+    assert!(e.contains("cannot run /nonexistent/nft"), "{e}");
+}
+
+/// An HTTP server on loopback answering each request with `status` after
+/// `delay`, keeping what it was sent.
+fn http_peer(status: u16, delay: Duration) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = vec![0u8; 65536];
+            let mut got = Vec::new();
+            stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got);
+                if let Some(head_end) = text.find("\r\n\r\n") {
+                    let length = text[..head_end]
+                        .lines()
+                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                        .unwrap_or(0);
+                    if got.len() >= head_end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            kept.lock().unwrap().push(String::from_utf8_lossy(&got).into_owned());
+            std::thread::sleep(delay);
+            let body = r#"{"ticket":"INC-1"}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn http_requests_carry_the_key_and_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("soar"), "s3cret\n").unwrap();
+    let a = actions(RespondConfig {
+        secrets: [("soar".to_string(), dir.path().join("soar"))].into(),
+        ..RespondConfig::default()
+    });
+    let (url, seen) = http_peer(201, Duration::ZERO);
+    let out = a
+        .call(
+            "http.request",
+            &json!({"url": url, "body": {"incident": 7}, "auth_secret": "soar",
+                    "headers": {"X-Source": "watchfloor"}}),
+            &CALL,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"status": 201, "body": {"ticket": "INC-1"}}));
+    let request = seen.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(request.starts_with("post /hook "), "{request}");
+    assert!(request.contains("idempotency-key: wf-acme-3-block-0"), "{request}");
+    assert!(request.contains("authorization: bearer s3cret"), "{request}");
+    assert!(request.contains("x-source: watchfloor"), "{request}");
+    assert!(request.ends_with("{\"incident\":7}"), "{request}");
+}
+
+#[tokio::test]
+async fn http_failures_are_errors_with_their_cause() {
+    let a = actions(RespondConfig::default());
+    let (url, _) = http_peer(503, Duration::ZERO);
+    let e = a.call("http.request", &json!({"url": url}), &CALL).await.unwrap_err();
+    assert!(e.contains("status 503"), "{e}");
+    // Nobody listening.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let e = a.call("http.request", &json!({"url": url}), &CALL).await.unwrap_err();
+    assert!(e.to_lowercase().contains("connect"), "{e}");
+    // A peer that never answers: the step's timeout bounds the call.
+    let (url, _) = http_peer(200, Duration::from_secs(30));
+    let input = json!({"url": url});
+    let slow = a.call("http.request", &input, &CALL);
+    assert!(tokio::time::timeout(Duration::from_millis(500), slow).await.is_err());
+    // A secret that is not configured is named.
+    let (url, _) = http_peer(200, Duration::ZERO);
+    let e = a
+        .call("http.request", &json!({"url": url, "auth_secret": "nope"}), &CALL)
+        .await
+        .unwrap_err();
+    assert!(e.contains("no secret \"nope\""), "{e}");
+    let e = a
+        .call("http.request", &json!({"url": "file:///etc/passwd"}), &CALL)
+        .await
+        .unwrap_err();
+    assert!(e.contains("only http and https"), "{e}");
+}
+
+#[tokio::test]
+async fn commands_must_be_allow_listed_and_report_failures() {
+    let config = RespondConfig {
+        commands: vec![
+            watchfloor_respond::config::CommandConfig {
+                name: "echo".into(),
+                argv: vec!["/bin/echo".into(), "fixed".into()],
+                allow_args: false,
+            },
+            watchfloor_respond::config::CommandConfig {
+                name: "fail".into(),
+                argv: vec!["/bin/sh".into(), "-c".into(), "echo nope >&2; exit 4".into()],
+                allow_args: false,
+            },
+        ],
+        ..RespondConfig::default()
+    };
+    let a = actions(config);
+    let out = a.call("command.run", &json!({"command": "echo"}), &CALL).await.unwrap();
+    assert_eq!(out["stdout"], "fixed\n");
+    let e = a
+        .call("command.run", &json!({"command": "echo", "args": ["; rm -rf /"]}), &CALL)
+        .await
+        .unwrap_err();
+    assert!(e.contains("takes no arguments"), "{e}");
+    let e = a.call("command.run", &json!({"command": "rm"}), &CALL).await.unwrap_err();
+    assert!(e.contains("not in [[respond.commands]]"), "{e}");
+    let e = a.call("command.run", &json!({"command": "fail"}), &CALL).await.unwrap_err();
+    assert!(e.contains("exit status: 4") && e.contains("nope"), "{e}");
+}
