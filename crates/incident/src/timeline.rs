@@ -124,6 +124,14 @@ pub enum TimelineEvent<'a> {
         id: u32,
         text: &'a str,
     },
+    /// A playbook run's moment: started, an approval asked, answered or
+    /// decided, a step done or failed, undoing, finished.
+    Playbook {
+        run: i64,
+        playbook: &'a str,
+        event: &'a str,
+        detail: &'a serde_json::Value,
+    },
     TaskCreated {
         id: u32,
         title: &'a str,

@@ -323,6 +323,10 @@ pub struct Task {
     pub created_ns: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done_ns: Option<i64>,
+    /// The idempotency key of the playbook action that created it (a
+    /// repeated action finds this task instead of adding another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -331,6 +335,9 @@ pub struct Comment {
     pub author: String,
     pub text: String,
     pub created_ns: i64,
+    /// The idempotency key of the playbook action that wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// A team told about an incident because the RACI matrix says C or I.

@@ -224,6 +224,17 @@ impl Responder {
         })
     }
 
+    /// Whether `who` may answer the run's open approval now, and why not.
+    pub fn may_answer(
+        &self,
+        tenant: &str,
+        id: i64,
+        who: &Answerer,
+    ) -> std::result::Result<(), String> {
+        let (_, state) = self.load(tenant, id).map_err(|e| e.to_string())?;
+        state.may_answer(who).map(|_| ())
+    }
+
     /// Stops a run; with `compensate`, what it did is undone first.
     pub fn cancel(&self, tenant: &str, id: i64, by: &str, compensate: bool) -> Result<RunRecord> {
         self.append_checked(tenant, id, |state| {

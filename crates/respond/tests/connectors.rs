@@ -63,12 +63,25 @@ impl Netns {
             .unwrap()
             .write_all(script.as_bytes())
             .unwrap();
-        assert!(child.wait().unwrap().success(), "nft script failed: {script}");
+        assert!(
+            child.wait().unwrap().success(),
+            "nft script failed: {script}"
+        );
     }
 
     fn elements(&self, set: &str) -> String {
         let out = Command::new("ip")
-            .args(["netns", "exec", &self.0, "nft", "list", "set", "inet", "watchfloor", set])
+            .args([
+                "netns",
+                "exec",
+                &self.0,
+                "nft",
+                "list",
+                "set",
+                "inet",
+                "watchfloor",
+                set,
+            ])
             .output()
             .expect("nft list");
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -98,7 +111,10 @@ async fn nftables_adds_and_removes_addresses_in_a_namespace() {
     let input = json!({"set": "blocked", "set6": "blocked6", "netns": ns.0,
         "addresses": ["198.51.100.7", "203.0.113.0/24", "2001:db8::66"], "timeout": "10m"});
     let out = a.call("nftables.add", &input, &CALL).await.unwrap();
-    assert_eq!(out["added"], json!(["198.51.100.7", "203.0.113.0/24", "2001:db8::66"]));
+    assert_eq!(
+        out["added"],
+        json!(["198.51.100.7", "203.0.113.0/24", "2001:db8::66"])
+    );
     let listed = ns.elements("blocked");
     assert!(listed.contains("198.51.100.7 timeout 10m"), "{listed}");
     assert!(listed.contains("203.0.113.0/24 timeout 10m"), "{listed}");
@@ -124,7 +140,10 @@ async fn nftables_adds_and_removes_addresses_in_a_namespace() {
 async fn nftables_failures_name_the_cause() {
     let a = actions(RespondConfig::default());
     let missing_ns = json!({"set": "blocked", "netns": "wf-no-such-ns", "addresses": "192.0.2.1"});
-    let e = a.call("nftables.add", &missing_ns, &CALL).await.unwrap_err();
+    let e = a
+        .call("nftables.add", &missing_ns, &CALL)
+        .await
+        .unwrap_err();
     assert!(e.contains("nft -f - failed"), "{e}");
     let Some(ns) = Netns::new("nftfail") else {
         eprintln!("SKIPPED: cannot make a network namespace here");
@@ -132,13 +151,21 @@ async fn nftables_failures_name_the_cause() {
     };
     // No such set in the namespace.
     let e = a
-        .call("nftables.add", &json!({"set": "blocked", "netns": ns.0, "addresses": "192.0.2.1"}), &CALL)
+        .call(
+            "nftables.add",
+            &json!({"set": "blocked", "netns": ns.0, "addresses": "192.0.2.1"}),
+            &CALL,
+        )
         .await
         .unwrap_err();
     assert!(e.contains("No such file or directory"), "{e}");
     ns.nft(RULESET);
     let e = a
-        .call("nftables.add", &json!({"set": "blocked", "netns": ns.0, "addresses": "2001:db8::1"}), &CALL)
+        .call(
+            "nftables.add",
+            &json!({"set": "blocked", "netns": ns.0, "addresses": "2001:db8::1"}),
+            &CALL,
+        )
         .await
         .unwrap_err();
     assert!(e.contains("need `set6`"), "{e}");
@@ -147,7 +174,11 @@ async fn nftables_failures_name_the_cause() {
         ..RespondConfig::default()
     });
     let e = broken
-        .call("nftables.add", &json!({"set": "blocked", "addresses": "192.0.2.1"}), &CALL)
+        .call(
+            "nftables.add",
+            &json!({"set": "blocked", "addresses": "192.0.2.1"}),
+            &CALL,
+        )
         .await
         .unwrap_err();
     assert!(e.contains("cannot run /nonexistent/nft"), "{e}");
@@ -175,14 +206,20 @@ fn http_peer(status: u16, delay: Duration) -> (String, Arc<Mutex<Vec<String>>>) 
                 if let Some(head_end) = text.find("\r\n\r\n") {
                     let length = text[..head_end]
                         .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
                         .unwrap_or(0);
                     if got.len() >= head_end + 4 + length {
                         break;
                     }
                 }
             }
-            kept.lock().unwrap().push(String::from_utf8_lossy(&got).into_owned());
+            kept.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&got).into_owned());
             std::thread::sleep(delay);
             let body = r#"{"ticket":"INC-1"}"#;
             let _ = write!(
@@ -216,8 +253,14 @@ async fn http_requests_carry_the_key_and_the_secret() {
     assert_eq!(out, json!({"status": 201, "body": {"ticket": "INC-1"}}));
     let request = seen.lock().unwrap()[0].to_ascii_lowercase();
     assert!(request.starts_with("post /hook "), "{request}");
-    assert!(request.contains("idempotency-key: wf-acme-3-block-0"), "{request}");
-    assert!(request.contains("authorization: bearer s3cret"), "{request}");
+    assert!(
+        request.contains("idempotency-key: wf-acme-3-block-0"),
+        "{request}"
+    );
+    assert!(
+        request.contains("authorization: bearer s3cret"),
+        "{request}"
+    );
     assert!(request.contains("x-source: watchfloor"), "{request}");
     assert!(request.ends_with("{\"incident\":7}"), "{request}");
 }
@@ -226,23 +269,35 @@ async fn http_requests_carry_the_key_and_the_secret() {
 async fn http_failures_are_errors_with_their_cause() {
     let a = actions(RespondConfig::default());
     let (url, _) = http_peer(503, Duration::ZERO);
-    let e = a.call("http.request", &json!({"url": url}), &CALL).await.unwrap_err();
+    let e = a
+        .call("http.request", &json!({"url": url}), &CALL)
+        .await
+        .unwrap_err();
     assert!(e.contains("status 503"), "{e}");
     // Nobody listening.
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", closed.local_addr().unwrap());
     drop(closed);
-    let e = a.call("http.request", &json!({"url": url}), &CALL).await.unwrap_err();
+    let e = a
+        .call("http.request", &json!({"url": url}), &CALL)
+        .await
+        .unwrap_err();
     assert!(e.to_lowercase().contains("connect"), "{e}");
     // A peer that never answers: the step's timeout bounds the call.
     let (url, _) = http_peer(200, Duration::from_secs(30));
     let input = json!({"url": url});
     let slow = a.call("http.request", &input, &CALL);
-    assert!(tokio::time::timeout(Duration::from_millis(500), slow).await.is_err());
+    assert!(tokio::time::timeout(Duration::from_millis(500), slow)
+        .await
+        .is_err());
     // A secret that is not configured is named.
     let (url, _) = http_peer(200, Duration::ZERO);
     let e = a
-        .call("http.request", &json!({"url": url, "auth_secret": "nope"}), &CALL)
+        .call(
+            "http.request",
+            &json!({"url": url, "auth_secret": "nope"}),
+            &CALL,
+        )
         .await
         .unwrap_err();
     assert!(e.contains("no secret \"nope\""), "{e}");
@@ -264,22 +319,39 @@ async fn commands_must_be_allow_listed_and_report_failures() {
             },
             watchfloor_respond::config::CommandConfig {
                 name: "fail".into(),
-                argv: vec!["/bin/sh".into(), "-c".into(), "echo nope >&2; exit 4".into()],
+                argv: vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    "echo nope >&2; exit 4".into(),
+                ],
                 allow_args: false,
             },
         ],
         ..RespondConfig::default()
     };
     let a = actions(config);
-    let out = a.call("command.run", &json!({"command": "echo"}), &CALL).await.unwrap();
+    let out = a
+        .call("command.run", &json!({"command": "echo"}), &CALL)
+        .await
+        .unwrap();
     assert_eq!(out["stdout"], "fixed\n");
     let e = a
-        .call("command.run", &json!({"command": "echo", "args": ["; rm -rf /"]}), &CALL)
+        .call(
+            "command.run",
+            &json!({"command": "echo", "args": ["; rm -rf /"]}),
+            &CALL,
+        )
         .await
         .unwrap_err();
     assert!(e.contains("takes no arguments"), "{e}");
-    let e = a.call("command.run", &json!({"command": "rm"}), &CALL).await.unwrap_err();
+    let e = a
+        .call("command.run", &json!({"command": "rm"}), &CALL)
+        .await
+        .unwrap_err();
     assert!(e.contains("not in [[respond.commands]]"), "{e}");
-    let e = a.call("command.run", &json!({"command": "fail"}), &CALL).await.unwrap_err();
+    let e = a
+        .call("command.run", &json!({"command": "fail"}), &CALL)
+        .await
+        .unwrap_err();
     assert!(e.contains("exit status: 4") && e.contains("nope"), "{e}");
 }

@@ -57,7 +57,13 @@ impl Host for Desk {
     fn comment(&self, call: &Call<'_>, text: &str) -> Result<Value, String> {
         self.put(call, "comment", text.to_string())
     }
-    fn notify(&self, call: &Call<'_>, to: &[String], subject: &str, _: &str) -> Result<Value, String> {
+    fn notify(
+        &self,
+        call: &Call<'_>,
+        to: &[String],
+        subject: &str,
+        _: &str,
+    ) -> Result<Value, String> {
         self.put(call, "notice", format!("{}: {subject}", to.join(",")))
     }
 }
@@ -146,21 +152,32 @@ fn bench_with(playbook_text: &str, dir: tempfile::TempDir) -> Bench {
                 argv: vec![
                     "/bin/sh".into(),
                     "-c".into(),
-                    format!("echo \"$WATCHFLOOR_IDEMPOTENCY_KEY $*\" >> {}", log.display()),
+                    format!(
+                        "echo \"$WATCHFLOOR_IDEMPOTENCY_KEY $*\" >> {}",
+                        log.display()
+                    ),
                     "sh".into(),
                 ],
                 allow_args: true,
             },
             CommandConfig {
                 name: "broken".into(),
-                argv: vec!["/bin/sh".into(), "-c".into(), "echo refused >&2; exit 3".into()],
+                argv: vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    "echo refused >&2; exit 3".into(),
+                ],
                 allow_args: true,
             },
         ],
         ..RespondConfig::default()
     };
     let mut library = Library::default();
-    assert!(library.add("test".into(), playbook_text), "{:?}", library.rejected);
+    assert!(
+        library.add("test".into(), playbook_text),
+        "{:?}",
+        library.rejected
+    );
     let store = Arc::new(SqliteStateStore::open(&dir.path().join("state.db")).unwrap());
     let clock = Arc::new(ManualClock::new(T0));
     let desk = Arc::new(Desk::default());
@@ -182,7 +199,10 @@ fn bench_with(playbook_text: &str, dir: tempfile::TempDir) -> Bench {
 }
 
 fn bench(approvers: u32, on_deadline: &str, block: &str) -> Bench {
-    bench_with(&playbook(approvers, on_deadline, block), tempfile::tempdir().unwrap())
+    bench_with(
+        &playbook(approvers, on_deadline, block),
+        tempfile::tempdir().unwrap(),
+    )
 }
 
 fn start(b: &Bench) -> i64 {
@@ -234,7 +254,11 @@ async fn approved_runs_act_once_wait_durably_and_finish() {
     let id = start(&b);
     let run = drive(&b, id).await;
     assert_eq!(run.status, "waiting_approval");
-    assert_eq!(run.wake_ns, Some(T0 + 15 * 60 * SEC), "the deadline wakes it");
+    assert_eq!(
+        run.wake_ns,
+        Some(T0 + 15 * 60 * SEC),
+        "the deadline wakes it"
+    );
     let view = b.responder.view("acme", id).unwrap();
     let request = &view.approval.as_ref().unwrap()["request"];
     assert_eq!(request["message"], "Block 2 sources?");
@@ -254,16 +278,33 @@ async fn approved_runs_act_once_wait_durably_and_finish() {
         ..analyst("nina")
     };
     let me = analyst("watchfloor");
-    for (who, why) in [(&viewer, "role viewer"), (&noc, "members of soc"), (&me, "started the run")] {
-        match b.responder.answer("acme", id, who, Decision::Approve, "", "api") {
+    for (who, why) in [
+        (&viewer, "role viewer"),
+        (&noc, "members of soc"),
+        (&me, "started the run"),
+    ] {
+        match b
+            .responder
+            .answer("acme", id, who, Decision::Approve, "", "api")
+        {
             Err(RespondError::Refused(text)) => assert!(text.contains(why), "{text}"),
             other => panic!("{} must be refused, got {other:?}", who.user),
         }
     }
-    assert!(actions_log(&b).is_empty(), "nothing happens before approval");
+    assert!(
+        actions_log(&b).is_empty(),
+        "nothing happens before approval"
+    );
 
     b.responder
-        .answer("acme", id, &analyst("alice"), Decision::Approve, "go", "console")
+        .answer(
+            "acme",
+            id,
+            &analyst("alice"),
+            Decision::Approve,
+            "go",
+            "console",
+        )
         .unwrap();
     let run = drive(&b, id).await;
     assert_eq!(run.status, "waiting");
@@ -273,7 +314,10 @@ async fn approved_runs_act_once_wait_durably_and_finish() {
     );
     assert_eq!(
         b.desk.texts("task"),
-        ["it: Reset the password of bob", "it: Reset the password of carol"],
+        [
+            "it: Reset the password of bob",
+            "it: Reset the password of carol"
+        ],
         "one task per element of the loop"
     );
     // Driving again before the wait ends does nothing.
@@ -284,8 +328,17 @@ async fn approved_runs_act_once_wait_durably_and_finish() {
     assert_eq!(actions_log(&b).len(), 2);
     assert!(actions_log(&b)[1].ends_with("unblock"));
     let timeline = b.timeline.0.lock().unwrap().clone();
-    for kind in ["started", "approval_requested", "approval_answered", "approval_decided", "finished"] {
-        assert!(timeline.iter().any(|k| k == kind), "{kind} not on the timeline: {timeline:?}");
+    for kind in [
+        "started",
+        "approval_requested",
+        "approval_answered",
+        "approval_decided",
+        "finished",
+    ] {
+        assert!(
+            timeline.iter().any(|k| k == kind),
+            "{kind} not on the timeline: {timeline:?}"
+        );
     }
 }
 
@@ -315,7 +368,14 @@ async fn a_denial_takes_the_denied_branch() {
     let id = start(&b);
     drive(&b, id).await;
     b.responder
-        .answer("acme", id, &analyst("alice"), Decision::Deny, "false positive", "api")
+        .answer(
+            "acme",
+            id,
+            &analyst("alice"),
+            Decision::Deny,
+            "false positive",
+            "api",
+        )
         .unwrap();
     let run = drive(&b, id).await;
     assert_eq!(run.status, "succeeded", "the denied branch ends normally");
@@ -337,7 +397,10 @@ async fn a_passing_deadline_escalates_then_denies() {
     assert_eq!(b.desk.texts("comment"), ["denied by "]);
     assert!(actions_log(&b).is_empty());
     let log = b.responder.view("acme", id).unwrap().log;
-    let kinds: Vec<&str> = log.iter().map(|e| e.body["type"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = log
+        .iter()
+        .map(|e| e.body["type"].as_str().unwrap())
+        .collect();
     assert!(kinds.contains(&"approval_escalated"), "{kinds:?}");
 }
 
@@ -355,7 +418,10 @@ async fn failures_retry_with_backoff_then_take_the_error_path() {
     assert_eq!(run.status, "succeeded", "the error path ends the run");
     let comments = b.desk.texts("comment");
     assert_eq!(comments.len(), 1);
-    assert!(comments[0].starts_with("failed: broken exited with"), "{comments:?}");
+    assert!(
+        comments[0].starts_with("failed: broken exited with"),
+        "{comments:?}"
+    );
     assert!(comments[0].contains("refused"), "{comments:?}");
     let log = b.responder.view("acme", id).unwrap().log;
     let failures = log
@@ -458,7 +524,10 @@ async fn an_action_started_but_unanswered_is_called_again_with_its_key() {
     let run = drive(&b, id).await;
     assert_eq!(run.status, "waiting");
     let log = actions_log(&b);
-    assert_eq!(log, [format!("wf-acme-{id}-block-0 198.51.100.7 203.0.113.9")]);
+    assert_eq!(
+        log,
+        [format!("wf-acme-{id}-block-0 198.51.100.7 203.0.113.9")]
+    );
     let entries = b.responder.view("acme", id).unwrap().log;
     let starts = entries
         .iter()
@@ -498,5 +567,8 @@ async fn a_dry_run_renders_every_step_and_touches_nothing() {
     );
     assert!(actions_log(&b).is_empty());
     assert!(b.desk.texts("task").is_empty());
-    assert!(b.responder.list(&Default::default()).unwrap().is_empty(), "nothing stored");
+    assert!(
+        b.responder.list(&Default::default()).unwrap().is_empty(),
+        "nothing stored"
+    );
 }

@@ -20,6 +20,7 @@ pub use watchfloor_ingest::{FileConfig, FileFormat, StartAt, SyslogConfig, WalCo
 pub use watchfloor_intel::IntelConfig;
 pub use watchfloor_monitor::MonitorConfig;
 pub use watchfloor_pipeline::{PipelineConfig, RulesConfig};
+pub use watchfloor_respond::RespondConfig;
 pub use watchfloor_search::StoreConfig;
 pub use watchfloor_telemetry::TelemetryConfig;
 pub use watchfloor_tsdb::MetricsConfig;
@@ -48,6 +49,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// What metrics are collected from: `[[telemetry.scrape]]` jobs.
     pub telemetry: TelemetryConfig,
+    /// Playbooks and their connectors (docs/RESPOND.md).
+    pub respond: RespondConfig,
     /// `[[checks]]`: availability checks (see docs/MONITORING.md), read
     /// and checked whole by the monitor crate.
     #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
@@ -187,6 +190,7 @@ impl Default for Config {
             intel: IntelConfig::default(),
             metrics: MetricsConfig::default(),
             telemetry: TelemetryConfig::default(),
+            respond: RespondConfig::default(),
             checks: Vec::new(),
             monitors: Vec::new(),
             files: Vec::new(),
@@ -652,6 +656,7 @@ impl Checker<'_> {
         let mut problems = cfg.syslog.problems();
         problems.extend(cfg.incidents.problems());
         problems.extend(cfg.intel.problems());
+        problems.extend(cfg.respond.problems());
         if cfg.http.tls_cert.is_some() != cfg.http.tls_key.is_some() {
             problems.push("[http] needs both `tls_cert` and `tls_key`, or neither".into());
         }
@@ -809,6 +814,7 @@ impl Config {
             &mut self.syslog.tls_key,
             &mut self.syslog.tls_client_ca,
             &mut self.incidents.catalog_file,
+            &mut self.respond.playbooks,
         ]
         .into_iter()
         .flatten()
@@ -819,6 +825,9 @@ impl Config {
             fix(&mut f.path);
         }
         for p in &mut self.telemetry.rule_files {
+            fix(p);
+        }
+        for p in self.respond.secrets.values_mut() {
             fix(p);
         }
         for job in &mut self.telemetry.scrape {

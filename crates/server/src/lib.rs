@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod monitoring;
 pub mod notifier;
 pub mod openapi;
+pub mod respond;
 pub mod timeparse;
 pub mod timeseries;
 pub mod traps;
@@ -373,8 +374,9 @@ pub async fn assemble(
     let incidents = Arc::new(Incidents::new(
         parts.state.clone(),
         Arc::new(incident_config),
-        clock,
+        clock.clone(),
     ));
+    let responder = open_responder(cfg, parts.state.clone(), &incidents, clock);
     let notify_metrics = notifier::NotifyMetrics::default();
     registry.register(
         "watchfloor_notification_attempts",
@@ -426,8 +428,11 @@ pub async fn assemble(
         scrape_health,
         metric_rules: Default::default(),
         test_clock,
+        responder: responder.clone(),
+        respond_dir: cfg.respond.playbooks.clone(),
         console_secure: cfg.http.tls_cert.is_some(),
     });
+    respond::spawn(responder, parts.state.clone(), stop.clone());
     timeseries::spawn(app.clone(), cfg, stop.clone());
     watchfloor_telemetry::snmp::spawn(
         &cfg.telemetry.snmp,
@@ -442,6 +447,34 @@ pub async fn assemble(
         pipeline,
         http_metrics,
     })
+}
+
+/// The respond room: the playbooks (shipped and `[respond] playbooks`),
+/// the connectors, and the incident room as their host and timeline.
+fn open_responder(
+    cfg: &Config,
+    runs: Arc<dyn watchfloor_state::RunStore>,
+    incidents: &Arc<Incidents>,
+    clock: Arc<dyn Clock>,
+) -> Arc<watchfloor_respond::Responder> {
+    let library = watchfloor_respond::Library::load(cfg.respond.playbooks.as_deref());
+    for rejected in &library.rejected {
+        tracing::warn!(
+            "playbook {} refused: {}",
+            rejected.source,
+            rejected.problems.join("; ")
+        );
+    }
+    let desk = Arc::new(respond::Desk {
+        incidents: incidents.clone(),
+    });
+    Arc::new(watchfloor_respond::Responder::new(
+        runs,
+        library,
+        watchfloor_respond::actions::Actions::new(cfg.respond.clone(), desk.clone()),
+        desk,
+        clock,
+    ))
 }
 
 async fn serve(cfg: Config) -> Result<(), ServerError> {

@@ -100,6 +100,7 @@ fn operations() -> Vec<Op> {
         SubmitRequest,
     };
     use api_oncall::{AtParams, NotificationParams, SpanParams};
+    use api::respond::{AnswerRequest, CancelRequest, RunRequest, RunsParams};
     use api::intel::{ExportParams, ImportParams, SightingParams, ListParams as IntelListParams, MatchParams, ValueParams};
     use watchfloor_monitor::maintenance::MaintenanceWindow;
     use watchfloor_monitor::topology::Topology;
@@ -248,6 +249,17 @@ fn operations() -> Vec<Op> {
         with_status(op("get", "/prometheus/api/v1/rules", "metrics", "Prometheus-format rule groups (metric alert rules)", READ, None, None, None), 200),
         with_status(op("get", "/prometheus/api/v1/alerts", "metrics", "Prometheus-format firing alerts of metric rules", READ, None, None, None), 200),
         with_status(op("post", "/api/v1/metrics/push", "metrics", "Push samples as JSON: [{metric, value, timestamp}] (timestamp in ms, now when absent)", "admin, ingest", None, None, None), 204),
+        op("get", "/api/v1/playbooks", "respond", "Loaded playbooks and the files refused, with every problem", READ, None, None, None),
+        with_status(op("post", "/api/v1/playbooks/validate", "respond", "Check a playbook document (YAML body): every problem at once", READ, None, None, None), 200),
+        with_status(op("post", "/api/v1/playbooks/reload", "respond", "Read the playbook directory again (running runs keep their playbook)", "admin, soc_analyst", None, None, None), 200),
+        op("get", "/api/v1/playbooks/{id}", "respond", "One playbook", READ, None, None, None),
+        with_status(op("post", "/api/v1/playbooks/{id}/dry-run", "respond", "What a run would do, step by step, with rendered actions; nothing is done or stored", READ, Some(of::<RunRequest>), None, None), 200),
+        op("post", "/api/v1/playbooks/{id}/runs", "respond", "Start a run by hand (on an incident, with params)", WORK, Some(of::<RunRequest>), None, None),
+        op("get", "/api/v1/runs", "respond", "Runs of the tenant, newest first", READ, None, Some(of::<RunsParams>), None),
+        op("get", "/api/v1/runs/{id}", "respond", "A run with its log (every input and output) and its open approval", READ, None, None, None),
+        with_status(op("post", "/api/v1/runs/{id}/answer", "respond", "Approve or deny the run's open approval (roles, teams, four-eyes and self-approval apply; 409 when not allowed)", WORK, Some(of::<AnswerRequest>), None, None), 200),
+        with_status(op("post", "/api/v1/runs/{id}/cancel", "respond", "Stop a run; with compensate, undo what it did first", WORK, Some(of::<CancelRequest>), None, None), 200),
+        op("get", "/api/v1/approvals", "respond", "Runs waiting for an approval, what each would do, and whether the caller may answer", READ, None, None, None),
         with_status(op("get", "/ack/{secret}", "on-call", "The page of an acknowledge link (the secret is the credential)", "the link's holder", None, None, None), 200),
         with_status(op("post", "/ack/{secret}", "on-call", "Acknowledge the incident as the link's recipient", "the link's holder", None, None, None), 200),
     ]
@@ -426,6 +438,7 @@ mod tests {
             include_str!("api/intel.rs"),
             include_str!("api/taxii.rs"),
             include_str!("api/prometheus.rs"),
+            include_str!("api/respond.rs"),
         ];
         let mut out = Vec::new();
         for src in sources {

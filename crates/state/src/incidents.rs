@@ -105,6 +105,9 @@ pub trait IncidentStore: Send + Sync {
     fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
     /// Open incidents of every tenant (timers and grouping work on them).
     fn open_incidents(&self) -> Result<Vec<Incident>>;
+    /// Incidents of every tenant with an id above `after`, oldest first,
+    /// at most `limit` (what triggers look at as incidents open).
+    fn incidents_after(&self, after: i64, limit: usize) -> Result<Vec<Incident>>;
     /// The timeline of an incident of `tenant`, in order.
     fn timeline(&self, tenant: &str, id: i64) -> Result<Vec<TimelineEntry>>;
     /// A tenant's open incidents counted for a wallboard (by priority and

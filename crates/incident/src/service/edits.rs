@@ -71,6 +71,7 @@ impl Incidents {
                 author: actor.into(),
                 text: text.into(),
                 created_ns: now,
+                key: None,
             });
             drafts.push(Draft::new(
                 now,
@@ -99,6 +100,7 @@ impl Incidents {
                 status: TaskStatus::Open,
                 created_ns: now,
                 done_ns: None,
+                key: None,
             });
             drafts.push(Draft::new(
                 now,

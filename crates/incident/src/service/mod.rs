@@ -8,6 +8,7 @@ mod edits;
 mod filing;
 mod merge;
 mod outreach;
+mod playbooks;
 
 use outreach::apply_raci;
 
@@ -379,6 +380,20 @@ impl Incidents {
         expected: Option<i64>,
         mut f: impl FnMut(&mut Incident, &mut Vec<Draft>, i64) -> Result<()>,
     ) -> Result<Incident> {
+        self.change_work(tenant, id, expected, |w, now| {
+            f(&mut w.incident, &mut w.drafts, now)
+        })
+    }
+
+    /// [`change`](Self::change) with the whole write at hand (to queue
+    /// notifications with the change).
+    fn change_work(
+        &self,
+        tenant: &str,
+        id: i64,
+        expected: Option<i64>,
+        mut f: impl FnMut(&mut Work, i64) -> Result<()>,
+    ) -> Result<Incident> {
         for attempt in 0..64u64 {
             if attempt > 0 {
                 backoff(attempt);
@@ -398,7 +413,7 @@ impl Incidents {
             }
             let now = self.now();
             let mut w = Work::existing(incident);
-            f(&mut w.incident, &mut w.drafts, now)?;
+            f(&mut w, now)?;
             let write = w.into_write(now);
             match self.store.write_incidents(std::slice::from_ref(&write)) {
                 Ok(()) => {

@@ -61,7 +61,7 @@ impl Incidents {
         Ok(recorded.into_iter().map(|(_, id, ev)| (id, ev)).collect())
     }
 
-    fn composer<'a>(
+    pub(super) fn composer<'a>(
         &'a self,
         incident: &'a Incident,
         directory: &'a Directory,
@@ -80,7 +80,7 @@ impl Incidents {
 
     /// The email address of `username`, if the user may act in `tenant`
     /// and is enabled.
-    fn email_of(&self, tenant: &str, username: &str) -> Option<String> {
+    pub(super) fn email_of(&self, tenant: &str, username: &str) -> Option<String> {
         let (user, _) = self.store.find_login(username).ok()??;
         (!user.disabled && user.can_act_in(tenant))
             .then_some(user.email)
@@ -313,6 +313,7 @@ pub(super) fn apply_raci(
                 status: TaskStatus::Open,
                 created_ns: now,
                 done_ns: None,
+                key: None,
             });
             drafts.push(Draft::new(
                 now,

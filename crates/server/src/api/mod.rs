@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod intel;
 pub mod oncall;
 pub mod prometheus;
+pub mod respond;
 pub mod rules;
 pub mod shippers;
 pub mod system;
@@ -72,6 +73,10 @@ pub struct AppState {
     pub scrape_health: watchfloor_telemetry::scrape::Health,
     /// Set when the server runs on a hand-moved clock (tests only).
     pub test_clock: Option<Arc<watchfloor_incident::ManualClock>>,
+    /// Playbooks and their runs.
+    pub responder: Arc<watchfloor_respond::Responder>,
+    /// `[respond] playbooks`, read again on reload.
+    pub respond_dir: Option<std::path::PathBuf>,
     /// The console's cookies get `Secure` (the listener speaks HTTPS).
     pub console_secure: bool,
 }
@@ -136,6 +141,7 @@ pub fn router(app: Shared) -> Router {
         .merge(intel::routes())
         .merge(taxii::routes())
         .merge(prometheus::routes())
+        .merge(respond::routes())
         .merge(shippers::routes())
         .merge(crate::console::routes())
         .fallback(system::not_found)

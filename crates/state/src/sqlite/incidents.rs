@@ -276,6 +276,21 @@ impl IncidentStore for SqliteStateStore {
         Ok(out)
     }
 
+    fn incidents_after(&self, after: i64, limit: usize) -> Result<Vec<Incident>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT id, body FROM incidents WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+        let rows = stmt.query_map(params![after, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, body) = row?;
+            out.push(incident_from_body(id, &body)?);
+        }
+        Ok(out)
+    }
+
     fn timeline(&self, tenant: &str, id: i64) -> Result<Vec<TimelineEntry>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(

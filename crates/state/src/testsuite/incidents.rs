@@ -262,6 +262,19 @@ pub fn incident_semantics<S: AlertStore + IncidentStore>(open: &dyn Fn(&Path) ->
         vec![a, c],
         "resolved incidents and reserved ids are not open"
     );
+    let after: Vec<i64> = store
+        .incidents_after(a, 10)
+        .expect("after")
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert!(!after.contains(&a) && after.contains(&c), "{after:?}");
+    assert!(after.windows(2).all(|w| w[0] < w[1]), "oldest first");
+    assert_eq!(
+        store.incidents_after(0, 1).expect("first").len(),
+        1,
+        "limit"
+    );
     drop(store);
     let store = open(dir.path());
     assert_eq!(

@@ -1,0 +1,324 @@
+//! Playbooks and their runs over HTTP: `/api/v1/playbooks` (list, one,
+//! validate, reload, dry run, start by hand), `/api/v1/runs` (list, one
+//! with its log, answer an approval, cancel with or without undoing) and
+//! `/api/v1/approvals` (what waits for the caller's answer).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use watchfloor_respond::run::{Answerer, Decision};
+use watchfloor_respond::runner::RespondError;
+use watchfloor_respond::{Library, StartRun};
+use watchfloor_state::RunFilter;
+
+use super::common::{blocking, ApiError, Body, Caller};
+use super::Shared;
+use crate::auth::Action;
+
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/playbooks", get(list_playbooks))
+        .route("/api/v1/playbooks/validate", post(validate))
+        .route("/api/v1/playbooks/reload", post(reload))
+        .route("/api/v1/playbooks/{id}", get(get_playbook))
+        .route("/api/v1/playbooks/{id}/dry-run", post(dry_run))
+        .route("/api/v1/playbooks/{id}/runs", post(start_run))
+        .route("/api/v1/runs", get(list_runs))
+        .route("/api/v1/runs/{id}", get(get_run))
+        .route("/api/v1/runs/{id}/answer", post(answer))
+        .route("/api/v1/runs/{id}/cancel", post(cancel))
+        .route("/api/v1/approvals", get(approvals))
+}
+
+impl From<RespondError> for ApiError {
+    fn from(e: RespondError) -> Self {
+        let status = match &e {
+            RespondError::NoPlaybook(_) | RespondError::NoRun(_) => StatusCode::NOT_FOUND,
+            RespondError::NotManual(_) | RespondError::Refused(_) => StatusCode::CONFLICT,
+            RespondError::Corrupt { .. } | RespondError::State(_) => {
+                return ApiError::internal("playbook runs", &e)
+            }
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// A JSON body that may be left out (then every field takes its default).
+fn optional_body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("body: {e}")))
+}
+
+fn summary(library: &Library, id: &str) -> Value {
+    let p = &library.playbooks[id];
+    json!({
+        "id": p.id, "title": p.title, "description": p.description,
+        "trigger": p.trigger, "steps": p.steps.len(),
+        "source": library.sources.get(id),
+    })
+}
+
+async fn list_playbooks(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let library = app.responder.library();
+    let playbooks: Vec<Value> = library
+        .playbooks
+        .keys()
+        .map(|id| summary(&library, id))
+        .collect();
+    Ok(Json(json!({"playbooks": playbooks, "rejected": library.rejected})).into_response())
+}
+
+async fn get_playbook(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let library = app.responder.library();
+    let playbook = library
+        .playbooks
+        .get(&id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no playbook {id:?}")))?;
+    Ok(Json(json!({"playbook": playbook, "source": library.sources.get(&id)})).into_response())
+}
+
+/// Checks a playbook document (YAML in the body) without loading it.
+async fn validate(caller: Caller, text: String) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let answer = match watchfloor_respond::playbook::parse(&text) {
+        Ok(p) => json!({"valid": true, "id": p.id, "problems": []}),
+        Err(problems) => json!({"valid": false, "problems": problems}),
+    };
+    Ok(Json(answer).into_response())
+}
+
+/// Reads the playbook directory again (running runs keep the playbook
+/// they started with).
+async fn reload(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Action::ReloadRules)?;
+    let dir = app.respond_dir.clone();
+    let library = blocking(move || Library::load(dir.as_deref())).await?;
+    let body = json!({"playbooks": library.playbooks.len(), "rejected": library.rejected});
+    app.responder.set_library(library);
+    Ok(Json(body).into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunRequest {
+    /// The incident the run works on (its alerts and fields are the
+    /// context of the expressions).
+    incident_id: Option<i64>,
+    /// Values for the playbook's `params`.
+    #[serde(default)]
+    params: serde_json::Map<String, Value>,
+}
+
+async fn start_request(
+    app: &Shared,
+    caller: &Caller,
+    id: &str,
+    r: RunRequest,
+) -> Result<StartRun, ApiError> {
+    let context = match r.incident_id {
+        None => json!({}),
+        Some(incident_id) => {
+            let (app2, tenant) = (app.clone(), caller.tenant.clone());
+            blocking(move || -> Result<Value, ApiError> {
+                let incident = app2.incidents.get(&tenant, incident_id)?;
+                Ok(crate::respond::incident_context(
+                    app2.state.as_ref(),
+                    &incident,
+                ))
+            })
+            .await??
+        }
+    };
+    Ok(StartRun {
+        tenant: caller.tenant.clone(),
+        playbook: id.to_string(),
+        incident_id: r.incident_id,
+        trigger: "manual".into(),
+        started_by: caller.name.clone(),
+        context,
+        params: r.params,
+        dedup_key: None,
+    })
+}
+
+async fn dry_run(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let start = start_request(&app, &caller, &id, optional_body(&body)?).await?;
+    let steps = app.responder.dry_run(&id, &start)?;
+    Ok(Json(json!({"playbook": id, "steps": steps})).into_response())
+}
+
+async fn start_run(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::WorkIncidents)?;
+    if !app.responder.enabled() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "playbooks are off ([respond] enabled = false)",
+        ));
+    }
+    let start = start_request(&app, &caller, &id, optional_body(&body)?).await?;
+    let responder = app.responder.clone();
+    let (run, _) = blocking(move || responder.start(start)).await??;
+    let view = app.responder.view(&caller.tenant, run)?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunsParams {
+    incident: Option<i64>,
+    /// `running`, `waiting_approval`, `waiting`, `compensating`,
+    /// `succeeded`, `failed`, `denied`, `timed_out`, `cancelled`.
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_runs(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(p): Query<RunsParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let filter = RunFilter {
+        tenant: Some(caller.tenant.clone()),
+        incident_id: p.incident,
+        status: p.status,
+        unfinished: false,
+        limit: p.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    let responder = app.responder.clone();
+    let runs = blocking(move || responder.list(&filter)).await??;
+    Ok(Json(json!({ "runs": runs })).into_response())
+}
+
+async fn get_run(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let (responder, tenant) = (app.responder.clone(), caller.tenant.clone());
+    let view = blocking(move || responder.view(&tenant, id)).await??;
+    Ok(Json(view).into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AnswerRequest {
+    /// `approve` or `deny`.
+    decision: Decision,
+    #[serde(default)]
+    comment: String,
+}
+
+/// Who the caller is to an approval: name, role and the teams whose
+/// team document lists them.
+pub(crate) fn answerer(app: &Shared, caller: &Caller) -> Answerer {
+    let teams =
+        watchfloor_incident::notify::Directory::load(app.documents.as_ref(), &caller.tenant)
+            .map(|d| {
+                d.teams
+                    .iter()
+                    .filter(|(_, t)| t.members.iter().any(|m| m == &caller.name))
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+    Answerer {
+        user: caller.name.clone(),
+        role: caller.role.as_str().to_string(),
+        teams,
+    }
+}
+
+async fn answer(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(a): Body<AnswerRequest>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::WorkIncidents)?;
+    let (app2, tenant) = (app.clone(), caller.tenant.clone());
+    let who = blocking(move || answerer(&app2, &caller)).await?;
+    let responder = app.responder.clone();
+    let record =
+        blocking(move || responder.answer(&tenant, id, &who, a.decision, &a.comment, "api"))
+            .await??;
+    Ok(Json(record).into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CancelRequest {
+    /// Undo what the run did (its steps' `compensate`) before stopping.
+    #[serde(default)]
+    compensate: bool,
+}
+
+async fn cancel(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Action::WorkIncidents)?;
+    let compensate = optional_body::<CancelRequest>(&body)?.compensate;
+    let (responder, tenant, by) = (
+        app.responder.clone(),
+        caller.tenant.clone(),
+        caller.name.clone(),
+    );
+    let record = blocking(move || responder.cancel(&tenant, id, &by, compensate)).await??;
+    Ok(Json(record).into_response())
+}
+
+/// Runs of the caller's tenant waiting for an approval, each with what it
+/// would do and whether the caller may answer.
+async fn approvals(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Action::Read)?;
+    let app2 = app.clone();
+    let list = blocking(move || -> Result<Vec<Value>, ApiError> {
+        let who = answerer(&app2, &caller);
+        let runs = app2.responder.list(&RunFilter {
+            tenant: Some(caller.tenant.clone()),
+            status: Some("waiting_approval".into()),
+            limit: 500,
+            ..Default::default()
+        })?;
+        let mut out = Vec::new();
+        for run in runs {
+            let view = app2.responder.view(&caller.tenant, run.id)?;
+            let may = app2.responder.may_answer(&caller.tenant, run.id, &who);
+            out.push(json!({
+                "run": run, "approval": view.approval,
+                "may_answer": may.is_ok() && caller.role.allows(Action::WorkIncidents),
+                "why_not": may.err(),
+            }));
+        }
+        Ok(out)
+    })
+    .await??;
+    Ok(Json(json!({ "approvals": list })).into_response())
+}

@@ -1,0 +1,306 @@
+//! Wiring of the respond room: the incident room as the connectors' host
+//! and the runs' timeline, the runner's loop, and the triggers (incidents
+//! as they open start the playbooks that name their type, rules or tags).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use watchfloor_incident::{Incidents, NewTask};
+use watchfloor_model::incident::Incident;
+use watchfloor_model::Alert;
+use watchfloor_respond::actions::{Call, Host};
+use watchfloor_respond::run::RunEvent;
+use watchfloor_respond::runner::Recorder;
+use watchfloor_respond::{Responder, StartRun};
+use watchfloor_state::{AlertFilter, RunRecord, StateStore};
+
+/// The checkpoint of the triggers: the last incident id looked at.
+const TRIGGER_CHECKPOINT: &str = "respond.triggers.after";
+
+/// Incidents opened longer ago than this start no runs when first seen.
+const TRIGGER_WINDOW_NS: i64 = 3600 * 1_000_000_000;
+
+/// The incident room, as playbooks see it.
+pub struct Desk {
+    pub incidents: Arc<Incidents>,
+}
+
+fn incident_of(call: &Call<'_>) -> Result<i64, String> {
+    call.incident_id
+        .ok_or_else(|| "the run has no incident (started without one)".to_string())
+}
+
+fn actor(call: &Call<'_>) -> String {
+    format!("playbook run {}", call.run_id)
+}
+
+impl Host for Desk {
+    fn add_task(
+        &self,
+        call: &Call<'_>,
+        title: &str,
+        team: &str,
+        assignee: Option<&str>,
+    ) -> Result<Value, String> {
+        let task = NewTask {
+            title: title.into(),
+            team: team.into(),
+            assignee: assignee.map(Into::into),
+        };
+        let id = self
+            .incidents
+            .add_task_once(
+                call.tenant,
+                incident_of(call)?,
+                &actor(call),
+                call.key,
+                &task,
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(json!({"task": id, "team": team, "title": title}))
+    }
+
+    fn comment(&self, call: &Call<'_>, text: &str) -> Result<Value, String> {
+        let id = self
+            .incidents
+            .comment_once(
+                call.tenant,
+                incident_of(call)?,
+                &actor(call),
+                call.key,
+                text,
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(json!({"comment": id}))
+    }
+
+    fn notify(
+        &self,
+        call: &Call<'_>,
+        to: &[String],
+        subject: &str,
+        body: &str,
+    ) -> Result<Value, String> {
+        let text = if body.is_empty() {
+            subject.to_string()
+        } else {
+            format!("{subject}\n\n{body}")
+        };
+        let (sent, problems) = self
+            .incidents
+            .message(call.tenant, incident_of(call)?, call.key, to, &text)
+            .map_err(|e| e.to_string())?;
+        if sent.is_empty() {
+            return Err(format!(
+                "nobody could be addressed: {}",
+                problems.join("; ")
+            ));
+        }
+        Ok(json!({"sent": sent, "problems": problems}))
+    }
+}
+
+/// The moments of a run worth the incident's timeline (not every retry).
+fn timeline_detail(event: &RunEvent) -> Option<(&'static str, String, Value)> {
+    let system = String::new();
+    Some(match event {
+        RunEvent::Started {
+            trigger,
+            started_by,
+            ..
+        } => ("started", started_by.clone(), json!({ "trigger": trigger })),
+        RunEvent::ApprovalRequested { step, request } => (
+            "approval_requested",
+            system,
+            json!({"step": step, "message": request.message, "shows": request.shows,
+                   "approvers": request.approvers, "teams": request.teams,
+                   "deadline_ns": request.deadline_ns}),
+        ),
+        RunEvent::ApprovalAnswered { step, answer } => (
+            "approval_answered",
+            answer.by.clone(),
+            json!({"step": step, "decision": answer.decision, "comment": answer.comment,
+                   "via": answer.via}),
+        ),
+        RunEvent::ApprovalDecided {
+            step,
+            decision,
+            reason,
+        } => (
+            "approval_decided",
+            system,
+            json!({"step": step, "decision": decision, "reason": reason}),
+        ),
+        RunEvent::StepSucceeded { step, output } => (
+            "step_succeeded",
+            system,
+            json!({"step": step, "output": output}),
+        ),
+        RunEvent::StepFailed { step, error } => {
+            ("step_failed", system, json!({"step": step, "error": error}))
+        }
+        RunEvent::CompensationStarted { reason, steps, .. } => (
+            "compensating",
+            system,
+            json!({"reason": reason, "steps": steps}),
+        ),
+        RunEvent::CancelRequested { by, compensate } => (
+            "cancel_requested",
+            by.clone(),
+            json!({"compensate": compensate}),
+        ),
+        RunEvent::Finished { outcome, error } => (
+            "finished",
+            system,
+            json!({"outcome": outcome, "error": error}),
+        ),
+        _ => return None,
+    })
+}
+
+impl Recorder for Desk {
+    fn record(&self, run: &RunRecord, event: &RunEvent) {
+        let (Some(incident), Some((what, by, detail))) = (run.incident_id, timeline_detail(event))
+        else {
+            return;
+        };
+        let actor = if by.is_empty() {
+            format!("playbook run {}", run.id)
+        } else {
+            by
+        };
+        if let Err(e) = self.incidents.record_run(
+            &run.tenant,
+            incident,
+            &actor,
+            run.id,
+            &run.playbook,
+            what,
+            &detail,
+        ) {
+            tracing::warn!(run = run.id, incident, "playbook timeline: {e}");
+        }
+    }
+}
+
+/// What a run's expressions see of an incident: the incident, its alerts
+/// as stored (fields included), and the first of them as `alert`.
+pub fn incident_context(state: &dyn StateStore, incident: &Incident) -> Value {
+    let alerts: Vec<Alert> = incident
+        .alerts
+        .iter()
+        .filter_map(|entry| alert_by_id(state, &incident.tenant, entry.alert_id))
+        .collect();
+    json!({
+        "incident": incident,
+        "alert": alerts.first(),
+        "alerts": alerts,
+    })
+}
+
+fn alert_by_id(state: &dyn StateStore, tenant: &str, id: i64) -> Option<Alert> {
+    state
+        .list_alerts(&AlertFilter {
+            tenant: tenant.into(),
+            limit: 1,
+            before_id: Some(id.saturating_add(1)),
+            ..Default::default()
+        })
+        .ok()?
+        .into_iter()
+        .find(|a| a.id == id)
+}
+
+/// Starts the runs new incidents trigger; returns how many.
+fn start_triggered(responder: &Responder, state: &dyn StateStore) -> usize {
+    let after = state
+        .get_checkpoint(TRIGGER_CHECKPOINT)
+        .ok()
+        .flatten()
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map(i64::from_le_bytes)
+        .unwrap_or(0);
+    let incidents = match state.incidents_after(after, 200) {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::warn!("playbook triggers: {e}");
+            return 0;
+        }
+    };
+    let mut started = 0;
+    let oldest = watchfloor_model::now_ns() - TRIGGER_WINDOW_NS;
+    // Old or finished incidents (an upgrade's history, a restart after a
+    // long stop) do not start anything.
+    let fresh = incidents
+        .iter()
+        .filter(|i| i.status.is_open() && i.created_ns >= oldest);
+    for incident in fresh {
+        let rules: Vec<&str> = incident.alerts.iter().map(|a| a.rule.as_str()).collect();
+        let context = incident_context(state, incident);
+        let tags: Vec<String> = context["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|a| a["tags"].as_array().cloned().unwrap_or_default())
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect();
+        let mut rule_ids: Vec<&str> = rules.clone();
+        let ids: Vec<String> = context["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["rule_id"].as_str().map(String::from))
+            .collect();
+        rule_ids.extend(ids.iter().map(String::as_str));
+        let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+        for playbook in responder.triggered(&incident.kind, &rule_ids, &tag_refs) {
+            let start = StartRun {
+                tenant: incident.tenant.clone(),
+                playbook: playbook.clone(),
+                incident_id: Some(incident.id),
+                trigger: format!("incident:{}", incident.kind),
+                started_by: "watchfloor".into(),
+                context: context.clone(),
+                params: Default::default(),
+                dedup_key: Some(format!("incident:{}:{playbook}", incident.id)),
+            };
+            match responder.start(start) {
+                Ok((_, true)) => started += 1,
+                Ok((_, false)) => {}
+                Err(e) => tracing::warn!(incident = incident.id, playbook, "trigger: {e}"),
+            }
+        }
+    }
+    if let Some(last) = incidents.last() {
+        let bytes = last.id.to_le_bytes();
+        if let Err(e) = state.put_checkpoints(&[(TRIGGER_CHECKPOINT, &bytes)]) {
+            tracing::warn!("playbook triggers checkpoint: {e}");
+        }
+    }
+    started
+}
+
+/// The runner's loop and the triggers' scan, until `stop`.
+pub fn spawn(responder: Arc<Responder>, state: Arc<dyn StateStore>, stop: Arc<AtomicBool>) {
+    if !responder.enabled() {
+        return;
+    }
+    tokio::spawn(responder.clone().run_forever(Duration::from_millis(500)));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        while !stop.load(Ordering::Acquire) {
+            tick.tick().await;
+            let (r, s) = (responder.clone(), state.clone());
+            let started = tokio::task::spawn_blocking(move || start_triggered(&r, s.as_ref()))
+                .await
+                .unwrap_or(0);
+            if started > 0 {
+                if let Err(e) = responder.drive_due() {
+                    tracing::warn!("playbook runs: {e}");
+                }
+            }
+        }
+    });
+}
