@@ -28,6 +28,7 @@ pub fn dry_run(started: &RunEvent) -> Vec<DryStep> {
     let Some(mut state) = RunState::fold(std::iter::once(started)) else {
         return Vec::new();
     };
+    state.mode = crate::expr::Mode::Lenient;
     let mut steps = Vec::new();
     for _ in 0..MAX_STEPS {
         let events = match state.next(0, i64::MIN / 2) {

@@ -234,6 +234,8 @@ pub struct RunState {
     pub compensation: Option<Compensation>,
     pub cancel: Option<(String, bool)>,
     pub error: Option<String>,
+    /// Strict for real runs; lenient in dry runs (outputs are stand-ins).
+    pub mode: expr::Mode,
 }
 
 /// What the runner does next.
@@ -281,6 +283,7 @@ impl RunState {
             compensation: None,
             cancel: None,
             error: None,
+            mode: expr::Mode::Strict,
         };
         for event in events {
             state.apply(event);
@@ -579,7 +582,7 @@ impl RunState {
         };
         let scope = self.scope(run_id);
         if let Some(condition) = &step.condition {
-            match expr::truth(condition, &scope) {
+            match expr::truth(condition, &scope, self.mode) {
                 Ok(true) => {}
                 Ok(false) => {
                     return vec![RunEvent::StepSkipped {
@@ -594,7 +597,7 @@ impl RunState {
             Some(StepKind::Action(_)) => {
                 let inputs = match self.plans.get(id) {
                     Some(approved) => Ok(approved.clone()),
-                    None => render_inputs(step, &scope),
+                    None => render_inputs(step, &scope, self.mode),
                 };
                 match inputs {
                     Ok(inputs) if inputs.is_empty() => vec![RunEvent::StepSucceeded {
@@ -629,14 +632,16 @@ impl RunState {
         scope: &Value,
         now_ns: i64,
     ) -> Result<ApprovalRequest, String> {
-        let message = expr::render_text(&a.message, scope).map_err(|e| format!("message: {e}"))?;
+        let message =
+            expr::render_text(&a.message, scope, self.mode).map_err(|e| format!("message: {e}"))?;
         let mut plans = BTreeMap::new();
         let mut shows = Vec::new();
         for guarded in &a.shows {
             let Some(step) = self.playbook.step(guarded) else {
                 continue;
             };
-            let inputs = render_inputs(step, scope).map_err(|e| format!("{guarded}: {e}"))?;
+            let inputs =
+                render_inputs(step, scope, self.mode).map_err(|e| format!("{guarded}: {e}"))?;
             let action = step.action.as_deref().unwrap_or_default();
             shows.extend(inputs.iter().map(|i| actions::describe(action, i)));
             plans.insert(guarded.clone(), inputs);
@@ -754,7 +759,8 @@ impl RunState {
                 r.roles.join(", ")
             ));
         }
-        if !r.teams.is_empty() && !r.teams.iter().any(|t| who.teams.contains(t)) {
+        let defined = r.teams.iter().any(|t| who.defined_teams.contains(t));
+        if defined && !r.teams.iter().any(|t| who.teams.contains(t)) {
             return Err(format!("only members of {} may answer", r.teams.join(", ")));
         }
         if !r.self_approval && who.user == r.requested_by {
@@ -795,7 +801,12 @@ impl RunState {
 pub struct Answerer {
     pub user: String,
     pub role: String,
+    /// The teams the answerer is a member of.
     pub teams: Vec<String>,
+    /// The teams the tenant defines: an approval's `teams` restrict who
+    /// answers once the tenant defines one of them (a fresh install with
+    /// no team documents is not locked out of its shipped playbooks).
+    pub defined_teams: Vec<String>,
 }
 
 fn failed(step: &str, error: String) -> RunEvent {
@@ -806,12 +817,16 @@ fn failed(step: &str, error: String) -> RunEvent {
 }
 
 /// A step's inputs rendered once per loop element (once without a loop).
-pub fn render_inputs(step: &crate::playbook::Step, scope: &Value) -> Result<Vec<Value>, String> {
+pub fn render_inputs(
+    step: &crate::playbook::Step,
+    scope: &Value,
+    mode: expr::Mode,
+) -> Result<Vec<Value>, String> {
     let inputs = Value::Object(step.inputs.clone().into_iter().collect());
     let Some(each) = &step.for_each else {
-        return expr::render(&inputs, scope).map(|v| vec![v]);
+        return expr::render(&inputs, scope, mode).map(|v| vec![v]);
     };
-    let items = expr::list(each, scope).map_err(|e| format!("for_each: {e}"))?;
+    let items = expr::list(each, scope, mode).map_err(|e| format!("for_each: {e}"))?;
     let mut scope = scope.clone();
     let mut out = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
@@ -819,7 +834,7 @@ pub fn render_inputs(step: &crate::playbook::Step, scope: &Value) -> Result<Vec<
             map.insert("item".into(), item);
             map.insert("index".into(), json!(index));
         }
-        out.push(expr::render(&inputs, &scope).map_err(|e| format!("element {index}: {e}"))?);
+        out.push(expr::render(&inputs, &scope, mode).map_err(|e| format!("element {index}: {e}"))?);
     }
     Ok(out)
 }

@@ -90,3 +90,28 @@ fn a_directory_loads_what_it_can_and_user_files_replace_shipped_ones() {
     assert_eq!(library.rejected.len(), 1);
     assert!(library.rejected[0].source.ends_with("broken.yaml"));
 }
+
+#[test]
+fn the_ddos_playbook_dry_runs_every_step() {
+    use watchfloor_respond::run::RunEvent;
+    let library = Library::load(None);
+    let playbook = library.playbooks["ddos-block"].clone();
+    let started = RunEvent::Started {
+        playbook,
+        trigger: "manual".into(),
+        started_by: "alice".into(),
+        context: serde_json::json!({
+            "alert": {"host": "10.0.0.80", "fields": {"attackers": ["198.51.100.7"]}},
+            "params": {"netns": "", "block_for": "30m", "max_sources": 50},
+        }),
+        deadline_ns: 1_000_000_000_000_000_000,
+    };
+    let steps = watchfloor_respond::dry::dry_run(&started);
+    let names: Vec<String> = steps
+        .iter()
+        .map(|s| format!("{} {:?}", s.step, s.would))
+        .collect();
+    assert_eq!(names.len(), 6, "{names:#?}");
+    assert!(names[2].contains("(known when it runs)"), "{names:#?}");
+    assert_eq!(names[3], "hold [\"wait 30m\"]");
+}

@@ -232,6 +232,7 @@ fn analyst(user: &str) -> Answerer {
         user: user.into(),
         role: "soc_analyst".into(),
         teams: vec!["soc".into()],
+        defined_teams: vec!["soc".into(), "noc".into()],
     }
 }
 

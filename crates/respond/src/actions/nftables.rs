@@ -122,7 +122,8 @@ pub fn describe(action: &str, input: &Value) -> String {
         "remove"
     };
     let prep = if verb == "add" { "to" } else { "from" };
-    let get = |k: &str, d: &str| input.get(k).map(show).unwrap_or_else(|| d.into());
+    let given = |k: &str| input.get(k).filter(|v| !v.is_null() && *v != "");
+    let get = |k: &str, d: &str| given(k).map(show).unwrap_or_else(|| d.into());
     let mut line = format!(
         "nftables: {verb} {} {prep} {} {} {}",
         get("addresses", ""),
@@ -130,10 +131,10 @@ pub fn describe(action: &str, input: &Value) -> String {
         get("table", "watchfloor"),
         get("set", "")
     );
-    if let Some(t) = input.get("timeout") {
+    if let Some(t) = given("timeout") {
         line.push_str(&format!(" for {}", show(t)));
     }
-    if let Some(ns) = input.get("netns") {
+    if let Some(ns) = given("netns") {
         line.push_str(&format!(" (netns {})", show(ns)));
     }
     line

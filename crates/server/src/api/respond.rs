@@ -236,20 +236,20 @@ pub(crate) struct AnswerRequest {
 /// Who the caller is to an approval: name, role and the teams whose
 /// team document lists them.
 pub(crate) fn answerer(app: &Shared, caller: &Caller) -> Answerer {
-    let teams =
+    let directory =
         watchfloor_incident::notify::Directory::load(app.documents.as_ref(), &caller.tenant)
-            .map(|d| {
-                d.teams
-                    .iter()
-                    .filter(|(_, t)| t.members.iter().any(|m| m == &caller.name))
-                    .map(|(name, _)| name.clone())
-                    .collect()
-            })
             .unwrap_or_default();
+    let teams = directory
+        .teams
+        .iter()
+        .filter(|(_, t)| t.members.iter().any(|m| m == &caller.name))
+        .map(|(name, _)| name.clone())
+        .collect();
     Answerer {
         user: caller.name.clone(),
         role: caller.role.as_str().to_string(),
         teams,
+        defined_teams: directory.teams.keys().cloned().collect(),
     }
 }
 

@@ -1,0 +1,468 @@
+//! The respond API in process: triggers start runs as incidents open, the
+//! approval inbox says who may answer, answers follow roles, teams and
+//! tenants, runs act on the incident (tasks, comments, timeline), dry runs
+//! and validation report, cancel stops. The runner and the triggers run as
+//! in `serve` (tasks of the assembled server).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use watchfloor_model::{Alert, AlertKind, Domain, Severity};
+use watchfloor_server::api::AppState;
+use watchfloor_server::auth;
+
+struct Server {
+    router: Router,
+    app: Arc<AppState>,
+    admin: String,
+    _dir: tempfile::TempDir,
+}
+
+const OUTAGE_PLAYBOOK: &str = r#"
+id: outage-triage
+title: Outage triage
+trigger: {incident_types: [outage]}
+steps:
+  - id: approve
+    approval:
+      roles: [soc_analyst, admin]
+      teams: [soc]
+      deadline: 1h
+      message: "Open an IT task for incident {{ incident.id }}?"
+      shows: [task]
+  - id: task
+    action: incident.task
+    with: {team: it, title: "Check the uplink of incident {{ incident.id }}"}
+  - id: note
+    action: incident.comment
+    with: {text: "Task {{ steps.task.task }} opened for IT"}
+"#;
+
+async fn server() -> Server {
+    let (router, app, dir) = common::assembled_with(|cfg, dir| {
+        let playbooks = dir.join("playbooks");
+        std::fs::create_dir_all(&playbooks).unwrap();
+        std::fs::write(playbooks.join("outage.yml"), OUTAGE_PLAYBOOK).unwrap();
+        cfg.respond.playbooks = Some(playbooks);
+    })
+    .await;
+    let admin = std::fs::read_to_string(dir.path().join("initial-admin-token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    Server {
+        router,
+        app,
+        admin,
+        _dir: dir,
+    }
+}
+
+impl Server {
+    fn token(&self, role: &str, tenant: &str) -> String {
+        auth::create_token(self.app.access.as_ref(), role, role, tenant)
+            .unwrap()
+            .0
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<String>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        let body = match body {
+            Some(text) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(text)
+            }
+            None => Body::empty(),
+        };
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, token, Some(body.to_string()))
+            .await
+    }
+
+    /// The incident's runs, once one is in `status` (waits for the runner).
+    async fn run_in(&self, incident: i64, status: &str) -> Value {
+        for _ in 0..200 {
+            let (_, runs) = self
+                .get(&format!("/api/v1/runs?incident={incident}"), &self.admin)
+                .await;
+            if let Some(run) = runs["runs"]
+                .as_array()
+                .and_then(|r| r.iter().find(|r| r["status"] == status))
+            {
+                return run.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (_, runs) = self
+            .get(&format!("/api/v1/runs?incident={incident}"), &self.admin)
+            .await;
+        panic!("no run of incident {incident} became {status}: {runs}");
+    }
+}
+
+async fn open_outage(s: &Server) -> i64 {
+    let (status, opened) = s
+        .post(
+            "/api/v1/incidents",
+            &s.admin,
+            json!({"title": "Uplink down", "type": "outage"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{opened}");
+    opened["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn an_opened_incident_starts_its_playbook_and_the_soc_approves() {
+    let s = server().await;
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            "/api/v1/teams/soc",
+            &s.admin,
+            Some(json!({"members": ["soc_analyst"]}).to_string()),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let id = open_outage(&s).await;
+    let run = s.run_in(id, "waiting_approval").await;
+    let run_id = run["id"].as_i64().unwrap();
+    assert_eq!(run["playbook"], "outage-triage");
+
+    let analyst = s.token("soc_analyst", "default");
+    let noc = s.token("noc_engineer", "default");
+    let viewer = s.token("viewer", "default");
+    let (status, inbox) = s.get("/api/v1/approvals", &analyst).await;
+    assert_eq!(status, StatusCode::OK);
+    let item = &inbox["approvals"][0];
+    assert_eq!(item["may_answer"], true, "{inbox}");
+    assert_eq!(
+        item["approval"]["request"]["shows"],
+        json!([format!("task for it: Check the uplink of incident {id}")]),
+        "the approver sees what will be done"
+    );
+    let (_, inbox) = s.get("/api/v1/approvals", &noc).await;
+    assert_eq!(inbox["approvals"][0]["may_answer"], false);
+    assert!(inbox["approvals"][0]["why_not"]
+        .as_str()
+        .unwrap()
+        .contains("noc_engineer"));
+
+    let answer = |d: &str| json!({"decision": d, "comment": "checked"});
+    let path = format!("/api/v1/runs/{run_id}/answer");
+    let (status, _) = s.post(&path, &viewer, answer("approve")).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "viewers do not work incidents"
+    );
+    let (status, body) = s.post(&path, &noc, answer("approve")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = s
+        .post(&path, &s.token("soc_analyst", "acme"), answer("approve"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another tenant's run: {body}"
+    );
+    let (status, body) = s.post(&path, &analyst, json!({"decision": "maybe"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = s.post(&path, &analyst, answer("approve")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    s.run_in(id, "succeeded").await;
+    let (_, incident) = s.get(&format!("/api/v1/incidents/{id}"), &s.admin).await;
+    let tasks: Vec<&str> = incident["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["title"].as_str())
+        .collect();
+    assert!(
+        tasks.contains(&format!("Check the uplink of incident {id}").as_str()),
+        "{tasks:?}"
+    );
+    let comments = incident["comments"].as_array().unwrap();
+    assert!(comments
+        .iter()
+        .any(|c| c["text"].as_str().unwrap().starts_with("Task ")));
+
+    let (_, timeline) = s
+        .get(&format!("/api/v1/incidents/{id}/timeline"), &s.admin)
+        .await;
+    let timeline = &timeline["timeline"];
+    let moments: Vec<&str> = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "playbook")
+        .filter_map(|e| e["detail"]["event"].as_str())
+        .collect();
+    for moment in [
+        "started",
+        "approval_requested",
+        "approval_answered",
+        "approval_decided",
+        "finished",
+    ] {
+        assert!(
+            moments.contains(&moment),
+            "{moment} missing from {moments:?}"
+        );
+    }
+    let answered = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["detail"]["event"] == "approval_answered")
+        .unwrap();
+    assert_eq!(
+        answered["actor"], "soc_analyst",
+        "the approver is the actor"
+    );
+    let (_, verified) = s
+        .get(&format!("/api/v1/incidents/{id}/timeline/verify"), &s.admin)
+        .await;
+    assert_eq!(verified["valid"], true, "{verified}");
+
+    let (status, view) = s.get(&format!("/api/v1/runs/{run_id}"), &s.admin).await;
+    assert_eq!(status, StatusCode::OK);
+    let kinds: Vec<&str> = view["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["body"]["type"].as_str())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"started"));
+    assert_eq!(kinds.last(), Some(&"finished"));
+    let (status, _) = s
+        .get(
+            &format!("/api/v1/runs/{run_id}"),
+            &s.token("viewer", "acme"),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "tenants never see each other's runs"
+    );
+}
+
+#[tokio::test]
+async fn the_ddos_incident_asks_to_block_its_attackers() {
+    let s = server().await;
+    let mut fields = serde_json::Map::new();
+    fields.insert("attackers".into(), json!(["198.51.100.7", "203.0.113.9"]));
+    fields.insert("victim".into(), json!("10.0.0.80"));
+    let now = watchfloor_model::now_ns();
+    let alert = Alert {
+        id: 0,
+        key: "ddos:test".into(),
+        tenant: "default".into(),
+        domain: Domain::Both,
+        rule_id: Some("signature:ddos".into()),
+        rule_title: "DDoS on 10.0.0.80: 120.0 kpps".into(),
+        kind: AlertKind::Signature,
+        level: Severity::Critical,
+        tags: vec!["attack.t1498".into()],
+        time_ns: now,
+        created_ns: now,
+        host: Some("10.0.0.80".into()),
+        user: None,
+        ips: vec!["198.51.100.7".into(), "203.0.113.9".into()],
+        users: Vec::new(),
+        indicators: Default::default(),
+        event_ids: Vec::new(),
+        fields,
+        value: Some(120_000.0),
+        parent: None,
+        incident_id: None,
+    };
+    s.app.state.insert_alerts(&[alert]).unwrap();
+    s.app.incidents.file_alerts().unwrap();
+    let (_, list) = s.get("/api/v1/incidents?type=ddos", &s.admin).await;
+    let id = list["incidents"][0]["id"]
+        .as_i64()
+        .expect("a ddos incident");
+    let run = s.run_in(id, "waiting_approval").await;
+    let (_, view) = s
+        .get(&format!("/api/v1/runs/{}", run["id"]), &s.admin)
+        .await;
+    let request = &view["approval"]["request"];
+    assert_eq!(
+        request["shows"],
+        json!(["nftables: add 198.51.100.7, 203.0.113.9 to inet watchfloor blocked for 30m"]),
+        "{request}"
+    );
+    assert!(
+        request["message"]
+            .as_str()
+            .unwrap()
+            .contains("block 2 source address(es)"),
+        "{request}"
+    );
+    assert_eq!(request["teams"], json!(["soc"]));
+
+    // The same, dry: nothing stored, every step rendered.
+    let (status, dry) = s
+        .post(
+            "/api/v1/playbooks/ddos-block/dry-run",
+            &s.admin,
+            json!({"incident_id": id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    let steps: Vec<&str> = dry["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|st| st["step"].as_str())
+        .collect();
+    assert_eq!(
+        steps,
+        ["approve", "block", "tell-blocked", "hold", "unblock", "end"]
+    );
+
+    // Denied: the block never happens, the incident is told.
+    let (status, body) = s
+        .post(
+            &format!("/api/v1/runs/{}/answer", run["id"]),
+            &s.admin,
+            json!({"decision": "deny"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    s.run_in(id, "succeeded").await;
+    let (_, incident) = s.get(&format!("/api/v1/incidents/{id}"), &s.admin).await;
+    let comment = incident["comments"][0]["text"].as_str().unwrap();
+    assert!(comment.contains("did not approve"), "{comment}");
+}
+
+#[tokio::test]
+async fn playbooks_are_listed_validated_started_and_cancelled() {
+    let s = server().await;
+    let (status, list) = s
+        .get("/api/v1/playbooks", &s.token("viewer", "default"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = list["playbooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["ddos-block", "outage-triage"]);
+
+    let (status, checked) = s
+        .call(
+            Method::POST,
+            "/api/v1/playbooks/validate",
+            &s.admin,
+            Some("id: x\ntitle: t\nsteps:\n  - id: a\n    action: nope.nope\n".into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(checked["valid"], false);
+    assert!(checked["problems"][0]
+        .as_str()
+        .unwrap()
+        .contains("nope.nope"));
+
+    let id = open_outage(&s).await;
+    // A manual run on the same incident (the trigger's run is separate).
+    let (status, started) = s
+        .post(
+            "/api/v1/playbooks/outage-triage/runs",
+            &s.token("noc_engineer", "default"),
+            json!({"incident_id": id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let run_id = started["id"].as_i64().unwrap();
+    let (status, _) = s
+        .post(
+            "/api/v1/playbooks/outage-triage/runs",
+            &s.token("viewer", "default"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = s
+        .post("/api/v1/playbooks/nope/runs", &s.admin, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = s
+        .post(
+            "/api/v1/playbooks/outage-triage/runs",
+            &s.admin,
+            json!({"incident_id": 999_999}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    let (status, body) = s
+        .post(
+            &format!("/api/v1/runs/{run_id}/cancel"),
+            &s.admin,
+            json!({"compensate": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for _ in 0..200 {
+        let (_, view) = s.get(&format!("/api/v1/runs/{run_id}"), &s.admin).await;
+        if view["status"] == "cancelled" {
+            let (status, _) = s
+                .post(
+                    &format!("/api/v1/runs/{run_id}/cancel"),
+                    &s.admin,
+                    json!({}),
+                )
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::CONFLICT,
+                "a finished run cannot be cancelled"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the run was not cancelled");
+}
