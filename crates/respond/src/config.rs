@@ -24,6 +24,10 @@ pub struct RespondConfig {
     pub secrets: BTreeMap<String, PathBuf>,
     /// The commands `command.run` may run (`[[respond.commands]]`).
     pub commands: Vec<CommandConfig>,
+    /// Parameters of playbooks as this site runs them
+    /// (`[[respond.params]]`: a playbook, and values for its `params`, read
+    /// as YAML scalars: `true`, `50`, `30m`).
+    pub params: Vec<PlaybookParams>,
     /// Runs started per minute and tenant at most (a storm of incidents
     /// must not become a storm of actions).
     #[schemars(range(min = 1, max = 100_000))]
@@ -39,6 +43,7 @@ impl Default for RespondConfig {
             ip: "ip".into(),
             secrets: BTreeMap::new(),
             commands: Vec::new(),
+            params: Vec::new(),
             max_runs_per_minute: 60,
         }
     }
@@ -59,7 +64,33 @@ pub struct CommandConfig {
     pub allow_args: bool,
 }
 
+/// A site's values for a playbook's `params` (over the playbook's own
+/// defaults; a run started by hand may still override them).
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("x-required" = ["playbook", "values"]))]
+pub struct PlaybookParams {
+    pub playbook: String,
+    pub values: BTreeMap<String, String>,
+}
+
 impl RespondConfig {
+    /// The site's values for a playbook's params, typed.
+    pub fn params_for(&self, playbook: &str) -> serde_json::Map<String, serde_json::Value> {
+        self.params
+            .iter()
+            .filter(|p| p.playbook == playbook)
+            .flat_map(|p| &p.values)
+            .map(|(k, v)| {
+                let typed = serde_yaml::from_str::<serde_json::Value>(v)
+                    .ok()
+                    .filter(|t| !t.is_object() && !t.is_array())
+                    .unwrap_or_else(|| serde_json::Value::String(v.clone()));
+                (k.clone(), typed)
+            })
+            .collect()
+    }
+
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let mut names = std::collections::BTreeSet::new();

@@ -201,6 +201,11 @@ pub struct Approval {
     /// run exactly as shown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shows: Vec<String>,
+    /// An expression: when true as the approval is asked, it is granted at
+    /// once (an auto-approve policy, e.g. `params.auto_approve`); the
+    /// request and the reason are logged all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_approve: Option<String>,
 }
 
 fn default_deadline() -> Duration {
@@ -407,6 +412,9 @@ fn approval_problems(a: &Approval, ids: &BTreeSet<&str>) -> Vec<String> {
     }
     if let Err(e) = expr::check_template(&a.message) {
         problems.push(format!("approval.message: {e}"));
+    }
+    if let Some(Err(e)) = a.auto_approve.as_deref().map(expr::check_expression) {
+        problems.push(format!("approval.auto_approve: {e}"));
     }
     problems
 }

@@ -612,10 +612,22 @@ impl RunState {
                 }
             }
             Some(StepKind::Approval(a)) => match self.request(a, &scope, now_ns) {
-                Ok(request) => vec![RunEvent::ApprovalRequested {
-                    step: id.into(),
-                    request,
-                }],
+                Ok(request) => {
+                    let mut events = vec![RunEvent::ApprovalRequested {
+                        step: id.into(),
+                        request,
+                    }];
+                    match a.auto_approve.as_deref().map(|e| (e, expr::truth(e, &scope, self.mode))) {
+                        Some((e, Ok(true))) => events.push(RunEvent::ApprovalDecided {
+                            step: id.into(),
+                            decision: Decision::Approve,
+                            reason: format!("auto-approved: {e}"),
+                        }),
+                        Some((_, Err(error))) => return vec![failed(id, format!("auto_approve: {error}"))],
+                        _ => {}
+                    }
+                    events
+                }
                 Err(e) => vec![failed(id, e)],
             },
             Some(StepKind::Wait(d)) => vec![RunEvent::WaitStarted {

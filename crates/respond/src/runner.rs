@@ -138,7 +138,7 @@ impl Responder {
             return Err(RespondError::NotManual(start.playbook));
         }
         let now = self.clock.now_ns();
-        let started = started_event(playbook, &start, now);
+        let started = started_event(playbook, &self.with_site_params(start.clone()), now);
         let first = serde_json::to_value(&started).map_err(|e| RespondError::Corrupt {
             id: 0,
             why: e.to_string(),
@@ -489,6 +489,15 @@ impl Responder {
         ))
     }
 
+    /// The run's params: the site's (`[[respond.params]]`) under the ones
+    /// given to this run.
+    fn with_site_params(&self, mut start: StartRun) -> StartRun {
+        let mut params = self.actions.config().params_for(&start.playbook);
+        params.extend(std::mem::take(&mut start.params));
+        start.params = params;
+        start
+    }
+
     /// Renders what a run would do, touching nothing.
     pub fn dry_run(&self, playbook: &str, start: &StartRun) -> Result<Vec<crate::dry::DryStep>> {
         let library = self.library();
@@ -496,7 +505,8 @@ impl Responder {
             .playbooks
             .get(playbook)
             .ok_or_else(|| RespondError::NoPlaybook(playbook.into()))?;
-        let started = started_event(playbook, start, self.clock.now_ns());
+        let start = self.with_site_params(start.clone());
+        let started = started_event(playbook, &start, self.clock.now_ns());
         Ok(crate::dry::dry_run(&started))
     }
 }

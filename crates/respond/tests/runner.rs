@@ -144,8 +144,16 @@ fn log_file(dir: &Path) -> PathBuf {
 }
 
 fn bench_with(playbook_text: &str, dir: tempfile::TempDir) -> Bench {
+    bench_configured(playbook_text, dir, |_| {})
+}
+
+fn bench_configured(
+    playbook_text: &str,
+    dir: tempfile::TempDir,
+    change: impl FnOnce(&mut RespondConfig),
+) -> Bench {
     let log = log_file(dir.path());
-    let config = RespondConfig {
+    let mut config = RespondConfig {
         commands: vec![
             CommandConfig {
                 name: "log".into(),
@@ -172,6 +180,7 @@ fn bench_with(playbook_text: &str, dir: tempfile::TempDir) -> Bench {
         ],
         ..RespondConfig::default()
     };
+    change(&mut config);
     let mut library = Library::default();
     assert!(
         library.add("test".into(), playbook_text),
@@ -572,4 +581,52 @@ async fn a_dry_run_renders_every_step_and_touches_nothing() {
         b.responder.list(&Default::default()).unwrap().is_empty(),
         "nothing stored"
     );
+}
+
+#[tokio::test]
+async fn an_auto_approve_policy_from_the_site_config_needs_nobody() {
+    let text = playbook(1, "deny", "log").replace(
+        "      shows: [block]\n",
+        "      shows: [block]\n      auto_approve: params.auto\n",
+    );
+    let b = bench_configured(&text, tempfile::tempdir().unwrap(), |c| {
+        c.params.push(watchfloor_respond::config::PlaybookParams {
+            playbook: "block-test".into(),
+            values: [("auto".to_string(), "true".to_string())].into(),
+        });
+    });
+    let id = start(&b);
+    let run = drive(&b, id).await;
+    assert_eq!(run.status, "waiting", "blocked without waiting for anyone");
+    assert_eq!(actions_log(&b).len(), 1);
+    let log = b.responder.view("acme", id).unwrap().log;
+    let decided = log
+        .iter()
+        .find(|e| e.body["type"] == "approval_decided")
+        .unwrap();
+    assert_eq!(decided.body["reason"], "auto-approved: params.auto");
+
+    // Without the site's value the playbook's default (absent: undefined)
+    // is an error the run reports, not a silent approval.
+    let b = bench_with(&text, tempfile::tempdir().unwrap());
+    let id = start(&b);
+    let run = drive(&b, id).await;
+    assert_eq!(run.status, "failed");
+    assert!(actions_log(&b).is_empty());
+}
+
+#[tokio::test]
+async fn teams_bind_only_once_the_tenant_defines_them() {
+    let b = bench(1, "deny", "log");
+    let id = start(&b);
+    drive(&b, id).await;
+    let outsider = Answerer {
+        user: "olga".into(),
+        role: "soc_analyst".into(),
+        teams: Vec::new(),
+        defined_teams: Vec::new(),
+    };
+    b.responder
+        .answer("acme", id, &outsider, Decision::Approve, "", "api")
+        .expect("no soc team defined: the role suffices");
 }
