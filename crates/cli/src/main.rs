@@ -11,6 +11,7 @@ mod loadgen;
 mod loadgen_checks;
 mod loadgen_console;
 mod output;
+mod playbook_cmd;
 mod report_cmd;
 mod rules_cmd;
 mod search_cmd;
@@ -99,6 +100,12 @@ enum Command {
     },
     /// Run Sigma rules over log files (EVTX, JSON, syslog, CEF) and report detections.
     Hunt(hunt::HuntArgs),
+    /// Response playbooks: check files; list, dry-run, start, answer and
+    /// cancel runs on a running server.
+    Playbook {
+        #[command(subcommand)]
+        command: playbook_cmd::PlaybookCommand,
+    },
     /// Work with rule sets.
     Rules {
         #[command(subcommand)]
@@ -151,6 +158,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),
         Command::Rules { command } => rules_cmd::run(command),
+        Command::Playbook { command } => playbook_cmd::run(command),
         Command::Serve(args) => serve_cmd::run(args),
         Command::Search(args) => search_cmd::run(args),
         Command::Import(args) => import_cmd::run(args),

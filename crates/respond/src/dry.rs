@@ -21,6 +21,9 @@ pub struct DryStep {
     pub inputs: Vec<Value>,
 }
 
+/// The time a dry run pretends it is (far from every deadline).
+pub(crate) const NOW: i64 = i64::MIN / 2;
+
 /// Steps walked at most (a playbook's graph may loop on purpose).
 const MAX_STEPS: usize = 1_000;
 
@@ -31,7 +34,7 @@ pub fn dry_run(started: &RunEvent) -> Vec<DryStep> {
     state.mode = crate::expr::Mode::Lenient;
     let mut steps = Vec::new();
     for _ in 0..MAX_STEPS {
-        let events = match state.next(0, i64::MIN / 2) {
+        let events = match state.next(0, NOW) {
             Next::Done(_) => break,
             Next::Record(events) => events,
             Next::Act { step, index, .. } => vec![RunEvent::ActionSucceeded {
@@ -114,11 +117,11 @@ fn describe(state: &RunState, event: &RunEvent) -> Option<DryStep> {
             would.extend(request.shows.iter().map(|s| format!("shows: {s}")));
             dry(step, "approval", would, Vec::new())
         }
-        RunEvent::WaitStarted { step, .. } => {
-            let wait = state.playbook.step(step).and_then(|s| s.wait);
-            let text = wait
-                .map(|w| humantime::format_duration(w).to_string())
-                .unwrap_or_default();
+        RunEvent::WaitStarted { step, until_ns } => {
+            let waited = std::time::Duration::from_nanos(
+                until_ns.saturating_sub(crate::dry::NOW).max(0) as u64,
+            );
+            let text = humantime::format_duration(waited).to_string();
             dry(step, "wait", vec![format!("wait {text}")], Vec::new())
         }
         RunEvent::StepSkipped { step, reason } => {

@@ -86,13 +86,10 @@ pub struct Step {
     pub inputs: BTreeMap<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
-    /// A durable pause (`10m`): the run sleeps, restarts included.
-    #[serde(
-        default,
-        with = "optional_duration_text",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub wait: Option<Duration>,
+    /// A durable pause (`10m`, or a template giving one such as
+    /// `"{{ params.block_for }}"`): the run sleeps, restarts included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<String>,
     /// An expression; when false the step is skipped and the run goes on.
     #[serde(default, rename = "if", skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
@@ -229,12 +226,12 @@ pub enum OnDeadline {
 pub enum StepKind<'a> {
     Action(&'a str),
     Approval(&'a Approval),
-    Wait(Duration),
+    Wait(&'a str),
 }
 
 impl Step {
     pub fn kind(&self) -> Option<StepKind<'_>> {
-        match (&self.action, &self.approval, self.wait) {
+        match (&self.action, &self.approval, &self.wait) {
             (Some(a), None, None) => Some(StepKind::Action(a)),
             (None, Some(a), None) => Some(StepKind::Approval(a)),
             (None, None, Some(w)) => Some(StepKind::Wait(w)),
@@ -318,7 +315,11 @@ impl Playbook {
                 problems.extend(actions::input_problems(name, &step.inputs));
             }
             Some(StepKind::Approval(a)) => problems.extend(approval_problems(a, ids)),
-            Some(StepKind::Wait(_)) => {}
+            Some(StepKind::Wait(w)) => {
+                if let Err(e) = wait_problem(w) {
+                    problems.push(format!("wait: {e}"));
+                }
+            }
         }
         if step
             .kind()
@@ -390,6 +391,20 @@ impl Playbook {
             .map(|s| format!("step {:?}: no path from the first step reaches it", s.id))
             .collect()
     }
+}
+
+/// A wait is a duration, or a template that gives one when the run gets there.
+fn wait_problem(text: &str) -> Result<(), String> {
+    if text.contains("{{") {
+        return expr::check_template(text);
+    }
+    parse_duration(text).map(|_| ())
+}
+
+/// `30s`, `15m`, `2h 30m`, with the reason when it is not one.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration like 30s, 15m or 2h ({e})"))
 }
 
 fn approval_problems(a: &Approval, ids: &BTreeSet<&str>) -> Vec<String> {
@@ -552,24 +567,5 @@ pub(crate) mod duration_text {
                 "{text:?} is not a duration like 30s, 15m or 2h ({e})"
             ))
         })
-    }
-}
-
-pub(crate) mod optional_duration_text {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => super::duration_text::serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        #[derive(Deserialize)]
-        struct Text(#[serde(with = "super::duration_text")] Duration);
-        Ok(Option::<Text>::deserialize(d)?.map(|t| t.0))
     }
 }

@@ -617,23 +617,41 @@ impl RunState {
                         step: id.into(),
                         request,
                     }];
-                    match a.auto_approve.as_deref().map(|e| (e, expr::truth(e, &scope, self.mode))) {
+                    match a
+                        .auto_approve
+                        .as_deref()
+                        .map(|e| (e, expr::truth(e, &scope, self.mode)))
+                    {
                         Some((e, Ok(true))) => events.push(RunEvent::ApprovalDecided {
                             step: id.into(),
                             decision: Decision::Approve,
                             reason: format!("auto-approved: {e}"),
                         }),
-                        Some((_, Err(error))) => return vec![failed(id, format!("auto_approve: {error}"))],
+                        Some((_, Err(error))) => {
+                            return vec![failed(id, format!("auto_approve: {error}"))]
+                        }
                         _ => {}
                     }
                     events
                 }
                 Err(e) => vec![failed(id, e)],
             },
-            Some(StepKind::Wait(d)) => vec![RunEvent::WaitStarted {
-                step: id.into(),
-                until_ns: now_ns.saturating_add(nanos(d)),
-            }],
+            Some(StepKind::Wait(text)) => {
+                let wait = expr::render_text(text, &scope, self.mode)
+                    .and_then(|t| crate::playbook::parse_duration(&t));
+                match wait {
+                    Ok(d) => vec![RunEvent::WaitStarted {
+                        step: id.into(),
+                        until_ns: now_ns.saturating_add(nanos(d)),
+                    }],
+                    // A dry run cannot know it: it waits "0s".
+                    Err(_) if self.mode == expr::Mode::Lenient => vec![RunEvent::WaitStarted {
+                        step: id.into(),
+                        until_ns: now_ns,
+                    }],
+                    Err(e) => vec![failed(id, format!("wait: {e}"))],
+                }
+            }
             None => vec![failed(id, "not an action, approval or wait".into())],
         }
     }

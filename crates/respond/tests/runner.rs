@@ -630,3 +630,32 @@ async fn teams_bind_only_once_the_tenant_defines_them() {
         .answer("acme", id, &outsider, Decision::Approve, "", "api")
         .expect("no soc team defined: the role suffices");
 }
+
+#[tokio::test]
+async fn a_deadline_that_passed_while_down_applies_when_the_runner_starts() {
+    let first = bench(1, "deny", "log");
+    let id = start(&first);
+    drive(&first, id).await;
+    let now = first.clock.now_ns();
+    // Down for 20 minutes; the 15-minute deadline passed meanwhile.
+    let second = bench_with(&playbook(1, "deny", "log"), first.dir);
+    second.clock.set(now + 20 * 60 * SEC);
+    assert_eq!(
+        second.responder.drive_due().unwrap(),
+        1,
+        "the due run is picked up"
+    );
+    for _ in 0..200 {
+        if second.responder.view("acme", id).unwrap().record.finished {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let run = second.responder.view("acme", id).unwrap().record;
+    assert_eq!(
+        run.status, "succeeded",
+        "denied by the deadline, then the denied branch"
+    );
+    assert_eq!(second.desk.texts("comment"), ["denied by "]);
+    assert!(actions_log(&second).is_empty());
+}

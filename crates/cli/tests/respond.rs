@@ -1,0 +1,370 @@
+//! The DDoS case end to end, with real peers in network namespaces the test
+//! makes (attackers - router - victim): softflowd on the router exports the
+//! traffic to `serve`, a bounded SYN flood from 40 addresses raises the DDoS
+//! incident, the shipped `ddos-block` playbook blocks the attackers in the
+//! router's nftables set, the victim stops seeing them, and the block is
+//! lifted by hand (cancel with compensation). Once with an auto-approve
+//! policy (measuring flood start to block), once with the SOC's approval
+//! given after a `kill -9` of the server while the run waited for it.
+//! Without the right to make namespaces the tests say so instead of passing.
+
+mod lab;
+mod server;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lab::{relay, softflowd_args, Lab};
+use serde_json::Value;
+use server::{free_port, wait_for, Peer, Server};
+
+const ROUTER_RULES: &str = "table inet watchfloor {
+  set blocked { type ipv4_addr; flags interval, timeout; }
+  set blocked6 { type ipv6_addr; flags interval, timeout; }
+  chain forward { type filter hook forward priority -10; policy accept;
+    ip saddr @blocked counter drop; ip6 saddr @blocked6 counter drop; }
+}";
+
+fn can_make_namespaces() -> bool {
+    static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = PROBES.fetch_add(1, Ordering::Relaxed);
+    let name = format!("wfprobe{}-{n}", std::process::id());
+    let ok = Command::new("ip")
+        .args(["netns", "add", &name])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let _ = Command::new("ip").args(["netns", "del", &name]).output();
+    ok
+}
+
+/// The router's blocked set, as addresses.
+fn blocked(lab: &Lab) -> Vec<String> {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("r"),
+            "nft",
+            "-j",
+            "list",
+            "set",
+            "inet",
+            "watchfloor",
+            "blocked",
+        ])
+        .output()
+        .expect("nft");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let mut out = Vec::new();
+    for item in doc["nftables"].as_array().into_iter().flatten() {
+        for elem in item["set"]["elem"].as_array().into_iter().flatten() {
+            let v = elem.get("elem").map_or(elem, |e| &e["val"]);
+            if let Some(s) = v.as_str() {
+                out.push(s.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Whether `from` (an address of the attacker namespace) reaches the victim.
+fn reaches(lab: &Lab, from: &str) -> bool {
+    Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("a"),
+            "ping",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "-I",
+            from,
+            &lab.victim(),
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A SYN flood from every attacker address, over and over, until `stop`
+/// or 40 s (bounded: 600 packets per address per round).
+fn flood(lab: &Lab, attackers: &[String], stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    let (ns, victim, attackers) = (lab.ns("a"), lab.victim(), attackers.to_vec());
+    std::thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(40);
+        while !stop.load(Ordering::Acquire) && Instant::now() < end {
+            for a in &attackers {
+                let _ = Command::new("ip")
+                    .args([
+                        "netns", "exec", &ns, "hping3", "-q", "-S", "-p", "80", "-a", a, "-c",
+                        "600", "-i", "u50", &victim,
+                    ])
+                    .output();
+            }
+        }
+    })
+}
+
+struct Case {
+    tmp: tempfile::TempDir,
+    lab: Lab,
+    server: Server,
+    attackers: Vec<String>,
+    _softflowd: Peer,
+}
+
+fn case(auto_approve: bool) -> Case {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let lab = Lab::new();
+    let router = lab.ns("r");
+    let mut nft = Command::new("ip")
+        .args(["netns", "exec", &router, "nft", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("nft");
+    std::io::Write::write_all(
+        &mut nft.stdin.take().expect("stdin"),
+        ROUTER_RULES.as_bytes(),
+    )
+    .expect("ruleset");
+    assert!(nft.wait().expect("nft").success(), "router ruleset");
+    let collector = free_port();
+    let extra = format!(
+        "[telemetry.flows]\nlisten = \"127.0.0.1:{collector}\"\nflush_secs = 1\nstore_records = false\n\n\
+         [telemetry.flows.ddos]\nwindow_secs = 2\nmin_pps = 1000\nmin_sources = 20\nquiet_minutes = 10\n\n\
+         [[respond.params]]\nplaybook = \"ddos-block\"\nvalues = {{ netns = \"{router}\", auto_approve = \"{auto_approve}\", block_for = \"10m\" }}\n"
+    );
+    let server = Server::start(tmp.path(), &extra, &[]);
+    let (relay_ip, relay_port) = relay(&lab, vec![format!("127.0.0.1:{collector}")]);
+    let target = format!("{relay_ip}:{relay_port}");
+    let ctl = tmp.path().join("softflowd.ctl").display().to_string();
+    let iface = format!("rv{}", lab.tag);
+    let softflowd = Peer(lab.spawn(
+        "r",
+        &softflowd_args(&iface, &target, "9", &ctl),
+        &tmp.path().join("softflowd.log"),
+    ));
+    let attackers: Vec<String> = (10..50).map(|i| lab.ip(&format!("1.{i}"))).collect();
+    for a in &attackers {
+        lab.exec(
+            "a",
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{a}/24"),
+                "dev",
+                &format!("wa{}", lab.tag),
+            ],
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    Case {
+        tmp,
+        lab,
+        server,
+        attackers,
+        _softflowd: softflowd,
+    }
+}
+
+/// The run of the DDoS incident, once it is in `status`.
+fn ddos_run(server: &Server, status: &str) -> Value {
+    wait_for(&format!("the ddos-block run to be {status}"), || {
+        let (_, v) = server.get("/api/v1/runs");
+        v["runs"]
+            .as_array()?
+            .iter()
+            .find(|r| r["playbook"] == "ddos-block" && r["status"] == status)
+            .cloned()
+    })
+}
+
+fn cli_ok(server: &Server, args: &[&str]) -> String {
+    let out = server.cli(args);
+    assert!(
+        out.status.success(),
+        "watchfloor {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// After the block: the blocked addresses no longer reach the victim, a
+/// legitimate one does; lifting the block by hand lets them through again.
+fn check_block_and_lift(c: &Case, run_id: i64) {
+    let set = blocked(&c.lab);
+    assert!(
+        set.len() >= 10 && set.iter().all(|ip| c.attackers.contains(ip)),
+        "the attackers, and only attackers, are blocked: {set:?}"
+    );
+    let blocked_one = set[0].clone();
+    assert!(
+        !reaches(&c.lab, &blocked_one),
+        "{blocked_one} still reaches the victim"
+    );
+    let legit = c.lab.ip("1.2");
+    if !reaches(&c.lab, &legit) {
+        let rules = Command::new("ip")
+            .args(["netns", "exec", &c.lab.ns("r"), "nft", "list", "ruleset"])
+            .output()
+            .expect("nft");
+        let ping = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &c.lab.ns("a"),
+                "ping",
+                "-c",
+                "3",
+                "-W",
+                "2",
+                "-I",
+                &legit,
+                &c.lab.victim(),
+            ])
+            .output()
+            .expect("ping");
+        let addrs = Command::new("ip")
+            .args(["-n", &c.lab.ns("a"), "addr"])
+            .output()
+            .expect("ip");
+        panic!(
+            "the legitimate address {legit} is cut off; blocked {set:?}; router:\n{}\nping: {}{}\naddrs: {}",
+            String::from_utf8_lossy(&rules.stdout),
+            String::from_utf8_lossy(&ping.stdout),
+            String::from_utf8_lossy(&ping.stderr),
+            String::from_utf8_lossy(&addrs.stdout)
+        );
+    }
+    let (_, view) = c.server.get(&format!("/api/v1/runs/{run_id}"));
+    assert_eq!(view["status"], "waiting", "holding the block: {view}");
+
+    cli_ok(
+        &c.server,
+        &["playbook", "cancel", &run_id.to_string(), "--compensate"],
+    );
+    wait_for("the block lifted", || {
+        blocked(&c.lab).is_empty().then_some(())
+    });
+    assert!(
+        reaches(&c.lab, &blocked_one),
+        "{blocked_one} is let through again"
+    );
+    let (_, view) = c.server.get(&format!("/api/v1/runs/{run_id}"));
+    assert_eq!(view["status"], "cancelled", "{view}");
+}
+
+#[test]
+fn an_auto_approved_ddos_block_drops_the_attackers_at_the_edge() {
+    if !can_make_namespaces() {
+        eprintln!("SKIPPED: cannot make network namespaces here (needs root and ip netns)");
+        return;
+    }
+    let c = case(true);
+    assert!(reaches(&c.lab, &c.attackers[0]), "before: the lab forwards");
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let flooding = flood(&c.lab, &c.attackers, stop.clone());
+    wait_for("the attackers blocked at the edge", || {
+        (!blocked(&c.lab).is_empty()).then_some(())
+    });
+    let elapsed = started.elapsed();
+    eprintln!(
+        "DDoS: flood start to block at the edge: {:.2} s (auto-approve)",
+        elapsed.as_secs_f64()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Release);
+    flooding.join().expect("flood");
+
+    let run = ddos_run(&c.server, "waiting");
+    let run_id = run["id"].as_i64().expect("run id");
+    let (_, view) = c.server.get(&format!("/api/v1/runs/{run_id}"));
+    let log = view["log"].as_array().expect("log");
+    let decided = log
+        .iter()
+        .find(|e| e["body"]["type"] == "approval_decided")
+        .expect("decided");
+    assert_eq!(
+        decided["body"]["reason"],
+        "auto-approved: params.auto_approve"
+    );
+    let incident = run["incident_id"].as_i64().expect("incident");
+    let (_, full) = c.server.get(&format!("/api/v1/incidents/{incident}"));
+    let comments: Vec<&str> = full["comments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["text"].as_str())
+        .collect();
+    assert!(
+        comments.iter().any(|t| t.starts_with("Blocked ")),
+        "the incident is told: {comments:?}"
+    );
+    check_block_and_lift(&c, run_id);
+}
+
+#[test]
+fn the_soc_approves_the_block_after_the_server_was_killed_while_it_waited() {
+    if !can_make_namespaces() {
+        eprintln!("SKIPPED: cannot make network namespaces here (needs root and ip netns)");
+        return;
+    }
+    let mut c = case(false);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooding = flood(&c.lab, &c.attackers, stop.clone());
+    let run = ddos_run(&c.server, "waiting_approval");
+    stop.store(true, Ordering::Release);
+    flooding.join().expect("flood");
+    let run_id = run["id"].as_i64().expect("run id");
+    let (_, inbox) = c.server.get("/api/v1/approvals");
+    let shows = inbox["approvals"][0]["approval"]["request"]["shows"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        shows.starts_with("nftables: add ") && shows.contains(&c.lab.ns("r")),
+        "{inbox}"
+    );
+    assert!(
+        blocked(&c.lab).is_empty(),
+        "nothing is blocked before the SOC decides"
+    );
+
+    // kill -9 while the run waits; the approval survives the restart.
+    c.server.kill9();
+    let config = c.server.config.clone();
+    c.server = Server::start_with(c.tmp.path(), &config, &[]);
+    let (_, view) = c.server.get(&format!("/api/v1/runs/{run_id}"));
+    assert_eq!(view["status"], "waiting_approval", "{view}");
+    let out = cli_ok(
+        &c.server,
+        &[
+            "playbook",
+            "answer",
+            &run_id.to_string(),
+            "--comment",
+            "confirmed attack",
+        ],
+    );
+    assert!(out.contains(&format!("run {run_id}")), "{out}");
+    wait_for("the approved block", || {
+        (!blocked(&c.lab).is_empty()).then_some(())
+    });
+    let (_, view) = c.server.get(&format!("/api/v1/runs/{run_id}"));
+    let starts = view["log"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter(|e| e["body"]["type"] == "action_started" && e["body"]["step"] == "block")
+        .count();
+    assert_eq!(starts, 1, "the block ran once");
+    check_block_and_lift(&c, run_id);
+}
