@@ -22,6 +22,7 @@ pub mod expr;
 pub mod playbook;
 pub mod run;
 pub mod runner;
+pub mod summary;
 
 pub use config::RespondConfig;
 pub use playbook::{Library, Playbook};

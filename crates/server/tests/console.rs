@@ -176,6 +176,12 @@ const PAGES: &[&str] = &[
     "/telemetry",
     "/telemetry?q=up&range=6h",
     "/telemetry/device?job=snmp&instance=r1:161",
+    "/approvals",
+    "/runs",
+    "/runs?status=failed",
+    "/playbooks",
+    "/playbooks/ddos-block",
+    "/playbooks/ddos-block?incident=&params=netns%3Dedge&dry=1",
 ];
 
 #[tokio::test]
@@ -1306,5 +1312,169 @@ async fn a_ddos_incident_shows_the_victims_traffic_and_the_attackers() {
     assert!(
         page.body.contains("class=\"chart\" data-series"),
         "the victim's traffic is charted"
+    );
+}
+
+#[tokio::test]
+async fn an_approval_is_answered_from_the_inbox_and_the_run_page_shows_its_steps() {
+    let c = console().await;
+    c.user("sam", "soc_analyst", "default", &[]);
+    c.user("vic", "viewer", "default", &[]);
+    let id = c.incident("default", "Uplink flapping");
+    // A run of the shipped DDoS playbook started by hand on the incident.
+    let start = watchfloor_respond::StartRun {
+        tenant: "default".into(),
+        playbook: "ddos-block".into(),
+        incident_id: Some(id),
+        trigger: "manual".into(),
+        started_by: "someone".into(),
+        context: serde_json::json!({"alert": {"host": "10.0.0.80", "fields": {"attackers": ["198.51.100.7"]}}}),
+        params: serde_json::Map::new(),
+        dedup_key: None,
+    };
+    let (run, _) = c.app.responder.start(start).expect("start");
+    let mut inbox = String::new();
+    for _ in 0..100 {
+        let s = c.login("vic").await;
+        inbox = c.get(&s, "/approvals").await.body;
+        if inbox.contains("data-testid=\"approval\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        inbox.contains("nftables: add 198.51.100.7 to inet watchfloor blocked for 30m"),
+        "the exact action is shown: {inbox}"
+    );
+    assert!(
+        !inbox.contains("data-testid=\"approve\""),
+        "a viewer gets no buttons"
+    );
+    assert!(inbox.contains("You cannot answer"));
+
+    let s = c.login("sam").await;
+    let page = c.get(&s, "/approvals").await;
+    assert!(
+        page.body.contains("data-testid=\"approve\""),
+        "{}",
+        page.body
+    );
+    let forged = c
+        .post(
+            &s,
+            &format!("/runs/{run}/answer"),
+            "decision=deny&_csrf=wrong",
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let a = c
+        .post(
+            &s,
+            &format!("/runs/{run}/answer"),
+            &format!(
+                "decision=deny&comment=not+an+attack&back=run&_csrf={}",
+                s.csrf
+            ),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.headers[header::LOCATION], format!("/runs/{run}"));
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = c.get(&s, &format!("/runs/{run}")).await.body;
+        if page.contains("data-testid=\"run-status\">succeeded") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        page.contains("data-testid=\"run-status\">succeeded"),
+        "{page}"
+    );
+    assert!(
+        page.contains(">denied<"),
+        "the approval step shows the denial: {page}"
+    );
+    assert!(page.contains("tell-denied"), "{page}");
+    assert!(
+        !page.contains("Cancel and undo"),
+        "a finished run cannot be stopped"
+    );
+    let runs = c.get(&s, "/runs?status=succeeded").await.body;
+    assert!(runs.contains(&format!("/runs/{run}")), "{runs}");
+}
+
+#[tokio::test]
+async fn a_playbook_is_dry_run_and_started_from_its_page() {
+    let c = console().await;
+    c.user("nora", "noc_engineer", "default", &[]);
+    c.user("vic", "viewer", "default", &[]);
+    let id = c.incident("default", "DDoS on the web tier");
+    let s = c.login("vic").await;
+    let page = c.get(&s, "/playbooks/ddos-block").await.body;
+    assert!(
+        page.contains("nftables.add") && !page.contains("data-testid=\"start-run\""),
+        "{page}"
+    );
+    let dry = c
+        .get(
+            &s,
+            &format!(
+                "/playbooks/ddos-block?incident={id}&params=netns%3Dedge%0Ablock_for%3D5m&dry=1"
+            ),
+        )
+        .await
+        .body;
+    assert!(dry.contains("data-testid=\"dry-steps\""), "{dry}");
+    assert!(dry.contains("wait 5m"), "params reach the dry run: {dry}");
+    let bad = c
+        .get(&s, "/playbooks/ddos-block?incident=x&dry=1")
+        .await
+        .body;
+    assert!(bad.contains("a number"), "{bad}");
+    assert_eq!(
+        c.get(&s, "/playbooks/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let s = c.login("nora").await;
+    let a = c
+        .post(
+            &s,
+            "/playbooks/ddos-block",
+            &format!("incident={id}&params=block_for%3D1m&_csrf={}", s.csrf),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let location = a.headers[header::LOCATION].to_str().unwrap().to_string();
+    assert!(location.starts_with("/runs/"), "{location}");
+    // This incident has no DDoS alert: the playbook cannot name what to
+    // block, and the run page says so.
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = c.get(&s, &location).await.body;
+        if page.contains("data-testid=\"run-status\">failed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(page.contains(&format!("/incidents/{id}")), "{page}");
+    assert!(page.contains("data-testid=\"run-error\""), "{page}");
+    assert!(
+        page.contains("undefined"),
+        "the error names what was missing: {page}"
+    );
+    let cancel = c
+        .post(
+            &s,
+            &format!("{location}/cancel"),
+            &format!("compensate=true&_csrf={}", s.csrf),
+        )
+        .await;
+    assert_eq!(
+        cancel.status,
+        StatusCode::CONFLICT,
+        "a finished run: {}",
+        cancel.body
     );
 }

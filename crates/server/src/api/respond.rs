@@ -235,7 +235,7 @@ pub(crate) struct AnswerRequest {
 
 /// Who the caller is to an approval: name, role and the teams whose
 /// team document lists them.
-pub(crate) fn answerer(app: &Shared, caller: &Caller) -> Answerer {
+pub(crate) fn answerer(app: &Shared, caller: &crate::auth::Principal) -> Answerer {
     let directory =
         watchfloor_incident::notify::Directory::load(app.documents.as_ref(), &caller.tenant)
             .unwrap_or_default();

@@ -15,6 +15,7 @@ mod live;
 mod noc;
 mod people;
 mod queue;
+mod respond;
 pub mod session;
 pub(crate) mod telemetry;
 pub mod view;
@@ -48,6 +49,7 @@ pub fn routes() -> Router<Shared> {
         .merge(intel::routes())
         .merge(noc::routes())
         .merge(telemetry::routes())
+        .merge(respond::routes())
         .merge(people::routes())
         .layer(axum::middleware::map_response(security_headers))
 }

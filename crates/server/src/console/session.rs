@@ -26,6 +26,7 @@ pub const CSRF_FIELD: &str = "_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The signed-in console user.
+#[derive(Clone)]
 pub struct Viewer {
     pub principal: Principal,
     /// For the hidden `_csrf` field and the `X-CSRF-Token` header.

@@ -22,6 +22,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/topology", "Topology"),
     ("/availability", "Availability"),
     ("/telemetry", "Telemetry"),
+    ("/approvals", "Response"),
     ("/oncall", "On-call"),
     ("/admin", "Admin"),
 ];
