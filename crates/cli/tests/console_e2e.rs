@@ -242,11 +242,29 @@ fn create_user(s: &Server, name: &str, role: &str) {
     assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap_or_default());
 }
 
+/// A playbook that asks before it acts (the approval inbox's test).
+const PLAYBOOK: &str = r#"
+id: uplink-triage
+title: Uplink triage
+steps:
+  - id: approve
+    approval:
+      message: "Open a task for the NOC on incident {{ incident.id }}?"
+      shows: [task]
+  - id: task
+    action: incident.task
+    with: {team: noc, title: "Check the uplink of incident {{ incident.id }}"}
+"#;
+
 fn start_server(dir: &std::path::Path) -> Server {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).unwrap();
     std::fs::write(rules.join("e2e.yml"), RULE).unwrap();
-    let s = Server::start(dir, "", &["--rules", rules.to_str().unwrap()]);
+    let playbooks = dir.join("playbooks");
+    std::fs::create_dir_all(&playbooks).unwrap();
+    std::fs::write(playbooks.join("triage.yml"), PLAYBOOK).unwrap();
+    let extra = format!("[respond]\nplaybooks = \"{}\"\n", playbooks.display());
+    let s = Server::start(dir, &extra, &["--rules", rules.to_str().unwrap()]);
     create_user(&s, "ada", "admin");
     create_user(&s, "vic", "viewer");
     s
@@ -482,6 +500,48 @@ fn the_floor_works_in_a_real_browser() {
     assert!(b.text("[data-testid=metric-series]").contains("xe-0/0/2"));
     assert!(b.text("[data-testid=talkers]").contains("192.0.2.80"));
     b.screenshot("telemetry");
+
+    // Response: a run waits in the approval inbox showing exactly what it
+    // will do; approving it from the page runs it; its page lists the steps.
+    let r = s
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/playbooks/uplink-triage/runs",
+            Some(&s.token),
+        )
+        .json(&json!({"incident_id": 1}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap_or_default());
+    let run = r.json::<Value>().unwrap()["id"].as_i64().unwrap();
+    b.goto("/approvals");
+    b.wait_until("the approval in the inbox", |b| {
+        if !b.has("[data-testid=approval]") {
+            b.goto("/approvals");
+            return false;
+        }
+        true
+    });
+    assert!(b
+        .text("[data-testid=approval-shows]")
+        .contains("task for noc: Check the uplink of incident 1"));
+    b.screenshot("approvals");
+    b.click("[data-testid=approve]");
+    b.wait_until("the inbox emptied", |b| b.has("[data-testid=no-approvals]"));
+    b.goto(&format!("/runs/{run}"));
+    b.wait_until("the run succeeded", |b| {
+        if b.text("[data-testid=run-status]") != "succeeded" {
+            b.goto(&format!("/runs/{run}"));
+            return false;
+        }
+        true
+    });
+    assert!(b.text("[data-testid=steps]").contains("approved"));
+    b.screenshot("run");
+    b.goto("/playbooks/ddos-block?incident=&params=block_for%3D10m&dry=1");
+    b.wait_until("the dry run", |b| b.has("[data-testid=dry-steps]"));
+    assert!(b.text("[data-testid=dry-steps]").contains("wait 10m"));
+    b.screenshot("playbook-dry-run");
 
     // A viewer sees no action and a forged POST is refused.
     b.login("vic");
