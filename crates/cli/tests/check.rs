@@ -417,3 +417,69 @@ fn dns_answers_rcodes_and_an_unreachable_resolver() {
     );
     expect(&[&at("web.test?type=BOGUS")], 3, "not a DNS record type");
 }
+
+/// An ICMP error quoting our echo request (a router's "destination
+/// unreachable" for a host behind a dead link) is not a reply: the check is
+/// CRITICAL and says who answered what. In a namespace router the test
+/// makes; where namespaces cannot be made the test says so.
+#[test]
+fn icmp_errors_from_a_router_are_not_echo_replies() {
+    let tag = format!("wfi{}", std::process::id() % 100_000);
+    let run = |args: &[&str]| {
+        std::process::Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !run(&["ip", "netns", "add", &tag]) {
+        eprintln!("SKIPPED: cannot make a network namespace here (needs root and ip netns)");
+        return;
+    }
+    let (host_side, router_side) = (format!("{tag}h"), format!("{tag}r"));
+    let ok = run(&[
+        "ip",
+        "link",
+        "add",
+        &host_side,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &router_side,
+    ]) && run(&["ip", "link", "set", &router_side, "netns", &tag])
+        && run(&["ip", "addr", "add", "10.203.1.1/30", "dev", &host_side])
+        && run(&["ip", "link", "set", &host_side, "up"])
+        && run(&[
+            "ip",
+            "-n",
+            &tag,
+            "addr",
+            "add",
+            "10.203.1.2/30",
+            "dev",
+            &router_side,
+        ])
+        && run(&["ip", "-n", &tag, "link", "set", &router_side, "up"])
+        && run(&[
+            "ip",
+            "netns",
+            "exec",
+            &tag,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ])
+        && run(&["ip", "route", "add", "10.203.9.0/24", "via", "10.203.1.2"]);
+    let outcome = ok.then(|| check(&["icmp://10.203.9.9", "--timeout-ms", "2000"]));
+    let _ = run(&["ip", "route", "del", "10.203.9.0/24"]);
+    let _ = run(&["ip", "link", "del", &host_side]);
+    let _ = run(&["ip", "netns", "del", &tag]);
+    let (code, line) = outcome.expect("the namespace router");
+    assert_eq!(code, 2, "{line}");
+    assert!(
+        line.contains("PING CRITICAL")
+            && line.contains("destination unreachable")
+            && line.contains("10.203.1.2"),
+        "{line}"
+    );
+}

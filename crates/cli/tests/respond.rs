@@ -368,3 +368,371 @@ fn the_soc_approves_the_block_after_the_server_was_killed_while_it_waited() {
     assert_eq!(starts, 1, "the block ran once");
     check_block_and_lift(&c, run_id);
 }
+
+/// The link-failure lab: a client behind a data-center router with a
+/// primary and a backup uplink to a provider router, which holds the
+/// "internet" address; the root namespace reaches the router's management
+/// side (Watchfloor's check of the primary link goes through it).
+struct Uplinks {
+    tag: String,
+    net: u8,
+}
+
+static UPLINK_LABS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect(args[0]);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Uplinks {
+    fn ns(&self, which: &str) -> String {
+        format!("wl{which}{}", self.tag)
+    }
+
+    fn ip(&self, rest: &str) -> String {
+        format!("10.{}.{rest}", self.net)
+    }
+
+    fn new() -> Uplinks {
+        let k = UPLINK_LABS.fetch_add(1, Ordering::Relaxed);
+        let lab = Uplinks {
+            tag: format!("{}{k}", std::process::id() % 10_000),
+            net: 90 + k,
+        };
+        let (c, d, p) = (lab.ns("c"), lab.ns("d"), lab.ns("p"));
+        for ns in [&c, &d, &p] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+            sh(&["ip", "netns", "add", ns]);
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        let t = &lab.tag;
+        // (left name, left ns or root, left address, right name, right ns, right address)
+        let links = [
+            (
+                format!("lc{t}"),
+                Some(&c),
+                lab.ip("5.2/24"),
+                format!("ld{t}"),
+                &d,
+                lab.ip("5.1/24"),
+            ),
+            (
+                format!("p1{t}"),
+                Some(&d),
+                lab.ip("6.1/30"),
+                format!("q1{t}"),
+                &p,
+                lab.ip("6.2/30"),
+            ),
+            (
+                format!("p2{t}"),
+                Some(&d),
+                lab.ip("7.1/30"),
+                format!("q2{t}"),
+                &p,
+                lab.ip("7.2/30"),
+            ),
+            (
+                format!("lm{t}"),
+                None,
+                lab.ip("9.1/24"),
+                format!("lr{t}"),
+                &d,
+                lab.ip("9.2/24"),
+            ),
+        ];
+        for (left, left_ns, left_ip, right, right_ns, right_ip) in &links {
+            let _ = Command::new("ip").args(["link", "del", left]).output();
+            sh(&[
+                "ip", "link", "add", left, "type", "veth", "peer", "name", right,
+            ]);
+            if let Some(ns) = left_ns {
+                sh(&["ip", "link", "set", left, "netns", ns]);
+            }
+            sh(&["ip", "link", "set", right, "netns", right_ns]);
+            let prefix: Vec<&str> = left_ns.map_or(vec![], |ns| vec!["-n", ns.as_str()]);
+            let mut a = vec!["ip"];
+            a.extend(&prefix);
+            a.extend(["addr", "add", left_ip.as_str(), "dev", left.as_str()]);
+            sh(&a);
+            let mut a = vec!["ip"];
+            a.extend(&prefix);
+            a.extend(["link", "set", left.as_str(), "up"]);
+            sh(&a);
+            sh(&["ip", "-n", right_ns, "addr", "add", right_ip, "dev", right]);
+            sh(&["ip", "-n", right_ns, "link", "set", right, "up"]);
+        }
+        sh(&[
+            "ip",
+            "-n",
+            &p,
+            "addr",
+            "add",
+            &lab.ip("8.1/32"),
+            "dev",
+            "lo",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            &c,
+            "route",
+            "add",
+            "default",
+            "via",
+            &lab.ip("5.1"),
+        ]);
+        // The data center's route out: over the primary only (the playbook's job).
+        sh(&[
+            "ip",
+            "-n",
+            &d,
+            "route",
+            "add",
+            &lab.ip("8.0/24"),
+            "via",
+            &lab.ip("6.2"),
+        ]);
+        // The provider returns over the primary, else the backup (a route on
+        // a link without carrier is skipped).
+        for (net, metric_primary, metric_backup) in [("5.0/24", "10", "20"), ("9.0/24", "10", "20")]
+        {
+            sh(&[
+                "ip",
+                "-n",
+                &p,
+                "route",
+                "add",
+                &lab.ip(net),
+                "via",
+                &lab.ip("6.1"),
+                "metric",
+                metric_primary,
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                &p,
+                "route",
+                "add",
+                &lab.ip(net),
+                "via",
+                &lab.ip("7.1"),
+                "metric",
+                metric_backup,
+            ]);
+        }
+        sh(&[
+            "ip",
+            "route",
+            "add",
+            &lab.ip("6.0/30"),
+            "via",
+            &lab.ip("9.2"),
+        ]);
+        for ns in [&d, &p] {
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                "net.ipv4.conf.all.ignore_routes_with_linkdown=1",
+            ]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                "net.ipv4.conf.all.rp_filter=0",
+            ]);
+        }
+        lab
+    }
+}
+
+impl Drop for Uplinks {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["route", "del", &self.ip("6.0/30")])
+            .output();
+        for which in ["c", "d", "p"] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.ns(which)])
+                .output();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &format!("lm{}", self.tag)])
+            .output();
+    }
+}
+
+/// The longest run of lost probes of `ping -i 0.1`'s output, in probes.
+fn longest_gap(ping_output: &str, sent: u32) -> u32 {
+    let got: std::collections::BTreeSet<u32> = ping_output
+        .lines()
+        .filter_map(|l| l.split("icmp_seq=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect();
+    let (mut longest, mut run) = (0, 0);
+    for seq in 1..=sent {
+        if got.contains(&seq) {
+            run = 0;
+        } else {
+            run += 1;
+            longest = longest.max(run);
+        }
+    }
+    longest
+}
+
+#[test]
+fn a_failed_uplink_moves_the_traffic_to_the_backup_and_the_soc_gets_its_task() {
+    if !can_make_namespaces() {
+        eprintln!("SKIPPED: cannot make network namespaces here (needs root and ip netns)");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let lab = Uplinks::new();
+    let provider = lab.ip("6.2");
+    let extra = format!(
+        "[[checks]]\nname = \"dc1-primary-uplink\"\ntype = \"icmp\"\nhost = \"{provider}\"\ninterval_secs = 1\nretry_interval_secs = 1\nretries = 0\ntimeout_ms = 300\n\n\
+         [[respond.params]]\nplaybook = \"link-failover\"\nvalues = {{ link = \"dc1-primary-uplink\", destination = \"{dest}\", backup_via = \"{backup}\", primary_via = \"{provider}\", netns = \"{d}\" }}\n",
+        dest = lab.ip("8.0/24"),
+        backup = lab.ip("7.2"),
+        d = lab.ns("d"),
+    );
+    let server = Server::start(tmp.path(), &extra, &[]);
+    wait_for("the primary link's check up", || {
+        let (_, v) = server.get("/api/v1/checks");
+        v["checks"]
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == "dc1-primary-uplink" && c["state"]["hard_status"] == "ok")
+            .map(|_| ())
+    });
+    // The users' probe: one echo every 100 ms to the internet address.
+    let probes = 150;
+    let probe = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("c"),
+            "ping",
+            "-n",
+            "-i",
+            "0.1",
+            "-W",
+            "1",
+            "-c",
+            &probes.to_string(),
+            &lab.ip("8.1"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("probe");
+    std::thread::sleep(Duration::from_secs(2));
+    // The primary uplink fails: the provider's end goes dark, and the
+    // data-center router's interface loses its carrier.
+    let cut_ns = watchfloor_model::now_ns();
+    sh(&[
+        "ip",
+        "-n",
+        &lab.ns("p"),
+        "link",
+        "set",
+        &format!("q1{}", lab.tag),
+        "down",
+    ]);
+    let out = probe.wait_with_output().expect("probe output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let gap = longest_gap(&text, probes);
+    eprintln!(
+        "link failure: outage seen by users {:.1} s ({gap} probes of 100 ms lost in a row)",
+        f64::from(gap) / 10.0
+    );
+    if gap >= probes / 2 {
+        let (_, runs) = server.get("/api/v1/runs");
+        let (_, incidents) = server.get("/api/v1/incidents");
+        let route = Command::new("ip")
+            .args(["-n", &lab.ns("d"), "route"])
+            .output()
+            .expect("ip");
+        panic!(
+            "the traffic did not come back on the backup; runs {runs}\nincidents {incidents}\nroutes {}",
+            String::from_utf8_lossy(&route.stdout)
+        );
+    }
+
+    let run = wait_for("the link-failover run", || {
+        let (_, v) = server.get("/api/v1/runs");
+        v["runs"]
+            .as_array()?
+            .iter()
+            .find(|r| r["playbook"] == "link-failover" && r["status"] == "succeeded")
+            .cloned()
+    });
+    let out = Command::new("ip")
+        .args(["-n", &lab.ns("d"), "route", "show", &lab.ip("8.0/24")])
+        .output()
+        .expect("ip route");
+    let route = String::from_utf8_lossy(&out.stdout);
+    assert!(route.contains(&format!("via {}", lab.ip("7.2"))), "{route}");
+    let incident = run["incident_id"].as_i64().expect("incident");
+    let (_, full) = server.get(&format!("/api/v1/incidents/{incident}"));
+    assert_eq!(full["type"], "link_failure", "{full}");
+    let (_, view) = server.get(&format!("/api/v1/runs/{}", run["id"]));
+    let rerouted = view["log"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["body"]["type"] == "step_succeeded"))
+        .and_then(|e| e["time_ns"].as_i64())
+        .unwrap_or_default();
+    let ms = |ns: i64| (ns - full["alerts"][0]["first_ns"].as_i64().unwrap_or(ns)) / 1_000_000;
+    eprintln!(
+        "link failure: cut, alert +{} ms, then incident +{} ms, run +{} ms, rerouted +{} ms",
+        (full["alerts"][0]["first_ns"].as_i64().unwrap_or_default() - cut_ns) / 1_000_000,
+        ms(full["created_ns"].as_i64().unwrap_or_default()),
+        ms(run["created_ns"].as_i64().unwrap_or_default()),
+        ms(rerouted)
+    );
+    let tasks = full["tasks"].as_array().cloned().unwrap_or_default();
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t["team"] == "soc" && t["activity"] == "triage"),
+        "the SOC rules out an attack (RACI): {tasks:?}"
+    );
+    let comments: Vec<&str> = full["comments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["text"].as_str())
+        .collect();
+    assert!(
+        comments
+            .iter()
+            .any(|c| c.contains("moved to the backup next hop")),
+        "{comments:?}"
+    );
+}

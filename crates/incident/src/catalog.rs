@@ -330,6 +330,8 @@ impl Default for Catalog {
                 &[
                     "link down",
                     "link failure",
+                    "linkdown",
+                    "uplink",
                     "interface down",
                     "ifoperstatus",
                     "bgp",

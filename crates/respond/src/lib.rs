@@ -13,7 +13,7 @@
 //!   answers and cancels runs over a [`RunStore`](watchfloor_state::RunStore);
 //! - [`dry`]: dry runs;
 //! - [`actions`]: the connectors;
-//! - [`config`]: `[respond]`.
+//! - [`config`]: the `[respond]` section.
 
 pub mod actions;
 pub mod config;

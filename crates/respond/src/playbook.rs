@@ -321,13 +321,13 @@ impl Playbook {
                 }
             }
         }
-        if step
+        let not_an_action = step
             .kind()
-            .is_some_and(|k| !matches!(k, StepKind::Action(_)))
-        {
-            if !step.inputs.is_empty() || step.for_each.is_some() || step.compensate.is_some() {
-                problems.push("`with`, `for_each` and `compensate` belong to action steps".into());
-            }
+            .is_some_and(|k| !matches!(k, StepKind::Action(_)));
+        let action_fields =
+            !step.inputs.is_empty() || step.for_each.is_some() || step.compensate.is_some();
+        if not_an_action && action_fields {
+            problems.push("`with`, `for_each` and `compensate` belong to action steps".into());
         }
         if step.approval.is_none() && (step.approved.is_some() || step.denied.is_some()) {
             problems.push("`approved` and `denied` belong to approval steps".into());
@@ -465,10 +465,16 @@ pub fn parse(text: &str) -> Result<Playbook, Vec<String>> {
 }
 
 /// The playbooks that ship in the binary (the floor's three cases).
-pub const SHIPPED: [(&str, &str); 1] = [(
-    "ddos-block.yml",
-    include_str!("../playbooks/ddos-block.yml"),
-)];
+pub const SHIPPED: [(&str, &str); 2] = [
+    (
+        "ddos-block.yml",
+        include_str!("../playbooks/ddos-block.yml"),
+    ),
+    (
+        "link-failover.yml",
+        include_str!("../playbooks/link-failover.yml"),
+    ),
+];
 
 /// The loaded playbooks, by id, and the files that were refused.
 #[derive(Debug, Clone, Default)]

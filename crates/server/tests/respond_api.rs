@@ -388,7 +388,7 @@ async fn playbooks_are_listed_validated_started_and_cancelled() {
         .iter()
         .filter_map(|p| p["id"].as_str())
         .collect();
-    assert_eq!(ids, ["ddos-block", "outage-triage"]);
+    assert_eq!(ids, ["ddos-block", "link-failover", "outage-triage"]);
 
     let (status, checked) = s
         .call(

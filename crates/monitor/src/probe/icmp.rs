@@ -35,7 +35,10 @@ pub(crate) async fn run(c: &IcmpCheck) -> Outcome {
     for seq in 0..c.count {
         let start = Instant::now();
         match pinger.ping(next_sequence(), &[0u8; 32]).await {
-            Ok((_, rtt)) => rtts.push(rtt),
+            Ok((packet, rtt)) => match not_a_reply(&packet) {
+                None => rtts.push(rtt),
+                Some(error) => last_error = error,
+            },
             Err(e) => last_error = e.to_string(),
         }
         if seq + 1 < c.count {
@@ -75,6 +78,36 @@ pub(crate) async fn run(c: &IcmpCheck) -> Outcome {
         crit: None,
     });
     o
+}
+
+/// Why an answer to our echo request is not an echo reply: an ICMP error
+/// quoting it (a router's "destination unreachable", "time exceeded"),
+/// which surge-ping hands back as the answer. Counting those as replies
+/// made a host behind a dead link look up while its router still
+/// answered for it.
+fn not_a_reply(packet: &surge_ping::IcmpPacket) -> Option<String> {
+    let (kind, code, from) = match packet {
+        surge_ping::IcmpPacket::V4(p) if p.get_icmp_type().0 != 0 => (
+            p.get_icmp_type().0,
+            p.get_icmp_code().0,
+            p.get_source().to_string(),
+        ),
+        surge_ping::IcmpPacket::V6(p) if p.get_icmpv6_type().0 != 129 => (
+            p.get_icmpv6_type().0,
+            p.get_icmpv6_code().0,
+            p.get_source().to_string(),
+        ),
+        _ => return None,
+    };
+    let v6 = matches!(packet, surge_ping::IcmpPacket::V6(_));
+    let what = match (v6, kind) {
+        (false, 3) | (true, 1) => "destination unreachable",
+        (false, 11) | (true, 3) => "time exceeded",
+        (false, 12) | (true, 4) => "parameter problem",
+        (true, 2) => "packet too big",
+        _ => "ICMP error",
+    };
+    Some(format!("{what} (type {kind}, code {code}) from {from}"))
 }
 
 /// A client (socket and receiving task) of this runtime, shared by the

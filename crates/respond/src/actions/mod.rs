@@ -7,6 +7,7 @@
 mod command;
 mod http;
 mod nftables;
+mod route;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -86,6 +87,11 @@ const SPECS: &[Spec] = &[
         optional: &["family", "table", "set6", "netns"],
     },
     Spec {
+        name: "route.replace",
+        required: &["destination", "via"],
+        optional: &["dev", "metric", "table", "netns"],
+    },
+    Spec {
         name: "command.run",
         required: &["command"],
         optional: &["args", "stdin"],
@@ -148,6 +154,7 @@ pub fn describe(name: &str, input: &Value) -> String {
         ),
         "notify.send" => format!("notify {}: {}", text("to"), text("subject")),
         "nftables.add" | "nftables.remove" => nftables::describe(name, input),
+        "route.replace" => route::describe(input),
         "command.run" => format!("run {} {}", text("command"), text("args"))
             .trim_end()
             .to_string(),
@@ -193,6 +200,7 @@ impl Actions {
             "http.request" => http::request(&self.http, &self.config, input, call).await,
             "nftables.add" => nftables::add(&self.config, input).await,
             "nftables.remove" => nftables::remove(&self.config, input).await,
+            "route.replace" => route::replace(&self.config, input).await,
             "command.run" => command::run(&self.config, input, call).await,
             "incident.task" => {
                 let (title, team) = (string(input, "title")?, string(input, "team")?);

@@ -140,7 +140,7 @@ pub fn describe(action: &str, input: &Value) -> String {
     line
 }
 
-fn set_for<'a>(t: &'a Target, v6: bool) -> Result<&'a str, String> {
+fn set_for(t: &Target, v6: bool) -> Result<&str, String> {
     if v6 {
         t.set6
             .as_deref()

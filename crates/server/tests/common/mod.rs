@@ -10,6 +10,7 @@ use watchfloor_server::api::AppState;
 use watchfloor_server::{assemble, Config};
 
 /// The router, the state behind it, and the data directory (kept alive).
+#[allow(dead_code)]
 pub async fn assembled() -> (Router, Arc<AppState>, tempfile::TempDir) {
     assembled_with(|_, _| {}).await
 }
