@@ -79,6 +79,8 @@ pub struct Responder {
     clock: Arc<dyn Clock>,
     /// Runs being driven now (one driver per run).
     driving: Mutex<HashSet<i64>>,
+    /// Start times of each tenant's runs in the last minute (the rate limit).
+    recent_starts: Mutex<std::collections::HashMap<String, std::collections::VecDeque<i64>>>,
     wake: tokio::sync::Notify,
 }
 
@@ -97,6 +99,7 @@ impl Responder {
             recorder,
             clock,
             driving: Mutex::new(HashSet::new()),
+            recent_starts: Mutex::new(Default::default()),
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -138,6 +141,7 @@ impl Responder {
             return Err(RespondError::NotManual(start.playbook));
         }
         let now = self.clock.now_ns();
+        self.admit(&start.tenant, now)?;
         let started = started_event(playbook, &self.with_site_params(start.clone()), now);
         let first = serde_json::to_value(&started).map_err(|e| RespondError::Corrupt {
             id: 0,
@@ -160,6 +164,24 @@ impl Responder {
             self.wake.notify_one();
         }
         Ok((id, created))
+    }
+
+    /// Refuses a start past `max_runs_per_minute` for the tenant (a storm
+    /// of incidents must not become a storm of actions).
+    fn admit(&self, tenant: &str, now: i64) -> Result<()> {
+        let limit = self.actions.config().max_runs_per_minute as usize;
+        let mut recent = self.recent_starts.lock().unwrap_or_else(|p| p.into_inner());
+        let starts = recent.entry(tenant.to_string()).or_default();
+        while starts.front().is_some_and(|&t| t <= now - 60_000_000_000) {
+            starts.pop_front();
+        }
+        if starts.len() >= limit {
+            return Err(RespondError::Refused(format!(
+                "tenant {tenant} started {limit} runs in the last minute ([respond] max_runs_per_minute)"
+            )));
+        }
+        starts.push_back(now);
+        Ok(())
     }
 
     fn load(&self, tenant: &str, id: i64) -> Result<(RunRecord, RunState)> {

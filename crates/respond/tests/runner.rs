@@ -659,3 +659,35 @@ async fn a_deadline_that_passed_while_down_applies_when_the_runner_starts() {
     assert_eq!(second.desk.texts("comment"), ["denied by "]);
     assert!(actions_log(&second).is_empty());
 }
+
+#[tokio::test]
+async fn runs_past_the_rate_limit_are_refused_per_tenant() {
+    let b = bench_configured(
+        &playbook(1, "deny", "log"),
+        tempfile::tempdir().unwrap(),
+        |c| {
+            c.max_runs_per_minute = 2;
+        },
+    );
+    let start = |tenant: &str| {
+        b.responder.start(StartRun {
+            tenant: tenant.into(),
+            playbook: "block-test".into(),
+            incident_id: None,
+            trigger: "manual".into(),
+            started_by: "alice".into(),
+            context: json!({}),
+            params: Default::default(),
+            dedup_key: None,
+        })
+    };
+    start("acme").unwrap();
+    start("acme").unwrap();
+    match start("acme") {
+        Err(RespondError::Refused(why)) => assert!(why.contains("max_runs_per_minute"), "{why}"),
+        other => panic!("the third run in a minute must be refused: {other:?}"),
+    }
+    start("globex").expect("another tenant has its own budget");
+    b.clock.advance(61 * SEC);
+    start("acme").expect("a minute later");
+}
