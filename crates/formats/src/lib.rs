@@ -10,6 +10,7 @@
 mod cef;
 mod detect;
 pub mod ecs;
+pub mod email;
 mod evtx_reader;
 mod json;
 pub mod parsers;

@@ -30,6 +30,7 @@ pub mod fields;
 pub mod indicator;
 pub mod lists;
 pub mod live;
+pub mod phishing;
 pub mod retro;
 pub mod set;
 pub mod stix;

@@ -366,6 +366,12 @@ impl Intel {
         crate::taxii::page(held, req)
     }
 
+    /// The warninglist that names `value` benign, if one does (whether or
+    /// not an indicator holds it).
+    pub fn warninglist(&self, kind: Kind, value: &str) -> Option<String> {
+        self.warninglists.check(kind, value).map(String::from)
+    }
+
     /// What `tenant`'s indicators say about `value` (of `kind`, or of the
     /// kind it looks like) at `now_ns`, with the warninglist that vouches
     /// for it if one does.

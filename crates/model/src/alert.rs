@@ -126,6 +126,8 @@ pub enum AlertKind {
     /// Several signals together: the DDoS signature (traffic overload plus
     /// flows concentrated on one victim).
     Signature,
+    /// A person reported it (a phishing message sent to the SOC).
+    Report,
 }
 
 impl AlertKind {
@@ -139,6 +141,7 @@ impl AlertKind {
             AlertKind::Anomaly => "anomaly",
             AlertKind::Trap => "trap",
             AlertKind::Signature => "signature",
+            AlertKind::Report => "report",
         }
     }
 }

@@ -28,6 +28,11 @@ pub struct RespondConfig {
     /// (`[[respond.params]]`: a playbook, and values for its `params`, read
     /// as YAML scalars: `true`, `50`, `30m`).
     pub params: Vec<PlaybookParams>,
+    /// Where `dns.block` writes the blocked domains and how the resolver
+    /// reloads them (`[respond.dns]`).
+    pub dns: DnsConfig,
+    /// The directory `ldap.account` changes (`[respond.ldap]`).
+    pub ldap: LdapConfig,
     /// Runs started per minute and tenant at most (a storm of incidents
     /// must not become a storm of actions).
     #[schemars(range(min = 1, max = 100_000))]
@@ -44,6 +49,8 @@ impl Default for RespondConfig {
             secrets: BTreeMap::new(),
             commands: Vec::new(),
             params: Vec::new(),
+            dns: DnsConfig::default(),
+            ldap: LdapConfig::default(),
             max_runs_per_minute: 60,
         }
     }
@@ -62,6 +69,56 @@ pub struct CommandConfig {
     /// Whether steps may append arguments.
     #[serde(default)]
     pub allow_args: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsConfig {
+    /// The file of blocked domains (an Unbound include, or an RPZ zone).
+    #[schemars(extend("format" = "path"))]
+    pub file: Option<PathBuf>,
+    /// `unbound` (`local-zone: "d." always_nxdomain` lines) or `rpz`.
+    #[schemars(extend("enum" = ["unbound", "rpz"]))]
+    pub format: String,
+    /// The command that makes the resolver read it again (no shell), e.g.
+    /// `["unbound-control", "reload"]` or `["rndc", "reload", "rpz.local"]`.
+    pub reload: Vec<String>,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            file: None,
+            format: "unbound".into(),
+            reload: vec!["unbound-control".into(), "reload".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct LdapConfig {
+    /// `ldap://host:389` or `ldaps://host:636` (empty: no directory).
+    pub url: String,
+    /// Who Watchfloor binds as (empty: anonymous).
+    pub bind_dn: String,
+    /// The bind password: a name of `[respond.secrets]`.
+    pub password_secret: Option<String>,
+    pub base_dn: String,
+    /// How an account is found; `{user}` is the user name, escaped.
+    pub user_filter: String,
+}
+
+impl Default for LdapConfig {
+    fn default() -> Self {
+        LdapConfig {
+            url: String::new(),
+            bind_dn: String::new(),
+            password_secret: None,
+            base_dn: String::new(),
+            user_filter: "(|(uid={user})(sAMAccountName={user}))".into(),
+        }
+    }
 }
 
 /// A site's values for a playbook's `params` (over the playbook's own
@@ -102,6 +159,22 @@ impl RespondConfig {
             if !names.insert(name) {
                 problems.push(format!("respond.commands {name:?}: defined twice"));
             }
+        }
+        if let Some(name) = &self.ldap.password_secret {
+            if !self.secrets.contains_key(name) {
+                problems.push(format!(
+                    "respond.ldap.password_secret: no secret {name:?} in [respond.secrets]"
+                ));
+            }
+        }
+        if !self.ldap.url.is_empty()
+            && !self.ldap.url.starts_with("ldap://")
+            && !self.ldap.url.starts_with("ldaps://")
+        {
+            problems.push(format!(
+                "respond.ldap.url {:?}: ldap:// or ldaps://",
+                self.ldap.url
+            ));
         }
         for (name, program) in [("nft", &self.nft), ("ip", &self.ip)] {
             if program.trim().is_empty() {

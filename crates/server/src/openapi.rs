@@ -259,6 +259,7 @@ fn operations() -> Vec<Op> {
         op("get", "/api/v1/runs/{id}", "respond", "A run with its log (every input and output) and its open approval", READ, None, None, None),
         with_status(op("post", "/api/v1/runs/{id}/answer", "respond", "Approve or deny the run's open approval (roles, teams, four-eyes and self-approval apply; 409 when not allowed)", WORK, Some(of::<AnswerRequest>), None, None), 200),
         with_status(op("post", "/api/v1/runs/{id}/cancel", "respond", "Stop a run; with compensate, undo what it did first", WORK, Some(of::<CancelRequest>), None, None), 200),
+        op("post", "/api/v1/phishing/reports", "respond", "Report a phishing message: the .eml (or a report wrapping it) as the body; parsed, judged against intel and warninglists, filed as the SOC's phishing incident (409 when reported already)", "admin, soc_analyst, noc_engineer, incident_manager, ingest", None, None, None),
         op("get", "/api/v1/approvals", "respond", "Runs waiting for an approval, what each would do, and whether the caller may answer", READ, None, None, None),
         with_status(op("get", "/ack/{secret}", "on-call", "The page of an acknowledge link (the secret is the credential)", "the link's holder", None, None, None), 200),
         with_status(op("post", "/ack/{secret}", "on-call", "Acknowledge the incident as the link's recipient", "the link's holder", None, None, None), 200),
@@ -439,6 +440,7 @@ mod tests {
             include_str!("api/taxii.rs"),
             include_str!("api/prometheus.rs"),
             include_str!("api/respond.rs"),
+            include_str!("api/phishing.rs"),
         ];
         let mut out = Vec::new();
         for src in sources {

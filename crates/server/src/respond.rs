@@ -304,3 +304,50 @@ pub fn spawn(responder: Arc<Responder>, state: Arc<dyn StateStore>, stop: Arc<At
         }
     });
 }
+
+/// What a reported message became.
+#[derive(Debug, serde::Serialize)]
+pub struct Reported {
+    pub alert: i64,
+    pub report: watchfloor_formats::email::EmailReport,
+    pub assessment: watchfloor_intel::phishing::Assessment,
+}
+
+/// A reported phishing message (an `.eml`, or a report wrapping one):
+/// parsed, judged against the tenant's indicators and warninglists, and
+/// stored as the alert that opens the SOC's `phishing` incident (the
+/// `phishing-response` playbook takes it from there). The organisation's
+/// own domains (the reporter's and the recipients') are never to block.
+pub fn report_phishing(
+    app: &crate::api::Shared,
+    tenant: &str,
+    reporter: &str,
+    raw: &[u8],
+) -> Result<Reported, String> {
+    let report = watchfloor_formats::email::parse_report(raw).map_err(|e| e.to_string())?;
+    let reporter = report
+        .reported_by
+        .clone()
+        .unwrap_or_else(|| reporter.to_string());
+    let own: Vec<String> = std::iter::once(&reporter)
+        .chain(&report.to)
+        .filter_map(|a| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
+        .collect();
+    let now = watchfloor_model::now_ns();
+    let assessment = watchfloor_intel::phishing::assess(&report, &app.intel, tenant, &own, now);
+    let alert =
+        watchfloor_intel::phishing::report_alert(&report, &assessment, tenant, &reporter, now);
+    let stored = app
+        .state
+        .insert_alerts(&[alert])
+        .map_err(|e| format!("storing the report's alert: {e}"))?;
+    let id = match stored.first() {
+        Some(a) => a.id,
+        None => return Err("this message was reported already".into()),
+    };
+    Ok(Reported {
+        alert: id,
+        report,
+        assessment,
+    })
+}

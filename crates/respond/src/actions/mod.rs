@@ -5,9 +5,12 @@
 //! through [`Host`], which the server implements.
 
 mod command;
+mod dns;
 mod http;
+mod ldap;
 mod nftables;
 mod route;
+mod search;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -49,6 +52,39 @@ pub trait Host: Send + Sync {
         subject: &str,
         body: &str,
     ) -> Result<Value, String>;
+    /// An e-mail to addresses outside Watchfloor's users (a person whose
+    /// password is reset), through the outbox, once per key and address.
+    fn email(
+        &self,
+        _call: &Call<'_>,
+        _to: &[String],
+        _subject: &str,
+        _body: &str,
+    ) -> Result<Value, String> {
+        Err("e-mail is not available here".into())
+    }
+    /// The tenant's stored events matching a query (search syntax), newest
+    /// first, from `from_ns` on, at most `limit`; each event's fields.
+    fn search(
+        &self,
+        _call: &Call<'_>,
+        _query: &str,
+        _from_ns: i64,
+        _limit: usize,
+    ) -> Result<Vec<serde_json::Map<String, Value>>, String> {
+        Err("searching events is not available here".into())
+    }
+    /// Adds indicators to the tenant's blocklist (the intel room's scope:
+    /// its exports, RPZ and nftables feeds, then carry them).
+    fn block_indicators(
+        &self,
+        _call: &Call<'_>,
+        _kind: &str,
+        _values: &[String],
+        _valid_for_secs: Option<u64>,
+    ) -> Result<Value, String> {
+        Err("the blocklist is not available here".into())
+    }
 }
 
 /// An action's inputs: which it needs, which it may take.
@@ -95,6 +131,36 @@ const SPECS: &[Spec] = &[
         name: "command.run",
         required: &["command"],
         optional: &["args", "stdin"],
+    },
+    Spec {
+        name: "events.search",
+        required: &["query"],
+        optional: &["since", "limit", "collect"],
+    },
+    Spec {
+        name: "intel.block",
+        required: &["kind", "values"],
+        optional: &["valid_for"],
+    },
+    Spec {
+        name: "email.send",
+        required: &["to", "subject"],
+        optional: &["body"],
+    },
+    Spec {
+        name: "dns.block",
+        required: &["domains"],
+        optional: &["file", "format"],
+    },
+    Spec {
+        name: "dns.unblock",
+        required: &["domains"],
+        optional: &["file", "format"],
+    },
+    Spec {
+        name: "ldap.account",
+        required: &["user", "operation"],
+        optional: &[],
     },
     Spec {
         name: "incident.task",
@@ -159,6 +225,20 @@ pub fn describe(name: &str, input: &Value) -> String {
             .trim_end()
             .to_string(),
         "incident.task" => format!("task for {}: {}", text("team"), text("title")),
+        "events.search" => format!("search events: {}", text("query")),
+        "intel.block" => format!(
+            "add to the blocklist ({}): {}",
+            text("kind"),
+            text("values")
+        ),
+        "email.send" => format!("e-mail {}: {}", text("to"), text("subject")),
+        "dns.block" => format!("DNS: answer NXDOMAIN for {}", text("domains")),
+        "dns.unblock" => format!("DNS: stop blocking {}", text("domains")),
+        "ldap.account" => format!(
+            "LDAP: {} the account {}",
+            text("operation").replace('_', " "),
+            text("user")
+        ),
         "incident.comment" => format!("comment: {}", text("text")),
         other => format!("{other} {input}"),
     }
@@ -214,6 +294,32 @@ impl Actions {
                 self.host
                     .notify(call, &to, &string(input, "subject")?, &body)
             }
+            "email.send" => {
+                let to = strings(input, "to")?;
+                if to.is_empty() {
+                    return Err("`to` names no address".into());
+                }
+                let body = input.get("body").map(show).unwrap_or_default();
+                self.host
+                    .email(call, &to, &string(input, "subject")?, &body)
+            }
+            "events.search" => search::run(self.host.as_ref(), input, call),
+            "intel.block" => {
+                let values = strings(input, "values")?;
+                let valid_for = match input.get("valid_for").filter(|v| !v.is_null()) {
+                    Some(v) => Some(
+                        humantime::parse_duration(&show(v))
+                            .map_err(|e| format!("`valid_for` {}: {e}", show(v)))?
+                            .as_secs(),
+                    ),
+                    None => None,
+                };
+                self.host
+                    .block_indicators(call, &string(input, "kind")?, &values, valid_for)
+            }
+            "dns.block" => dns::block(&self.config, input, true).await,
+            "dns.unblock" => dns::block(&self.config, input, false).await,
+            "ldap.account" => ldap::account(&self.config, input).await,
             other => Err(format!("action {other:?} is unknown")),
         }
     }

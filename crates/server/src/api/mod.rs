@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod intel;
 pub mod oncall;
+pub mod phishing;
 pub mod prometheus;
 pub mod respond;
 pub mod rules;
@@ -142,6 +143,7 @@ pub fn router(app: Shared) -> Router {
         .merge(taxii::routes())
         .merge(prometheus::routes())
         .merge(respond::routes())
+        .merge(phishing::routes())
         .merge(shippers::routes())
         .merge(crate::console::routes())
         .fallback(system::not_found)
