@@ -736,3 +736,226 @@ fn a_failed_uplink_moves_the_traffic_to_the_backup_and_the_soc_gets_its_task() {
         "{comments:?}"
     );
 }
+
+/// A phishing message as a user received it (HTML and text bodies, a PDF).
+const PHISH: &str = "Return-Path: <bounce@mailer.evil-example.net>\r
+From: \"IT Service Desk\" <it-support@corp-example.help>\r
+Reply-To: helpdesk@evil-example.net\r
+To: bob@corp.example\r
+Subject: Your mailbox is full\r
+Message-ID: <e2e-1@corp-example.help>\r
+Date: Thu, 03 Dec 2026 09:00:00 +0000\r
+MIME-Version: 1.0\r
+Content-Type: multipart/alternative; boundary=\"b\"\r
+\r
+--b\r
+Content-Type: text/plain; charset=utf-8\r
+\r
+Log in at https://login.corp-example.help/owa?user=bob to keep your mail.\r
+--b\r
+Content-Type: text/html; charset=utf-8\r
+\r
+<p>Log in <a href=\"https://login.corp-example.help/owa?user=bob\">here</a>.</p>\r
+--b--\r
+";
+
+#[test]
+fn a_reported_phishing_message_is_blocked_in_dns_and_the_visitors_passwords_reset() {
+    use watchfloor_testkit::peers::{rcode, slapd, unbound, NXDOMAIN};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (Some(u), Some(ldap)) = (unbound(tmp.path()), slapd(&tmp.path().join("ldap"))) else {
+        eprintln!("SKIPPED: unbound or slapd is not installed");
+        return;
+    };
+    // Carol is in the directory too; dave only browsed elsewhere.
+    let carol = "dn: uid=carol,ou=people,dc=corp,dc=example\nobjectClass: inetOrgPerson\nuid: carol\ncn: Carol\nsn: C\nmail: carol@corp.example\n";
+    let mut add = Command::new("ldapadd")
+        .args([
+            "-x",
+            "-H",
+            &ldap.url,
+            "-D",
+            "cn=admin,dc=corp,dc=example",
+            "-w",
+            "s3cret",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("ldapadd");
+    std::io::Write::write_all(&mut add.stdin.take().expect("stdin"), carol.as_bytes())
+        .expect("ldif");
+    assert!(add.wait().expect("ldapadd").success());
+    let secret = tmp.path().join("ldap.pw");
+    std::fs::write(&secret, "s3cret\n").expect("secret");
+    let quoted: Vec<String> = u.control.iter().map(|a| format!("\"{a}\"")).collect();
+    let extra = format!(
+        "[respond.secrets]\nldap = \"{secret}\"\n\n[respond.dns]\nfile = \"{file}\"\nreload = [{reload}]\n\n\
+         [respond.ldap]\nurl = \"{url}\"\nbind_dn = \"cn=admin,dc=corp,dc=example\"\npassword_secret = \"ldap\"\nbase_dn = \"dc=corp,dc=example\"\n",
+        secret = secret.display(),
+        file = u.file.display(),
+        reload = quoted.join(", "),
+        url = ldap.url,
+    );
+    let server = Server::start(tmp.path(), &extra, &[]);
+    // The proxy's log of the last days: bob and carol opened the link.
+    let port = server.syslog.port().to_string();
+    for line in [
+        "1796300000.100    245 10.0.0.23 TCP_MISS/200 5123 GET https://login.corp-example.help/owa?user=bob bob HIER_DIRECT/203.0.113.50 text/html",
+        "1796300100.100    112 10.0.0.31 TCP_MISS/200 2311 GET https://login.corp-example.help/owa carol HIER_DIRECT/203.0.113.50 text/html",
+        "1796300200.100     88 10.0.0.40 TCP_MISS/200 1200 GET https://intranet.corp.example/ dave HIER_DIRECT/10.0.0.5 text/html",
+    ] {
+        server::logger(&["-n", "127.0.0.1", "-P", &port, "-T", "-t", "squid"], line);
+    }
+    wait_for("the proxy log searchable", || {
+        (server.search("user.name:carol", 1).len() == 1).then_some(())
+    });
+
+    let reported = Instant::now();
+    let r = server
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/phishing/reports",
+            Some(&server.token),
+        )
+        .body(PHISH)
+        .send()
+        .expect("report");
+    assert_eq!(r.status().as_u16(), 201);
+    let body: Value = r.json().expect("json");
+    assert_eq!(
+        body["assessment"]["block_domains"],
+        serde_json::json!([
+            "login.corp-example.help",
+            "corp-example.help",
+            "evil-example.net",
+            "mailer.evil-example.net"
+        ]),
+        "{body}"
+    );
+    for _ in 0..150 {
+        if rcode(u.dns, "login.corp-example.help") == Some(NXDOMAIN) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if rcode(u.dns, "login.corp-example.help") != Some(NXDOMAIN) {
+        let (_, runs) = server.get("/api/v1/runs");
+        let (_, incidents) = server.get("/api/v1/incidents");
+        let view = runs["runs"][0]["id"]
+            .as_i64()
+            .map(|id| server.get(&format!("/api/v1/runs/{id}")).1);
+        panic!("no DNS block: runs {runs}\nrun {view:?}\nincidents {incidents}");
+    }
+    eprintln!(
+        "phishing: reported message to the DNS block: {:.2} s",
+        reported.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        rcode(u.dns, "ok.example"),
+        Some(0),
+        "nothing else is blocked"
+    );
+
+    let run = ddos_run_of(&server, "phishing-response", "waiting_approval");
+    let run_id = run["id"].as_i64().expect("run");
+    let (_, view) = server.get(&format!("/api/v1/runs/{run_id}"));
+    let shows: Vec<&str> = view["approval"]["request"]["shows"]
+        .as_array()
+        .expect("shows")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        shows.contains(&"LDAP: mark reset the account bob"),
+        "{shows:?}"
+    );
+    assert!(
+        shows.contains(&"LDAP: mark reset the account carol"),
+        "{shows:?}"
+    );
+    assert!(!shows.iter().any(|s| s.contains("dave")), "{shows:?}");
+    let (status, answer) = server.call(
+        reqwest::Method::POST,
+        &format!("/api/v1/runs/{run_id}/answer"),
+        &server.token,
+        Some(serde_json::json!({"decision": "approve", "comment": "reset them"})),
+    );
+    assert_eq!(status, 200, "{answer}");
+    ddos_run_of(&server, "phishing-response", "succeeded");
+
+    let pwd_reset = |user: &str| {
+        let out = Command::new("ldapsearch")
+            .args([
+                "-x",
+                "-LLL",
+                "-H",
+                &ldap.url,
+                "-D",
+                "cn=admin,dc=corp,dc=example",
+                "-w",
+                "s3cret",
+                "-b",
+                &format!("uid={user},ou=people,dc=corp,dc=example"),
+                "pwdReset",
+            ])
+            .output()
+            .expect("ldapsearch");
+        String::from_utf8_lossy(&out.stdout).contains("pwdReset: TRUE")
+    };
+    assert!(
+        pwd_reset("bob") && pwd_reset("carol"),
+        "the visitors must change their passwords"
+    );
+    let incident = run["incident_id"].as_i64().expect("incident");
+    let (_, full) = server.get(&format!("/api/v1/incidents/{incident}"));
+    assert_eq!(full["type"], "phishing", "{full}");
+    let it_tasks: Vec<&str> = full["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["team"] == "it")
+        .filter_map(|t| t["title"].as_str())
+        .collect();
+    assert!(
+        it_tasks
+            .iter()
+            .any(|t| t.starts_with("Reset the password of bob")),
+        "{it_tasks:?}"
+    );
+    assert!(
+        it_tasks
+            .iter()
+            .any(|t| t.starts_with("Reset the password of carol")),
+        "{it_tasks:?}"
+    );
+    let (_, notes) = server.get(&format!("/api/v1/notifications?incident={incident}"));
+    let mailed: Vec<&str> = notes["notifications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["transport"] == "email")
+        .filter_map(|n| n["target"].as_str())
+        .collect();
+    assert!(
+        mailed.contains(&"bob@corp.example") && mailed.contains(&"carol@corp.example"),
+        "{notes}"
+    );
+    let (_, verdict) = server.get("/api/v1/intel/match?value=https%3A%2F%2Flogin.corp-example.help%2Fowa%3Fuser%3Dbob&kind=url");
+    assert_eq!(
+        verdict["outcome"], "hit",
+        "the URL is in the blocklist feed: {verdict}"
+    );
+}
+
+/// The run of `playbook`, once one is in `status`.
+fn ddos_run_of(server: &Server, playbook: &str, status: &str) -> Value {
+    wait_for(&format!("the {playbook} run to be {status}"), || {
+        let (_, v) = server.get("/api/v1/runs");
+        v["runs"]
+            .as_array()?
+            .iter()
+            .find(|r| r["playbook"] == playbook && r["status"] == status)
+            .cloned()
+    })
+}

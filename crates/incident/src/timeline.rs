@@ -124,6 +124,11 @@ pub enum TimelineEvent<'a> {
         id: u32,
         text: &'a str,
     },
+    /// An e-mail queued to people outside the directory (by a playbook).
+    EmailQueued {
+        to: &'a [String],
+        subject: &'a str,
+    },
     /// A playbook run's moment: started, an approval asked, answered or
     /// decided, a step done or failed, undoing, finished.
     Playbook {

@@ -465,7 +465,7 @@ pub fn parse(text: &str) -> Result<Playbook, Vec<String>> {
 }
 
 /// The playbooks that ship in the binary (the floor's three cases).
-pub const SHIPPED: [(&str, &str); 2] = [
+pub const SHIPPED: [(&str, &str); 3] = [
     (
         "ddos-block.yml",
         include_str!("../playbooks/ddos-block.yml"),
@@ -473,6 +473,10 @@ pub const SHIPPED: [(&str, &str); 2] = [
     (
         "link-failover.yml",
         include_str!("../playbooks/link-failover.yml"),
+    ),
+    (
+        "phishing-response.yml",
+        include_str!("../playbooks/phishing-response.yml"),
     ),
 ];
 

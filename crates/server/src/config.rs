@@ -496,6 +496,15 @@ impl Checker<'_> {
         span: Option<Range<usize>>,
     ) {
         match shape {
+            // A table of strings may also be written as a [section].
+            Shape::Value(Ty::StrMap) if item.as_table().is_some() => {
+                let strings = item
+                    .as_table()
+                    .is_some_and(|t| t.iter().all(|(_, v)| v.as_str().is_some()));
+                if !strings {
+                    self.problem(span, format!("`{full}` must be a table of strings"));
+                }
+            }
             Shape::Value(ty) => self.value(item, full, ty),
             Shape::Table(keys) => match item.as_table() {
                 Some(t) => self.table(t, full, keys),

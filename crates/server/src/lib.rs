@@ -376,7 +376,13 @@ pub async fn assemble(
         Arc::new(incident_config),
         clock.clone(),
     ));
-    let responder = open_responder(cfg, parts.state.clone(), &incidents, clock);
+    let desk = Arc::new(respond::Desk {
+        incidents: incidents.clone(),
+        events: parts.events.clone(),
+        intel: intel.clone(),
+        state: parts.state.clone(),
+    });
+    let responder = open_responder(cfg, parts.state.clone(), desk, clock);
     let notify_metrics = notifier::NotifyMetrics::default();
     registry.register(
         "watchfloor_notification_attempts",
@@ -454,7 +460,7 @@ pub async fn assemble(
 fn open_responder(
     cfg: &Config,
     runs: Arc<dyn watchfloor_state::RunStore>,
-    incidents: &Arc<Incidents>,
+    desk: Arc<respond::Desk>,
     clock: Arc<dyn Clock>,
 ) -> Arc<watchfloor_respond::Responder> {
     let library = watchfloor_respond::Library::load(cfg.respond.playbooks.as_deref());
@@ -465,9 +471,6 @@ fn open_responder(
             rejected.problems.join("; ")
         );
     }
-    let desk = Arc::new(respond::Desk {
-        incidents: incidents.clone(),
-    });
     Arc::new(watchfloor_respond::Responder::new(
         runs,
         library,

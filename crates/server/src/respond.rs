@@ -22,9 +22,13 @@ const TRIGGER_CHECKPOINT: &str = "respond.triggers.after";
 /// Incidents opened longer ago than this start no runs when first seen.
 const TRIGGER_WINDOW_NS: i64 = 3600 * 1_000_000_000;
 
-/// The incident room, as playbooks see it.
+/// The incident room (and the event store and the indicators), as
+/// playbooks see them.
 pub struct Desk {
     pub incidents: Arc<Incidents>,
+    pub events: Arc<dyn watchfloor_search::EventStore>,
+    pub intel: Arc<watchfloor_intel::Intel>,
+    pub state: Arc<dyn StateStore>,
 }
 
 fn incident_of(call: &Call<'_>) -> Result<i64, String> {
@@ -99,6 +103,87 @@ impl Host for Desk {
             ));
         }
         Ok(json!({"sent": sent, "problems": problems}))
+    }
+
+    fn email(
+        &self,
+        call: &Call<'_>,
+        to: &[String],
+        subject: &str,
+        body: &str,
+    ) -> Result<Value, String> {
+        let queued = self
+            .incidents
+            .email_once(
+                call.tenant,
+                incident_of(call)?,
+                &actor(call),
+                call.key,
+                to,
+                subject,
+                body,
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(json!({ "queued": queued }))
+    }
+
+    fn search(
+        &self,
+        call: &Call<'_>,
+        query: &str,
+        from_ns: i64,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Map<String, Value>>, String> {
+        let page = self
+            .events
+            .search(&watchfloor_search::SearchRequest {
+                query: query.to_string(),
+                tenant: call.tenant.to_string(),
+                from_ns: Some(from_ns),
+                to_ns: None,
+                limit,
+                cursor: None,
+            })
+            .map_err(|e| format!("search {query:?}: {e}"))?;
+        Ok(page.events.into_iter().map(|e| e.fields).collect())
+    }
+
+    fn block_indicators(
+        &self,
+        call: &Call<'_>,
+        kind: &str,
+        values: &[String],
+        valid_for_secs: Option<u64>,
+    ) -> Result<Value, String> {
+        let kind: watchfloor_intel::Kind = serde_json::from_value(json!(kind))
+            .map_err(|_| format!("`kind` {kind:?}: ip, domain, url, md5, sha1, sha256 or email"))?;
+        let now = watchfloor_model::now_ns();
+        let mut indicators = Vec::new();
+        for v in values {
+            let value =
+                watchfloor_intel::normalize(kind, v).map_err(|e| format!("{v:?}: {}", e.reason))?;
+            indicators.push(watchfloor_intel::Indicator {
+                kind,
+                value,
+                source: format!("playbook run {}", call.run_id),
+                confidence: 90,
+                tlp: watchfloor_intel::Tlp::Amber,
+                labels: vec!["blocked".into()],
+                first_seen_ns: now,
+                last_seen_ns: now,
+                valid_until_ns: valid_for_secs
+                    .map(|s| now.saturating_add((s as i64).saturating_mul(1_000_000_000))),
+                sightings: 0,
+            });
+        }
+        let report = self.intel.import(call.tenant, indicators);
+        self.state
+            .put_indicators(call.tenant, &report.changed)
+            .map_err(|e| format!("storing the indicators: {e}"))?;
+        Ok(
+            json!({"kind": kind, "added": report.added, "merged": report.merged,
+                  "values": values}),
+        )
     }
 }
 

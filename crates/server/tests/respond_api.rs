@@ -388,7 +388,15 @@ async fn playbooks_are_listed_validated_started_and_cancelled() {
         .iter()
         .filter_map(|p| p["id"].as_str())
         .collect();
-    assert_eq!(ids, ["ddos-block", "link-failover", "outage-triage"]);
+    assert_eq!(
+        ids,
+        [
+            "ddos-block",
+            "link-failover",
+            "outage-triage",
+            "phishing-response"
+        ]
+    );
 
     let (status, checked) = s
         .call(
@@ -465,4 +473,81 @@ async fn playbooks_are_listed_validated_started_and_cancelled() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the run was not cancelled");
+}
+
+#[tokio::test]
+async fn reported_messages_are_parsed_judged_and_filed_once() {
+    let s = server().await;
+    let eml = "From: \"Desk\" <it@corp-example.help>\r\nTo: bob@corp.example\r\nSubject: Verify your account\r\nMessage-ID: <api-1@corp-example.help>\r\nContent-Type: text/html\r\n\r\n<a href=\"https://login.corp-example.help/x\">verify</a> or https://www.google.com/\r\n";
+    let (status, body) = s
+        .call(
+            Method::POST,
+            "/api/v1/phishing/reports",
+            &s.admin,
+            Some(eml.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["report"]["subject"], "Verify your account");
+    let mut urls: Vec<&str> = body["report"]["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u.as_str())
+        .collect();
+    urls.sort();
+    assert_eq!(
+        urls,
+        [
+            "https://login.corp-example.help/x",
+            "https://www.google.com/"
+        ]
+    );
+    let blocked = body["assessment"]["block_domains"].as_array().unwrap();
+    assert!(
+        blocked.contains(&json!("login.corp-example.help")),
+        "{body}"
+    );
+    assert!(
+        !blocked.contains(&json!("corp.example")),
+        "the organisation's own domain: {body}"
+    );
+    let (status, again) = s
+        .call(
+            Method::POST,
+            "/api/v1/phishing/reports",
+            &s.admin,
+            Some(eml.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    let (status, bad) = s
+        .call(
+            Method::POST,
+            "/api/v1/phishing/reports",
+            &s.admin,
+            Some(String::new()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert!(bad["error"]
+        .as_str()
+        .unwrap()
+        .contains("not an e-mail message"));
+    let (status, _) = s
+        .call(
+            Method::POST,
+            "/api/v1/phishing/reports",
+            &s.token("viewer", "default"),
+            Some(eml.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    s.app.incidents.file_alerts().unwrap();
+    let (_, list) = s.get("/api/v1/incidents?type=phishing", &s.admin).await;
+    assert_eq!(
+        list["incidents"].as_array().map(Vec::len),
+        Some(1),
+        "{list}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by tests and benchmarks: where the shared corpus is, and
 //! synthetic syslog for load generation.
 
+pub mod peers;
 pub mod synthetic;
 
 use std::path::{Path, PathBuf};

@@ -131,6 +131,54 @@ impl Incidents {
         Ok(sent)
     }
 
+    /// Queues an e-mail about the incident to addresses outside the
+    /// directory (a person whose account a playbook changed), once per key
+    /// and address; recorded on the timeline.
+    #[allow(clippy::too_many_arguments)]
+    pub fn email_once(
+        &self,
+        tenant: &str,
+        id: i64,
+        actor: &str,
+        key: &str,
+        to: &[String],
+        subject: &str,
+        body: &str,
+    ) -> Result<Vec<String>> {
+        for address in to {
+            if !address.contains('@') || address.contains(char::is_whitespace) {
+                return Err(IncidentError::Invalid(format!(
+                    "{address:?} is not an e-mail address"
+                )));
+            }
+        }
+        self.change_work(tenant, id, None, |w, now| {
+            for address in to {
+                w.notifications.push(watchfloor_state::NewNotification {
+                    tenant: tenant.to_string(),
+                    incident_id: id,
+                    key: format!("{key}:{address}"),
+                    transport: "email".into(),
+                    target: address.clone(),
+                    recipient: format!("address:{address}"),
+                    subject: subject.to_string(),
+                    body: body.to_string(),
+                    payload: None,
+                    headers: Vec::new(),
+                    ack_hash: None,
+                    created_ns: now,
+                });
+            }
+            w.drafts.push(Draft::new(
+                now,
+                actor,
+                TimelineEvent::EmailQueued { to, subject },
+            ));
+            Ok(())
+        })?;
+        Ok(to.to_vec())
+    }
+
     /// Records a playbook run's moment on the incident's timeline.
     #[allow(clippy::too_many_arguments)]
     pub fn record_run(
