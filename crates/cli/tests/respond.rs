@@ -959,3 +959,68 @@ fn ddos_run_of(server: &Server, playbook: &str, status: &str) -> Value {
             .cloned()
     })
 }
+
+/// `kill -9` while an action runs: after the restart the run goes on from
+/// that step, calling the action again with the same idempotency key (the
+/// script does its work once per key), and finishes; the log holds one
+/// start of the step.
+#[test]
+fn a_run_killed_in_the_middle_of_a_step_resumes_it_with_the_same_key() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let work = tmp.path().join("work.log");
+    let playbooks = tmp.path().join("playbooks");
+    std::fs::create_dir_all(&playbooks).expect("dir");
+    std::fs::write(
+        playbooks.join("slow.yml"),
+        "id: slow-change\ntitle: A change that takes a while\nsteps:\n  - id: change\n    action: command.run\n    with: {command: work}\n    timeout: 30s\n  - id: note\n    action: command.run\n    with: {command: work}\n",
+    )
+    .expect("playbook");
+    let script = format!(
+        "echo \"start $WATCHFLOOR_IDEMPOTENCY_KEY\" >> {w}; grep -q \"done $WATCHFLOOR_IDEMPOTENCY_KEY\" {w} && exit 0; sleep 2; echo \"done $WATCHFLOOR_IDEMPOTENCY_KEY\" >> {w}",
+        w = work.display()
+    );
+    let extra = format!(
+        "[respond]\nplaybooks = \"{}\"\n\n[[respond.commands]]\nname = \"work\"\nargv = [\"/bin/sh\", \"-c\", {}]\n",
+        playbooks.display(),
+        serde_json::to_string(&script).expect("quoted")
+    );
+    let mut server = Server::start(tmp.path(), &extra, &[]);
+    let (status, run) = server.call(
+        reqwest::Method::POST,
+        "/api/v1/playbooks/slow-change/runs",
+        &server.token.clone(),
+        Some(serde_json::json!({})),
+    );
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_i64().expect("id");
+    let lines = || std::fs::read_to_string(&work).unwrap_or_default();
+    wait_for("the change under way", || {
+        lines().contains("start").then_some(())
+    });
+    server.kill9();
+    let config = server.config.clone();
+    let server = Server::start_with(tmp.path(), &config, &[]);
+    wait_for("the run finished", || {
+        let (_, v) = server.get(&format!("/api/v1/runs/{id}"));
+        (v["status"] == "succeeded").then_some(())
+    });
+    let text = lines();
+    let key = format!("wf-default-{id}-change-0");
+    assert_eq!(
+        text.matches(&format!("done {key}")).count(),
+        1,
+        "the change is done once: {text}"
+    );
+    assert!(
+        text.matches(&format!("start {key}")).count() >= 2,
+        "called again with its key: {text}"
+    );
+    let (_, view) = server.get(&format!("/api/v1/runs/{id}"));
+    let starts = view["log"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter(|e| e["body"]["type"] == "action_started" && e["body"]["step"] == "change")
+        .count();
+    assert_eq!(starts, 1, "resumed, not restarted: {view}");
+}

@@ -551,3 +551,158 @@ async fn reported_messages_are_parsed_judged_and_filed_once() {
         "{list}"
     );
 }
+
+/// A DDoS alert on `victim` from `attackers`, filed into its incident.
+fn ddos_incident(s: &Server, attackers: &[&str]) -> i64 {
+    let mut fields = serde_json::Map::new();
+    fields.insert("attackers".into(), json!(attackers));
+    let now = watchfloor_model::now_ns();
+    let alert = Alert {
+        id: 0,
+        key: format!("ddos:fail:{now}"),
+        tenant: "default".into(),
+        domain: Domain::Both,
+        rule_id: Some("signature:ddos".into()),
+        rule_title: "DDoS on 10.0.0.80: 90.0 kpps".into(),
+        kind: AlertKind::Signature,
+        level: Severity::Critical,
+        tags: vec!["attack.t1498".into()],
+        time_ns: now,
+        created_ns: now,
+        host: Some("10.0.0.80".into()),
+        user: None,
+        ips: attackers.iter().map(|a| a.to_string()).collect(),
+        users: Vec::new(),
+        indicators: Default::default(),
+        event_ids: Vec::new(),
+        fields,
+        value: None,
+        parent: None,
+        incident_id: None,
+    };
+    s.app.state.insert_alerts(&[alert]).unwrap();
+    s.app.incidents.file_alerts().unwrap();
+    s.app
+        .state
+        .list_incidents(&watchfloor_state::IncidentFilter {
+            tenant: "default".into(),
+            kind: Some("ddos".into()),
+            limit: 1,
+            ..Default::default()
+        })
+        .unwrap()[0]
+        .id
+}
+
+/// When the router cannot be reached (its namespace is gone), the block's
+/// retries end on the error path: the NOC gets a task to block by hand.
+#[tokio::test]
+async fn a_block_that_cannot_be_made_takes_the_error_path_and_tells_the_incident() {
+    let (router, app, dir) = common::assembled_with(|cfg, _| {
+        cfg.respond
+            .params
+            .push(watchfloor_respond::config::PlaybookParams {
+                playbook: "ddos-block".into(),
+                values: [
+                    ("auto_approve".to_string(), "true".to_string()),
+                    ("netns".to_string(), "wf-no-such-router".to_string()),
+                ]
+                .into(),
+            });
+    })
+    .await;
+    let admin = std::fs::read_to_string(dir.path().join("initial-admin-token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let s = Server {
+        router,
+        app,
+        admin,
+        _dir: dir,
+    };
+    let id = ddos_incident(&s, &["198.51.100.7"]);
+    let run = s.run_in(id, "succeeded").await;
+    let (_, view) = s
+        .get(&format!("/api/v1/runs/{}", run["id"]), &s.admin)
+        .await;
+    let failures = view["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["body"]["type"] == "action_failed" && e["body"]["step"] == "block")
+        .count();
+    assert_eq!(failures, 3, "three attempts: {view}");
+    let (_, incident) = s.get(&format!("/api/v1/incidents/{id}"), &s.admin).await;
+    let task = incident["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| {
+            t["title"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("The automatic block failed")
+        })
+        .unwrap_or_else(|| panic!("no hand-block task: {incident}"));
+    assert_eq!(task["team"], "noc");
+    assert!(
+        task["title"]
+            .as_str()
+            .unwrap()
+            .contains("wf-no-such-router"),
+        "{task}"
+    );
+}
+
+/// The link-failover playbook without its site parameters does nothing
+/// and says so: no route is touched.
+#[tokio::test]
+async fn a_reroute_without_a_backup_next_hop_leaves_a_task_for_the_noc() {
+    let (router, app, dir) = common::assembled_with(|cfg, _| {
+        cfg.respond
+            .params
+            .push(watchfloor_respond::config::PlaybookParams {
+                playbook: "link-failover".into(),
+                values: [
+                    ("netns".to_string(), "wf-no-such-dc".to_string()),
+                    ("backup_via".to_string(), "192.0.2.6".to_string()),
+                ]
+                .into(),
+            });
+    })
+    .await;
+    let admin = std::fs::read_to_string(dir.path().join("initial-admin-token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let s = Server {
+        router,
+        app,
+        admin,
+        _dir: dir,
+    };
+    let (status, opened) = s
+        .post(
+            "/api/v1/incidents",
+            &s.admin,
+            json!({"title": "dc1 uplink down", "type": "link_failure"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{opened}");
+    let id = opened["id"].as_i64().unwrap();
+    s.run_in(id, "succeeded").await;
+    let (_, incident) = s.get(&format!("/api/v1/incidents/{id}"), &s.admin).await;
+    let titles: Vec<&str> = incident["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["title"].as_str())
+        .collect();
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.starts_with("The automatic reroute failed") && t.contains("wf-no-such-dc")),
+        "{titles:?}"
+    );
+}

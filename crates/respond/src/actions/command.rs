@@ -33,7 +33,7 @@ pub async fn run(config: &RespondConfig, input: &Value, call: &Call<'_>) -> Resu
         .split_first()
         .ok_or_else(|| format!("command {name:?} names no program"))?;
     let stdin = input.get("stdin").map(show);
-    let mut child = tokio::process::Command::new(program)
+    let mut child = super::command(program)
         .args(fixed)
         .args(&args)
         .env("WATCHFLOOR_IDEMPOTENCY_KEY", call.key)

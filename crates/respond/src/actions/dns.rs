@@ -135,7 +135,7 @@ async fn reload(config: &RespondConfig) -> Result<(), String> {
     let Some((program, args)) = config.dns.reload.split_first() else {
         return Ok(());
     };
-    let out = tokio::process::Command::new(program)
+    let out = super::command(program)
         .args(args)
         .stdin(Stdio::null())
         .kill_on_drop(true)

@@ -351,6 +351,28 @@ fn strings(input: &Value, key: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// A connector's program, killed with the server: if the server dies
+/// mid-action (`kill -9`), its program does not go on unseen while the
+/// restarted server calls the action again with the same key, so two
+/// calls of one action never run at once. (Linux's parent-death signal;
+/// the actions run on the runtime's worker threads, which live as long as
+/// the server.)
+pub(crate) fn command(program: &str) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(program);
+    c.kill_on_drop(true);
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no
+    // memory of the parent; it runs in the child between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    c
+}
+
 /// Reads a named secret from its file (trimmed).
 fn secret(config: &RespondConfig, name: &str) -> Result<String, String> {
     let path = config

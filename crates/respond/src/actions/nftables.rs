@@ -274,11 +274,11 @@ async fn nft(
 ) -> Result<String, String> {
     let mut command = match &t.netns {
         Some(ns) => {
-            let mut c = tokio::process::Command::new(&config.ip);
+            let mut c = super::command(&config.ip);
             c.args(["netns", "exec", ns, &config.nft]);
             c
         }
-        None => tokio::process::Command::new(&config.nft),
+        None => super::command(&config.nft),
     };
     command
         .args(args)

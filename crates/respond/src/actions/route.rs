@@ -122,7 +122,7 @@ pub async fn replace(config: &RespondConfig, input: &Value) -> Result<Value, Str
 }
 
 async fn ip(config: &RespondConfig, args: &[String]) -> Result<String, String> {
-    let out = tokio::process::Command::new(&config.ip)
+    let out = super::command(&config.ip)
         .args(args)
         .stdin(Stdio::null())
         .kill_on_drop(true)
