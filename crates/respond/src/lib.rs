@@ -19,6 +19,7 @@ pub mod actions;
 pub mod config;
 pub mod dry;
 pub mod expr;
+pub mod links;
 pub mod playbook;
 pub mod run;
 pub mod runner;

@@ -39,7 +39,9 @@ pub type Result<T> = std::result::Result<T, RespondError>;
 /// What the run's timeline on the incident hears about (the server writes
 /// these to the incident's hash-chained timeline).
 pub trait Recorder: Send + Sync {
-    fn record(&self, run: &RunRecord, event: &RunEvent);
+    /// `state` is the run with `event` (and the entries logged with it)
+    /// applied.
+    fn record(&self, run: &RunRecord, state: &RunState, event: &RunEvent);
 }
 
 /// A run to start.
@@ -158,8 +160,9 @@ impl Responder {
         };
         let (id, created) = self.store.create_run(&run, &first)?;
         if created {
-            if let Ok(record) = self.store.get_run(&start.tenant, id) {
-                self.recorder.record(&record, &started);
+            let state = RunState::fold(std::iter::once(&started));
+            if let (Ok(record), Some(state)) = (self.store.get_run(&start.tenant, id), state) {
+                self.recorder.record(&record, &state, &started);
             }
             self.wake.notify_one();
         }
@@ -328,7 +331,7 @@ impl Responder {
             ..record.clone()
         };
         for event in events {
-            self.recorder.record(&record, event);
+            self.recorder.record(&record, state, event);
         }
         Ok(record)
     }

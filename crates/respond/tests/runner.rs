@@ -72,7 +72,7 @@ impl Host for Desk {
 struct Timeline(Mutex<Vec<String>>);
 
 impl Recorder for Timeline {
-    fn record(&self, _: &RunRecord, event: &RunEvent) {
+    fn record(&self, _: &RunRecord, _: &watchfloor_respond::run::RunState, event: &RunEvent) {
         let kind = serde_json::to_value(event).unwrap()["type"]
             .as_str()
             .unwrap()

@@ -381,7 +381,11 @@ pub async fn assemble(
         events: parts.events.clone(),
         intel: intel.clone(),
         state: parts.state.clone(),
+        link_key: respond::link_key(parts.state.as_ref())
+            .map_err(|e| start_err("playbook answer links")(&e))?,
+        public_url: public_url(cfg, api_url),
     });
+    let desk_key = desk.link_key.clone();
     let responder = open_responder(cfg, parts.state.clone(), desk, clock);
     let notify_metrics = notifier::NotifyMetrics::default();
     registry.register(
@@ -435,6 +439,7 @@ pub async fn assemble(
         metric_rules: Default::default(),
         test_clock,
         responder: responder.clone(),
+        respond_link_key: desk_key,
         respond_dir: cfg.respond.playbooks.clone(),
         console_secure: cfg.http.tls_cert.is_some(),
     });

@@ -261,6 +261,8 @@ fn operations() -> Vec<Op> {
         with_status(op("post", "/api/v1/runs/{id}/cancel", "respond", "Stop a run; with compensate, undo what it did first", WORK, Some(of::<CancelRequest>), None, None), 200),
         op("post", "/api/v1/phishing/reports", "respond", "Report a phishing message: the .eml (or a report wrapping it) as the body; parsed, judged against intel and warninglists, filed as the SOC's phishing incident (409 when reported already)", "admin, soc_analyst, noc_engineer, incident_manager, ingest", None, None, None),
         op("get", "/api/v1/approvals", "respond", "Runs waiting for an approval, what each would do, and whether the caller may answer", READ, None, None, None),
+        with_status(op("get", "/approve/{token}", "respond", "The page of an approver's answer link (the signed token is the credential)", "the link's holder", None, None, None), 200),
+        with_status(op("post", "/approve/{token}", "respond", "Answer the approval as the link's approver (form: decision=approve|deny)", "the link's holder", None, None, None), 200),
         with_status(op("get", "/ack/{secret}", "on-call", "The page of an acknowledge link (the secret is the credential)", "the link's holder", None, None, None), 200),
         with_status(op("post", "/ack/{secret}", "on-call", "Acknowledge the incident as the link's recipient", "the link's holder", None, None, None), 200),
     ]

@@ -11,7 +11,7 @@ use watchfloor_incident::{Incidents, NewTask};
 use watchfloor_model::incident::Incident;
 use watchfloor_model::Alert;
 use watchfloor_respond::actions::{Call, Host};
-use watchfloor_respond::run::RunEvent;
+use watchfloor_respond::run::{Position, RunEvent, RunState};
 use watchfloor_respond::runner::Recorder;
 use watchfloor_respond::{Responder, StartRun};
 use watchfloor_state::{AlertFilter, RunRecord, StateStore};
@@ -29,6 +29,118 @@ pub struct Desk {
     pub events: Arc<dyn watchfloor_search::EventStore>,
     pub intel: Arc<watchfloor_intel::Intel>,
     pub state: Arc<dyn StateStore>,
+    /// Signs approvers' answer links.
+    pub link_key: Vec<u8>,
+    /// The base of links in messages (`[notify] public_url`).
+    pub public_url: String,
+}
+
+/// The checkpoint key of the answer links' signing key.
+const LINK_KEY: &str = "respond.link_key";
+
+/// The key answer links are signed with: made once, kept in the state
+/// store (links stay valid across restarts).
+pub fn link_key(state: &dyn StateStore) -> Result<Vec<u8>, String> {
+    if let Some(key) = state.get_checkpoint(LINK_KEY).map_err(|e| e.to_string())? {
+        if key.len() >= 32 {
+            return Ok(key);
+        }
+    }
+    let mut key = vec![0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| format!("no OS randomness: {e}"))?;
+    state
+        .put_checkpoints(&[(LINK_KEY, &key)])
+        .map_err(|e| e.to_string())?;
+    Ok(key)
+}
+
+impl Desk {
+    /// Tells the approvers of a run's approval what waits for them: the
+    /// teams' channels get the request and the console's link; each team
+    /// member with an e-mail address gets a personal link that answers as
+    /// them. Queued once per key (a restart re-sends nothing).
+    fn approval_notices(
+        &self,
+        run: &RunRecord,
+        step: &str,
+        request: &watchfloor_respond::run::ApprovalRequest,
+        escalated: bool,
+    ) {
+        let Some(incident_id) = run.incident_id else {
+            return;
+        };
+        let Ok(incident) = self.incidents.get(&run.tenant, incident_id) else {
+            return;
+        };
+        let mut teams = request.teams.clone();
+        if teams.is_empty() {
+            teams.extend(incident.team.clone());
+        }
+        let what = if escalated {
+            "ESCALATED: approval"
+        } else {
+            "Approval"
+        };
+        let console = format!("{}/runs/{}", self.public_url, run.id);
+        let shows = request
+            .shows
+            .iter()
+            .map(|s| format!("  - {s}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let text = format!(
+            "{what} needed for playbook {} on incident {incident_id}: {}\nIt will:\n{shows}\nAnswer: {console}",
+            run.playbook, request.message
+        );
+        let key = format!("approval:{}:{step}:{}", run.id, u8::from(escalated));
+        let to: Vec<String> = teams.iter().map(|t| format!("team:{t}")).collect();
+        if let Err(e) = self
+            .incidents
+            .message(&run.tenant, incident_id, &key, &to, &text)
+        {
+            tracing::warn!(run = run.id, "approval notice: {e}");
+        }
+        let members =
+            watchfloor_incident::notify::Directory::load(self.state.as_ref(), &run.tenant)
+                .map(|d| {
+                    teams
+                        .iter()
+                        .filter_map(|t| d.teams.get(t))
+                        .flat_map(|t| t.members.clone())
+                        .collect::<std::collections::BTreeSet<String>>()
+                })
+                .unwrap_or_default();
+        for user in members {
+            let Some(address) = self.incidents.email_of(&run.tenant, &user) else {
+                continue;
+            };
+            let claims = watchfloor_respond::links::Claims {
+                tenant: run.tenant.clone(),
+                run: run.id,
+                step: step.to_string(),
+                user: user.clone(),
+                until_ns: request.deadline_ns,
+            };
+            let link = format!(
+                "{}/approve/{}",
+                self.public_url,
+                watchfloor_respond::links::sign(&self.link_key, &claims)
+            );
+            let body = format!("{text}\n\nAnswer as {user}: {link}");
+            let subject = format!("{what}: {} on incident {incident_id}", run.playbook);
+            if let Err(e) = self.incidents.email_once(
+                &run.tenant,
+                incident_id,
+                &format!("playbook run {}", run.id),
+                &format!("{key}:{user}"),
+                &[address],
+                &subject,
+                &body,
+            ) {
+                tracing::warn!(run = run.id, "approval e-mail to {user}: {e}");
+            }
+        }
+    }
 }
 
 fn incident_of(call: &Call<'_>) -> Result<i64, String> {
@@ -246,7 +358,20 @@ fn timeline_detail(event: &RunEvent) -> Option<(&'static str, String, Value)> {
 }
 
 impl Recorder for Desk {
-    fn record(&self, run: &RunRecord, event: &RunEvent) {
+    fn record(&self, run: &RunRecord, state: &RunState, event: &RunEvent) {
+        let approving = match &state.position {
+            Position::Approving(a) => Some(a),
+            _ => None,
+        };
+        match (event, approving) {
+            (RunEvent::ApprovalRequested { .. }, Some(a)) => {
+                self.approval_notices(run, &a.step, &a.request, false)
+            }
+            (RunEvent::ApprovalEscalated { .. }, Some(a)) => {
+                self.approval_notices(run, &a.step, &a.request, true)
+            }
+            _ => {}
+        }
         let (Some(incident), Some((what, by, detail))) = (run.incident_id, timeline_detail(event))
         else {
             return;

@@ -706,3 +706,120 @@ async fn a_reroute_without_a_backup_next_hop_leaves_a_task_for_the_noc() {
         "{titles:?}"
     );
 }
+
+/// The approvers of a run are e-mailed a personal link; the link's page
+/// shows what will be done, and its button answers as them (once).
+#[tokio::test]
+async fn an_approver_answers_from_the_link_in_their_e_mail() {
+    let s = server().await;
+    s.app
+        .access
+        .create_user(&watchfloor_state::NewUser {
+            username: "sam".into(),
+            display_name: "Sam".into(),
+            email: Some("sam@corp.example".into()),
+            role: "soc_analyst".into(),
+            tenant: "default".into(),
+            tenants: Vec::new(),
+            password_hash: auth::hash_password("correct horse battery").unwrap(),
+        })
+        .unwrap();
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            "/api/v1/teams/soc",
+            &s.admin,
+            Some(json!({"members": ["sam"]}).to_string()),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let id = open_outage(&s).await;
+    let run = s.run_in(id, "waiting_approval").await;
+    let mails = s
+        .app
+        .outbox
+        .list_notifications("default", Some(id), 100)
+        .unwrap();
+    let mail = mails
+        .iter()
+        .find(|n| n.message.target == "sam@corp.example")
+        .unwrap_or_else(|| panic!("no e-mail to sam: {mails:?}"));
+    assert!(
+        mail.message.body.contains("task for it: Check the uplink"),
+        "{}",
+        mail.message.body
+    );
+    let link = mail
+        .message
+        .body
+        .split_whitespace()
+        .find(|w| w.contains("/approve/"))
+        .expect("a link");
+    let path = &link[link.find("/approve/").unwrap()..];
+
+    let page = |path: String| {
+        let router = s.router.clone();
+        async move {
+            let r = router
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = r.status();
+            let text = String::from_utf8_lossy(
+                &axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap(),
+            )
+            .into_owned();
+            (status, text)
+        }
+    };
+    let (status, text) = page(path.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(
+        text.contains("Check the uplink") && text.contains("Approve"),
+        "{text}"
+    );
+    let forged = format!("{}x", path);
+    assert_eq!(page(forged).await.0, StatusCode::NOT_FOUND);
+
+    let post = |path: String| {
+        let router = s.router.clone();
+        async move {
+            let r = router
+                .oneshot(
+                    Request::post(path)
+                        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(Body::from("decision=approve"))
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = r.status();
+            let text = String::from_utf8_lossy(
+                &axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap(),
+            )
+            .into_owned();
+            (status, text)
+        }
+    };
+    let (status, text) = post(path.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("approved by sam"), "{text}");
+    s.run_in(id, "succeeded").await;
+    let (status, _) = post(path.to_string()).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "decided: the link answers nothing more"
+    );
+    let (_, view) = s
+        .get(&format!("/api/v1/runs/{}", run["id"]), &s.admin)
+        .await;
+    let answered = view["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["body"]["type"] == "approval_answered")
+        .unwrap();
+    assert_eq!(answered["body"]["answer"]["via"], "link");
+    assert_eq!(answered["body"]["answer"]["by"], "sam");
+}

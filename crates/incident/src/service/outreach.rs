@@ -80,7 +80,7 @@ impl Incidents {
 
     /// The email address of `username`, if the user may act in `tenant`
     /// and is enabled.
-    pub(super) fn email_of(&self, tenant: &str, username: &str) -> Option<String> {
+    pub fn email_of(&self, tenant: &str, username: &str) -> Option<String> {
         let (user, _) = self.store.find_login(username).ok()??;
         (!user.disabled && user.can_act_in(tenant))
             .then_some(user.email)

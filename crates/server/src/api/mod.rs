@@ -76,6 +76,8 @@ pub struct AppState {
     pub test_clock: Option<Arc<watchfloor_incident::ManualClock>>,
     /// Playbooks and their runs.
     pub responder: Arc<watchfloor_respond::Responder>,
+    /// Signs and checks approvers' answer links (`/approve/{token}`).
+    pub respond_link_key: Vec<u8>,
     /// `[respond] playbooks`, read again on reload.
     pub respond_dir: Option<std::path::PathBuf>,
     /// The console's cookies get `Secure` (the listener speaks HTTPS).

@@ -32,6 +32,145 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/api/v1/runs/{id}/answer", post(answer))
         .route("/api/v1/runs/{id}/cancel", post(cancel))
         .route("/api/v1/approvals", get(approvals))
+        .route("/approve/{token}", get(link_page).post(link_answer))
+}
+
+/// The approval an answer link is for, if the link is good and the run
+/// still waits at that step: (the claims, the approval's message and what
+/// it will do).
+fn link_approval(
+    app: &Shared,
+    token: &str,
+) -> Result<(watchfloor_respond::links::Claims, String, Vec<String>), String> {
+    let now = watchfloor_model::now_ns();
+    let claims = watchfloor_respond::links::verify(&app.respond_link_key, token, now)?;
+    let view = app
+        .responder
+        .view(&claims.tenant, claims.run)
+        .map_err(|e| e.to_string())?;
+    let approval = view
+        .approval
+        .filter(|a| a["step"] == claims.step.as_str())
+        .ok_or("this approval has been decided; nothing waits for an answer")?;
+    let request = &approval["request"];
+    let shows = request["shows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(String::from))
+        .collect();
+    Ok((
+        claims,
+        request["message"].as_str().unwrap_or_default().to_string(),
+        shows,
+    ))
+}
+
+/// An answer link's page: what waits, and the two buttons (a POST: link
+/// previews and scanners that fetch the link answer nothing).
+async fn link_page(State(app): State<Shared>, Path(token): Path<String>) -> Response {
+    use super::oncall::{escape, page};
+    let found = blocking(move || link_approval(&app, &token)).await;
+    match found {
+        Ok(Ok((claims, message, shows))) => {
+            let items: String = shows
+                .iter()
+                .map(|s| format!("<li><code>{}</code></li>", escape(s)))
+                .collect();
+            page(
+                StatusCode::OK,
+                &format!("Run {} needs your answer, {}", claims.run, escape(&claims.user)),
+                &format!(
+                    "<p>{}</p><p>It will:</p><ul>{items}</ul>\
+                     <form method=\"post\"><button type=\"submit\" name=\"decision\" value=\"approve\" style=\"font-size:1.3em\">Approve</button> \
+                     <button type=\"submit\" name=\"decision\" value=\"deny\" style=\"font-size:1.3em\">Deny</button></form>",
+                    escape(&message)
+                ),
+            )
+        }
+        Ok(Err(why)) => page(
+            StatusCode::NOT_FOUND,
+            "Nothing to answer",
+            &format!("<p>{}</p>", escape(&why)),
+        ),
+        Err(_) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Error",
+            "<p>Try again.</p>",
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct LinkAnswer {
+    decision: Decision,
+}
+
+/// Answers as the link's approver: their role and teams apply as if they
+/// had answered in the console.
+async fn link_answer(
+    State(app): State<Shared>,
+    Path(token): Path<String>,
+    axum::extract::Form(form): axum::extract::Form<LinkAnswer>,
+) -> Response {
+    use super::oncall::{escape, page};
+    let outcome = blocking(move || -> Result<String, (StatusCode, String)> {
+        let (claims, _, _) = link_approval(&app, &token).map_err(|e| (StatusCode::NOT_FOUND, e))?;
+        let user = app
+            .access
+            .find_login(&claims.user)
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .map(|(u, _)| u)
+            .filter(|u| !u.disabled && u.can_act_in(&claims.tenant))
+            .ok_or((
+                StatusCode::FORBIDDEN,
+                format!("{} may not act here", claims.user),
+            ))?;
+        let role = crate::auth::Role::parse(&user.role).ok_or((
+            StatusCode::FORBIDDEN,
+            format!("{} has no working role", claims.user),
+        ))?;
+        if !role.allows(Action::WorkIncidents) {
+            return Err((
+                StatusCode::FORBIDDEN,
+                format!("the {} role may not answer", role.as_str()),
+            ));
+        }
+        let principal = crate::auth::Principal {
+            actor: format!("user:{}", user.username),
+            name: user.username.clone(),
+            role,
+            tenant: claims.tenant.clone(),
+            home_tenant: user.tenant.clone(),
+            user_id: Some(user.id),
+        };
+        let who = answerer(&app, &principal);
+        app.responder
+            .answer(&claims.tenant, claims.run, &who, form.decision, "", "link")
+            .map_err(|e| (StatusCode::CONFLICT, e.to_string()))?;
+        Ok(format!(
+            "Recorded: {} by {}.",
+            match form.decision {
+                Decision::Approve => "approved",
+                Decision::Deny => "denied",
+            },
+            user.username
+        ))
+    })
+    .await;
+    match outcome {
+        Ok(Ok(text)) => page(
+            StatusCode::OK,
+            "Thank you",
+            &format!("<p>{}</p>", escape(&text)),
+        ),
+        Ok(Err((status, why))) => page(status, "Not recorded", &format!("<p>{}</p>", escape(&why))),
+        Err(_) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Error",
+            "<p>Try again.</p>",
+        ),
+    }
 }
 
 impl From<RespondError> for ApiError {
