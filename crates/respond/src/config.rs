@@ -184,3 +184,57 @@ impl RespondConfig {
         problems
     }
 }
+
+/// Sending notifications: the address in acknowledge links, the SMTP
+/// relay for email, and retries.
+#[derive(Debug, Clone, Deserialize, PartialEq, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The base URL users reach this server at (acknowledge links); by
+    /// default `http://` (or `https://`) and `[http] listen`.
+    pub public_url: Option<String>,
+    /// SMTP relay host; email is off while it is empty.
+    pub smtp_host: String,
+    #[schemars(range(min = 1, max = 65_535))]
+    pub smtp_port: u64,
+    /// `none` (plain, for a local relay), `starttls` or `tls`.
+    pub smtp_security: SmtpSecurity,
+    pub smtp_from: String,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// Attempts per message before it is marked failed.
+    #[schemars(range(min = 1, max = 100))]
+    pub max_attempts: u64,
+    /// Per attempt.
+    #[schemars(range(min = 1, max = 300))]
+    pub timeout_secs: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            public_url: None,
+            smtp_host: String::new(),
+            smtp_port: 25,
+            smtp_security: SmtpSecurity::None,
+            smtp_from: "watchfloor@localhost".into(),
+            smtp_username: None,
+            smtp_password: None,
+            max_attempts: 8,
+            timeout_secs: 10,
+        }
+    }
+}
+
+/// How email reaches the SMTP relay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain, for a relay on the same host or network.
+    #[default]
+    None,
+    /// Plain, then upgraded with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}

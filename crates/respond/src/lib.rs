@@ -13,6 +13,9 @@
 //!   answers and cancels runs over a [`RunStore`](watchfloor_state::RunStore);
 //! - [`dry`]: dry runs;
 //! - [`actions`]: the connectors;
+//! - [`notifier`]: sending the outbox's notifications (webhooks,
+//!   Slack/Mattermost, SMTP e-mail) with retries: what escalations,
+//!   RACI notices, approval requests and `notify.send`/`email.send` queue;
 //! - [`config`]: the `[respond]` section.
 
 pub mod actions;
@@ -20,6 +23,7 @@ pub mod config;
 pub mod dry;
 pub mod expr;
 pub mod links;
+pub mod notifier;
 pub mod playbook;
 pub mod run;
 pub mod runner;

@@ -12,7 +12,6 @@ pub mod flows;
 pub mod listener;
 pub mod metrics;
 pub mod monitoring;
-pub mod notifier;
 pub mod openapi;
 pub mod respond;
 pub mod timeparse;
@@ -387,14 +386,18 @@ pub async fn assemble(
     });
     let desk_key = desk.link_key.clone();
     let responder = open_responder(cfg, parts.state.clone(), desk, clock);
-    let notify_metrics = notifier::NotifyMetrics::default();
+    let notify_metrics = watchfloor_respond::notifier::NotifyMetrics::default();
     registry.register(
         "watchfloor_notification_attempts",
         "Notification delivery attempts by transport and outcome (sent, retry, failed)",
         notify_metrics.attempts.clone(),
     );
-    let notifier = notifier::Notifier::new(parts.state.clone(), &cfg.notify, notify_metrics)
-        .map_err(|e| start_err("notifications")(&e))?;
+    let notifier = watchfloor_respond::notifier::Notifier::new(
+        parts.state.clone(),
+        &cfg.notify,
+        notify_metrics,
+    )
+    .map_err(|e| start_err("notifications")(&e))?;
     tokio::spawn(notifier.run(stop.clone()));
     let monitoring = monitoring::start(
         &cfg.monitors,
