@@ -480,16 +480,70 @@ pub const SHIPPED: [(&str, &str); 3] = [
     ),
 ];
 
-/// The loaded playbooks, by id, and the files that were refused.
+/// The loaded playbooks, by id, and the files that were refused: the
+/// shipped and the directory's for every tenant, and each tenant's own
+/// (sent through the API, kept as tenant documents), which take the place
+/// of a shared one of the same id for that tenant only.
 #[derive(Debug, Clone, Default)]
 pub struct Library {
     pub playbooks: BTreeMap<String, Playbook>,
     /// Where each playbook came from.
     pub sources: BTreeMap<String, String>,
     pub rejected: Vec<Rejection>,
+    /// Each tenant's own playbooks, by id.
+    pub tenants: BTreeMap<String, BTreeMap<String, Playbook>>,
 }
 
+/// The document kind of a tenant's playbook (its name is the id; the body
+/// is `{"yaml": TEXT}`).
+pub const DOCUMENT_KIND: &str = "playbook";
+
 impl Library {
+    /// The playbook `id` as `tenant` has it: its own, else the shared one.
+    pub fn get(&self, tenant: &str, id: &str) -> Option<&Playbook> {
+        self.tenants
+            .get(tenant)
+            .and_then(|own| own.get(id))
+            .or_else(|| self.playbooks.get(id))
+    }
+
+    /// Every playbook `tenant` has (its own in place of shared ones of the
+    /// same id), with where each came from.
+    pub fn visible(&self, tenant: &str) -> Vec<(&Playbook, String)> {
+        let own = self.tenants.get(tenant);
+        let mut out: BTreeMap<&str, (&Playbook, String)> = self
+            .playbooks
+            .iter()
+            .map(|(id, p)| {
+                let source = self.sources.get(id).cloned().unwrap_or_default();
+                (id.as_str(), (p, source))
+            })
+            .collect();
+        for (id, p) in own.into_iter().flatten() {
+            out.insert(id.as_str(), (p, format!("api:{tenant}")));
+        }
+        out.into_values().collect()
+    }
+
+    /// Adds (or replaces) a tenant's own playbook; its problems when it
+    /// does not load.
+    pub fn add_tenant(&mut self, tenant: &str, text: &str) -> Result<String, Vec<String>> {
+        let playbook = parse(text)?;
+        let id = playbook.id.clone();
+        self.tenants
+            .entry(tenant.to_string())
+            .or_default()
+            .insert(id.clone(), playbook);
+        Ok(id)
+    }
+
+    /// Removes a tenant's own playbook; whether there was one.
+    pub fn remove_tenant(&mut self, tenant: &str, id: &str) -> bool {
+        self.tenants
+            .get_mut(tenant)
+            .is_some_and(|own| own.remove(id).is_some())
+    }
+
     /// The shipped playbooks, then every `*.yml`/`*.yaml` of `dir` (a user
     /// playbook with a shipped one's id replaces it).
     pub fn load(dir: Option<&Path>) -> Library {

@@ -123,21 +123,35 @@ impl Responder {
 
     /// The playbooks an incident of `kind` opened on alerts with these
     /// rules and tags starts.
-    pub fn triggered(&self, kind: &str, rules: &[&str], tags: &[&str]) -> Vec<String> {
+    pub fn triggered(
+        &self,
+        tenant: &str,
+        kind: &str,
+        rules: &[&str],
+        tags: &[&str],
+    ) -> Vec<String> {
         self.library()
-            .playbooks
-            .values()
-            .filter(|p| p.triggered_by(kind, rules, tags))
-            .map(|p| p.id.clone())
+            .visible(tenant)
+            .into_iter()
+            .filter(|(p, _)| p.triggered_by(kind, rules, tags))
+            .map(|(p, _)| p.id.clone())
             .collect()
+    }
+
+    /// Changes the library in place (a tenant's playbook sent or removed).
+    pub fn edit_library<T>(&self, f: impl FnOnce(&mut Library) -> T) -> T {
+        let mut guard = self.library.write().unwrap_or_else(|p| p.into_inner());
+        let mut library = (**guard).clone();
+        let out = f(&mut library);
+        *guard = Arc::new(library);
+        out
     }
 
     /// Starts a run (once per dedup key); returns its id and whether it is new.
     pub fn start(&self, start: StartRun) -> Result<(i64, bool)> {
         let library = self.library();
         let playbook = library
-            .playbooks
-            .get(&start.playbook)
+            .get(&start.tenant, &start.playbook)
             .ok_or_else(|| RespondError::NoPlaybook(start.playbook.clone()))?;
         if start.trigger == "manual" && !playbook.trigger.manual {
             return Err(RespondError::NotManual(start.playbook));
@@ -527,8 +541,7 @@ impl Responder {
     pub fn dry_run(&self, playbook: &str, start: &StartRun) -> Result<Vec<crate::dry::DryStep>> {
         let library = self.library();
         let playbook = library
-            .playbooks
-            .get(playbook)
+            .get(&start.tenant, playbook)
             .ok_or_else(|| RespondError::NoPlaybook(playbook.into()))?;
         let start = self.with_site_params(start.clone());
         let started = started_event(playbook, &start, self.clock.now_ns());

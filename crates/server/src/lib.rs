@@ -385,7 +385,7 @@ pub async fn assemble(
         public_url: public_url(cfg, api_url),
     });
     let desk_key = desk.link_key.clone();
-    let responder = open_responder(cfg, parts.state.clone(), desk, clock);
+    let responder = open_responder(cfg, parts.state.as_ref(), desk, clock);
     let notify_metrics = watchfloor_respond::notifier::NotifyMetrics::default();
     registry.register(
         "watchfloor_notification_attempts",
@@ -467,11 +467,11 @@ pub async fn assemble(
 /// the connectors, and the incident room as their host and timeline.
 fn open_responder(
     cfg: &Config,
-    runs: Arc<dyn watchfloor_state::RunStore>,
+    state: &dyn watchfloor_state::StateStore,
     desk: Arc<respond::Desk>,
     clock: Arc<dyn Clock>,
 ) -> Arc<watchfloor_respond::Responder> {
-    let library = watchfloor_respond::Library::load(cfg.respond.playbooks.as_deref());
+    let library = respond::load_library(cfg.respond.playbooks.as_deref(), &cfg.tenant, state);
     for rejected in &library.rejected {
         tracing::warn!(
             "playbook {} refused: {}",
@@ -479,6 +479,7 @@ fn open_responder(
             rejected.problems.join("; ")
         );
     }
+    let runs: Arc<dyn watchfloor_state::RunStore> = desk.state.clone();
     Arc::new(watchfloor_respond::Responder::new(
         runs,
         library,

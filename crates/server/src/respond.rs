@@ -395,6 +395,41 @@ impl Recorder for Desk {
     }
 }
 
+/// The shared playbooks (shipped, `dir`) and every tenant's own (tenant
+/// documents of kind `playbook`); a stored one that no longer loads is
+/// listed as refused.
+pub fn load_library(
+    dir: Option<&std::path::Path>,
+    default_tenant: &str,
+    state: &dyn StateStore,
+) -> watchfloor_respond::Library {
+    let mut library = watchfloor_respond::Library::load(dir);
+    let mut tenants: Vec<String> = state
+        .list_tenants()
+        .map(|t| t.into_iter().map(|t| t.name).collect())
+        .unwrap_or_default();
+    tenants.push(default_tenant.to_string());
+    tenants.sort();
+    tenants.dedup();
+    for tenant in tenants {
+        let docs = state
+            .list_documents(&tenant, watchfloor_respond::playbook::DOCUMENT_KIND)
+            .unwrap_or_default();
+        for doc in docs {
+            let text = doc.body["yaml"].as_str().unwrap_or_default();
+            if let Err(problems) = library.add_tenant(&tenant, text) {
+                library
+                    .rejected
+                    .push(watchfloor_respond::playbook::Rejection {
+                        source: format!("api:{tenant}/{}", doc.name),
+                        problems,
+                    });
+            }
+        }
+    }
+    library
+}
+
 /// What a run's expressions see of an incident: the incident, its alerts
 /// as stored (fields included), and the first of them as `alert`.
 pub fn incident_context(state: &dyn StateStore, incident: &Incident) -> Value {
@@ -465,7 +500,8 @@ fn start_triggered(responder: &Responder, state: &dyn StateStore) -> usize {
             .collect();
         rule_ids.extend(ids.iter().map(String::as_str));
         let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
-        for playbook in responder.triggered(&incident.kind, &rule_ids, &tag_refs) {
+        for playbook in responder.triggered(&incident.tenant, &incident.kind, &rule_ids, &tag_refs)
+        {
             let start = StartRun {
                 tenant: incident.tenant.clone(),
                 playbook: playbook.clone(),

@@ -823,3 +823,117 @@ async fn an_approver_answers_from_the_link_in_their_e_mail() {
     assert_eq!(answered["body"]["answer"]["via"], "link");
     assert_eq!(answered["body"]["answer"]["by"], "sam");
 }
+
+/// A tenant's own playbook, sent through the API, replaces the shared one
+/// of that id for that tenant only, triggers for it, and survives a reload.
+#[tokio::test]
+async fn a_tenants_playbook_from_the_api_is_its_own() {
+    let s = server().await;
+    let (status, _) = s
+        .post("/api/v1/tenants", &s.admin, json!({"name": "acme"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let acme = s.token("soc_analyst", "acme");
+    let text = "id: outage-triage\ntitle: Acme's triage\ntrigger: {incident_types: [outage]}\nsteps:\n  - id: note\n    action: incident.comment\n    with: {text: \"acme's own playbook ran\"}\n";
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            "/api/v1/playbooks/outage-triage",
+            &acme,
+            Some(text.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["source"], "api:acme");
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            "/api/v1/playbooks/other-id",
+            &acme,
+            Some(text.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            "/api/v1/playbooks/broken",
+            &acme,
+            Some("id: broken\ntitle: x\nsteps: []\n".into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"].as_str().unwrap().contains("no steps"),
+        "{body}"
+    );
+    let (status, _) = s
+        .call(
+            Method::PUT,
+            "/api/v1/playbooks/outage-triage",
+            &s.token("viewer", "acme"),
+            Some(text.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (_, mine) = s.get("/api/v1/playbooks/outage-triage", &acme).await;
+    assert_eq!(mine["playbook"]["title"], "Acme's triage");
+    let (_, theirs) = s.get("/api/v1/playbooks/outage-triage", &s.admin).await;
+    assert_eq!(
+        theirs["playbook"]["title"], "Outage triage",
+        "other tenants keep the shared one"
+    );
+
+    // Acme's outage runs acme's playbook.
+    let (status, opened) = s
+        .post(
+            "/api/v1/incidents",
+            &acme,
+            json!({"title": "Acme uplink down", "type": "outage"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{opened}");
+    let id = opened["id"].as_i64().unwrap();
+    for _ in 0..200 {
+        let (_, incident) = s.get(&format!("/api/v1/incidents/{id}"), &acme).await;
+        if incident["comments"][0]["text"] == "acme's own playbook ran" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, incident) = s.get(&format!("/api/v1/incidents/{id}"), &acme).await;
+    assert_eq!(
+        incident["comments"][0]["text"], "acme's own playbook ran",
+        "{incident}"
+    );
+
+    let (status, _) = s
+        .post("/api/v1/playbooks/reload", &s.admin, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, mine) = s.get("/api/v1/playbooks/outage-triage", &acme).await;
+    assert_eq!(
+        mine["playbook"]["title"], "Acme's triage",
+        "kept across a reload"
+    );
+    let (status, _) = s
+        .call(
+            Method::DELETE,
+            "/api/v1/playbooks/outage-triage",
+            &acme,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, mine) = s.get("/api/v1/playbooks/outage-triage", &acme).await;
+    assert_eq!(mine["playbook"]["title"], "Outage triage");
+    let (status, _) = s
+        .call(Method::DELETE, "/api/v1/playbooks/ddos-block", &acme, None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "shared playbooks are not deleted through the API"
+    );
+}

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use watchfloor_respond::run::{Answerer, Decision};
 use watchfloor_respond::runner::RespondError;
-use watchfloor_respond::{Library, StartRun};
+use watchfloor_respond::StartRun;
 use watchfloor_state::RunFilter;
 
 use super::common::{blocking, ApiError, Body, Caller};
@@ -24,7 +24,10 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/api/v1/playbooks", get(list_playbooks))
         .route("/api/v1/playbooks/validate", post(validate))
         .route("/api/v1/playbooks/reload", post(reload))
-        .route("/api/v1/playbooks/{id}", get(get_playbook))
+        .route(
+            "/api/v1/playbooks/{id}",
+            get(get_playbook).put(put_playbook).delete(delete_playbook),
+        )
         .route("/api/v1/playbooks/{id}/dry-run", post(dry_run))
         .route("/api/v1/playbooks/{id}/runs", post(start_run))
         .route("/api/v1/runs", get(list_runs))
@@ -194,12 +197,10 @@ fn optional_body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Resu
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("body: {e}")))
 }
 
-fn summary(library: &Library, id: &str) -> Value {
-    let p = &library.playbooks[id];
+fn summary(p: &watchfloor_respond::Playbook, source: &str) -> Value {
     json!({
         "id": p.id, "title": p.title, "description": p.description,
-        "trigger": p.trigger, "steps": p.steps.len(),
-        "source": library.sources.get(id),
+        "trigger": p.trigger, "steps": p.steps.len(), "source": source,
     })
 }
 
@@ -207,11 +208,19 @@ async fn list_playbooks(State(app): State<Shared>, caller: Caller) -> Result<Res
     caller.require(Action::Read)?;
     let library = app.responder.library();
     let playbooks: Vec<Value> = library
-        .playbooks
-        .keys()
-        .map(|id| summary(&library, id))
+        .visible(&caller.tenant)
+        .into_iter()
+        .map(|(p, source)| summary(p, &source))
         .collect();
-    Ok(Json(json!({"playbooks": playbooks, "rejected": library.rejected})).into_response())
+    let rejected: Vec<&watchfloor_respond::playbook::Rejection> = library
+        .rejected
+        .iter()
+        .filter(|r| {
+            !r.source.starts_with("api:")
+                || r.source.starts_with(&format!("api:{}/", caller.tenant))
+        })
+        .collect();
+    Ok(Json(json!({"playbooks": playbooks, "rejected": rejected})).into_response())
 }
 
 async fn get_playbook(
@@ -221,11 +230,77 @@ async fn get_playbook(
 ) -> Result<Response, ApiError> {
     caller.require(Action::Read)?;
     let library = app.responder.library();
-    let playbook = library
-        .playbooks
-        .get(&id)
+    let (playbook, source) = library
+        .visible(&caller.tenant)
+        .into_iter()
+        .find(|(p, _)| p.id == id)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no playbook {id:?}")))?;
-    Ok(Json(json!({"playbook": playbook, "source": library.sources.get(&id)})).into_response())
+    Ok(Json(json!({"playbook": playbook, "source": source})).into_response())
+}
+
+/// Stores a tenant's own playbook (YAML body; its `id` must be the path's)
+/// after checking it; it takes the place of a shared one of that id for
+/// this tenant. Every problem answers 400 at once.
+async fn put_playbook(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    text: String,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ReloadRules)?;
+    let playbook = watchfloor_respond::playbook::parse(&text)
+        .map_err(|problems| ApiError::bad_request(problems.join("; ")))?;
+    if playbook.id != id {
+        return Err(ApiError::bad_request(format!(
+            "the document's id {:?} is not the path's {id:?}",
+            playbook.id
+        )));
+    }
+    let (app2, tenant) = (app.clone(), caller.tenant.clone());
+    let body = json!({ "yaml": text });
+    let version = blocking(move || {
+        app2.documents.put_document(
+            &tenant,
+            watchfloor_respond::playbook::DOCUMENT_KIND,
+            &id,
+            &body,
+            None,
+            watchfloor_model::now_ns(),
+        )
+    })
+    .await??;
+    let tenant = caller.tenant.clone();
+    app.responder
+        .edit_library(|l| l.add_tenant(&tenant, &text))
+        .map_err(|problems| ApiError::bad_request(problems.join("; ")))?;
+    Ok(
+        Json(json!({"id": playbook.id, "version": version, "source": format!("api:{tenant}")}))
+            .into_response(),
+    )
+}
+
+async fn delete_playbook(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::ReloadRules)?;
+    let (app2, tenant, name) = (app.clone(), caller.tenant.clone(), id.clone());
+    let removed = blocking(move || {
+        app2.documents
+            .delete_document(&tenant, watchfloor_respond::playbook::DOCUMENT_KIND, &name)
+    })
+    .await??;
+    if !removed {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no playbook {id:?} of this tenant (shared ones are changed in their files)"),
+        ));
+    }
+    let tenant = caller.tenant.clone();
+    app.responder
+        .edit_library(|l| l.remove_tenant(&tenant, &id));
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Checks a playbook document (YAML in the body) without loading it.
@@ -242,8 +317,11 @@ async fn validate(caller: Caller, text: String) -> Result<Response, ApiError> {
 /// they started with).
 async fn reload(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Action::ReloadRules)?;
-    let dir = app.respond_dir.clone();
-    let library = blocking(move || Library::load(dir.as_deref())).await?;
+    let (dir, app2) = (app.respond_dir.clone(), app.clone());
+    let library = blocking(move || {
+        crate::respond::load_library(dir.as_deref(), &app2.provider_tenant, app2.state.as_ref())
+    })
+    .await?;
     let body = json!({"playbooks": library.playbooks.len(), "rejected": library.rejected});
     app.responder.set_library(library);
     Ok(Json(body).into_response())

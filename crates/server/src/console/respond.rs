@@ -416,19 +416,21 @@ async fn playbooks_page(
     viewer.require(Action::Read)?;
     let library = app.responder.library();
     let playbooks = library
-        .playbooks
-        .values()
-        .map(|p| PlaybookLine {
+        .visible(&viewer.principal.tenant)
+        .into_iter()
+        .map(|(p, source)| PlaybookLine {
             id: p.id.clone(),
             title: p.title.clone(),
             trigger: trigger_text(p),
             steps: p.steps.len(),
-            source: library.sources.get(&p.id).cloned().unwrap_or_default(),
+            source,
         })
         .collect();
+    let own = format!("api:{}/", viewer.principal.tenant);
     let rejected = library
         .rejected
         .iter()
+        .filter(|r| !r.source.starts_with("api:") || r.source.starts_with(&own))
         .map(|r| (r.source.clone(), r.problems.clone()))
         .collect();
     view::render(&PlaybooksPage {
@@ -584,8 +586,7 @@ async fn playbook_page(
     viewer.require(Action::Read)?;
     let library = app.responder.library();
     let playbook = library
-        .playbooks
-        .get(&id)
+        .get(&viewer.principal.tenant, &id)
         .ok_or_else(|| ConsoleError::NotFound(format!("no playbook {id:?}")))?
         .clone();
     let (mut dry, mut error) = (None, None);
