@@ -1024,3 +1024,67 @@ fn a_run_killed_in_the_middle_of_a_step_resumes_it_with_the_same_key() {
         .count();
     assert_eq!(starts, 1, "resumed, not restarted: {view}");
 }
+
+/// An approval's deadline that passes while the server is down applies
+/// its default when the server starts again (the clock is the test clock:
+/// the second start is 20 minutes later than the first).
+#[test]
+fn a_deadline_that_passed_while_the_server_was_down_applies_at_start() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let playbooks = tmp.path().join("playbooks");
+    std::fs::create_dir_all(&playbooks).expect("dir");
+    std::fs::write(
+        playbooks.join("ask.yml"),
+        "id: ask\ntitle: Ask first\nsteps:\n  - id: approve\n    approval: {deadline: 15m, on_deadline: approve, message: \"go?\"}\n  - id: note\n    action: incident.comment\n    with: {text: \"went ahead\"}\n",
+    )
+    .expect("playbook");
+    let extra = format!("[respond]\nplaybooks = \"{}\"\n", playbooks.display());
+    let config = server::write_config(tmp.path(), free_port(), free_port(), "", &extra);
+    let mut server = Server::start_env(
+        tmp.path(),
+        &config,
+        &[],
+        &[("WATCHFLOOR_TEST_CLOCK", "2026-12-03T10:00:00Z")],
+    );
+    let token = server.token.clone();
+    let (_, opened) = server.call(
+        reqwest::Method::POST,
+        "/api/v1/incidents",
+        &token,
+        Some(serde_json::json!({"title": "needs a decision", "type": "outage"})),
+    );
+    let incident = opened["id"].as_i64().expect("incident");
+    let (status, run) = server.call(
+        reqwest::Method::POST,
+        "/api/v1/playbooks/ask/runs",
+        &token,
+        Some(serde_json::json!({"incident_id": incident})),
+    );
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_i64().expect("run");
+    wait_for("the approval asked", || {
+        let (_, v) = server.get(&format!("/api/v1/runs/{id}"));
+        (v["status"] == "waiting_approval").then_some(())
+    });
+    server.kill9();
+    let server = Server::start_env(
+        tmp.path(),
+        &config,
+        &[],
+        &[("WATCHFLOOR_TEST_CLOCK", "2026-12-03T10:20:00Z")],
+    );
+    wait_for("the run finished", || {
+        let (_, v) = server.get(&format!("/api/v1/runs/{id}"));
+        (v["status"] == "succeeded").then_some(())
+    });
+    let (_, view) = server.get(&format!("/api/v1/runs/{id}"));
+    let decided = view["log"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .find(|e| e["body"]["type"] == "approval_decided")
+        .expect("decided");
+    assert_eq!(decided["body"]["reason"], "deadline passed: approved");
+    let (_, full) = server.get(&format!("/api/v1/incidents/{incident}"));
+    assert_eq!(full["comments"][0]["text"], "went ahead", "{full}");
+}
