@@ -1098,3 +1098,98 @@ fn a_deadline_that_passed_while_the_server_was_down_applies_at_start() {
     let (_, full) = server.get(&format!("/api/v1/incidents/{incident}"));
     assert_eq!(full["comments"][0]["text"], "went ahead", "{full}");
 }
+
+/// An approval nobody answers in time escalates: the incident's escalation
+/// policy's people are told too (here a user, by e-mail through the outbox).
+#[test]
+fn an_unanswered_approval_escalates_through_the_incidents_escalation_policy() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let playbooks = tmp.path().join("playbooks");
+    std::fs::create_dir_all(&playbooks).expect("dir");
+    std::fs::write(
+        playbooks.join("ask.yml"),
+        "id: ask\ntitle: Ask first\nsteps:\n  - id: approve\n    approval: {deadline: 15m, on_deadline: escalate, message: \"go?\", teams: [soc]}\n  - id: note\n    action: incident.comment\n    with: {text: \"went ahead\"}\n",
+    )
+    .expect("playbook");
+    let extra = format!("[respond]\nplaybooks = \"{}\"\n", playbooks.display());
+    let config = server::write_config(tmp.path(), free_port(), free_port(), "", &extra);
+    let server = Server::start_env(
+        tmp.path(),
+        &config,
+        &[],
+        &[("WATCHFLOOR_TEST_CLOCK", "2026-12-03T10:00:00Z")],
+    );
+    let token = server.token.clone();
+    let put = |path: &str, body: Value| {
+        let (status, answer) = server.call(reqwest::Method::PUT, path, &token, Some(body));
+        assert!((200..300).contains(&status), "{path}: {answer}");
+    };
+    let (status, user) = server.call(
+        reqwest::Method::POST,
+        "/api/v1/users",
+        &token,
+        Some(serde_json::json!({"username": "olga", "password": "correct horse battery", "role": "incident_manager", "email": "olga@corp.example"})),
+    );
+    assert_eq!(status, 201, "{user}");
+    put("/api/v1/teams/soc", serde_json::json!({"members": []}));
+    put(
+        "/api/v1/escalation-policies/everything",
+        serde_json::json!({"steps": [{"targets": [{"user": "olga"}], "escalate_after_minutes": 30}]}),
+    );
+    let (_, opened) = server.call(
+        reqwest::Method::POST,
+        "/api/v1/incidents",
+        &token,
+        Some(serde_json::json!({"title": "needs a decision", "type": "outage"})),
+    );
+    let incident = opened["id"].as_i64().expect("incident");
+    let (status, run) = server.call(
+        reqwest::Method::POST,
+        "/api/v1/playbooks/ask/runs",
+        &token,
+        Some(serde_json::json!({"incident_id": incident})),
+    );
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_i64().expect("run");
+    wait_for("the approval asked", || {
+        let (_, v) = server.get(&format!("/api/v1/runs/{id}"));
+        (v["status"] == "waiting_approval").then_some(())
+    });
+    let approval_mails = || -> Vec<String> {
+        let (_, notes) = server.get(&format!("/api/v1/notifications?incident={incident}"));
+        notes["notifications"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| n["target"] == "olga@corp.example")
+            .filter(|n| {
+                n["body"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("ESCALATED: approval")
+            })
+            .map(|n| n["body"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert!(approval_mails().is_empty(), "nothing escalated yet");
+    let (status, moved) = server.call(
+        reqwest::Method::POST,
+        "/api/v1/test/clock",
+        &token,
+        Some(serde_json::json!({"advance_secs": 16 * 60})),
+    );
+    assert_eq!(status, 200, "{moved}");
+    wait_for("the escalation", || {
+        let (_, v) = server.get(&format!("/api/v1/runs/{id}"));
+        v["log"]
+            .as_array()?
+            .iter()
+            .any(|e| e["body"]["type"] == "approval_escalated")
+            .then_some(())
+    });
+    let mails = wait_for("olga told", || {
+        let m = approval_mails();
+        (!m.is_empty()).then_some(m)
+    });
+    assert!(mails[0].contains("needed for playbook ask"), "{mails:?}");
+}

@@ -178,6 +178,10 @@ pub enum Position {
         step: String,
         until_ns: i64,
     },
+    /// Undoing: the next compensating step of the queue is next.
+    Undoing,
+    /// A step failed with no error path: undoing, then failing, is next.
+    Failing,
     /// Decided (a denial with nowhere to go): the `Finished` entry is next.
     Finish(Outcome),
     Done(Outcome),
@@ -361,10 +365,10 @@ impl RunState {
                 match (&mut self.compensation, on_error) {
                     (Some(c), _) => {
                         c.done += 1;
-                        self.position = Position::Enter(String::new());
+                        self.position = Position::Undoing;
                     }
                     (None, Some(target)) => self.position = Position::Enter(target),
-                    (None, None) => self.position = Position::Enter(String::new()),
+                    (None, None) => self.position = Position::Failing,
                 }
             }
             RunEvent::ApprovalRequested { step, request } => {
@@ -407,7 +411,7 @@ impl RunState {
                     queue: steps.clone(),
                     done: 0,
                 });
-                self.position = Position::Enter(String::new());
+                self.position = Position::Undoing;
             }
             RunEvent::Finished { outcome, error } => {
                 if error.is_some() {
@@ -445,7 +449,7 @@ impl RunState {
     fn move_on(&mut self, step: &str) {
         if let Some(c) = &mut self.compensation {
             c.done += 1;
-            self.position = Position::Enter(String::new());
+            self.position = Position::Undoing;
         } else {
             self.position = Position::Enter(self.playbook.after(step));
         }
@@ -491,9 +495,8 @@ impl RunState {
             }
         }
         match &self.position {
-            Position::Enter(_) if self.compensation.is_some() => self.next_compensation(run_id),
-            Position::Enter(step) if step.is_empty() => {
-                // A failure with no error path: undo, then fail.
+            Position::Undoing => self.next_compensation(run_id),
+            Position::Failing => {
                 let error = self.error.clone().unwrap_or_default();
                 self.stop(Outcome::Failed, error, true)
             }

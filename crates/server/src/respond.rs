@@ -93,23 +93,36 @@ impl Desk {
             run.playbook, request.message
         );
         let key = format!("approval:{}:{step}:{}", run.id, u8::from(escalated));
-        let to: Vec<String> = teams.iter().map(|t| format!("team:{t}")).collect();
+        let directory =
+            watchfloor_incident::notify::Directory::load(self.state.as_ref(), &run.tenant)
+                .unwrap_or_default();
+        let mut to: Vec<String> = teams.iter().map(|t| format!("team:{t}")).collect();
+        if escalated {
+            // Past the deadline: the incident's escalation policy's people
+            // too (its on-call schedules, teams and users).
+            let policy = directory.policy_for(&incident).map(|(_, p)| p);
+            for target in policy
+                .into_iter()
+                .flat_map(|p| &p.steps)
+                .flat_map(|s| &s.targets)
+            {
+                let t = target.to_string();
+                if !to.contains(&t) {
+                    to.push(t);
+                }
+            }
+        }
         if let Err(e) = self
             .incidents
             .message(&run.tenant, incident_id, &key, &to, &text)
         {
             tracing::warn!(run = run.id, "approval notice: {e}");
         }
-        let members =
-            watchfloor_incident::notify::Directory::load(self.state.as_ref(), &run.tenant)
-                .map(|d| {
-                    teams
-                        .iter()
-                        .filter_map(|t| d.teams.get(t))
-                        .flat_map(|t| t.members.clone())
-                        .collect::<std::collections::BTreeSet<String>>()
-                })
-                .unwrap_or_default();
+        let members: std::collections::BTreeSet<String> = teams
+            .iter()
+            .filter_map(|t| directory.teams.get(t))
+            .flat_map(|t| t.members.clone())
+            .collect();
         for user in members {
             let Some(address) = self.incidents.email_of(&run.tenant, &user) else {
                 continue;
@@ -329,6 +342,11 @@ fn timeline_detail(event: &RunEvent) -> Option<(&'static str, String, Value)> {
             "approval_decided",
             system,
             json!({"step": step, "decision": decision, "reason": reason}),
+        ),
+        RunEvent::StepEntered { step, inputs } => (
+            "step_started",
+            system,
+            json!({"step": step, "inputs": inputs}),
         ),
         RunEvent::StepSucceeded { step, output } => (
             "step_succeeded",
