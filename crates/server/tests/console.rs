@@ -182,6 +182,7 @@ const PAGES: &[&str] = &[
     "/playbooks",
     "/playbooks/ddos-block",
     "/playbooks/ddos-block?incident=&params=netns%3Dedge&dry=1",
+    "/phishing",
 ];
 
 #[tokio::test]
@@ -1477,4 +1478,40 @@ async fn a_playbook_is_dry_run_and_started_from_its_page() {
         "a finished run: {}",
         cancel.body
     );
+}
+
+#[tokio::test]
+async fn a_phishing_message_is_reported_from_the_console() {
+    let c = console().await;
+    c.user("sam", "soc_analyst", "default", &[]);
+    c.user("vic", "viewer", "default", &[]);
+    let s = c.login("sam").await;
+    let page = c.get(&s, "/phishing").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("enctype=\"multipart/form-data\""));
+    let eml = "From: it@corp-example.help\r\nTo: sam@corp.example\r\nSubject: Password expiry\r\nMessage-ID: <console-1@corp-example.help>\r\n\r\nRenew at https://login.corp-example.help/renew\r\n";
+    let upload = |csrf: &str| {
+        let boundary = "XyZ";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"message\"; filename=\"report.eml\"\r\nContent-Type: message/rfc822\r\n\r\n{eml}\r\n--{boundary}--\r\n"
+        );
+        Request::post("/phishing")
+            .header(header::COOKIE, &s.cookie)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let forged = c.send(upload("wrong")).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let a = c.send(upload(&s.csrf)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("data-testid=\"reported\""), "{}", a.body);
+    assert!(a.body.contains("login.corp-example.help"), "{}", a.body);
+    let again = c.send(upload(&s.csrf)).await;
+    assert!(again.body.contains("reported already"), "{}", again.body);
+    let v = c.login("vic").await;
+    assert_eq!(c.get(&v, "/phishing").await.status, StatusCode::FORBIDDEN);
 }

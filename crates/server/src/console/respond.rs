@@ -36,6 +36,72 @@ pub fn routes() -> Router<Shared> {
         .route("/runs/{id}/cancel", post(cancel))
         .route("/playbooks", get(playbooks_page))
         .route("/playbooks/{id}", get(playbook_page).post(start))
+        .route("/phishing", get(phishing_page).post(report_phishing))
+}
+
+#[derive(Template)]
+#[template(path = "console/phishing.html")]
+struct PhishingPage {
+    layout: Layout,
+    error: Option<String>,
+    reported: Option<crate::respond::Reported>,
+}
+
+async fn phishing_page(viewer: Viewer) -> Result<Response, ConsoleError> {
+    viewer.require(Action::WorkIncidents)?;
+    view::render(&PhishingPage {
+        layout: Layout::new(&viewer, "Report phishing", "/approvals"),
+        error: None,
+        reported: None,
+    })
+}
+
+/// The form's upload: the `.eml` (multipart), checked against the CSRF
+/// token sent with it, filed as the API files it.
+async fn report_phishing(
+    State(app): State<Shared>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, ConsoleError> {
+    viewer.require(Action::WorkIncidents)?;
+    let (mut csrf, mut message) = (None, Vec::new());
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ConsoleError::BadRequest(format!("the upload: {e}")))?
+    {
+        match field.name() {
+            Some("_csrf") => csrf = field.text().await.ok(),
+            Some("message") => {
+                message = field
+                    .bytes()
+                    .await
+                    .map_err(|e| ConsoleError::BadRequest(format!("the message: {e}")))?
+                    .to_vec()
+            }
+            _ => {}
+        }
+    }
+    csrf_ok(&viewer, &headers, &csrf)?;
+    let (app2, tenant, reporter) = (
+        app.clone(),
+        viewer.principal.tenant.clone(),
+        viewer.principal.name.clone(),
+    );
+    let outcome =
+        blocking(move || crate::respond::report_phishing(&app2, &tenant, &reporter, &message))
+            .await
+            .map_err(|_| ConsoleError::Internal)?;
+    let (error, reported) = match outcome {
+        Ok(r) => (None, Some(r)),
+        Err(e) => (Some(e), None),
+    };
+    view::render(&PhishingPage {
+        layout: Layout::new(&viewer, "Report phishing", "/approvals"),
+        error,
+        reported,
+    })
 }
 
 impl From<RespondError> for ConsoleError {
