@@ -66,46 +66,16 @@ pub enum PlaybookCommand {
 
 pub fn run(cmd: PlaybookCommand) -> anyhow::Result<u8> {
     match cmd {
-        PlaybookCommand::Validate { paths } => validate(&paths),
-        PlaybookCommand::List { server } => {
-            let answer = server.connect()?.get("/api/v1/playbooks", &[])?;
-            for p in answer["playbooks"].as_array().into_iter().flatten() {
-                println!(
-                    "{}\t{}\t{}",
-                    p["id"].as_str().unwrap_or_default(),
-                    p["steps"],
-                    p["title"].as_str().unwrap_or_default()
-                );
-            }
-            print_rejected(&answer["rejected"]);
-            Ok(0)
-        }
+        PlaybookCommand::Validate { paths } => return validate(&paths),
+        PlaybookCommand::List { server } => list(&server)?,
         PlaybookCommand::DryRun {
             playbook,
             incident,
             params,
             server,
         } => {
-            let body = run_body(incident, &params)?;
             let path = format!("/api/v1/playbooks/{playbook}/dry-run");
-            let answer = server
-                .connect()?
-                .send_json(reqwest::Method::POST, &path, &body)?;
-            for step in answer["steps"].as_array().into_iter().flatten() {
-                let would: Vec<&str> = step["would"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                println!(
-                    "{:<9} {:<20} {}",
-                    step["kind"].as_str().unwrap_or_default(),
-                    step["step"].as_str().unwrap_or_default(),
-                    would.join("\n                               ")
-                );
-            }
-            Ok(0)
+            print_dry_run(&post(&server, &path, &run_body(incident, &params)?)?);
         }
         PlaybookCommand::Run {
             playbook,
@@ -113,17 +83,8 @@ pub fn run(cmd: PlaybookCommand) -> anyhow::Result<u8> {
             params,
             server,
         } => {
-            let body = run_body(incident, &params)?;
             let path = format!("/api/v1/playbooks/{playbook}/runs");
-            let answer = server
-                .connect()?
-                .send_json(reqwest::Method::POST, &path, &body)?;
-            println!(
-                "run {} {}",
-                answer["id"],
-                answer["status"].as_str().unwrap_or_default()
-            );
-            Ok(0)
+            print_run(&post(&server, &path, &run_body(incident, &params)?)?);
         }
         PlaybookCommand::Answer {
             run,
@@ -133,32 +94,72 @@ pub fn run(cmd: PlaybookCommand) -> anyhow::Result<u8> {
         } => {
             let decision = if deny { "deny" } else { "approve" };
             let body = json!({"decision": decision, "comment": comment});
-            let path = format!("/api/v1/runs/{run}/answer");
-            let answer = server
-                .connect()?
-                .send_json(reqwest::Method::POST, &path, &body)?;
-            println!(
-                "run {run} {}",
-                answer["status"].as_str().unwrap_or_default()
-            );
-            Ok(0)
+            print_run(&post(
+                &server,
+                &format!("/api/v1/runs/{run}/answer"),
+                &body,
+            )?);
         }
         PlaybookCommand::Cancel {
             run,
             compensate,
             server,
         } => {
-            let path = format!("/api/v1/runs/{run}/cancel");
             let body = json!({ "compensate": compensate });
-            let answer = server
-                .connect()?
-                .send_json(reqwest::Method::POST, &path, &body)?;
-            println!(
-                "run {run} {}",
-                answer["status"].as_str().unwrap_or_default()
-            );
-            Ok(0)
+            print_run(&post(
+                &server,
+                &format!("/api/v1/runs/{run}/cancel"),
+                &body,
+            )?);
         }
+    }
+    Ok(0)
+}
+
+fn post(server: &ServerArgs, path: &str, body: &Value) -> anyhow::Result<Value> {
+    server
+        .connect()?
+        .send_json(reqwest::Method::POST, path, body)
+}
+
+/// `run ID STATUS`, from a run as the API answers it.
+fn print_run(run: &Value) {
+    println!(
+        "run {} {}",
+        run["id"],
+        run["status"].as_str().unwrap_or_default()
+    );
+}
+
+fn list(server: &ServerArgs) -> anyhow::Result<()> {
+    let answer = server.connect()?.get("/api/v1/playbooks", &[])?;
+    for p in answer["playbooks"].as_array().into_iter().flatten() {
+        println!(
+            "{}\t{}\t{}",
+            p["id"].as_str().unwrap_or_default(),
+            p["steps"],
+            p["title"].as_str().unwrap_or_default()
+        );
+    }
+    print_rejected(&answer["rejected"]);
+    Ok(())
+}
+
+/// A step a line: its kind, its id, and what it would do.
+fn print_dry_run(answer: &Value) {
+    for step in answer["steps"].as_array().into_iter().flatten() {
+        let would: Vec<&str> = step["would"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        println!(
+            "{:<9} {:<20} {}",
+            step["kind"].as_str().unwrap_or_default(),
+            step["step"].as_str().unwrap_or_default(),
+            would.join("\n                               ")
+        );
     }
 }
 

@@ -543,6 +543,30 @@ fn the_floor_works_in_a_real_browser() {
     assert!(b.text("[data-testid=dry-steps]").contains("wait 10m"));
     b.screenshot("playbook-dry-run");
 
+    // A reported phishing message uploaded from the console.
+    let eml = dir.path().join("report.eml");
+    std::fs::write(
+        &eml,
+        "From: \"IT Desk\" <it@corp-example.help>\r\nTo: ada@corp.example\r\nSubject: Password expiry\r\nMessage-ID: <e2e-console@corp-example.help>\r\n\r\nRenew at https://login.corp-example.help/renew\r\n",
+    )
+    .unwrap();
+    b.goto("/phishing");
+    b.wait_until("the report form", |b| b.has("#p-message"));
+    b.rt.block_on(async {
+        b.c()
+            .find(Locator::Css("#p-message"))
+            .await?
+            .send_keys(&eml.display().to_string())
+            .await
+    })
+    .expect("choose the file");
+    b.click("[data-testid=report]");
+    b.wait_until("the report's verdicts", |b| b.has("[data-testid=reported]"));
+    assert!(b
+        .text("[data-testid=to-block]")
+        .contains("login.corp-example.help"));
+    b.screenshot("phishing-report");
+
     // A viewer sees no action and a forged POST is refused.
     b.login("vic");
     b.goto("/incidents/1");

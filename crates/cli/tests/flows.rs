@@ -212,16 +212,8 @@ fn a_syn_flood_raises_one_ddos_incident_for_both_crews_and_normal_traffic_none()
         "[telemetry.flows]\nlisten = \"127.0.0.1:{collector}\"\nflush_secs = 1\nstore_records = false\n\n[telemetry.flows.ddos]\nwindow_secs = 3\nmin_pps = 1000\nmin_sources = 20\nquiet_minutes = 10\n"
     );
     let server = Server::start(tmp.path(), &extra, &[]);
-    let (relay_ip, relay_port) = relay(&lab, vec![format!("127.0.0.1:{collector}")]);
-    let target = format!("{relay_ip}:{relay_port}");
     let victim = lab.victim();
-    let ctl = tmp.path().join("softflowd.ctl").display().to_string();
-    let iface = format!("rv{}", lab.tag);
-    let _softflowd = Peer(lab.spawn(
-        "r",
-        &softflowd_args(&iface, &target, "9", &ctl),
-        &tmp.path().join("softflowd.log"),
-    ));
+    let _softflowd = Peer(lab.export_flows(tmp.path(), collector));
     std::thread::sleep(Duration::from_millis(500));
 
     // Normal traffic first: a heavy TCP transfer (4,000 packets a second,
@@ -251,20 +243,7 @@ fn a_syn_flood_raises_one_ddos_incident_for_both_crews_and_normal_traffic_none()
     );
 
     // The flood: 40 attacker addresses, 400 SYNs each, bounded.
-    let attackers: Vec<String> = (10..50).map(|i| lab.ip(&format!("1.{i}"))).collect();
-    for a in &attackers {
-        lab.exec(
-            "a",
-            &[
-                "ip",
-                "addr",
-                "add",
-                &format!("{a}/24"),
-                "dev",
-                &format!("wa{}", lab.tag),
-            ],
-        );
-    }
+    let attackers = lab.add_attackers();
     for a in &attackers {
         lab.exec(
             "a",

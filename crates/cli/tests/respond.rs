@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lab::{relay, softflowd_args, Lab};
+use lab::Lab;
 use serde_json::Value;
 use server::{free_port, wait_for, Peer, Server};
 
@@ -140,29 +140,8 @@ fn case(auto_approve: bool) -> Case {
          [[respond.params]]\nplaybook = \"ddos-block\"\nvalues = {{ netns = \"{router}\", auto_approve = \"{auto_approve}\", block_for = \"10m\" }}\n"
     );
     let server = Server::start(tmp.path(), &extra, &[]);
-    let (relay_ip, relay_port) = relay(&lab, vec![format!("127.0.0.1:{collector}")]);
-    let target = format!("{relay_ip}:{relay_port}");
-    let ctl = tmp.path().join("softflowd.ctl").display().to_string();
-    let iface = format!("rv{}", lab.tag);
-    let softflowd = Peer(lab.spawn(
-        "r",
-        &softflowd_args(&iface, &target, "9", &ctl),
-        &tmp.path().join("softflowd.log"),
-    ));
-    let attackers: Vec<String> = (10..50).map(|i| lab.ip(&format!("1.{i}"))).collect();
-    for a in &attackers {
-        lab.exec(
-            "a",
-            &[
-                "ip",
-                "addr",
-                "add",
-                &format!("{a}/24"),
-                "dev",
-                &format!("wa{}", lab.tag),
-            ],
-        );
-    }
+    let softflowd = Peer(lab.export_flows(tmp.path(), collector));
+    let attackers = lab.add_attackers();
     std::thread::sleep(Duration::from_millis(500));
     Case {
         tmp,
@@ -171,18 +150,6 @@ fn case(auto_approve: bool) -> Case {
         attackers,
         _softflowd: softflowd,
     }
-}
-
-/// The run of the DDoS incident, once it is in `status`.
-fn ddos_run(server: &Server, status: &str) -> Value {
-    wait_for(&format!("the ddos-block run to be {status}"), || {
-        let (_, v) = server.get("/api/v1/runs");
-        v["runs"]
-            .as_array()?
-            .iter()
-            .find(|r| r["playbook"] == "ddos-block" && r["status"] == status)
-            .cloned()
-    })
 }
 
 fn cli_ok(server: &Server, args: &[&str]) -> String {
@@ -284,7 +251,7 @@ fn an_auto_approved_ddos_block_drops_the_attackers_at_the_edge() {
     stop.store(true, Ordering::Release);
     flooding.join().expect("flood");
 
-    let run = ddos_run(&c.server, "waiting");
+    let run = run_of(&c.server, "ddos-block", "waiting");
     let run_id = run["id"].as_i64().expect("run id");
     let (_, view) = c.server.get(&format!("/api/v1/runs/{run_id}"));
     let log = view["log"].as_array().expect("log");
@@ -320,7 +287,7 @@ fn the_soc_approves_the_block_after_the_server_was_killed_while_it_waited() {
     let mut c = case(false);
     let stop = Arc::new(AtomicBool::new(false));
     let flooding = flood(&c.lab, &c.attackers, stop.clone());
-    let run = ddos_run(&c.server, "waiting_approval");
+    let run = run_of(&c.server, "ddos-block", "waiting_approval");
     stop.store(true, Ordering::Release);
     flooding.join().expect("flood");
     let run_id = run["id"].as_i64().expect("run id");
@@ -685,14 +652,7 @@ fn a_failed_uplink_moves_the_traffic_to_the_backup_and_the_soc_gets_its_task() {
         );
     }
 
-    let run = wait_for("the link-failover run", || {
-        let (_, v) = server.get("/api/v1/runs");
-        v["runs"]
-            .as_array()?
-            .iter()
-            .find(|r| r["playbook"] == "link-failover" && r["status"] == "succeeded")
-            .cloned()
-    });
+    let run = run_of(&server, "link-failover", "succeeded");
     let out = Command::new("ip")
         .args(["-n", &lab.ns("d"), "route", "show", &lab.ip("8.0/24")])
         .output()
@@ -853,7 +813,7 @@ fn a_reported_phishing_message_is_blocked_in_dns_and_the_visitors_passwords_rese
         "nothing else is blocked"
     );
 
-    let run = ddos_run_of(&server, "phishing-response", "waiting_approval");
+    let run = run_of(&server, "phishing-response", "waiting_approval");
     let run_id = run["id"].as_i64().expect("run");
     let (_, view) = server.get(&format!("/api/v1/runs/{run_id}"));
     // From the report to the resolver reloaded with the block (the DNS
@@ -892,7 +852,7 @@ fn a_reported_phishing_message_is_blocked_in_dns_and_the_visitors_passwords_rese
         Some(serde_json::json!({"decision": "approve", "comment": "reset them"})),
     );
     assert_eq!(status, 200, "{answer}");
-    ddos_run_of(&server, "phishing-response", "succeeded");
+    run_of(&server, "phishing-response", "succeeded");
 
     let pwd_reset = |user: &str| {
         let out = Command::new("ldapsearch")
@@ -959,7 +919,7 @@ fn a_reported_phishing_message_is_blocked_in_dns_and_the_visitors_passwords_rese
 }
 
 /// The run of `playbook`, once one is in `status`.
-fn ddos_run_of(server: &Server, playbook: &str, status: &str) -> Value {
+fn run_of(server: &Server, playbook: &str, status: &str) -> Value {
     wait_for(&format!("the {playbook} run to be {status}"), || {
         let (_, v) = server.get("/api/v1/runs");
         v["runs"]
@@ -1041,41 +1001,8 @@ fn a_run_killed_in_the_middle_of_a_step_resumes_it_with_the_same_key() {
 #[test]
 fn a_deadline_that_passed_while_the_server_was_down_applies_at_start() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let playbooks = tmp.path().join("playbooks");
-    std::fs::create_dir_all(&playbooks).expect("dir");
-    std::fs::write(
-        playbooks.join("ask.yml"),
-        "id: ask\ntitle: Ask first\nsteps:\n  - id: approve\n    approval: {deadline: 15m, on_deadline: approve, message: \"go?\"}\n  - id: note\n    action: incident.comment\n    with: {text: \"went ahead\"}\n",
-    )
-    .expect("playbook");
-    let extra = format!("[respond]\nplaybooks = \"{}\"\n", playbooks.display());
-    let config = server::write_config(tmp.path(), free_port(), free_port(), "", &extra);
-    let mut server = Server::start_env(
-        tmp.path(),
-        &config,
-        &[],
-        &[("WATCHFLOOR_TEST_CLOCK", "2026-12-03T10:00:00Z")],
-    );
-    let token = server.token.clone();
-    let (_, opened) = server.call(
-        reqwest::Method::POST,
-        "/api/v1/incidents",
-        &token,
-        Some(serde_json::json!({"title": "needs a decision", "type": "outage"})),
-    );
-    let incident = opened["id"].as_i64().expect("incident");
-    let (status, run) = server.call(
-        reqwest::Method::POST,
-        "/api/v1/playbooks/ask/runs",
-        &token,
-        Some(serde_json::json!({"incident_id": incident})),
-    );
-    assert_eq!(status, 201, "{run}");
-    let id = run["id"].as_i64().expect("run");
-    wait_for("the approval asked", || {
-        let (_, v) = server.get(&format!("/api/v1/runs/{id}"));
-        (v["status"] == "waiting_approval").then_some(())
-    });
+    let (mut server, config) = ask_server(tmp.path(), "on_deadline: approve");
+    let (incident, id) = ask_run(&server);
     server.kill9();
     let server = Server::start_env(
         tmp.path(),
@@ -1099,43 +1026,32 @@ fn a_deadline_that_passed_while_the_server_was_down_applies_at_start() {
     assert_eq!(full["comments"][0]["text"], "went ahead", "{full}");
 }
 
-/// An approval nobody answers in time escalates: the incident's escalation
-/// policy's people are told too (here a user, by e-mail through the outbox).
-#[test]
-fn an_unanswered_approval_escalates_through_the_incidents_escalation_policy() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let playbooks = tmp.path().join("playbooks");
+/// A server on the test clock (2026-12-03T10:00:00Z) with the playbook
+/// `ask`: an approval (a deadline of 15 minutes and `approval`'s keys),
+/// then a comment.
+fn ask_server(dir: &std::path::Path, approval: &str) -> (Server, std::path::PathBuf) {
+    let playbooks = dir.join("playbooks");
     std::fs::create_dir_all(&playbooks).expect("dir");
     std::fs::write(
         playbooks.join("ask.yml"),
-        "id: ask\ntitle: Ask first\nsteps:\n  - id: approve\n    approval: {deadline: 15m, on_deadline: escalate, message: \"go?\", teams: [soc]}\n  - id: note\n    action: incident.comment\n    with: {text: \"went ahead\"}\n",
+        format!("id: ask\ntitle: Ask first\nsteps:\n  - id: approve\n    approval: {{deadline: 15m, message: \"go?\", {approval}}}\n  - id: note\n    action: incident.comment\n    with: {{text: \"went ahead\"}}\n"),
     )
     .expect("playbook");
     let extra = format!("[respond]\nplaybooks = \"{}\"\n", playbooks.display());
-    let config = server::write_config(tmp.path(), free_port(), free_port(), "", &extra);
+    let config = server::write_config(dir, free_port(), free_port(), "", &extra);
     let server = Server::start_env(
-        tmp.path(),
+        dir,
         &config,
         &[],
         &[("WATCHFLOOR_TEST_CLOCK", "2026-12-03T10:00:00Z")],
     );
+    (server, config)
+}
+
+/// An incident with `ask` started on it, once it waits for the approval:
+/// (incident, run).
+fn ask_run(server: &Server) -> (i64, i64) {
     let token = server.token.clone();
-    let put = |path: &str, body: Value| {
-        let (status, answer) = server.call(reqwest::Method::PUT, path, &token, Some(body));
-        assert!((200..300).contains(&status), "{path}: {answer}");
-    };
-    let (status, user) = server.call(
-        reqwest::Method::POST,
-        "/api/v1/users",
-        &token,
-        Some(serde_json::json!({"username": "olga", "password": "correct horse battery", "role": "incident_manager", "email": "olga@corp.example"})),
-    );
-    assert_eq!(status, 201, "{user}");
-    put("/api/v1/teams/soc", serde_json::json!({"members": []}));
-    put(
-        "/api/v1/escalation-policies/everything",
-        serde_json::json!({"steps": [{"targets": [{"user": "olga"}], "escalate_after_minutes": 30}]}),
-    );
     let (_, opened) = server.call(
         reqwest::Method::POST,
         "/api/v1/incidents",
@@ -1155,6 +1071,33 @@ fn an_unanswered_approval_escalates_through_the_incidents_escalation_policy() {
         let (_, v) = server.get(&format!("/api/v1/runs/{id}"));
         (v["status"] == "waiting_approval").then_some(())
     });
+    (incident, id)
+}
+
+/// An approval nobody answers in time escalates: the incident's escalation
+/// policy's people are told too (here a user, by e-mail through the outbox).
+#[test]
+fn an_unanswered_approval_escalates_through_the_incidents_escalation_policy() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (server, _) = ask_server(tmp.path(), "on_deadline: escalate, teams: [soc]");
+    let token = server.token.clone();
+    let put = |path: &str, body: Value| {
+        let (status, answer) = server.call(reqwest::Method::PUT, path, &token, Some(body));
+        assert!((200..300).contains(&status), "{path}: {answer}");
+    };
+    let (status, user) = server.call(
+        reqwest::Method::POST,
+        "/api/v1/users",
+        &token,
+        Some(serde_json::json!({"username": "olga", "password": "correct horse battery", "role": "incident_manager", "email": "olga@corp.example"})),
+    );
+    assert_eq!(status, 201, "{user}");
+    put("/api/v1/teams/soc", serde_json::json!({"members": []}));
+    put(
+        "/api/v1/escalation-policies/everything",
+        serde_json::json!({"steps": [{"targets": [{"user": "olga"}], "escalate_after_minutes": 30}]}),
+    );
+    let (incident, id) = ask_run(&server);
     let approval_mails = || -> Vec<String> {
         let (_, notes) = server.get(&format!("/api/v1/notifications?incident={incident}"));
         notes["notifications"]

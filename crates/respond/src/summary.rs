@@ -51,7 +51,7 @@ pub fn steps(log: &[RunEntry]) -> Vec<StepRow> {
                 ended_ns: None,
             });
         };
-        let last = |rows: &mut Vec<StepRow>, step: &str| -> Option<usize> {
+        let last = |rows: &[StepRow], step: &str| -> Option<usize> {
             rows.iter().rposition(|r| r.step == step)
         };
         match &event {
@@ -71,21 +71,21 @@ pub fn steps(log: &[RunEntry]) -> Vec<StepRow> {
                 }
             }
             RunEvent::ActionStarted { step, attempt, .. } => {
-                if let Some(i) = last(&mut rows, step) {
+                if let Some(i) = last(&rows, step) {
                     rows[i].attempts = rows[i].attempts.max(*attempt);
                 }
             }
             RunEvent::ActionFailed { step, error, .. } => {
-                if let Some(i) = last(&mut rows, step) {
+                if let Some(i) = last(&rows, step) {
                     rows[i].error = Some(error.clone());
                 }
             }
             RunEvent::StepSucceeded { step, output } => {
-                match last(&mut rows, step) {
+                match last(&rows, step) {
                     Some(i) if rows[i].ended_ns.is_none() => {}
                     _ => open(&mut rows, step, "succeeded"),
                 }
-                if let Some(i) = last(&mut rows, step) {
+                if let Some(i) = last(&rows, step) {
                     let r = &mut rows[i];
                     r.status = "succeeded".into();
                     r.output = Some(output.clone());
@@ -94,11 +94,11 @@ pub fn steps(log: &[RunEntry]) -> Vec<StepRow> {
                 }
             }
             RunEvent::StepFailed { step, error } => {
-                match last(&mut rows, step) {
+                match last(&rows, step) {
                     Some(i) if rows[i].ended_ns.is_none() => {}
                     _ => open(&mut rows, step, "failed"),
                 }
-                if let Some(i) = last(&mut rows, step) {
+                if let Some(i) = last(&rows, step) {
                     let r = &mut rows[i];
                     r.status = "failed".into();
                     r.error = Some(error.clone());
@@ -110,7 +110,7 @@ pub fn steps(log: &[RunEntry]) -> Vec<StepRow> {
                 decision,
                 reason,
             } => {
-                if let Some(i) = last(&mut rows, step) {
+                if let Some(i) = last(&rows, step) {
                     let r = &mut rows[i];
                     r.status = match decision {
                         crate::run::Decision::Approve => "approved".into(),

@@ -39,6 +39,13 @@ fn actions(config: RespondConfig) -> Actions {
     Actions::new(config, Arc::new(NoHost))
 }
 
+/// The error of a call that must fail.
+async fn refused(a: &Actions, name: &str, input: &Value) -> String {
+    a.call(name, input, &CALL)
+        .await
+        .expect_err("the call must fail")
+}
+
 /// A network namespace for the test, removed on drop.
 struct Netns(String);
 
@@ -141,34 +148,27 @@ async fn nftables_adds_and_removes_addresses_in_a_namespace() {
 async fn nftables_failures_name_the_cause() {
     let a = actions(RespondConfig::default());
     let missing_ns = json!({"set": "blocked", "netns": "wf-no-such-ns", "addresses": "192.0.2.1"});
-    let e = a
-        .call("nftables.add", &missing_ns, &CALL)
-        .await
-        .unwrap_err();
+    let e = refused(&a, "nftables.add", &missing_ns).await;
     assert!(e.contains("nft -f - failed"), "{e}");
     let Some(ns) = Netns::new("nftfail") else {
         eprintln!("SKIPPED: cannot make a network namespace here");
         return;
     };
     // No such set in the namespace.
-    let e = a
-        .call(
-            "nftables.add",
-            &json!({"set": "blocked", "netns": ns.0, "addresses": "192.0.2.1"}),
-            &CALL,
-        )
-        .await
-        .unwrap_err();
+    let e = refused(
+        &a,
+        "nftables.add",
+        &json!({"set": "blocked", "netns": ns.0, "addresses": "192.0.2.1"}),
+    )
+    .await;
     assert!(e.contains("No such file or directory"), "{e}");
     ns.nft(RULESET);
-    let e = a
-        .call(
-            "nftables.add",
-            &json!({"set": "blocked", "netns": ns.0, "addresses": "2001:db8::1"}),
-            &CALL,
-        )
-        .await
-        .unwrap_err();
+    let e = refused(
+        &a,
+        "nftables.add",
+        &json!({"set": "blocked", "netns": ns.0, "addresses": "2001:db8::1"}),
+    )
+    .await;
     assert!(e.contains("need `set6`"), "{e}");
     let broken = actions(RespondConfig {
         nft: "/nonexistent/nft".into(),
@@ -270,19 +270,13 @@ async fn http_requests_carry_the_key_and_the_secret() {
 async fn http_failures_are_errors_with_their_cause() {
     let a = actions(RespondConfig::default());
     let (url, _) = http_peer(503, Duration::ZERO);
-    let e = a
-        .call("http.request", &json!({"url": url}), &CALL)
-        .await
-        .unwrap_err();
+    let e = refused(&a, "http.request", &json!({"url": url})).await;
     assert!(e.contains("status 503"), "{e}");
     // Nobody listening.
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", closed.local_addr().unwrap());
     drop(closed);
-    let e = a
-        .call("http.request", &json!({"url": url}), &CALL)
-        .await
-        .unwrap_err();
+    let e = refused(&a, "http.request", &json!({"url": url})).await;
     assert!(e.to_lowercase().contains("connect"), "{e}");
     // A peer that never answers: the step's timeout bounds the call.
     let (url, _) = http_peer(200, Duration::from_secs(30));
@@ -293,19 +287,14 @@ async fn http_failures_are_errors_with_their_cause() {
         .is_err());
     // A secret that is not configured is named.
     let (url, _) = http_peer(200, Duration::ZERO);
-    let e = a
-        .call(
-            "http.request",
-            &json!({"url": url, "auth_secret": "nope"}),
-            &CALL,
-        )
-        .await
-        .unwrap_err();
+    let e = refused(
+        &a,
+        "http.request",
+        &json!({"url": url, "auth_secret": "nope"}),
+    )
+    .await;
     assert!(e.contains("no secret \"nope\""), "{e}");
-    let e = a
-        .call("http.request", &json!({"url": "file:///etc/passwd"}), &CALL)
-        .await
-        .unwrap_err();
+    let e = refused(&a, "http.request", &json!({"url": "file:///etc/passwd"})).await;
     assert!(e.contains("only http and https"), "{e}");
 }
 
@@ -336,24 +325,16 @@ async fn commands_must_be_allow_listed_and_report_failures() {
         .await
         .unwrap();
     assert_eq!(out["stdout"], "fixed\n");
-    let e = a
-        .call(
-            "command.run",
-            &json!({"command": "echo", "args": ["; rm -rf /"]}),
-            &CALL,
-        )
-        .await
-        .unwrap_err();
+    let e = refused(
+        &a,
+        "command.run",
+        &json!({"command": "echo", "args": ["; rm -rf /"]}),
+    )
+    .await;
     assert!(e.contains("takes no arguments"), "{e}");
-    let e = a
-        .call("command.run", &json!({"command": "rm"}), &CALL)
-        .await
-        .unwrap_err();
+    let e = refused(&a, "command.run", &json!({"command": "rm"})).await;
     assert!(e.contains("not in [[respond.commands]]"), "{e}");
-    let e = a
-        .call("command.run", &json!({"command": "fail"}), &CALL)
-        .await
-        .unwrap_err();
+    let e = refused(&a, "command.run", &json!({"command": "fail"})).await;
     assert!(e.contains("exit status: 4") && e.contains("nope"), "{e}");
 }
 
@@ -405,14 +386,12 @@ async fn dns_blocks_are_answered_nxdomain_by_unbound_and_lifted() {
     );
 
     // Failures: a name that is no domain, a reload that fails.
-    let e = a
-        .call(
-            "dns.block",
-            &json!({"domains": ["x\" always_transparent"]}),
-            &CALL,
-        )
-        .await
-        .unwrap_err();
+    let e = refused(
+        &a,
+        "dns.block",
+        &json!({"domains": ["x\" always_transparent"]}),
+    )
+    .await;
     assert!(e.contains("is not a domain name"), "{e}");
     let mut broken = RespondConfig::default();
     broken.dns.file = Some(u.file.clone());
@@ -519,33 +498,27 @@ async fn ldap_accounts_are_marked_for_reset_locked_and_unlocked_in_slapd() {
     assert!(!bob(&s, "pwdAccountLockedTime").contains("pwdAccountLockedTime"));
 
     // Failures name the cause.
-    let e = a
-        .call(
-            "ldap.account",
-            &json!({"user": "mallory", "operation": "disable"}),
-            &CALL,
-        )
-        .await
-        .unwrap_err();
+    let e = refused(
+        &a,
+        "ldap.account",
+        &json!({"user": "mallory", "operation": "disable"}),
+    )
+    .await;
     assert!(e.contains("no account \"mallory\""), "{e}");
-    let e = a
-        .call(
-            "ldap.account",
-            &json!({"user": "bob*", "operation": "nuke"}),
-            &CALL,
-        )
-        .await
-        .unwrap_err();
+    let e = refused(
+        &a,
+        "ldap.account",
+        &json!({"user": "bob*", "operation": "nuke"}),
+    )
+    .await;
     assert!(e.contains("no account") || e.contains("`operation`"), "{e}");
     std::fs::write(dir.path().join("ldap.pw"), "wrong\n").unwrap();
-    let e = a
-        .call(
-            "ldap.account",
-            &json!({"user": "bob", "operation": "disable"}),
-            &CALL,
-        )
-        .await
-        .unwrap_err();
+    let e = refused(
+        &a,
+        "ldap.account",
+        &json!({"user": "bob", "operation": "disable"}),
+    )
+    .await;
     assert!(e.contains("LDAP bind as cn=admin"), "{e}");
     let mut down = config;
     down.ldap.url = format!("ldap://127.0.0.1:{}/", free_port());

@@ -245,6 +245,13 @@ fn analyst(user: &str) -> Answerer {
     }
 }
 
+/// `user` (a SOC analyst) approves the run's open approval.
+fn approve(b: &Bench, id: i64, user: &str) {
+    b.responder
+        .answer("acme", id, &analyst(user), Decision::Approve, "", "api")
+        .unwrap();
+}
+
 async fn drive(b: &Bench, id: i64) -> RunRecord {
     b.responder.drive("acme", id).await.unwrap();
     b.responder.view("acme", id).unwrap().record
@@ -357,17 +364,13 @@ async fn four_eyes_need_two_different_people() {
     let b = bench(2, "deny", "log");
     let id = start(&b);
     drive(&b, id).await;
-    b.responder
-        .answer("acme", id, &analyst("alice"), Decision::Approve, "", "api")
-        .unwrap();
+    approve(&b, id, "alice");
     assert_eq!(drive(&b, id).await.status, "waiting_approval");
     let again = b
         .responder
         .answer("acme", id, &analyst("alice"), Decision::Approve, "", "api");
     assert!(matches!(again, Err(RespondError::Refused(t)) if t.contains("answered already")));
-    b.responder
-        .answer("acme", id, &analyst("bob"), Decision::Approve, "", "api")
-        .unwrap();
+    approve(&b, id, "bob");
     assert_eq!(drive(&b, id).await.status, "waiting");
     assert_eq!(actions_log(&b).len(), 1);
 }
@@ -446,9 +449,7 @@ async fn cancelling_with_compensation_undoes_the_block() {
     let b = bench(1, "deny", "log");
     let id = start(&b);
     drive(&b, id).await;
-    b.responder
-        .answer("acme", id, &analyst("alice"), Decision::Approve, "", "api")
-        .unwrap();
+    approve(&b, id, "alice");
     assert_eq!(drive(&b, id).await.status, "waiting");
     b.responder.cancel("acme", id, "alice", true).unwrap();
     let run = drive(&b, id).await;
@@ -467,9 +468,7 @@ async fn the_run_timeout_stops_and_compensates() {
     let b = bench(1, "deny", "log");
     let id = start(&b);
     drive(&b, id).await;
-    b.responder
-        .answer("acme", id, &analyst("alice"), Decision::Approve, "", "api")
-        .unwrap();
+    approve(&b, id, "alice");
     drive(&b, id).await;
     b.clock.advance(3 * 3600 * SEC);
     let run = drive(&b, id).await;
@@ -482,10 +481,7 @@ async fn a_restarted_runner_resumes_where_the_log_left_off() {
     let first = bench(1, "deny", "log");
     let id = start(&first);
     drive(&first, id).await;
-    first
-        .responder
-        .answer("acme", id, &analyst("alice"), Decision::Approve, "", "api")
-        .unwrap();
+    approve(&first, id, "alice");
     assert_eq!(drive(&first, id).await.status, "waiting");
     assert_eq!(actions_log(&first).len(), 1);
     let now = first.clock.now_ns();
@@ -505,9 +501,7 @@ async fn an_action_started_but_unanswered_is_called_again_with_its_key() {
     let b = bench(1, "approve", "log");
     let id = start(&b);
     drive(&b, id).await;
-    b.responder
-        .answer("acme", id, &analyst("alice"), Decision::Approve, "", "api")
-        .unwrap();
+    approve(&b, id, "alice");
     // Log the decision and the step's entry, then "crash" right after the
     // action's start is logged: append it by hand.
     let store = SqliteStateStore::open(&b.dir.path().join("state.db")).unwrap();

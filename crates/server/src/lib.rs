@@ -380,6 +380,7 @@ pub async fn assemble(
         events: parts.events.clone(),
         intel: intel.clone(),
         state: parts.state.clone(),
+        pipeline_metrics: pipeline_metrics.clone(),
         link_key: respond::link_key(parts.state.as_ref())
             .map_err(|e| start_err("playbook answer links")(&e))?,
         public_url: public_url(cfg, api_url),

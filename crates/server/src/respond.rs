@@ -14,7 +14,7 @@ use watchfloor_respond::actions::{Call, Host};
 use watchfloor_respond::run::{Position, RunEvent, RunState};
 use watchfloor_respond::runner::Recorder;
 use watchfloor_respond::{Responder, StartRun};
-use watchfloor_state::{AlertFilter, RunRecord, StateStore};
+use watchfloor_state::{RunRecord, StateStore};
 
 /// The checkpoint of the triggers: the last incident id looked at.
 const TRIGGER_CHECKPOINT: &str = "respond.triggers.after";
@@ -29,6 +29,8 @@ pub struct Desk {
     pub events: Arc<dyn watchfloor_search::EventStore>,
     pub intel: Arc<watchfloor_intel::Intel>,
     pub state: Arc<dyn StateStore>,
+    /// The indicator gauge the blocklist keeps true.
+    pub pipeline_metrics: Arc<watchfloor_pipeline::PipelineMetrics>,
     /// Signs approvers' answer links.
     pub link_key: Vec<u8>,
     /// The base of links in messages (`[notify] public_url`).
@@ -301,10 +303,14 @@ impl Host for Desk {
                 sightings: 0,
             });
         }
-        let report = self.intel.import(call.tenant, indicators);
-        self.state
-            .put_indicators(call.tenant, &report.changed)
-            .map_err(|e| format!("storing the indicators: {e}"))?;
+        let report = crate::api::intel::import_and_store(
+            &self.intel,
+            self.state.as_ref(),
+            &self.pipeline_metrics,
+            call.tenant,
+            indicators,
+        )
+        .map_err(|e| format!("storing the indicators: {e}"))?;
         Ok(
             json!({"kind": kind, "added": report.added, "merged": report.merged,
                   "values": values}),
@@ -451,29 +457,28 @@ pub fn load_library(
 /// What a run's expressions see of an incident: the incident, its alerts
 /// as stored (fields included), and the first of them as `alert`.
 pub fn incident_context(state: &dyn StateStore, incident: &Incident) -> Value {
-    let alerts: Vec<Alert> = incident
+    context_of(incident, &incident_alerts(state, incident))
+}
+
+/// The incident's alerts as stored (an entry per grouped alert).
+fn incident_alerts(state: &dyn StateStore, incident: &Incident) -> Vec<Alert> {
+    incident
         .alerts
         .iter()
-        .filter_map(|entry| alert_by_id(state, &incident.tenant, entry.alert_id))
-        .collect();
+        .filter_map(|entry| {
+            crate::api::alerts::alert_by_id(state, &incident.tenant, entry.alert_id)
+                .ok()
+                .flatten()
+        })
+        .collect()
+}
+
+fn context_of(incident: &Incident, alerts: &[Alert]) -> Value {
     json!({
         "incident": incident,
         "alert": alerts.first(),
         "alerts": alerts,
     })
-}
-
-fn alert_by_id(state: &dyn StateStore, tenant: &str, id: i64) -> Option<Alert> {
-    state
-        .list_alerts(&AlertFilter {
-            tenant: tenant.into(),
-            limit: 1,
-            before_id: Some(id.saturating_add(1)),
-            ..Default::default()
-        })
-        .ok()?
-        .into_iter()
-        .find(|a| a.id == id)
 }
 
 /// Starts the runs new incidents trigger; returns how many.
@@ -500,26 +505,16 @@ fn start_triggered(responder: &Responder, state: &dyn StateStore) -> usize {
         .iter()
         .filter(|i| i.status.is_open() && i.created_ns >= oldest);
     for incident in fresh {
-        let rules: Vec<&str> = incident.alerts.iter().map(|a| a.rule.as_str()).collect();
-        let context = incident_context(state, incident);
-        let tags: Vec<String> = context["alerts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|a| a["tags"].as_array().cloned().unwrap_or_default())
-            .filter_map(|t| t.as_str().map(String::from))
+        let alerts = incident_alerts(state, incident);
+        // Rules are named by title (the incident's entries) or id.
+        let mut rules: Vec<&str> = incident.alerts.iter().map(|a| a.rule.as_str()).collect();
+        rules.extend(alerts.iter().filter_map(|a| a.rule_id.as_deref()));
+        let tags: Vec<&str> = alerts
+            .iter()
+            .flat_map(|a| a.tags.iter().map(String::as_str))
             .collect();
-        let mut rule_ids: Vec<&str> = rules.clone();
-        let ids: Vec<String> = context["alerts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a["rule_id"].as_str().map(String::from))
-            .collect();
-        rule_ids.extend(ids.iter().map(String::as_str));
-        let tag_refs: Vec<&str> = tags.iter().map(String::as_str).collect();
-        for playbook in responder.triggered(&incident.tenant, &incident.kind, &rule_ids, &tag_refs)
-        {
+        let context = context_of(incident, &alerts);
+        for playbook in responder.triggered(&incident.tenant, &incident.kind, &rules, &tags) {
             let start = StartRun {
                 tenant: incident.tenant.clone(),
                 playbook: playbook.clone(),

@@ -46,11 +46,30 @@ steps:
 "#;
 
 async fn server() -> Server {
+    server_with(&[]).await
+}
+
+/// A server with the outage playbook and a site's values for playbooks'
+/// params: (playbook, [(name, value)]).
+async fn server_with(params: &[(&str, &[(&str, &str)])]) -> Server {
+    let params: Vec<watchfloor_respond::config::PlaybookParams> = params
+        .iter()
+        .map(
+            |(playbook, values)| watchfloor_respond::config::PlaybookParams {
+                playbook: playbook.to_string(),
+                values: values
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            },
+        )
+        .collect();
     let (router, app, dir) = common::assembled_with(|cfg, dir| {
         let playbooks = dir.join("playbooks");
         std::fs::create_dir_all(&playbooks).unwrap();
         std::fs::write(playbooks.join("outage.yml"), OUTAGE_PLAYBOOK).unwrap();
         cfg.respond.playbooks = Some(playbooks);
+        cfg.respond.params = params;
     })
     .await;
     let admin = std::fs::read_to_string(dir.path().join("initial-admin-token"))
@@ -598,29 +617,11 @@ fn ddos_incident(s: &Server, attackers: &[&str]) -> i64 {
 /// retries end on the error path: the NOC gets a task to block by hand.
 #[tokio::test]
 async fn a_block_that_cannot_be_made_takes_the_error_path_and_tells_the_incident() {
-    let (router, app, dir) = common::assembled_with(|cfg, _| {
-        cfg.respond
-            .params
-            .push(watchfloor_respond::config::PlaybookParams {
-                playbook: "ddos-block".into(),
-                values: [
-                    ("auto_approve".to_string(), "true".to_string()),
-                    ("netns".to_string(), "wf-no-such-router".to_string()),
-                ]
-                .into(),
-            });
-    })
+    let s = server_with(&[(
+        "ddos-block",
+        &[("auto_approve", "true"), ("netns", "wf-no-such-router")],
+    )])
     .await;
-    let admin = std::fs::read_to_string(dir.path().join("initial-admin-token"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let s = Server {
-        router,
-        app,
-        admin,
-        _dir: dir,
-    };
     let id = ddos_incident(&s, &["198.51.100.7"]);
     let run = s.run_in(id, "succeeded").await;
     let (_, view) = s
@@ -655,33 +656,15 @@ async fn a_block_that_cannot_be_made_takes_the_error_path_and_tells_the_incident
     );
 }
 
-/// The link-failover playbook without its site parameters does nothing
-/// and says so: no route is touched.
+/// When the reroute cannot be made (the data-center router's namespace is
+/// gone), the link-failover playbook's error path gives the NOC a task.
 #[tokio::test]
 async fn a_reroute_without_a_backup_next_hop_leaves_a_task_for_the_noc() {
-    let (router, app, dir) = common::assembled_with(|cfg, _| {
-        cfg.respond
-            .params
-            .push(watchfloor_respond::config::PlaybookParams {
-                playbook: "link-failover".into(),
-                values: [
-                    ("netns".to_string(), "wf-no-such-dc".to_string()),
-                    ("backup_via".to_string(), "192.0.2.6".to_string()),
-                ]
-                .into(),
-            });
-    })
+    let s = server_with(&[(
+        "link-failover",
+        &[("netns", "wf-no-such-dc"), ("backup_via", "192.0.2.6")],
+    )])
     .await;
-    let admin = std::fs::read_to_string(dir.path().join("initial-admin-token"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let s = Server {
-        router,
-        app,
-        admin,
-        _dir: dir,
-    };
     let (status, opened) = s
         .post(
             "/api/v1/incidents",

@@ -228,3 +228,30 @@ pub fn softflowd_args<'a>(
         "tcp.fin=1",
     ]
 }
+
+impl Lab {
+    /// softflowd on the router's victim side exporting NetFlow v9 (through
+    /// a relay on the lab's collector address) to `127.0.0.1:collector`;
+    /// its log and control socket in `dir`.
+    pub fn export_flows(&self, dir: &Path, collector: u16) -> Child {
+        let (relay_ip, relay_port) = relay(self, vec![format!("127.0.0.1:{collector}")]);
+        let target = format!("{relay_ip}:{relay_port}");
+        let ctl = dir.join("softflowd.ctl").display().to_string();
+        let iface = format!("rv{}", self.tag);
+        self.spawn(
+            "r",
+            &softflowd_args(&iface, &target, "9", &ctl),
+            &dir.join("softflowd.log"),
+        )
+    }
+
+    /// Forty attacker addresses (1.10 to 1.49) added to the attacker side.
+    pub fn add_attackers(&self) -> Vec<String> {
+        let attackers: Vec<String> = (10..50).map(|i| self.ip(&format!("1.{i}"))).collect();
+        let dev = format!("wa{}", self.tag);
+        for a in &attackers {
+            self.exec("a", &["ip", "addr", "add", &format!("{a}/24"), "dev", &dev]);
+        }
+        attackers
+    }
+}

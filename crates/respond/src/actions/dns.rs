@@ -57,19 +57,19 @@ fn read_domains(text: &str) -> BTreeSet<String> {
 }
 
 fn render(domains: &BTreeSet<String>, format: &str) -> String {
-    let mut text = String::from(
-        "; Written by Watchfloor's dns.block action: the domains it blocks. Edited by hand, it is overwritten.\n",
-    );
+    const HEADER: &str = "Written by Watchfloor's dns.block action: the domains it blocks. Edited by hand, it is overwritten.";
     if format == "rpz" {
-        text.push_str("$TTL 60\n@ IN SOA localhost. hostmaster.localhost. 1 3600 600 86400 60\n@ IN NS localhost.\n");
+        let mut text = format!(
+            "; {HEADER}\n$TTL 60\n@ IN SOA localhost. hostmaster.localhost. 1 3600 600 86400 60\n@ IN NS localhost.\n"
+        );
         for d in domains {
             text.push_str(&format!("{d} CNAME .\n*.{d} CNAME .\n"));
         }
-    } else {
-        text = text.replacen(';', "#", 1);
-        for d in domains {
-            text.push_str(&format!("local-zone: \"{d}.\" always_nxdomain\n"));
-        }
+        return text;
+    }
+    let mut text = format!("# {HEADER}\n");
+    for d in domains {
+        text.push_str(&format!("local-zone: \"{d}.\" always_nxdomain\n"));
     }
     text
 }

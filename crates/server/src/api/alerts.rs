@@ -69,3 +69,21 @@ pub(super) async fn list_alerts(
         .flatten();
     Ok(Json(json!({ "alerts": alerts, "next": next })).into_response())
 }
+
+/// A tenant's alert by id: the newest of the tenant's alerts below id + 1
+/// is it, when it is the tenant's.
+pub(crate) fn alert_by_id(
+    store: &dyn watchfloor_state::AlertStore,
+    tenant: &str,
+    id: i64,
+) -> Result<Option<watchfloor_model::Alert>, watchfloor_state::StateError> {
+    Ok(store
+        .list_alerts(&watchfloor_state::AlertFilter {
+            tenant: tenant.to_string(),
+            before_id: Some(id.saturating_add(1)),
+            limit: 1,
+            ..Default::default()
+        })?
+        .into_iter()
+        .find(|a| a.id == id))
+}

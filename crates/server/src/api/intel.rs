@@ -341,11 +341,27 @@ pub(crate) fn store_import(
     scope: &str,
     indicators: Vec<Indicator>,
 ) -> Result<watchfloor_intel::live::ImportReport, watchfloor_state::StateError> {
-    let report = app.intel.import(scope, indicators);
-    app.pipeline_metrics
-        .intel_indicators
-        .set(app.intel.len() as i64);
-    app.state.put_indicators(scope, &report.changed)?;
+    import_and_store(
+        &app.intel,
+        app.state.as_ref(),
+        &app.pipeline_metrics,
+        scope,
+        indicators,
+    )
+}
+
+/// The import itself, for callers without the API's state (playbooks'
+/// blocklist): merged live, the indicator gauge set, the changes stored.
+pub(crate) fn import_and_store(
+    intel: &watchfloor_intel::Intel,
+    store: &dyn watchfloor_state::IntelStore,
+    metrics: &watchfloor_pipeline::PipelineMetrics,
+    scope: &str,
+    indicators: Vec<Indicator>,
+) -> Result<watchfloor_intel::live::ImportReport, watchfloor_state::StateError> {
+    let report = intel.import(scope, indicators);
+    metrics.intel_indicators.set(intel.len() as i64);
+    store.put_indicators(scope, &report.changed)?;
     Ok(report)
 }
 

@@ -184,17 +184,7 @@ async fn alert_page(
     viewer.require(Action::Read)?;
     let tenant = viewer.principal.tenant.clone();
     let (alert, events) = blocking(move || -> Result<_, ConsoleError> {
-        // The newest alert below id + 1 is this one, if it is the tenant's.
-        let alert = app
-            .state
-            .list_alerts(&AlertFilter {
-                tenant: tenant.clone(),
-                before_id: Some(id.saturating_add(1)),
-                limit: 1,
-                ..Default::default()
-            })?
-            .into_iter()
-            .find(|a| a.id == id)
+        let alert = crate::api::alerts::alert_by_id(app.state.as_ref(), &tenant, id)?
             .ok_or_else(|| ConsoleError::NotFound(format!("alert {id}")))?;
         let (from, to) = (alert.time_ns - EVIDENCE_WINDOW_NS, alert.time_ns + 1);
         let mut events = Vec::new();

@@ -387,18 +387,8 @@ fn flow_view(app: &Shared, i: &Incident, now_ns: i64) -> Option<FlowView> {
         .alerts
         .iter()
         .find(|a| a.rule.starts_with("DDoS on") || a.dedup_key.contains("signature:ddos"))?;
-    let alert = app
-        .state
-        .list_alerts(&watchfloor_state::AlertFilter {
-            tenant: i.tenant.clone(),
-            kind: Some(watchfloor_model::AlertKind::Signature),
-            limit: 1,
-            before_id: Some(first.alert_id.saturating_add(1)),
-            ..Default::default()
-        })
-        .ok()?
-        .into_iter()
-        .find(|a| a.id == first.alert_id)?;
+    let alert =
+        crate::api::alerts::alert_by_id(app.state.as_ref(), &i.tenant, first.alert_id).ok()??;
     let text = |k: &str| {
         alert
             .fields
