@@ -920,3 +920,102 @@ async fn a_tenants_playbook_from_the_api_is_its_own() {
         "shared playbooks are not deleted through the API"
     );
 }
+
+/// Every action, failing against a peer that is down, refuses, or is not
+/// there: the step's error path runs and the incident is told the cause.
+#[tokio::test]
+async fn each_action_that_fails_takes_the_error_path_and_tells_the_incident() {
+    let s = server().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    let cases: [(&str, String, &str); 9] = [
+        (
+            "http.request",
+            format!("{{url: \"{down}\"}}"),
+            "Connection refused",
+        ),
+        (
+            "nftables.add",
+            "{set: blocked, netns: wf-no-such-ns, addresses: 192.0.2.1}".into(),
+            "nft -f - failed",
+        ),
+        (
+            "route.replace",
+            "{destination: default, via: 192.0.2.6, netns: wf-no-such-ns}".into(),
+            "ip -n wf-no-such-ns route replace",
+        ),
+        (
+            "dns.block",
+            "{domains: [evil.example]}".into(),
+            "no [respond.dns] file",
+        ),
+        (
+            "ldap.account",
+            "{user: bob, operation: mark_reset}".into(),
+            "no [respond.ldap] url",
+        ),
+        (
+            "command.run",
+            "{command: nothing}".into(),
+            "not in [[respond.commands]]",
+        ),
+        (
+            "intel.block",
+            "{kind: planet, values: [x]}".into(),
+            "`kind` \"planet\"",
+        ),
+        (
+            "email.send",
+            "{to: [not-an-address], subject: hi}".into(),
+            "is not an e-mail address",
+        ),
+        (
+            "notify.send",
+            "{to: [team:nobody], subject: hi}".into(),
+            "nobody could be addressed",
+        ),
+    ];
+    for (action, with, cause) in cases {
+        let id = format!("fail-{}", action.replace('.', "-"));
+        let text = format!(
+            "id: {id}\ntitle: t\nsteps:\n  - id: act\n    action: {action}\n    with: {with}\n    on_error: tell\n  - id: tell\n    action: incident.comment\n    with: {{text: \"failed: {{{{ steps.act.error }}}}\"}}\n"
+        );
+        let (status, body) = s
+            .call(
+                Method::PUT,
+                &format!("/api/v1/playbooks/{id}"),
+                &s.admin,
+                Some(text),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{action}: {body}");
+        let incident = open_outage(&s).await;
+        let (status, run) = s
+            .post(
+                &format!("/api/v1/playbooks/{id}/runs"),
+                &s.admin,
+                json!({"incident_id": incident}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{action}: {run}");
+        let mut told = String::new();
+        for _ in 0..200 {
+            let (_, i) = s
+                .get(&format!("/api/v1/incidents/{incident}"), &s.admin)
+                .await;
+            if let Some(t) = i["comments"].as_array().and_then(|c| {
+                c.iter()
+                    .find_map(|c| c["text"].as_str().filter(|t| t.starts_with("failed: ")))
+            }) {
+                told = t.to_string();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(
+            told.contains(cause),
+            "{action}: the incident is told {told:?}, not {cause:?}"
+        );
+    }
+}
