@@ -165,16 +165,21 @@ fn restartable_server(dir: &Path, syslog: &str) -> (Server, PathBuf) {
 
 #[test]
 fn kill_9_while_the_bulk_helper_sends_loses_nothing_it_was_told_was_accepted() {
+    killed_while_sending(ES_BULK_UNTIL_STOPPED, "eskillmark");
+}
+
+/// Runs a shipper `script` (arguments: URL, token, stop file; prints the
+/// `seq` fields the server acknowledged) while the server is killed with
+/// SIGKILL three times, then checks every acknowledged event (marked
+/// `mark`) was stored.
+fn killed_while_sending(script: &'static str, mark: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (mut s, config) = restartable_server(dir.path(), "");
     let stop = dir.path().join("stop");
     let sender = {
         let (http, token, stop) = (s.http.clone(), s.token.clone(), stop.clone());
         std::thread::spawn(move || {
-            run_python(
-                ES_BULK_UNTIL_STOPPED,
-                &[&http, &token, &stop.display().to_string()],
-            )
+            run_python(script, &[&http, &token, &stop.display().to_string()])
         })
     };
     for pause in [600u64, 900, 700] {
@@ -189,7 +194,7 @@ fn kill_9_while_the_bulk_helper_sends_loses_nothing_it_was_told_was_accepted() {
     assert!(acked.len() >= 200, "only {} acknowledged", acked.len());
     s.wait_until_committed();
     let stored: std::collections::HashSet<u64> = s
-        .all_events("eskillmark")
+        .all_events(mark)
         .iter()
         .filter_map(|e| e["fields"]["seq"].as_u64())
         .collect();
@@ -201,6 +206,42 @@ fn kill_9_while_the_bulk_helper_sends_loses_nothing_it_was_told_was_accepted() {
         acked.len(),
         &missing[..missing.len().min(5)]
     );
+}
+
+/// The OpenTelemetry SDK's batch processor and OTLP/HTTP exporter, logging
+/// until told to stop; an exporter that notes which records the server
+/// answered 200 for (the SDK drops a batch whose export failed).
+const OTLP_UNTIL_STOPPED: &str = r#"
+import json, logging, os, sys, time
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExportResult
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+url, token, stop = sys.argv[1:4]
+acked = []
+class Recording(OTLPLogExporter):
+    def export(self, batch):
+        result = super().export(batch)
+        if result == LogRecordExportResult.SUCCESS:
+            acked.extend(r.log_record.attributes["seq"] for r in batch)
+        return result
+exporter = Recording(endpoint=url + "/v1/logs", headers={"Authorization": "Bearer " + token}, timeout=2)
+provider = LoggerProvider()
+provider.add_log_record_processor(BatchLogRecordProcessor(exporter, schedule_delay_millis=20, max_export_batch_size=50))
+logger = logging.getLogger("otelkill")
+logger.addHandler(LoggingHandler(level=logging.INFO, logger_provider=provider))
+logger.setLevel(logging.INFO)
+seq = 0
+while not os.path.exists(stop):
+    logger.warning("otelkillmark %d", seq, extra={"seq": seq})
+    seq += 1
+    time.sleep(0.001)
+provider.shutdown()
+print(json.dumps({"acked": acked, "sent": seq}))
+"#;
+
+#[test]
+fn kill_9_while_the_opentelemetry_sdk_exports_loses_nothing_it_was_told_was_accepted() {
+    killed_while_sending(OTLP_UNTIL_STOPPED, "otelkillmark");
 }
 
 const OTLP: &str = r#"

@@ -123,6 +123,20 @@ fn index_checkpoint(state: &dyn StateStore) -> Result<u64, PipelineError> {
     }
 }
 
+/// Where indexing resumes, recorded before either side runs: the
+/// fallback of [`index_checkpoint`] is for data written before indexing
+/// had its own checkpoint, and must not apply to a fresh start whose
+/// detection checkpoints before the first index commit (a crash then
+/// would skip the events detection had seen but the index never stored).
+fn settle_index_checkpoint(state: &dyn StateStore) -> Result<u64, PipelineError> {
+    if let Some(lsn) = get_lsn(state, INDEX_CHECKPOINT_KEY)? {
+        return Ok(lsn);
+    }
+    let lsn = index_checkpoint(state)?;
+    state.put_checkpoints(&[(INDEX_CHECKPOINT_KEY, &lsn.to_le_bytes())])?;
+    Ok(lsn)
+}
+
 /// The highest LSN either side has checkpointed (new records of the log
 /// must be numbered after it), and detection's correlation state.
 pub fn load_checkpoint(state: &dyn StateStore) -> Result<(u64, TenantSnapshots), PipelineError> {
@@ -159,7 +173,7 @@ impl Pipeline {
     /// Runs until `stop` is set, then checkpoints and returns.
     pub fn run(self) -> Result<(), PipelineError> {
         let (checkpoint, mut snapshots) = detection_checkpoint(self.state.as_ref())?;
-        let indexed = index_checkpoint(self.state.as_ref())?;
+        let indexed = settle_index_checkpoint(self.state.as_ref())?;
         let mut reader = self.wal.reader(checkpoint + 1);
         tracing::info!(
             detection_from = checkpoint + 1,

@@ -628,6 +628,53 @@ fn alerts_do_not_wait_for_an_index_that_lags() {
     run.stop();
 }
 
+/// A crash after detection checkpointed but before the index's first
+/// commit (a fresh data directory, a slow index): the restarted pipeline
+/// still indexes those events.
+#[test]
+fn a_crash_before_the_first_index_commit_loses_no_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = Arc::new(AtomicBool::new(true));
+    let gate = closed.clone();
+    let run = start_with(
+        dir.path(),
+        move |inner| {
+            Arc::new(GatedStore {
+                inner,
+                closed: gate,
+            })
+        },
+        None,
+    );
+    run.append(&[
+        "<13>Nov 25 12:00:00 srv4 app: one".to_string(),
+        "<13>Nov 25 12:00:01 srv4 app: two".to_string(),
+    ]);
+    run.wait_for_detection(2);
+    // What a kill -9 leaves on disk now: copy it while the pipeline runs.
+    let crashed = tempfile::tempdir().unwrap();
+    copy_tree(dir.path(), crashed.path());
+    closed.store(false, Ordering::Release);
+    run.stop();
+
+    let run = start(crashed.path());
+    assert_eq!(run.wait_for_events("hostname:srv4", 2).len(), 2);
+    run.stop();
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 /// Two addresses guess passwords on one host at the same time: each gets
 /// its own brute-force alert, naming it, with the parsed fields on the
 /// stored events.
