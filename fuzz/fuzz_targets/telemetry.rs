@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use watchfloor_telemetry::{exposition, flows, push, remote_write, snmp};
+use watchfloor_telemetry::{exposition, flows, push, remote_write, snmp, usm};
 
 /// A store with a few series, opened once.
 fn store() -> &'static watchfloor_tsdb::DiskStore {
@@ -35,6 +35,21 @@ fn store() -> &'static watchfloor_tsdb::DiskStore {
         .1
 }
 
+/// The SNMPv3 inform receiver's engine with one authPriv user.
+fn inform_engine() -> &'static usm::Engine {
+    static ENGINE: std::sync::OnceLock<usm::Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let id = usm::default_engine_id("fuzz");
+        let user = usm::InformUser::new(
+            "wf",
+            Some((usm::AuthHash::Sha256, b"authpass1")),
+            Some(b"privpass1"),
+            &id,
+        );
+        usm::Engine::new(id, 1, vec![user])
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let exporter = std::net::IpAddr::from([192, 0, 2, 1]);
     let mut decoder = flows::Decoder::new();
@@ -43,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = decoder.decode(exporter, data, 1, &mut out);
     let _ = snmp::decode_trap(data, &["public".to_string()], &mut []);
     let _ = snmp::inform_response(data);
+    let _ = inform_engine().handle(data);
     let _ = remote_write::decode(data, 1 << 20);
     let _ = push::parse(data, 0);
     if let Ok(text) = std::str::from_utf8(data) {

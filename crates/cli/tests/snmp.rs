@@ -213,6 +213,30 @@ fn snmpd_polled_over_v2c_and_v3_and_traps_become_events_and_alerts() {
         "",
         "1.3.6.1.6.3.1.1.5.1",
     ]);
+    // A v3 inform: snmpinform discovers our engine id and clock, sends
+    // authenticated and encrypted with keys localised to our engine, and
+    // succeeds only on our Response.
+    let v3_inform = |auth: &str| {
+        Command::new("snmpinform")
+            .args([
+                "-v", "3", "-u", "wfuser", "-l", "authPriv", "-a", "SHA-256", "-A", auth,
+            ])
+            .args(["-x", "AES", "-X", PRIV, "-t", "2", "-r", "1", &target, ""])
+            .args(["1.3.6.1.6.3.1.1.5.2", "1.3.6.1.2.1.1.5.0", "s", "informer"])
+            .output()
+            .expect("snmpinform")
+    };
+    let sent = v3_inform(AUTH);
+    assert!(
+        sent.status.success(),
+        "v3 inform: {}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let wrong = v3_inform("not-the-password");
+    assert!(
+        !wrong.status.success(),
+        "an inform with a wrong password is answered"
+    );
     // A wrong community is refused and counted, nothing else lost.
     run(&[
         "snmptrap",
@@ -225,7 +249,7 @@ fn snmpd_polled_over_v2c_and_v3_and_traps_become_events_and_alerts() {
         "1.3.6.1.6.3.1.1.5.3",
     ]);
 
-    let events = server.search("source:snmptrap", 3);
+    let events = server.search("source:snmptrap", 4);
     let actions: Vec<&str> = events
         .iter()
         .filter_map(|e| e["fields"]["event.action"].as_str())
@@ -239,6 +263,12 @@ fn snmpd_polled_over_v2c_and_v3_and_traps_become_events_and_alerts() {
         ),
         "{events:?}"
     );
+    let v3_informs: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["fields"]["snmp.inform"] == true && e["fields"]["snmp.version"] == "3")
+        .collect();
+    assert_eq!(v3_informs.len(), 1, "{events:?}");
+    assert_eq!(v3_informs[0]["fields"]["event.action"], "warmStart");
     assert!(
         events
             .iter()

@@ -9,7 +9,8 @@ use std::net::{IpAddr, SocketAddr};
 use serde_json::json;
 use tokio::net::UdpSocket;
 use watchfloor_model::{now_ns, Alert, AlertKind, Domain, Severity};
-use watchfloor_telemetry::snmp::{decode_trap, inform_response, Trap};
+use watchfloor_telemetry::snmp::{decode_trap, decode_v3_inform, inform_response, Trap};
+use watchfloor_telemetry::usm::{Engine, Handled};
 
 use crate::api::Shared;
 use crate::config::Config;
@@ -32,6 +33,7 @@ pub async fn spawn(app: Shared, cfg: &Config) -> Result<Option<SocketAddr>, Serv
                 .map_err(|e| crate::start_err("snmp trap users")(&e))?,
         );
     }
+    let engine = inform_engine(cfg).map_err(|e| crate::start_err("snmp traps")(&e))?;
     let communities = traps.communities.clone();
     let tenant = traps.tenant.clone().unwrap_or_else(|| cfg.tenant.clone());
     let names = device_names(cfg);
@@ -42,15 +44,32 @@ pub async fn spawn(app: Shared, cfg: &Config) -> Result<Option<SocketAddr>, Serv
                 continue;
             };
             let bytes = &buf[..n];
-            match decode_trap(bytes, &communities, &mut users) {
-                Ok(trap) => {
-                    if trap.inform {
-                        if let Some(answer) = inform_response(bytes) {
-                            let _ = socket.send_to(&answer, peer).await;
-                        }
+            let decoded = match engine.handle(bytes) {
+                Handled::NotOurs => {
+                    let trap = decode_trap(bytes, &communities, &mut users);
+                    let answer = trap.as_ref().ok().filter(|t| t.inform);
+                    if let Some(answer) = answer.and_then(|_| inform_response(bytes)) {
+                        let _ = socket.send_to(&answer, peer).await;
                     }
-                    record(&app, &tenant, &names, peer.ip(), trap).await;
+                    trap
                 }
+                Handled::Report(reply) => {
+                    let _ = socket.send_to(&reply, peer).await;
+                    continue;
+                }
+                Handled::Inform { reply, pdu, user } => {
+                    let _ = socket.send_to(&reply, peer).await;
+                    decode_v3_inform(&pdu, &user)
+                }
+                Handled::Refused { why, reply } => {
+                    if let Some(reply) = reply {
+                        let _ = socket.send_to(&reply, peer).await;
+                    }
+                    Err(why)
+                }
+            };
+            match decoded {
+                Ok(trap) => record(&app, &tenant, &names, peer.ip(), trap).await,
                 Err(e) => {
                     app.ingest.reject("snmptrap", "malformed");
                     tracing::warn!(%peer, error = %e, "snmp trap refused");
@@ -59,6 +78,38 @@ pub async fn spawn(app: Shared, cfg: &Config) -> Result<Option<SocketAddr>, Serv
         }
     });
     Ok(local)
+}
+
+/// The receiver as the SNMPv3 engine inform senders address: its id
+/// (configured or made from the host name), its boots count (kept in the
+/// data directory, one more at every start) and the users keyed to it.
+fn inform_engine(cfg: &Config) -> Result<Engine, String> {
+    let traps = &cfg.telemetry.traps;
+    let host = hostname();
+    let id = traps.engine_id(&host)?;
+    let boots_file = cfg.data_dir.join("snmp-engine-boots");
+    let boots = std::fs::read_to_string(&boots_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .unwrap_or(0)
+        .saturating_add(1)
+        .min(i64::from(i32::MAX));
+    std::fs::write(&boots_file, boots.to_string())
+        .map_err(|e| format!("{}: {e}", boots_file.display()))?;
+    let users = traps
+        .users
+        .iter()
+        .map(|u| u.inform_user(&id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    tracing::info!(engine_id = %hex, boots, "SNMPv3 inform receiver engine");
+    Ok(Engine::new(id, boots, users))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "watchfloor".into())
 }
 
 /// Polled devices by address: the name the topology knows them by.

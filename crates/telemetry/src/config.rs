@@ -104,10 +104,15 @@ impl TelemetryConfig {
                 out.push(format!("telemetry.flows.ddos.overload_expr: {e}"));
             }
         }
-        for user in &self.traps.users {
-            if let Err(e) = user.security() {
-                out.push(format!("telemetry.traps: {e}"));
+        match self.traps.engine_id("check") {
+            Ok(engine) => {
+                for user in &self.traps.users {
+                    if let Err(e) = user.security().and_then(|_| user.inform_user(&engine)) {
+                        out.push(format!("telemetry.traps: {e}"));
+                    }
+                }
             }
+            Err(e) => out.push(e),
         }
         for (i, job) in self.scrape.iter().enumerate() {
             let name = format!("telemetry.scrape {:?}", job.job);

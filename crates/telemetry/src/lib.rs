@@ -11,6 +11,7 @@ pub mod rules;
 pub mod scrape;
 pub mod snmp;
 pub mod stores;
+pub mod usm;
 
 pub use config::{ScrapeConfig, TelemetryConfig};
 pub use stores::Stores;
