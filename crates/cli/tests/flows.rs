@@ -7,8 +7,11 @@
 //! both crews with those addresses as the top sources; normal traffic
 //! raises none.
 
+mod browser;
 mod lab;
 mod server;
+
+use browser::{create_user, Browser};
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -332,4 +335,19 @@ fn a_syn_flood_raises_one_ddos_incident_for_both_crews_and_normal_traffic_none()
         observables.contains(&victim.as_str()) && observables.contains(&top[0]),
         "victim and attackers observed: {observables:?}"
     );
+
+    // The incident's flow view in Chromium: the victim's traffic charted
+    // (uPlot draws a canvas), the attackers and protocols listed.
+    create_user(&server, "noc-ed", "noc_engineer");
+    let b = Browser::start(&server.http);
+    b.login("noc-ed");
+    b.goto(&format!("/incidents/{}", incident["id"]));
+    b.wait_until("the flow view's chart", |b| {
+        b.has("[data-testid=flow-view] canvas")
+    });
+    let view = b.text("[data-testid=flow-view]");
+    assert!(view.contains(top[0]), "the top attacker listed: {view}");
+    assert!(view.contains("tcp"), "the protocol listed: {view}");
+    b.script("document.querySelector('[data-testid=flow-view]').scrollIntoView(); return 1;");
+    b.screenshot("ddos-flow-view");
 }

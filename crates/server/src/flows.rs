@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
-use watchfloor_telemetry::flows::ddos::DdosDetector;
+use watchfloor_telemetry::flows::ddos::{destination_rates, DdosDetector};
 use watchfloor_telemetry::flows::{
     to_event, Aggregator, DecodeStats, Decoder, FlowRecord, FlowsConfig,
 };
@@ -305,6 +305,12 @@ async fn check_ddos(
     .await
     .unwrap_or(false);
     let now = now_ms();
+    let rates = destination_rates(&window, length, now, detector.config.top_sources as usize);
+    if let Ok(store) = app.metrics.tenant(tenant) {
+        if let Err(e) = store.append(&rates) {
+            tracing::warn!(tenant, error = %e, "destination rates into the metric store");
+        }
+    }
     let alerts: Vec<watchfloor_model::Alert> = detector
         .evaluate(&window, length, overloaded, now)
         .iter()

@@ -1264,9 +1264,8 @@ async fn a_ddos_incident_shows_the_victims_traffic_and_the_attackers() {
     let victim: IpAddr = "192.0.2.80".parse().expect("ip");
     let traffic = SeriesSamples {
         labels: Labels::from_pairs([
-            ("__name__", "flow_top_bytes"),
-            ("dimension", "dst"),
-            ("key", "192.0.2.80"),
+            ("__name__", "flow_destination_bits_per_second"),
+            ("dst", "192.0.2.80"),
         ]),
         samples: (0..10)
             .map(|i| (now - (9 - i) * 60_000, 1e8 * (i + 1) as f64))

@@ -415,9 +415,15 @@ fn flow_view(app: &Shared, i: &Incident, now_ns: i64) -> Option<FlowView> {
     let number = |k: &str| alert.fields.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
     let query = text("chart.query");
     let chart = (!query.is_empty()).then(|| {
-        let step = 60_000;
-        let start = (first.first_ns / 1_000_000 - 1_800_000) / step * step;
-        let end = ((first.last_ns.max(now_ns) / 1_000_000) / step + 1) * step;
+        // Ten minutes before the attack to now, in some 240 steps (an
+        // attack of seconds keeps its shape; a long one its trend).
+        let (from, to) = (
+            first.first_ns / 1_000_000 - 600_000,
+            first.last_ns.max(now_ns) / 1_000_000,
+        );
+        let step = ((to - from) / 240 / 1000 * 1000).clamp(1_000, 300_000);
+        let start = from / step * step;
+        let end = (to / step + 1) * step;
         let store = app.metrics.tenant(&i.tenant).ok()?;
         match app
             .metrics_engine

@@ -201,6 +201,45 @@ impl DdosDetector {
     }
 }
 
+/// The traffic of a window's busiest destinations (by bytes, at most
+/// `top`) as series at `now_ms`: `flow_destination_bits_per_second` and
+/// `flow_destination_packets_per_second` by `dst`. Written at every window,
+/// they chart an attack from its first seconds (the top-talker series
+/// come once a minute closes).
+pub fn destination_rates(
+    window: &[(IpAddr, DestinationMinute)],
+    window_ms: i64,
+    now_ms: i64,
+    top: usize,
+) -> Vec<watchfloor_tsdb::SeriesSamples> {
+    let secs = (window_ms as f64 / 1000.0).max(1.0);
+    let mut busiest: Vec<&(IpAddr, DestinationMinute)> = window.iter().collect();
+    busiest.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));
+    let mut out = Vec::new();
+    for (dst, d) in busiest.into_iter().take(top) {
+        let dst = dst.to_string();
+        for (name, v) in [
+            (
+                "flow_destination_bits_per_second",
+                d.bytes as f64 * 8.0 / secs,
+            ),
+            (
+                "flow_destination_packets_per_second",
+                d.packets as f64 / secs,
+            ),
+        ] {
+            out.push(watchfloor_tsdb::SeriesSamples {
+                labels: watchfloor_tsdb::Labels::from_pairs([
+                    ("__name__", name),
+                    ("dst", dst.as_str()),
+                ]),
+                samples: vec![(now_ms, v)],
+            });
+        }
+    }
+    out
+}
+
 fn human_rate(v: f64, unit: &str) -> String {
     let (scaled, prefix) = [(1e9, "G"), (1e6, "M"), (1e3, "k")]
         .iter()
@@ -259,7 +298,7 @@ impl Attack {
         fields.insert(
             "chart.query".into(),
             serde_json::json!(format!(
-                "flow_top_bytes{{dimension=\"dst\",key=\"{}\"}} * 8 / 60",
+                "flow_destination_bits_per_second{{dst=\"{}\"}}",
                 self.victim
             )),
         );

@@ -371,6 +371,17 @@ fn ddos_needs_overload_and_a_signature_and_raises_once_per_attack() {
     );
     assert_eq!(alert.ips.len(), 20, "the top attackers, not the victim");
     assert!(!alert.ips.contains(&"10.0.1.1".to_string()));
+    // The victim's traffic as series of the window, for the incident's chart.
+    let rates = super::ddos::destination_rates(&flood(100, 200, 6, 0x02), 10_000, 11_000, 5);
+    let packets = rates
+        .iter()
+        .find(|s| s.labels.get("__name__") == Some("flow_destination_packets_per_second"))
+        .expect("packets per second");
+    assert_eq!(packets.labels.get("dst"), Some("10.0.1.1"));
+    assert_eq!(packets.samples, vec![(11_000, 2_000.0)]);
+    assert!(alert.fields["chart.query"]
+        .as_str()
+        .is_some_and(|q| q.contains("flow_destination_bits_per_second{dst=\"10.0.1.1\"}")));
     // The same attack a window later: no second alert.
     assert!(det
         .evaluate(&flood(100, 200, 6, 0x02), 10_000, false, 21_000)
