@@ -9,7 +9,9 @@
 //! query string or, for POST, a form body, as in Prometheus.
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -262,46 +264,54 @@ fn reader(caller: &Caller) -> Result<(), PromError> {
     caller.require(Action::Read).map_err(PromError::from)
 }
 
-async fn tenant_store(
-    app: &Shared,
-    caller: &Caller,
-) -> Result<std::sync::Arc<watchfloor_tsdb::DiskStore>, PromError> {
-    app.metrics.tenant(&caller.tenant).map_err(internal)
+/// A read request of the Prometheus API: a caller who may read, its
+/// parameters (the query string, and the form body of a POST) and its
+/// tenant's store.
+struct Reading {
+    params: Params,
+    store: Arc<watchfloor_tsdb::DiskStore>,
+    tenant: String,
 }
 
-async fn query(
-    State(app): State<Shared>,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PromError> {
-    reader(&caller)?;
-    let params = Params::read(q, &headers, &body);
-    let text = params
-        .get("query")
-        .ok_or_else(|| bad_data("invalid parameter \"query\": query is missing"))?
-        .to_string();
-    let t = params.time("time", now_ms())?;
-    let store = tenant_store(&app, &caller).await?;
+impl FromRequest<Shared> for Reading {
+    type Rejection = PromError;
+
+    async fn from_request(req: Request, app: &Shared) -> Result<Self, PromError> {
+        let (mut parts, body) = req.into_parts();
+        let caller = Caller::from_request_parts(&mut parts, app).await?;
+        reader(&caller)?;
+        let (query, headers) = (parts.uri.query().map(str::to_string), parts.headers.clone());
+        let body = Bytes::from_request(Request::from_parts(parts, body), app)
+            .await
+            .map_err(|e| bad_data(e.body_text()))?;
+        Ok(Reading {
+            params: Params::read(query, &headers, &body),
+            store: app.metrics.tenant(&caller.tenant).map_err(internal)?,
+            tenant: caller.tenant.clone(),
+        })
+    }
+}
+
+impl Reading {
+    fn query_text(&self) -> Result<String, PromError> {
+        self.params
+            .get("query")
+            .map(str::to_string)
+            .ok_or_else(|| bad_data("invalid parameter \"query\": query is missing"))
+    }
+}
+
+async fn query(State(app): State<Shared>, r: Reading) -> Result<Response, PromError> {
+    let text = r.query_text()?;
+    let t = r.params.time("time", now_ms())?;
     let engine = app.metrics_engine.clone();
-    let value = blocking(move || engine.instant(store.as_ref(), &text, t)).await??;
+    let value = blocking(move || engine.instant(r.store.as_ref(), &text, t)).await??;
     Ok(success(result_json(value)))
 }
 
-async fn query_range(
-    State(app): State<Shared>,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PromError> {
-    reader(&caller)?;
-    let params = Params::read(q, &headers, &body);
-    let text = params
-        .get("query")
-        .ok_or_else(|| bad_data("invalid parameter \"query\": query is missing"))?
-        .to_string();
+async fn query_range(State(app): State<Shared>, r: Reading) -> Result<Response, PromError> {
+    let text = r.query_text()?;
+    let params = &r.params;
     let start = params.get("start").and_then(parse_time).ok_or_else(|| {
         bad_data("invalid parameter \"start\": cannot parse to a valid timestamp")
     })?;
@@ -324,9 +334,8 @@ async fn query_range(
     if (end - start) / step > MAX_POINTS {
         return Err(bad_data("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"));
     }
-    let store = tenant_store(&app, &caller).await?;
     let engine = app.metrics_engine.clone();
-    let value = blocking(move || engine.range(store.as_ref(), &text, start, end, step)).await??;
+    let value = blocking(move || engine.range(r.store.as_ref(), &text, start, end, step)).await??;
     Ok(success(result_json(value)))
 }
 
@@ -338,21 +347,13 @@ fn range_of(params: &Params) -> Result<(i64, i64), PromError> {
     ))
 }
 
-async fn series(
-    State(app): State<Shared>,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PromError> {
-    reader(&caller)?;
-    let params = Params::read(q, &headers, &body);
-    let selectors = params.selectors()?;
+async fn series(r: Reading) -> Result<Response, PromError> {
+    let selectors = r.params.selectors()?;
     if selectors.is_empty() {
         return Err(bad_data("no match[] parameter provided"));
     }
-    let (start, end) = range_of(&params)?;
-    let store = tenant_store(&app, &caller).await?;
+    let (start, end) = range_of(&r.params)?;
+    let store = r.store;
     let found = blocking(move || {
         let mut out = Vec::new();
         for m in &selectors {
@@ -368,16 +369,10 @@ async fn series(
 }
 
 /// Label names (or one label's values) over the selectors, or all series.
-async fn names_or_values(
-    app: Shared,
-    caller: Caller,
-    params: Params,
-    name: Option<String>,
-) -> Result<Response, PromError> {
-    reader(&caller)?;
-    let selectors = params.selectors()?;
-    let (start, end) = range_of(&params)?;
-    let store = tenant_store(&app, &caller).await?;
+async fn names_or_values(r: Reading, name: Option<String>) -> Result<Response, PromError> {
+    let selectors = r.params.selectors()?;
+    let (start, end) = range_of(&r.params)?;
+    let store = r.store;
     let found = blocking(move || {
         let groups = if selectors.is_empty() {
             vec![Vec::new()]
@@ -400,47 +395,25 @@ async fn names_or_values(
     Ok(success(json!(found)))
 }
 
-async fn labels(
-    State(app): State<Shared>,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PromError> {
-    names_or_values(app, caller, Params::read(q, &headers, &body), None).await
+async fn labels(r: Reading) -> Result<Response, PromError> {
+    names_or_values(r, None).await
 }
 
-async fn label_values(
-    State(app): State<Shared>,
-    caller: Caller,
-    Path(name): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, PromError> {
-    names_or_values(
-        app,
-        caller,
-        Params::read(q, &HeaderMap::new(), &Bytes::new()),
-        Some(name),
-    )
-    .await
+async fn label_values(Path(name): Path<String>, r: Reading) -> Result<Response, PromError> {
+    names_or_values(r, Some(name)).await
 }
 
-async fn metadata(
-    State(app): State<Shared>,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, PromError> {
-    reader(&caller)?;
-    let params = Params::read(q, &HeaderMap::new(), &Bytes::new());
-    let limit = params
+async fn metadata(State(app): State<Shared>, r: Reading) -> Result<Response, PromError> {
+    let limit = r
+        .params
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|&l| l > 0)
         .unwrap_or(usize::MAX);
-    let wanted = params.get("metric");
+    let wanted = r.params.get("metric");
     let data: serde_json::Map<String, Value> = app
         .metrics
-        .metadata(&caller.tenant)
+        .metadata(&r.tenant)
         .into_iter()
         .filter(|(name, _)| wanted.is_none_or(|w| w == name))
         .take(limit)
@@ -575,7 +548,7 @@ async fn append(
     caller: &Caller,
     batch: Vec<watchfloor_tsdb::SeriesSamples>,
 ) -> Result<Response, PromError> {
-    let store = tenant_store(app, caller).await?;
+    let store = app.metrics.tenant(&caller.tenant).map_err(internal)?;
     let report = blocking(move || store.append(&batch))
         .await?
         .map_err(internal)?;
