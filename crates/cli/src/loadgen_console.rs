@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use watchfloor_incident::{Incidents, NewIncident, SystemClock};
 use watchfloor_model::{Alert, CheckSample};
 use watchfloor_search::{EventDoc, EventStore, TantivyEventStore, TantivyOptions};
-use watchfloor_state::{AlertStore, CheckStore, DocumentStore, SqliteStateStore};
+use watchfloor_state::{AlertStore, DocumentStore, SqliteStateStore};
 use watchfloor_testkit::synthetic::{message, Rng};
 
 #[derive(Args)]
@@ -142,6 +142,12 @@ fn fill_alerts(a: &FillArgs, state: &SqliteStateStore, now: i64) -> anyhow::Resu
 }
 
 fn fill_checks(a: &FillArgs, state: &SqliteStateStore, now: i64) -> anyhow::Result<()> {
+    // Results are series of the tenant's metric store, as `serve` keeps them.
+    let metrics = watchfloor_telemetry::Stores::open(
+        &a.data_dir.join("metrics"),
+        watchfloor_tsdb::MetricsConfig::default().store_options(),
+    )
+    .context("metric store")?;
     let pb = bar(a.checks, "checks");
     let mut rng = Rng::new(13);
     let (host, port) = a
@@ -157,6 +163,7 @@ fn fill_checks(a: &FillArgs, state: &SqliteStateStore, now: i64) -> anyhow::Resu
         });
         state.put_document(&a.tenant, "check", &name, &spec, None, now)?;
         let samples: Vec<CheckSample> = (0..a.samples)
+            .rev()
             .map(|h| CheckSample {
                 tenant: a.tenant.clone(),
                 check: name.clone(),
@@ -169,7 +176,9 @@ fn fill_checks(a: &FillArgs, state: &SqliteStateStore, now: i64) -> anyhow::Resu
                 output: None,
             })
             .collect();
-        state.append_samples(&samples)?;
+        for (tenant, series) in watchfloor_telemetry::checks::to_series(&samples) {
+            metrics.append(&tenant, &series).context("check results")?;
+        }
         pb.inc(1);
     }
     pb.finish();

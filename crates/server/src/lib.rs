@@ -409,6 +409,7 @@ pub async fn assemble(
         parts.state.clone(),
         parts.state.clone(),
         metric_stores.clone(),
+        cfg.metrics.retention_days,
     );
     let app = Arc::new(api::AppState {
         events: parts.events.clone(),

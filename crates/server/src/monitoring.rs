@@ -294,6 +294,7 @@ pub fn start(
     documents: Arc<dyn DocumentStore>,
     alerts: Arc<dyn AlertStore>,
     metrics: Arc<watchfloor_telemetry::Stores>,
+    output_retention_days: u64,
 ) -> Monitoring {
     let monitors = initial_monitors(specs, default_tenant, documents.as_ref());
     let states = saved_states(checks.as_ref());
@@ -343,7 +344,7 @@ pub fn start(
         metrics,
     };
     tokio::spawn(sink.run(reports_rx));
-    tokio::spawn(downsample(checks, cfg.clone()));
+    tokio::spawn(expire_outputs(checks, output_retention_days));
     Monitoring {
         control,
         live,
@@ -370,37 +371,6 @@ struct Sink {
     /// Results are series too (`check_up`, `check_latency_seconds`, ...),
     /// for PromQL, rules and charts.
     metrics: Arc<watchfloor_telemetry::Stores>,
-}
-
-/// A check result as metric samples, per tenant.
-fn check_series(samples: &[CheckSample]) -> HashMap<String, Vec<watchfloor_tsdb::SeriesSamples>> {
-    let mut out: HashMap<String, Vec<watchfloor_tsdb::SeriesSamples>> = HashMap::new();
-    for s in samples {
-        let t = s.time_ns / 1_000_000;
-        let mut values = vec![
-            ("check_up", if s.status == 0 { 1.0 } else { 0.0 }),
-            ("check_status", s.status as f64),
-        ];
-        if let Some(ms) = s.latency_ms {
-            values.push(("check_latency_seconds", ms / 1000.0));
-        }
-        if let Some(days) = s.cert_days_left {
-            values.push(("check_certificate_days", days as f64));
-        }
-        for (name, v) in values {
-            out.entry(s.tenant.clone())
-                .or_default()
-                .push(watchfloor_tsdb::SeriesSamples {
-                    labels: watchfloor_tsdb::Labels::from_pairs([
-                        ("__name__", name),
-                        ("job", "checks"),
-                        ("check", s.check.as_str()),
-                    ]),
-                    samples: vec![(t, v)],
-                });
-        }
-    }
-    out
 }
 
 #[derive(Default)]
@@ -513,12 +483,14 @@ impl Sink {
             self.metrics.clone(),
         );
         let done = tokio::task::spawn_blocking(move || -> Result<(), String> {
-            checks.append_samples(&samples).map_err(|e| e.to_string())?;
-            for (tenant, series) in check_series(&samples) {
+            // The results are series; only problem outputs (text) go to
+            // the state store.
+            for (tenant, series) in watchfloor_telemetry::checks::to_series(&samples) {
                 if let Err(e) = metrics.append(&tenant, &series) {
                     tracing::error!(tenant, error = %e, "check results into the metric store");
                 }
             }
+            checks.append_outputs(&samples).map_err(|e| e.to_string())?;
             for (t, n, s) in &states {
                 let v = serde_json::to_value(s).map_err(|e| e.to_string())?;
                 checks
@@ -537,19 +509,21 @@ impl Sink {
     }
 }
 
-/// Rolls raw results past their retention into hourly rollups, hourly.
-async fn downsample(checks: Arc<dyn CheckStore>, cfg: MonitorConfig) {
+/// Drops problem outputs past the metric store's retention (`days`; 0
+/// keeps them), hourly.
+async fn expire_outputs(checks: Arc<dyn CheckStore>, days: u64) {
     const DAY_NS: i64 = 86_400_000_000_000;
+    if days == 0 {
+        return;
+    }
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every.tick().await;
-        let now = now_ns();
-        let raw = now - cfg.raw_retention_days as i64 * DAY_NS;
-        let rollups = now - cfg.rollup_retention_days as i64 * DAY_NS;
+        let before = now_ns() - days as i64 * DAY_NS;
         let checks = checks.clone();
-        match tokio::task::spawn_blocking(move || checks.downsample(raw, rollups)).await {
-            Ok(Ok(n)) if n > 0 => tracing::info!("check results: {n} rolled up into hours"),
-            Ok(Err(e)) => tracing::error!("downsampling check results: {e}"),
+        match tokio::task::spawn_blocking(move || checks.expire_outputs(before)).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!("check outputs: {n} past the retention dropped"),
+            Ok(Err(e)) => tracing::error!("expiring check outputs: {e}"),
             _ => {}
         }
     }

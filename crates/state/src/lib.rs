@@ -26,7 +26,7 @@ pub use access::{
 };
 pub use alerts::{AlertActivity, AlertFilter, AlertStore};
 pub use checkpoints::CheckpointStore;
-pub use checks::{CheckRollup, CheckSample, CheckStore};
+pub use checks::{CheckSample, CheckStore};
 pub use documents::{Document, DocumentStore};
 pub use incidents::{
     IncidentFilter, IncidentSort, IncidentStore, IncidentWrite, OpenSummary, SlaDeadline,

@@ -2,6 +2,7 @@
 //! OpenMetrics parser ([`exposition`]), remote write ([`remote_write`]),
 //! JSON push ([`push`]) and scraping ([`scrape`]).
 
+pub mod checks;
 pub mod config;
 pub mod exposition;
 pub mod flows;

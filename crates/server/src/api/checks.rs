@@ -219,10 +219,11 @@ async fn results(
     let from = time_param("from", p.from.as_deref())?.unwrap_or(now - 86_400_000_000_000);
     let to = time_param("to", p.to.as_deref())?.unwrap_or(now + 1);
     let limit = p.limit.unwrap_or(1000).clamp(1, 100_000);
-    let (checks, tenant) = (app.checks.clone(), caller.tenant.clone());
+    let (app, tenant) = (app.clone(), caller.tenant.clone());
     match p.rollup.as_deref() {
         None => {
-            let rows = blocking(move || checks.samples(&tenant, &name, from, to, limit)).await??;
+            let rows =
+                blocking(move || check_results(&app, &tenant, &name, from, to, limit)).await??;
             let rows: Vec<Value> = rows
                 .iter()
                 .map(|s| {
@@ -234,7 +235,11 @@ async fn results(
             Ok(Json(json!({ "results": rows })).into_response())
         }
         Some("hour") => {
-            let rows = blocking(move || checks.rollups(&tenant, &name, from, to)).await??;
+            let rows = blocking(move || {
+                check_results(&app, &tenant, &name, from, to, usize::MAX)
+                    .map(|r| watchfloor_telemetry::checks::hourly(&r))
+            })
+            .await??;
             Ok(Json(json!({ "rollups": rows })).into_response())
         }
         Some(other) => Err(ApiError::bad_request(format!(
@@ -307,14 +312,11 @@ async fn observations(
 ) -> Result<Streams, ApiError> {
     let mut out = Streams::new();
     for l in checks {
-        let (store, t, name) = (
-            app.checks.clone(),
-            tenant.to_string(),
-            l.monitor.name.clone(),
-        );
-        let samples =
-            blocking(move || store.samples(&t, &name, from - 86_400_000_000_000, to, 10_000_000))
-                .await??;
+        let (app, t, name) = (app.clone(), tenant.to_string(), l.monitor.name.clone());
+        let samples = blocking(move || {
+            check_results(&app, &t, &name, from - 86_400_000_000_000, to, usize::MAX)
+        })
+        .await??;
         out.insert(
             l.monitor.name.clone(),
             samples.iter().map(observation).collect(),
@@ -336,6 +338,29 @@ fn grouped(checks: &[Live], streams: &Streams, key: impl Fn(&Live) -> Option<Str
         .into_iter()
         .map(|(k, parts)| (k, combine(&parts, Combine::Worst)))
         .collect()
+}
+
+/// A check's results in `[from, to)` (the oldest `limit`): the series of
+/// the metric store with the outputs of problem results from the state
+/// store. Blocking.
+pub(crate) fn check_results(
+    app: &Shared,
+    tenant: &str,
+    check: &str,
+    from: i64,
+    to: i64,
+    limit: usize,
+) -> Result<Vec<watchfloor_state::CheckSample>, ApiError> {
+    let internal =
+        |e: &dyn std::fmt::Display| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let store = app.metrics.tenant(tenant).map_err(|e| internal(&e))?;
+    let results =
+        watchfloor_telemetry::checks::read(store.as_ref(), tenant, check, from, to, limit)
+            .map_err(|e| internal(&e))?;
+    let outputs = app.checks.outputs(tenant, check, from, to)?;
+    Ok(watchfloor_telemetry::checks::with_outputs(
+        results, &outputs,
+    ))
 }
 
 /// Uptime, outages, MTTR and MTBF per check, node, service or business

@@ -20,7 +20,9 @@ use watchfloor_monitor::MonitorSpec;
 use super::session::{ConsoleError, Viewer};
 use super::view::{self, Layout};
 use super::{csrf_ok, CsrfOnly};
-use crate::api::checks::{availability_report, create_check, pause_check, remove_check};
+use crate::api::checks::{
+    availability_report, check_results, create_check, pause_check, remove_check,
+};
 use crate::api::common::blocking;
 use crate::api::Shared;
 use crate::auth::Action;
@@ -177,11 +179,18 @@ async fn render_checks(
         shown
             .iter()
             .map(|l| {
-                let samples = app
-                    .checks
-                    .samples(&tenant, &l.monitor.name, now - 6 * HOUR_NS, now + 1, 30)
-                    .unwrap_or_default();
-                check_row(l, &samples)
+                // The sparkline: the last 30 results or so.
+                let span = (l.monitor.interval.as_nanos() as i64 * 31).clamp(1, 6 * HOUR_NS);
+                let results = check_results(
+                    &app,
+                    &tenant,
+                    &l.monitor.name,
+                    now - span,
+                    now + 1,
+                    usize::MAX,
+                )
+                .unwrap_or_default();
+                check_row(l, &results[results.len().saturating_sub(30)..])
             })
             .collect::<Vec<_>>()
     })
@@ -312,10 +321,14 @@ async fn check_page(
         .get(&tenant, &name)
         .ok_or_else(|| ConsoleError::NotFound(format!("no check {name:?}")))?;
     let now = watchfloor_model::now_ns();
-    let (store, t, n) = (app.checks.clone(), tenant.clone(), name.clone());
-    let samples = blocking(move || store.samples(&t, &n, now - 24 * HOUR_NS, now + 1, 5_000))
-        .await
-        .map_err(|_| ConsoleError::Internal)??;
+    let (a, t, n) = (app.clone(), tenant.clone(), name.clone());
+    // The chart: the latest 5,000 results of the day.
+    let samples = blocking(move || {
+        check_results(&a, &t, &n, now - 24 * HOUR_NS, now + 1, usize::MAX)
+            .map(|r| r[r.len().saturating_sub(5_000)..].to_vec())
+    })
+    .await
+    .map_err(|_| ConsoleError::Internal)??;
     let (_, figures) =
         availability_report(&app, &tenant, Some(&name), "check", now - 24 * HOUR_NS, now).await?;
     let mut ordered = samples.clone();

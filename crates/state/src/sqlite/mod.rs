@@ -129,32 +129,17 @@ CREATE INDEX IF NOT EXISTS notifications_due ON notifications (next_attempt_ns)
     WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS notifications_incident ON notifications (tenant, incident_id, id);
 CREATE INDEX IF NOT EXISTS notifications_ack ON notifications (ack_hash) WHERE ack_hash IS NOT NULL;
-CREATE TABLE IF NOT EXISTS check_samples (
+-- Check results moved to the metric store; their outputs stay here.
+DROP TABLE IF EXISTS check_samples;
+DROP TABLE IF EXISTS check_rollups;
+CREATE TABLE IF NOT EXISTS check_outputs (
     tenant TEXT NOT NULL,
     check_name TEXT NOT NULL,
     time_ns INTEGER NOT NULL,
-    status INTEGER NOT NULL,
-    hard INTEGER NOT NULL,
-    latency_ms REAL,
-    cert_days INTEGER,
-    maintenance INTEGER NOT NULL DEFAULT 0,
-    output TEXT
+    output TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS check_samples_by_check ON check_samples (tenant, check_name, time_ns);
-CREATE INDEX IF NOT EXISTS check_samples_by_time ON check_samples (time_ns);
-CREATE TABLE IF NOT EXISTS check_rollups (
-    tenant TEXT NOT NULL,
-    check_name TEXT NOT NULL,
-    hour_ns INTEGER NOT NULL,
-    samples INTEGER NOT NULL,
-    up INTEGER NOT NULL,
-    lat_min REAL,
-    lat_sum REAL,
-    lat_n INTEGER NOT NULL,
-    lat_max REAL,
-    worst INTEGER NOT NULL,
-    PRIMARY KEY (tenant, check_name, hour_ns)
-) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS check_outputs_by_check ON check_outputs (tenant, check_name, time_ns);
+CREATE INDEX IF NOT EXISTS check_outputs_by_time ON check_outputs (time_ns);
 CREATE TABLE IF NOT EXISTS check_states (
     tenant TEXT NOT NULL,
     check_name TEXT NOT NULL,

@@ -1,4 +1,4 @@
-//! [`CheckStore`](crate::CheckStore): samples, hourly rollups, states.
+//! [`CheckStore`](crate::CheckStore): problem outputs, states.
 
 use std::path::Path;
 
@@ -7,74 +7,58 @@ use serde_json::json;
 use super::T0;
 use crate::{CheckSample, CheckStore};
 
-/// Check samples: ranges per check and tenant, hourly downsampling that
-/// keeps counts and latency figures, saved states.
+/// Outputs of problem results per check and tenant, in time order, expired
+/// by time; saved states.
 pub fn check_semantics<S: CheckStore>(open: &dyn Fn(&Path) -> S) {
-    const HOUR: i64 = 3_600_000_000_000;
+    const MINUTE: i64 = 60_000_000_000;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
-    let sample =
-        |tenant: &str, check: &str, minute: i64, status: u8, latency: Option<f64>| CheckSample {
-            tenant: tenant.into(),
-            check: check.into(),
-            time_ns: T0 + minute * 60_000_000_000,
-            status,
-            hard: true,
-            latency_ms: latency,
-            cert_days_left: None,
-            maintenance: false,
-            output: (status != 0).then(|| "refused".to_string()),
-        };
+    let result = |tenant: &str, check: &str, minute: i64, status: u8| CheckSample {
+        tenant: tenant.into(),
+        check: check.into(),
+        time_ns: T0 + minute * MINUTE,
+        status,
+        hard: true,
+        latency_ms: None,
+        cert_days_left: None,
+        maintenance: false,
+        output: (status != 0).then(|| format!("refused at {minute}")),
+    };
     store
-        .append_samples(&[
-            sample("acme", "web", 0, 0, Some(10.0)),
-            sample("acme", "web", 30, 2, None),
-            sample("acme", "web", 59, 0, Some(30.0)),
-            sample("acme", "web", 61, 0, Some(20.0)),
-            sample("acme", "db", 1, 0, Some(1.0)),
-            sample("other", "web", 2, 2, None),
+        .append_outputs(&[
+            result("acme", "web", 0, 0),
+            result("acme", "web", 30, 2),
+            result("acme", "web", 59, 2),
+            result("acme", "db", 1, 2),
+            result("other", "web", 2, 2),
         ])
         .expect("append");
     let web = store
-        .samples("acme", "web", T0, T0 + 2 * HOUR, 100)
-        .expect("samples");
-    assert_eq!(web.len(), 4);
-    assert_eq!(web[1].output.as_deref(), Some("refused"));
-    assert!(web.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
+        .outputs("acme", "web", T0, T0 + 60 * MINUTE)
+        .expect("outputs");
     assert_eq!(
-        store
-            .samples("acme", "web", T0, T0 + 2 * HOUR, 2)
-            .expect("limit")
-            .len(),
-        2
-    );
-    // The first hour ended: it is rolled up; the second stays raw.
-    let rolled = store.downsample(T0 + HOUR + 1, 0).expect("downsample");
-    assert_eq!(rolled, 5, "three acme/web, one acme/db, one other/web");
-    let hours = store
-        .rollups("acme", "web", T0, T0 + 2 * HOUR)
-        .expect("rollups");
-    assert_eq!(hours.len(), 1);
-    let h = &hours[0];
-    assert_eq!((h.hour_ns, h.samples, h.up, h.worst_status), (T0, 3, 2, 2));
-    assert_eq!(
-        (h.latency_min_ms, h.latency_avg_ms, h.latency_max_ms),
-        (Some(10.0), Some(20.0), Some(30.0))
+        web,
+        vec![
+            (T0 + 30 * MINUTE, "refused at 30".to_string()),
+            (T0 + 59 * MINUTE, "refused at 59".to_string())
+        ],
+        "only problem results, this tenant's and check's, oldest first"
     );
     assert_eq!(
         store
-            .samples("acme", "web", T0, T0 + 2 * HOUR, 100)
-            .expect("samples")
+            .outputs("acme", "web", T0, T0 + 59 * MINUTE)
+            .expect("half-open")
             .len(),
-        1,
-        "only the second hour is raw"
+        1
     );
-    assert_eq!(store.downsample(T0 + HOUR + 1, 0).expect("again"), 0);
-    store.downsample(T0, T0 + HOUR).expect("expire rollups");
-    assert!(store
-        .rollups("acme", "web", T0, T0 + 2 * HOUR)
-        .expect("rollups")
-        .is_empty());
+    assert_eq!(store.expire_outputs(T0 + 31 * MINUTE).expect("expire"), 3);
+    assert_eq!(
+        store
+            .outputs("acme", "web", T0, T0 + 60 * MINUTE)
+            .expect("outputs")
+            .len(),
+        1
+    );
 
     store
         .save_check_state("acme", "web", &json!({"status": "critical"}))
