@@ -9,7 +9,9 @@ use std::net::{IpAddr, SocketAddr};
 use serde_json::json;
 use tokio::net::UdpSocket;
 use watchfloor_model::{now_ns, Alert, AlertKind, Domain, Severity};
-use watchfloor_telemetry::snmp::{decode_trap, decode_v3_inform, inform_response, Trap};
+use watchfloor_telemetry::snmp::{
+    decode_trap, decode_v3_inform, inform_response, Trap, TrapSecurity,
+};
 use watchfloor_telemetry::usm::{Engine, Handled};
 
 use crate::api::Shared;
@@ -44,32 +46,10 @@ pub async fn spawn(app: Shared, cfg: &Config) -> Result<Option<SocketAddr>, Serv
                 continue;
             };
             let bytes = &buf[..n];
-            let decoded = match engine.handle(bytes) {
-                Handled::NotOurs => {
-                    let trap = decode_trap(bytes, &communities, &mut users);
-                    let answer = trap.as_ref().ok().filter(|t| t.inform);
-                    if let Some(answer) = answer.and_then(|_| inform_response(bytes)) {
-                        let _ = socket.send_to(&answer, peer).await;
-                    }
-                    trap
-                }
-                Handled::Report(reply) => {
-                    let _ = socket.send_to(&reply, peer).await;
-                    continue;
-                }
-                Handled::Inform { reply, pdu, user } => {
-                    let _ = socket.send_to(&reply, peer).await;
-                    decode_v3_inform(&pdu, &user)
-                }
-                Handled::Refused { why, reply } => {
-                    if let Some(reply) = reply {
-                        let _ = socket.send_to(&reply, peer).await;
-                    }
-                    Err(why)
-                }
-            };
+            let decoded = receive(&socket, peer, bytes, &engine, &communities, &mut users).await;
             match decoded {
-                Ok(trap) => record(&app, &tenant, &names, peer.ip(), trap).await,
+                Ok(Some(trap)) => record(&app, &tenant, &names, peer.ip(), trap).await,
+                Ok(None) => {}
                 Err(e) => {
                     app.ingest.reject("snmptrap", "malformed");
                     tracing::warn!(%peer, error = %e, "snmp trap refused");
@@ -78,6 +58,38 @@ pub async fn spawn(app: Shared, cfg: &Config) -> Result<Option<SocketAddr>, Serv
         }
     });
     Ok(local)
+}
+
+/// A datagram as a trap to file (none for a v3 discovery or clock
+/// Report), after sending what its sender waits for: an inform's Response,
+/// a Report, the Report of a refusal.
+async fn receive(
+    socket: &UdpSocket,
+    peer: SocketAddr,
+    bytes: &[u8],
+    engine: &Engine,
+    communities: &[String],
+    users: &mut [TrapSecurity],
+) -> Result<Option<Trap>, String> {
+    let (reply, trap) = match engine.handle(bytes) {
+        Handled::NotOurs => {
+            let trap = decode_trap(bytes, communities, users)?;
+            let reply = trap.inform.then(|| inform_response(bytes)).flatten();
+            (reply, Some(trap))
+        }
+        Handled::Report(reply) => (Some(reply), None),
+        Handled::Inform { reply, pdu, user } => (Some(reply), Some(decode_v3_inform(&pdu, &user)?)),
+        Handled::Refused { why, reply } => {
+            if let Some(reply) = reply {
+                let _ = socket.send_to(&reply, peer).await;
+            }
+            return Err(why);
+        }
+    };
+    if let Some(reply) = reply {
+        let _ = socket.send_to(&reply, peer).await;
+    }
+    Ok(trap)
 }
 
 /// The receiver as the SNMPv3 engine inform senders address: its id

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use snmp2::{v3, AsyncSession, Oid, Value};
+
+/// A v3 trap sender's security (user, keys, its engine id), for [`decode_trap`].
+pub type TrapSecurity = v3::Security;
 use watchfloor_tsdb::{Labels, SeriesSamples};
 
 /// One polling job: devices sharing credentials.
