@@ -210,11 +210,48 @@ impl<'a> Accumulator<'a> {
             .is_none_or(|i| a.div_euclid(i) == b.div_euclid(i))
     }
 
+    /// Whether the count reads values of a field of this name (top
+    /// values, distinct count).
+    pub fn counts(&self, name: &str) -> bool {
+        [&self.lower_top, &self.lower_distinct]
+            .into_iter()
+            .flatten()
+            .any(|field| name.eq_ignore_ascii_case(field))
+    }
+
     /// Counts an event.
     pub fn add(&mut self, ev: &EventDoc) {
-        self.add_time(ev.time_ns);
+        self.add_counted(ev.time_ns, |field| values_of(ev, field));
+    }
+
+    /// Counts an event given by its time and its values as (name, value)
+    /// pairs (those of the counted fields at least), as
+    /// [`crate::terms::for_each_value`] gives them.
+    pub fn add_values<'v>(
+        &mut self,
+        time_ns: i64,
+        values: impl Iterator<Item = (&'v str, &'v str)> + Clone,
+    ) {
+        self.add_counted(time_ns, |field| {
+            let mut distinct: Vec<String> = Vec::new();
+            for (_, value) in values
+                .clone()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(field))
+            {
+                if !distinct.iter().any(|v| v == value) {
+                    distinct.push(value.to_string());
+                }
+            }
+            distinct
+        });
+    }
+
+    /// Counts an event at `time_ns` whose values under a counted field
+    /// `values_of` gives (distinct).
+    fn add_counted(&mut self, time_ns: i64, values_of: impl Fn(&str) -> Vec<String>) {
+        self.add_time(time_ns);
         if let Some(field) = &self.lower_top {
-            let values = values_of(ev, field);
+            let values = values_of(field);
             if values.is_empty() {
                 self.top_missing += 1;
             }
@@ -223,7 +260,7 @@ impl<'a> Accumulator<'a> {
             }
         }
         if let Some(field) = &self.lower_distinct {
-            for value in values_of(ev, field) {
+            for value in values_of(field) {
                 remember(&mut self.distinct, &mut self.distinct_overflow, value);
             }
         }

@@ -19,13 +19,9 @@ use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::strset::StrSet;
+use crate::table::TableBuilder;
 use crate::terms::{self, TermBuilder};
 use crate::EventDoc;
-
-/// Values up to this many bytes are remembered per block: one seen
-/// before under the same name adds no term, and is not split again.
-/// Longer ones (messages, command lines) rarely repeat exactly.
-const MAX_REMEMBERED_VALUE: usize = 256;
 
 /// A block being filled.
 pub struct PendingBlock {
@@ -37,8 +33,10 @@ pub struct PendingBlock {
     events: Vec<u8>,
     /// The distinct terms so far, already as the list a [`FullBlock`] holds.
     terms: StrSet,
-    /// The (name, value) pairs seen so far (short values only).
-    values: StrSet,
+    /// The values seen so far, and each event's (see [`crate::table`]):
+    /// a value seen before under the same name adds no term, and is not
+    /// split again.
+    table: TableBuilder,
     builder: TermBuilder,
 }
 
@@ -50,7 +48,7 @@ impl Default for PendingBlock {
             count: 0,
             events: Vec::new(),
             terms: StrSet::new(TERM_END),
-            values: StrSet::new(TERM_END),
+            table: TableBuilder::default(),
             builder: TermBuilder::default(),
         }
     }
@@ -77,12 +75,13 @@ impl PendingBlock {
         // serde_json writes UTF-8 with line breaks escaped.
         let _ = serde_json::to_writer(&mut self.events, ev);
         self.events.push(b'\n');
-        let (terms, values, builder) = (&mut self.terms, &mut self.values, &mut self.builder);
+        self.table.start_event(ev.time_ns);
+        let (terms, table, builder) = (&mut self.terms, &mut self.table, &mut self.builder);
         terms::for_each_value(
             ev,
             |_| true,
             |name, value| {
-                if value.len() <= MAX_REMEMBERED_VALUE && !values.insert_pair(name, value) {
+                if !table.value(name, value) {
                     return; // its terms are in the block already
                 }
                 builder.value(name, value, |term, _| {
@@ -95,7 +94,6 @@ impl PendingBlock {
     /// The block as filled so far, leaving this one empty (its term set
     /// keeps its room for the next).
     pub fn take(&mut self) -> FullBlock {
-        self.values.clear();
         let block = FullBlock {
             ts_min: self.ts_min,
             ts_max: self.ts_max,
@@ -104,6 +102,7 @@ impl PendingBlock {
             events: String::from_utf8(std::mem::take(&mut self.events))
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             terms: self.terms.take_list(),
+            table: self.table.take(),
         };
         self.count = 0;
         block
@@ -119,6 +118,8 @@ pub struct FullBlock {
     /// The distinct terms, each ended by [`TERM_END`] (which no term holds:
     /// [`terms::TermBuilder`] replaces it in names and values).
     pub terms: String,
+    /// The block's [`crate::table`].
+    pub table: Vec<u8>,
 }
 
 const TERM_END: char = '\u{1e}';

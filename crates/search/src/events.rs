@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine as _;
+use tantivy::columnar::BytesColumn;
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, Occur, Query as TQuery, RangeQuery, RegexQuery, TermQuery,
     TermSetQuery,
@@ -31,6 +32,7 @@ use crate::blocks::{self, BlockCollector, FullBlock, PendingBlock};
 use crate::matcher::{self, EventTerms, Matcher};
 use crate::prefilter::Prefilter;
 use crate::query::{self, Pattern, Query};
+use crate::table::{self, Table};
 use crate::terms::{as_number, kv_term, name_term, NAME_MARK};
 use crate::{
     EventDoc, EventStore, EventStoreStats, LineFilter, Result, RetentionReport, ScanRequest,
@@ -41,6 +43,9 @@ use rayon::prelude::*;
 const TERM_LIST: &str = "wf_term_list";
 /// The stored events of a block; an index without it has another layout.
 const BLOCK_FIELD: &str = "block";
+/// The block's [`crate::table`] (a bytes fast field); buckets written
+/// before it existed have none, and are counted from their events.
+const TABLE_FIELD: &str = "table";
 /// Free text is looked up under each field name of a bucket; past this
 /// many names (data with generated keys) the query must name its field.
 const MAX_FREE_TEXT_FIELDS: usize = 4096;
@@ -97,6 +102,7 @@ struct Fields {
     count: Field,
     /// The events ([`blocks::entries`]).
     events: Field,
+    table: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -115,6 +121,7 @@ fn schema() -> (Schema, Fields) {
         ts_max: b.add_i64_field("ts_max", INDEXED | FAST),
         count: b.add_u64_field("count", FAST),
         events: b.add_text_field(BLOCK_FIELD, STORED),
+        table: b.add_bytes_field(TABLE_FIELD, FAST),
     };
     (b.build(), fields)
 }
@@ -130,6 +137,8 @@ struct Bucket {
 
 struct OpenWriter {
     writer: IndexWriter,
+    /// Whether the bucket's index has a table field.
+    tables: bool,
     dirty: bool,
     last_used: u64,
 }
@@ -278,7 +287,7 @@ impl TantivyEventStore {
         Ok(b)
     }
 
-    fn block_document(&self, tenant: &str, block: FullBlock) -> TantivyDocument {
+    fn block_document(&self, tenant: &str, block: FullBlock, table: bool) -> TantivyDocument {
         let f = self.f;
         let mut doc = TantivyDocument::new();
         doc.add_text(f.tenant, tenant);
@@ -287,6 +296,9 @@ impl TantivyEventStore {
         doc.add_i64(f.ts_max, block.ts_max);
         doc.add_u64(f.count, block.count);
         doc.add_text(f.events, &block.events);
+        if table {
+            doc.add_bytes(f.table, &block.table);
+        }
         doc
     }
 
@@ -299,7 +311,7 @@ impl TantivyEventStore {
         for (t, block) in blocks.iter_mut() {
             if block.count > 0 && tenant.is_none_or(|only| only == t) {
                 w.writer
-                    .add_document(self.block_document(t, block.take()))?;
+                    .add_document(self.block_document(t, block.take(), w.tables))?;
                 w.dirty = true;
             }
         }
@@ -328,6 +340,7 @@ impl TantivyEventStore {
             start,
             OpenWriter {
                 writer,
+                tables: bucket.index.schema().get_field(TABLE_FIELD).is_ok(),
                 dirty: false,
                 last_used: 0,
             },
@@ -752,6 +765,8 @@ impl TantivyEventStore {
     }
 
     /// Feeds the matches of some candidate blocks to `acc`, until it is full.
+    /// A block is counted from its table when the query names its fields
+    /// (free text looks at every value, long ones too).
     fn count_blocks(
         &self,
         bucket: &Bucket,
@@ -761,29 +776,154 @@ impl TantivyEventStore {
         req: &SearchRequest,
         acc: &mut Accumulator,
     ) -> Result<()> {
-        let mut terms = EventTerms::default();
+        let mut scratch = CountScratch::default();
+        let mut tables = TableColumns::default();
         for &(_, addr) in blocks {
-            let flow = self.each_entry(bucket, &c.p.searcher, addr, |entry| {
-                if !in_window((entry.time_ns, entry.id), req, None)
-                    || !c.p.prefilter.may_match(entry.json)
-                {
-                    return Ok(ControlFlow::Continue(()));
-                }
-                let ev = stored_fields(bucket, entry.json, keep)?;
-                terms.load_fields(&ev, c.p.fields.as_deref());
-                if ev.tenant == req.tenant && c.p.matcher.matches(&terms) {
-                    acc.add(&ev);
-                    if acc.is_full() {
-                        return Ok(ControlFlow::Break(()));
-                    }
-                }
-                Ok(ControlFlow::Continue(()))
-            })?;
+            let has_table = c.p.fields.is_some()
+                && tables.read(&c.p.searcher, addr, &mut scratch.table_bytes)?;
+            let flow = if has_table {
+                self.count_table(bucket, addr, c, keep, req, acc, &mut scratch)?
+            } else {
+                self.count_text(bucket, addr, c, keep, req, acc, &mut scratch.terms, None)?
+            };
             if flow.is_break() {
                 break;
             }
         }
         Ok(())
+    }
+
+    /// Counts a block's matches from its events' text: all of them, or
+    /// only those at the positions in `only` (ascending).
+    #[allow(clippy::too_many_arguments)]
+    fn count_text(
+        &self,
+        bucket: &Bucket,
+        addr: tantivy::DocAddress,
+        c: &Candidates,
+        keep: Option<&[String]>,
+        req: &SearchRequest,
+        acc: &mut Accumulator,
+        terms: &mut EventTerms,
+        only: Option<&[usize]>,
+    ) -> Result<ControlFlow<()>> {
+        let mut position = 0;
+        let mut wanted = only.map(|o| o.iter().copied().peekable());
+        self.each_entry(bucket, &c.p.searcher, addr, |entry| {
+            let at = position;
+            position += 1;
+            if let Some(wanted) = wanted.as_mut() {
+                if wanted.next_if_eq(&at).is_none() {
+                    return Ok(ControlFlow::Continue(()));
+                }
+            }
+            if !in_window((entry.time_ns, entry.id), req, None)
+                || !c.p.prefilter.may_match(entry.json)
+            {
+                return Ok(ControlFlow::Continue(()));
+            }
+            let ev = stored_fields(bucket, entry.json, keep)?;
+            terms.load_fields(&ev, c.p.fields.as_deref());
+            if ev.tenant == req.tenant && c.p.matcher.matches(terms) {
+                acc.add(&ev);
+                if acc.is_full() {
+                    return Ok(ControlFlow::Break(()));
+                }
+            }
+            Ok(ControlFlow::Continue(()))
+        })
+    }
+
+    /// Counts a block's matches from its table (in `scratch.table_bytes`):
+    /// the query is evaluated once per distinct combination of the values
+    /// it names, and no event text is read unless a value the count needs
+    /// was too long for the table.
+    #[allow(clippy::too_many_arguments)]
+    fn count_table(
+        &self,
+        bucket: &Bucket,
+        addr: tantivy::DocAddress,
+        c: &Candidates,
+        keep: Option<&[String]>,
+        req: &SearchRequest,
+        acc: &mut Accumulator,
+        scratch: &mut CountScratch,
+    ) -> Result<ControlFlow<()>> {
+        let fields = c.p.fields.as_deref().unwrap_or_default();
+        let CountScratch {
+            table_bytes,
+            terms,
+            verdicts,
+            key,
+            counted_values,
+            from_text,
+        } = scratch;
+        let table = Table::parse(table_bytes).ok_or_else(|| damaged_block(bucket))?;
+        let queried: Vec<bool> = table
+            .names
+            .iter()
+            .map(|n| matcher::names_accept(fields, n))
+            .collect();
+        let counted: Vec<bool> = table.names.iter().map(|n| acc.counts(n)).collect();
+        verdicts.clear();
+        from_text.clear();
+        let mut position = 0;
+        let mut flow = ControlFlow::Continue(());
+        let complete = table.for_each_event(|time_ns, entries| {
+            let at = position;
+            position += 1;
+            if flow.is_break() || !in_window((time_ns, 0), req, None) {
+                return;
+            }
+            key.clear();
+            counted_values.clear();
+            let mut needs_text = false;
+            for entry in entries {
+                match *entry {
+                    table::Entry::Value(v) => {
+                        let name = table.values[v as usize].0 as usize;
+                        if queried[name] {
+                            key.push(v);
+                        }
+                        if counted[name] {
+                            counted_values.push(v);
+                        }
+                    }
+                    table::Entry::Long(name) => {
+                        needs_text |= queried[name as usize] || counted[name as usize];
+                    }
+                }
+            }
+            if needs_text {
+                from_text.push(at);
+                return;
+            }
+            let matched = match verdicts.get(key.as_slice()) {
+                Some(&matched) => matched,
+                None => {
+                    terms.load_values(key.iter().map(|&v| table.pair(v)));
+                    let matched = c.p.matcher.matches(terms);
+                    verdicts.insert(key.clone(), matched);
+                    matched
+                }
+            };
+            if matched {
+                acc.add_values(time_ns, counted_values.iter().map(|&v| table.pair(v)));
+                if acc.is_full() {
+                    flow = ControlFlow::Break(());
+                }
+            }
+        });
+        if !complete {
+            return Err(damaged_block(bucket));
+        }
+        if flow.is_break() || from_text.is_empty() {
+            return Ok(flow);
+        }
+        let only = std::mem::take(from_text);
+        let flow = self.count_text(bucket, addr, c, keep, req, acc, terms, Some(&only));
+        *from_text = only;
+        flow
     }
 
     /// Counts the times of every event of the matching blocks: a block that
@@ -1166,6 +1306,55 @@ struct Prepared {
 struct Candidates {
     p: Prepared,
     blocks: Vec<(i64, tantivy::DocAddress)>,
+}
+
+/// What counting reuses from one block to the next.
+#[derive(Default)]
+struct CountScratch {
+    table_bytes: Vec<u8>,
+    terms: EventTerms,
+    /// Whether the query matched, per combination of the values it names.
+    verdicts: HashMap<Vec<u32>, bool>,
+    key: Vec<u32>,
+    /// The table values of the event that the count reads.
+    counted_values: Vec<u32>,
+    /// Events of the block to read from the text.
+    from_text: Vec<usize>,
+}
+
+/// The table columns of a searcher's segments, opened when first needed.
+#[derive(Default)]
+struct TableColumns {
+    columns: Vec<Option<Option<BytesColumn>>>,
+}
+
+impl TableColumns {
+    /// Reads a block's table into `out`; false when it has none.
+    fn read(
+        &mut self,
+        searcher: &Searcher,
+        addr: tantivy::DocAddress,
+        out: &mut Vec<u8>,
+    ) -> Result<bool> {
+        let segment = addr.segment_ord as usize;
+        if self.columns.len() <= segment {
+            self.columns.resize_with(segment + 1, || None);
+        }
+        if self.columns[segment].is_none() {
+            let reader = searcher.segment_reader(addr.segment_ord);
+            self.columns[segment] = Some(reader.fast_fields().bytes(TABLE_FIELD)?);
+        }
+        let Some(Some(column)) = &self.columns[segment] else {
+            return Ok(false);
+        };
+        let Some(ord) = column.term_ords(addr.doc_id).next() else {
+            return Ok(false);
+        };
+        out.clear();
+        column
+            .ord_to_bytes(ord, out)
+            .map_err(|e| SearchError::Corrupt(format!("block table: {e}")))
+    }
 }
 
 fn damaged_block(bucket: &Bucket) -> SearchError {

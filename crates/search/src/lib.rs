@@ -14,6 +14,7 @@ mod partial;
 mod prefilter;
 pub mod query;
 mod strset;
+mod table;
 pub mod terms;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;

@@ -14,6 +14,22 @@ use crate::terms::{
 };
 use crate::{EventDoc, Result, SearchError};
 
+/// Whether a field name is one of `names` (lower-cased, as [`fields_of`]
+/// gives them).
+pub fn names_accept(names: &[String], name: &str) -> bool {
+    if name.is_ascii() {
+        names.iter().any(|n| n.eq_ignore_ascii_case(name))
+    } else {
+        names.contains(&terms::name_prefix(name))
+    }
+}
+
+fn push_term(buf: &mut String, list: &mut Vec<(u32, u32, u32)>, term: &str, position: usize) {
+    let start = buf.len() as u32;
+    buf.push_str(term);
+    list.push((start, buf.len() as u32, position as u32));
+}
+
 /// The terms of one event, sorted, with their positions; reused from one
 /// event to the next so that a scan allocates little.
 #[derive(Default)]
@@ -38,25 +54,28 @@ impl EventTerms {
         self.buf.clear();
         self.terms.clear();
         let (buf, list, builder) = (&mut self.buf, &mut self.terms, &mut self.builder);
-        let mut add = |term: &str, position: usize| {
-            let start = buf.len() as u32;
-            buf.push_str(term);
-            list.push((start, buf.len() as u32, position as u32));
-        };
+        let mut add = |term: &str, position: usize| push_term(buf, list, term, position);
         match fields {
             None => builder.event(ev, |_| true, &mut add),
-            Some(names) => builder.event(
-                ev,
-                |name| {
-                    if name.is_ascii() {
-                        names.iter().any(|n| n.eq_ignore_ascii_case(name))
-                    } else {
-                        names.contains(&terms::name_prefix(name))
-                    }
-                },
-                &mut add,
-            ),
+            Some(names) => builder.event(ev, |name| names_accept(names, name), &mut add),
         }
+        self.sort();
+    }
+
+    /// Replaces the terms with those of `values` ((name, value) pairs, as
+    /// [`terms::for_each_value`] gives an event's): the same terms and
+    /// positions as [`Self::load_fields`] makes of an event with these values.
+    pub fn load_values<'v>(&mut self, values: impl Iterator<Item = (&'v str, &'v str)>) {
+        self.buf.clear();
+        self.terms.clear();
+        let (buf, list, builder) = (&mut self.buf, &mut self.terms, &mut self.builder);
+        builder.values(values, |term, position| {
+            push_term(buf, list, term, position)
+        });
+        self.sort();
+    }
+
+    fn sort(&mut self) {
         let buf = &self.buf;
         self.terms.sort_unstable_by(|a, b| {
             (&buf[a.0 as usize..a.1 as usize], a.2).cmp(&(&buf[b.0 as usize..b.1 as usize], b.2))

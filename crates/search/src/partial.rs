@@ -8,18 +8,8 @@ use std::fmt;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::Deserializer;
 
-use crate::terms::name_prefix;
+use crate::matcher::names_accept;
 use crate::EventDoc;
-
-/// Whether a field name is one of `keep` (lower-cased names, as
-/// [`crate::matcher::fields_of`] gives them).
-fn wanted(keep: &[String], name: &str) -> bool {
-    if name.is_ascii() {
-        keep.iter().any(|k| k.eq_ignore_ascii_case(name))
-    } else {
-        keep.contains(&name_prefix(name))
-    }
-}
 
 /// Parses a stored event, keeping of its `fields` only those in `keep`.
 pub fn parse_event(json: &str, keep: &[String]) -> serde_json::Result<EventDoc> {
@@ -100,7 +90,7 @@ impl<'de> Visitor<'de> for FieldsSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut fields = serde_json::Map::new();
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if wanted(self.keep, &key) {
+            if names_accept(self.keep, &key) {
                 fields.insert(key.into_owned(), map.next_value()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -130,7 +120,7 @@ mod tests {
                 .unwrap(),
         };
         let json = serde_json::to_string(&full).unwrap();
-        let keep = vec!["program".to_string(), name_prefix("Größe")];
+        let keep = vec!["program".to_string(), crate::terms::name_prefix("Größe")];
         let partial = parse_event(&json, &keep).unwrap();
         let names: Vec<&str> = partial.fields.keys().map(String::as_str).collect();
         assert_eq!(names, vec!["Program", "Größe"]);

@@ -2,8 +2,7 @@
 //! separator: adding a string copies it once and allocates nothing of its
 //! own, and the buffer is the set's list, ready to hand over.
 //!
-//! A block gathers its distinct terms (and the values it has seen) this
-//! way: 29 term lookups an event, most of them hits, where a
+//! A block gathers its distinct terms this way: 29 term lookups an event, most of them hits, where a
 //! `HashSet<String>` paid an allocation for every new term and a second
 //! pass to join them.
 
@@ -52,47 +51,12 @@ impl StrSet {
         true
     }
 
-    /// Adds the string made of `a`, the separator and `b`; false when it
-    /// was there already. When `a` holds the separator the pair could
-    /// read as another, so it is neither kept nor reported as seen.
-    pub fn insert_pair(&mut self, a: &str, b: &str) -> bool {
-        if a.contains(self.separator) {
-            return true;
-        }
-        let start = self.list.len();
-        self.list.push_str(a);
-        self.list.push(self.separator);
-        self.list.push_str(b);
-        let at = start..self.list.len();
-        let hash = self.hasher.hash_one(&self.list[at.clone()]);
-        let list = &self.list;
-        if self
-            .index
-            .find(hash, |r| list[r.clone()] == list[at.clone()])
-            .is_some()
-        {
-            self.list.truncate(start);
-            return false;
-        }
-        self.list.push(self.separator);
-        let (list, hasher) = (&self.list, &self.hasher);
-        self.index
-            .insert_unique(hash, at, |r| hasher.hash_one(&list[r.clone()]));
-        true
-    }
-
     /// The strings, each followed by the separator, leaving the set empty
     /// (its table keeps its room).
     pub fn take_list(&mut self) -> String {
         self.index.clear();
         let capacity = self.list.capacity();
         std::mem::replace(&mut self.list, String::with_capacity(capacity))
-    }
-
-    /// Empties the set, keeping its room.
-    pub fn clear(&mut self) {
-        self.index.clear();
-        self.list.clear();
     }
 }
 
@@ -109,21 +73,6 @@ mod tests {
         assert!(set.insert(""));
         assert_eq!(set.take_list(), "b\na\n\n");
         assert!(set.insert("b"));
-    }
-
-    #[test]
-    fn a_pair_is_its_two_parts_joined() {
-        let mut set = StrSet::new('\u{1f}');
-        assert!(set.insert_pair("host", "web1"));
-        assert!(!set.insert_pair("host", "web1"));
-        assert!(set.insert_pair("host", "web2"));
-        assert!(set.insert_pair("hos", "tweb1"));
-        assert!(!set.insert("host\u{1f}web2"));
-        // A first part holding the separator is never taken as seen.
-        assert!(set.insert_pair("a\u{1f}", "b"));
-        assert!(set.insert_pair("a\u{1f}", "b"));
-        set.clear();
-        assert!(set.insert_pair("host", "web1"));
     }
 
     proptest::proptest! {

@@ -92,6 +92,18 @@ impl TermBuilder {
         for_each_value(ev, keep, |name, value| self.value(name, value, &mut each));
     }
 
+    /// [`Self::event`] for an event's values given as (name, value) pairs.
+    pub fn values<'v>(
+        &mut self,
+        values: impl Iterator<Item = (&'v str, &'v str)>,
+        mut each: impl FnMut(&str, usize),
+    ) {
+        self.position = 0;
+        for (name, value) in values {
+            self.value(name, value, &mut each);
+        }
+    }
+
     /// Calls `each(term, position)` for the terms of field `name` holding `value`.
     pub fn value(&mut self, name: &str, value: &str, mut each: impl FnMut(&str, usize)) {
         self.position += 2;

@@ -15,7 +15,7 @@ use crate::{AggregateRequest, EventDoc, EventStore, ScanRequest, SearchError, Se
 
 const DAY_NS: i64 = 86_400 * 1_000_000_000;
 /// 2026-11-25T00:00:00Z.
-const T0: i64 = 1_795_564_800 * 1_000_000_000;
+pub const T0: i64 = 1_795_564_800 * 1_000_000_000;
 
 /// A test event: `id`, time offset in seconds from T0, tenant, and fields.
 pub fn event(id: u64, secs: i64, tenant: &str, fields: serde_json::Value) -> EventDoc {
