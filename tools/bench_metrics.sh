@@ -13,8 +13,19 @@
 #
 #   tools/bench_metrics.sh            (builds the release binaries first)
 #   ONLY=flows tools/bench_metrics.sh (part 2 only)
+#   ONLY=store tools/bench_metrics.sh (part 1 only)
+#
+# Needs root: installs Debian's victoria-metrics, prometheus and nfdump when
+# missing (and stops the services the packages start).
 set -eu
 cd "$(dirname "$0")/.."
+for tool in victoria-metrics:victoria-metrics prometheus:prometheus nfcapd:nfdump; do
+    command -v "${tool%%:*}" >/dev/null || {
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" >/dev/null
+        systemctl stop "${tool#*:}" 2>/dev/null || true
+    }
+done
 cargo build --release -q -p watchfloor-cli
 cargo build --release -q -p watchfloor-telemetry --example metrics_bench
 W=$PWD/target/release/watchfloor
@@ -59,6 +70,8 @@ flush_secs = 1
 EOF
 "$W" serve --config "$R/wf.toml" > "$R/wf.log" 2>&1 &
 WF=$!
+# Whatever ends the run, no server is left holding the ports.
+trap 'kill $WF ${VM:-} ${PROM:-} 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q ready "$R/wf.log" && break; sleep 0.2; done
 TOKEN=$(cat "$R/wf/initial-admin-token")
 if [ "${ONLY:-}" != flows ]; then
@@ -80,6 +93,8 @@ wait_http http://127.0.0.1:18090/-/ready
 bench_one prometheus http://127.0.0.1:18090/api/v1/write http://127.0.0.1:18090/api/v1/query_range "" "$R/prom"
 kill $PROM; wait $PROM 2>/dev/null || true
 fi
+
+[ "${ONLY:-}" = store ] && exit 0
 
 # Flows: the decoder in process, then 1.5 million records offered at each
 # rate to serve's collector and to nfcapd (a fresh one per rate), and how

@@ -61,15 +61,16 @@ cpu_secs() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
 
 echo "== prometheus-snmp-exporter $(prometheus-snmp-exporter --version 2>&1 | head -1 | awk '{print $3}')"
 {
-    echo "modules:"
-    echo "  wf_if:"
-    echo "    walk: [1.3.6.1.2.1.2.2, 1.3.6.1.2.1.31.1.1]"
-    echo "    max_repetitions: 50"
-    echo "    timeout: 10s"
-    echo "    retries: 2"
-    echo "    version: 2"
-    echo "    auth: {community: public}"
-    echo "    metrics:"
+    # snmp_exporter 0.21's layout (Debian 12): modules at the top level,
+    # each with its own version and community.
+    echo "wf_if:"
+    echo "  walk: [1.3.6.1.2.1.2.2, 1.3.6.1.2.1.31.1.1]"
+    echo "  max_repetitions: 50"
+    echo "  timeout: 10s"
+    echo "  retries: 2"
+    echo "  version: 2"
+    echo "  auth: {community: public}"
+    echo "  metrics:"
     for m in ifDescr:1.3.6.1.2.1.2.2.1.2:DisplayString ifType:1.3.6.1.2.1.2.2.1.3:gauge \
         ifSpeed:1.3.6.1.2.1.2.2.1.5:gauge ifAdminStatus:1.3.6.1.2.1.2.2.1.7:gauge \
         ifOperStatus:1.3.6.1.2.1.2.2.1.8:gauge ifInOctets:1.3.6.1.2.1.2.2.1.10:counter \
@@ -80,7 +81,7 @@ echo "== prometheus-snmp-exporter $(prometheus-snmp-exporter --version 2>&1 | he
         ifHCOutOctets:1.3.6.1.2.1.31.1.1.1.10:counter ifHCOutUcastPkts:1.3.6.1.2.1.31.1.1.1.11:counter \
         ifHighSpeed:1.3.6.1.2.1.31.1.1.1.15:gauge ifAlias:1.3.6.1.2.1.31.1.1.1.18:DisplayString; do
         IFS=: read -r name oid type <<< "$m"
-        echo "      - {name: $name, oid: $oid, type: $type, indexes: [{labelname: ifIndex, type: gauge}]}"
+        echo "    - {name: $name, oid: $oid, type: $type, indexes: [{labelname: ifIndex, type: gauge}]}"
     done
 } > "$R/snmp.yml"
 prometheus-snmp-exporter --config.file="$R/snmp.yml" --web.listen-address=127.0.0.1:19116 > "$R/exporter.log" 2>&1 &
