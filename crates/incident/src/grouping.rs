@@ -4,6 +4,7 @@
 //! parent's incident; an alert sharing an entity with an open incident
 //! active within the grouping window joins it; anything else opens one.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,7 @@ pub struct GroupingOptions {
 
 mod secs {
     use serde::{Deserialize, Deserializer, Serializer};
+    use std::collections::HashMap;
     use std::time::Duration;
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -68,27 +70,71 @@ fn last_alert_ns(i: &Incident) -> i64 {
         .unwrap_or(i.created_ns)
 }
 
-/// Decides where `alert` goes among `candidates` (any incidents; only open
-/// ones of the alert's tenant are considered).
-pub fn place(alert: &Alert, key: &str, candidates: &[&Incident], o: &GroupingOptions) -> Placement {
-    let within = |a: i64, b: i64, w: Duration| (a - b).unsigned_abs() <= w.as_nanos() as u64;
-    let live =
-        |i: &&&Incident| i.tenant == alert.tenant && i.status.is_open() && i.merged_into.is_none();
-    for (n, inc) in candidates.iter().enumerate().filter(|(_, i)| live(i)) {
-        if let Some(entry) = inc
-            .alerts
-            .iter()
-            .position(|a| a.dedup_key == key && within(alert.time_ns, a.last_ns, o.dedup_window))
-        {
-            return Placement::Duplicate { incident: n, entry };
+/// Where each alert key sits among a batch's incidents (incident and
+/// entry numbers), so that placing an alert does not compare its key with
+/// every alert of every open incident: with thousands of open incidents
+/// that comparison was most of the filing's time.
+#[derive(Debug, Default)]
+pub struct KeyIndex {
+    at: HashMap<String, Vec<(usize, usize)>>,
+}
+
+impl KeyIndex {
+    /// The keys of every alert entry of `incidents`.
+    pub fn new(incidents: &[&Incident]) -> Self {
+        let mut index = KeyIndex::default();
+        for (n, incident) in incidents.iter().enumerate() {
+            for (entry, alert) in incident.alerts.iter().enumerate() {
+                index.add(&alert.dedup_key, n, entry);
+            }
+        }
+        index
+    }
+
+    /// Records that entry `entry` of incident `incident` has `key`.
+    pub fn add(&mut self, key: &str, incident: usize, entry: usize) {
+        match self.at.get_mut(key) {
+            Some(places) => places.push((incident, entry)),
+            None => {
+                self.at.insert(key.to_string(), vec![(incident, entry)]);
+            }
         }
     }
-    if let Some(parent) = &alert.parent {
-        if let Some(n) = candidates
+
+    /// The first (incident, entry) with `key` that `accept` takes, in
+    /// candidate order.
+    fn first(&self, key: &str, accept: impl Fn(usize, usize) -> bool) -> Option<(usize, usize)> {
+        self.at
+            .get(key)?
             .iter()
-            .position(|i| live(&i) && i.alerts.iter().any(|a| &a.dedup_key == parent))
-        {
-            return Placement::Attach { incident: n };
+            .copied()
+            .filter(|&(n, entry)| accept(n, entry))
+            .min()
+    }
+}
+
+/// Decides where `alert` goes among `candidates` (any incidents; only open
+/// ones of the alert's tenant are considered); `keys` indexes their alerts.
+pub fn place(
+    alert: &Alert,
+    key: &str,
+    candidates: &[&Incident],
+    keys: &KeyIndex,
+    o: &GroupingOptions,
+) -> Placement {
+    let within = |a: i64, b: i64, w: Duration| (a - b).unsigned_abs() <= w.as_nanos() as u64;
+    let live =
+        |i: &Incident| i.tenant == alert.tenant && i.status.is_open() && i.merged_into.is_none();
+    let repeat = keys.first(key, |n, entry| {
+        let inc = candidates[n];
+        live(inc) && within(alert.time_ns, inc.alerts[entry].last_ns, o.dedup_window)
+    });
+    if let Some((incident, entry)) = repeat {
+        return Placement::Duplicate { incident, entry };
+    }
+    if let Some(parent) = &alert.parent {
+        if let Some((incident, _)) = keys.first(parent, |n, _| live(candidates[n])) {
+            return Placement::Attach { incident };
         }
     }
     let entities = alert.entities();

@@ -1314,7 +1314,7 @@ struct CountScratch {
     table_bytes: Vec<u8>,
     terms: EventTerms,
     /// Whether the query matched, per combination of the values it names.
-    verdicts: HashMap<Vec<u32>, bool>,
+    verdicts: FastMap<Vec<u32>, bool>,
     key: Vec<u32>,
     /// The table values of the event that the count reads.
     counted_values: Vec<u32>,

@@ -321,9 +321,7 @@ impl<'a> Table<'a> {
             } else {
                 (Entry::Long(v / 2), self.names.len())
             };
-            ((v / 2) as usize)
-                .lt(&known)
-                .then(|| entries.push(entry))?;
+            ((v / 2) as usize).lt(&known).then(|| entries.push(entry))?;
         }
         Some(())
     }

@@ -8,7 +8,7 @@ use watchfloor_model::incident::{
 use watchfloor_model::{Alert, Severity};
 use watchfloor_state::IncidentWrite;
 
-use crate::grouping::{self, Placement};
+use crate::grouping::{self, KeyIndex, Placement};
 use crate::priority::{grades_for_level, PriorityMatrix};
 use crate::timeline::{Draft, TimelineEvent};
 use crate::{IncidentError, Result};
@@ -47,10 +47,14 @@ impl Incidents {
             .filter(|i| alerts.iter().any(|a| a.tenant == i.tenant))
             .map(Work::existing)
             .collect();
+        let mut keys = {
+            let incidents: Vec<&Incident> = work.iter().map(|w| &w.incident).collect();
+            KeyIndex::new(&incidents)
+        };
         for alert in alerts {
             let key = alert.dedup_key();
             let incidents: Vec<&Incident> = work.iter().map(|w| &w.incident).collect();
-            match grouping::place(alert, &key, &incidents, &self.config.grouping) {
+            match grouping::place(alert, &key, &incidents, &keys, &self.config.grouping) {
                 Placement::Duplicate { incident, entry } => {
                     let w = &mut work[incident];
                     let e = &mut w.incident.alerts[entry];
@@ -60,10 +64,12 @@ impl Incidents {
                     w.changed = true;
                 }
                 Placement::Attach { incident } => {
+                    keys.add(&key, incident, work[incident].incident.alerts.len());
                     attach(&mut work[incident], alert, key, now, &self.config.priority);
                 }
                 Placement::Open => {
                     let mut w = self.open_from_alert(alert, now)?;
+                    keys.add(&key, work.len(), w.incident.alerts.len());
                     attach(&mut w, alert, key, now, &self.config.priority);
                     work.push(w);
                 }
