@@ -25,7 +25,6 @@ pub struct GroupingOptions {
 
 mod secs {
     use serde::{Deserialize, Deserializer, Serializer};
-    use std::collections::HashMap;
     use std::time::Duration;
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
