@@ -157,12 +157,12 @@ impl<'a> Accumulator<'a> {
             *self.buckets.entry(start).or_insert(0) += n;
         }
         for (value, n) in other.top {
-            count_value(&mut self.top, &mut self.top_other, value, n);
+            count_value(&mut self.top, &mut self.top_other, &value, n);
         }
         self.top_other += other.top_other;
         self.top_missing += other.top_missing;
         for value in other.distinct {
-            remember(&mut self.distinct, &mut self.distinct_overflow, value);
+            remember(&mut self.distinct, &mut self.distinct_overflow, &value);
         }
         self.distinct_overflow |= other.distinct_overflow;
     }
@@ -226,24 +226,29 @@ impl<'a> Accumulator<'a> {
 
     /// Counts an event given by its time and its values as (name, value)
     /// pairs (those of the counted fields at least), as
-    /// [`crate::terms::for_each_value`] gives them.
+    /// [`crate::terms::for_each_value`] gives them. Allocates only for a
+    /// value counted for the first time.
     pub fn add_values<'v>(
         &mut self,
         time_ns: i64,
         values: impl Iterator<Item = (&'v str, &'v str)> + Clone,
     ) {
-        self.add_counted(time_ns, |field| {
-            let mut distinct: Vec<String> = Vec::new();
-            for (_, value) in values
-                .clone()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(field))
-            {
-                if !distinct.iter().any(|v| v == value) {
-                    distinct.push(value.to_string());
-                }
+        self.add_time(time_ns);
+        if let Some(field) = &self.lower_top {
+            let mut any = false;
+            for value in distinct_under(values.clone(), field) {
+                any = true;
+                count_value(&mut self.top, &mut self.top_other, value, 1);
             }
-            distinct
-        });
+            if !any {
+                self.top_missing += 1;
+            }
+        }
+        if let Some(field) = &self.lower_distinct {
+            for value in distinct_under(values.clone(), field) {
+                remember(&mut self.distinct, &mut self.distinct_overflow, value);
+            }
+        }
     }
 
     /// Counts an event at `time_ns` whose values under a counted field
@@ -256,12 +261,12 @@ impl<'a> Accumulator<'a> {
                 self.top_missing += 1;
             }
             for value in values {
-                count_value(&mut self.top, &mut self.top_other, value, 1);
+                count_value(&mut self.top, &mut self.top_other, &value, 1);
             }
         }
         if let Some(field) = &self.lower_distinct {
             for value in values_of(field) {
-                remember(&mut self.distinct, &mut self.distinct_overflow, value);
+                remember(&mut self.distinct, &mut self.distinct_overflow, &value);
             }
         }
     }
@@ -292,11 +297,11 @@ impl<'a> Accumulator<'a> {
 
 /// Adds `n` to a value's count; past [`MAX_TOP_TRACKED`] values, a value
 /// not yet seen goes to `other`.
-fn count_value(top: &mut HashMap<String, u64>, other: &mut u64, value: String, n: u64) {
-    if let Some(count) = top.get_mut(&value) {
+fn count_value(top: &mut HashMap<String, u64>, other: &mut u64, value: &str, n: u64) {
+    if let Some(count) = top.get_mut(value) {
         *count += n;
     } else if top.len() < MAX_TOP_TRACKED {
-        top.insert(value, n);
+        top.insert(value.to_string(), n);
     } else {
         *other += n;
     }
@@ -304,12 +309,34 @@ fn count_value(top: &mut HashMap<String, u64>, other: &mut u64, value: String, n
 
 /// Keeps a distinct value; past [`MAX_DISTINCT`], a new one only marks the
 /// count as a floor.
-fn remember(distinct: &mut HashSet<String>, overflow: &mut bool, value: String) {
+fn remember(distinct: &mut HashSet<String>, overflow: &mut bool, value: &str) {
+    if distinct.contains(value) {
+        return;
+    }
     if distinct.len() < MAX_DISTINCT {
-        distinct.insert(value);
-    } else if !distinct.contains(&value) {
+        distinct.insert(value.to_string());
+    } else {
         *overflow = true;
     }
+}
+
+/// The values under a field name (any case) among (name, value) pairs,
+/// each once, in order.
+fn distinct_under<'v, 'f>(
+    values: impl Iterator<Item = (&'v str, &'v str)> + Clone + 'f,
+    field: &'f str,
+) -> impl Iterator<Item = &'v str> + 'f {
+    let under = move |it: &(usize, (&'v str, &'v str))| it.1 .0.eq_ignore_ascii_case(field);
+    let all = values.clone();
+    values
+        .enumerate()
+        .filter(under)
+        .filter(move |&(i, (_, value))| {
+            !all.clone()
+                .take(i)
+                .any(|(name, v)| v == value && name.eq_ignore_ascii_case(field))
+        })
+        .map(|(_, (_, value))| value)
 }
 
 /// The distinct values an event has under a field name (any case): the
