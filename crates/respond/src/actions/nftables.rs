@@ -294,9 +294,13 @@ async fn nft(
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", config.nft))?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes())
-            .await
-            .map_err(|e| format!("nft: writing the script: {e}"))?;
+        match pipe.write_all(text.as_bytes()).await {
+            // nft can refuse and exit before it has read the whole script:
+            // its exit status and message below say why.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => return Err(format!("nft: writing the script: {e}")),
+            Ok(()) => {}
+        }
     }
     let out = child
         .wait_with_output()
