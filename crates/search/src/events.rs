@@ -852,13 +852,14 @@ impl TantivyEventStore {
         let fields = c.p.fields.as_deref().unwrap_or_default();
         let CountScratch {
             table_bytes,
+            table_plain,
             terms,
             verdicts,
             key,
             counted_values,
             from_text,
         } = scratch;
-        let table = Table::parse(table_bytes).ok_or_else(|| damaged_block(bucket))?;
+        let table = Table::parse(table_bytes, table_plain).ok_or_else(|| damaged_block(bucket))?;
         let queried: Vec<bool> = table
             .names
             .iter()
@@ -1312,6 +1313,8 @@ struct Candidates {
 #[derive(Default)]
 struct CountScratch {
     table_bytes: Vec<u8>,
+    /// The table decompressed.
+    table_plain: Vec<u8>,
     terms: EventTerms,
     /// Whether the query matched, per combination of the values it names.
     verdicts: FastMap<Vec<u32>, bool>,

@@ -12,10 +12,13 @@
 //! its JSON. A longer value (a message, a command line) is listed by its
 //! name only: an event whose needed value is long is read from the text.
 //!
-//! Layout (integers as LEB128 varints):
+//! Layout: a version byte (2), the plain table's length (4 bytes, little
+//! endian) and the plain table compressed as one LZ4 block (values and
+//! rows repeat themselves). Version 1, the plain table alone, is still
+//! read. The plain table (integers as LEB128
+//! varints):
 //!
 //! ```text
-//! version (1 byte)
 //! names:  count, then each as length + UTF-8
 //! values: count, then each as name number + length + UTF-8
 //! events: count, then each as the time's difference from the previous
@@ -35,7 +38,11 @@ pub const MAX_TABLE_VALUE: usize = 64;
 /// repeat exactly.
 pub const MAX_REMEMBERED_VALUE: usize = 256;
 
-const VERSION: u8 = 1;
+const PLAIN: u8 = 1;
+const LZ4: u8 = 2;
+/// A table longer than this is damaged (a block of 128 events holds a
+/// few kilobytes).
+const MAX_PLAIN: usize = 16 << 20;
 
 /// The values of a block being filled, and what each event holds.
 pub struct TableBuilder {
@@ -167,7 +174,6 @@ impl TableBuilder {
             .map(|name| names.number(name) * 2 + 1)
             .collect();
         let mut out = Vec::with_capacity(self.text.len() + self.rows.len() + 16);
-        out.push(VERSION);
         put(&mut out, names.list.len() as u64);
         for name in &names.list {
             put_str(&mut out, name);
@@ -196,7 +202,7 @@ impl TableBuilder {
             }
         }
         self.clear();
-        out
+        compress(&out)
     }
 
     fn clear(&mut self) {
@@ -226,6 +232,37 @@ impl<'a> NameList<'a> {
             }
         }
     }
+}
+
+fn compress(plain: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + lz4_flex::block::get_maximum_output_size(plain.len()));
+    out.push(LZ4);
+    out.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+    let start = out.len();
+    out.resize(out.capacity(), 0);
+    // The buffer is sized for the worst case: compressing cannot fail.
+    let written = lz4_flex::block::compress_into(plain, &mut out[start..]).unwrap_or(0);
+    out.truncate(start + written);
+    out
+}
+
+/// The plain table of a stored one, into `out`; `None` when damaged.
+fn plain<'a>(bytes: &[u8], out: &'a mut Vec<u8>) -> Option<&'a [u8]> {
+    let (&version, rest) = bytes.split_first()?;
+    out.clear();
+    match version {
+        PLAIN => out.extend_from_slice(rest),
+        LZ4 => {
+            let (len, block) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            (len <= MAX_PLAIN).then_some(())?;
+            out.resize(len, 0);
+            let got = lz4_flex::block::decompress_into(block, out).ok()?;
+            (got == len).then_some(())?;
+        }
+        _ => return None,
+    }
+    Some(out)
 }
 
 fn zigzag(v: i64) -> u64 {
@@ -268,13 +305,12 @@ pub enum Entry {
 }
 
 impl<'a> Table<'a> {
-    /// Reads a table; `None` when it is damaged or of another version.
-    pub fn parse(bytes: &'a [u8]) -> Option<Table<'a>> {
-        let (&version, rest) = bytes.split_first()?;
-        if version != VERSION {
-            return None;
-        }
-        let mut r = Reader { bytes: rest };
+    /// Reads a stored table, decompressed into `scratch`; `None` when it
+    /// is damaged or of another version.
+    pub fn parse(bytes: &[u8], scratch: &'a mut Vec<u8>) -> Option<Table<'a>> {
+        let mut r = Reader {
+            bytes: plain(bytes, scratch)?,
+        };
         let names = (0..r.count()?)
             .map(|_| r.str())
             .collect::<Option<Vec<_>>>()?;
@@ -387,7 +423,8 @@ mod tests {
     /// What a table gives back: per event, its time and its values, long
     /// ones as their name and `None`.
     fn read(bytes: &[u8]) -> Vec<Row> {
-        let table = Table::parse(bytes).expect("table");
+        let mut scratch = Vec::new();
+        let table = Table::parse(bytes, &mut scratch).expect("table");
         let mut out = Vec::new();
         let complete = table.for_each_event(|time, entries| {
             let values = entries
@@ -445,7 +482,8 @@ mod tests {
         ];
         let bytes = build(&events);
         assert_eq!(read(&bytes), expected(&events));
-        let table = Table::parse(&bytes).expect("table");
+        let mut scratch = Vec::new();
+        let table = Table::parse(&bytes, &mut scratch).expect("table");
         // A name and a pair are written once whatever their number of uses.
         assert_eq!(table.names, ["source", "program", "message", "user"]);
         assert_eq!(table.values.len(), 3);
@@ -469,17 +507,54 @@ mod tests {
     #[test]
     fn damaged_tables_are_refused_or_stop_without_panic() {
         let bytes = build(&[(1, vec![("a".into(), "b".into())])]);
-        assert!(Table::parse(&[]).is_none());
-        assert!(Table::parse(&[2]).is_none());
+        let mut scratch = Vec::new();
+        assert!(Table::parse(&[], &mut scratch).is_none());
+        assert!(Table::parse(&[3], &mut scratch).is_none());
         for cut in 0..bytes.len() {
-            if let Some(t) = Table::parse(&bytes[..cut]) {
+            if let Some(t) = Table::parse(&bytes[..cut], &mut scratch) {
                 t.for_each_event(|_, _| {});
             }
         }
-        let mut wrong = bytes.clone();
-        *wrong.last_mut().expect("byte") = 0x7e; // an entry past the values
-        let t = Table::parse(&wrong).expect("header");
+        // A plain table (version 1) with an entry past its values.
+        let mut plain_table = vec![PLAIN];
+        plain(&bytes, &mut scratch).expect("plain");
+        plain_table.extend_from_slice(&scratch);
+        *plain_table.last_mut().expect("byte") = 0x7e;
+        let t = Table::parse(&plain_table, &mut scratch).expect("header");
         assert!(!t.for_each_event(|_, _| {}));
+        // A length past the limit is refused before anything is reserved.
+        let mut huge = vec![LZ4];
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Table::parse(&huge, &mut scratch).is_none());
+    }
+
+    #[test]
+    fn tables_of_repeating_blocks_compress() {
+        let events: Vec<Event> = (0..128)
+            .map(|i| {
+                let values = [
+                    ("program", "sshd".to_string()),
+                    ("host", format!("web{}", i % 4)),
+                    ("pid", format!("{}", 1000 + i)),
+                ];
+                (
+                    i * 1_000_000,
+                    values
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.clone()))
+                        .collect(),
+                )
+            })
+            .collect();
+        let bytes = build(&events);
+        let mut scratch = Vec::new();
+        let plain_len = plain(&bytes, &mut scratch).expect("plain").len();
+        assert!(
+            bytes.len() < plain_len,
+            "{} bytes for {plain_len}",
+            bytes.len()
+        );
+        assert_eq!(read(&bytes), expected(&events));
     }
 
     proptest::proptest! {
@@ -495,7 +570,8 @@ mod tests {
 
         #[test]
         fn any_bytes_parse_without_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
-            if let Some(t) = Table::parse(&bytes) {
+            let mut scratch = Vec::new();
+            if let Some(t) = Table::parse(&bytes, &mut scratch) {
                 t.for_each_event(|_, _| {});
             }
         }
