@@ -583,13 +583,12 @@ impl EventStore for GatedStore {
     }
 }
 
-#[test]
-fn alerts_do_not_wait_for_an_index_that_lags() {
-    let dir = tempfile::tempdir().unwrap();
+/// A pipeline whose index takes nothing while the returned flag is set.
+fn start_gated(dir: &Path) -> (Running, Arc<AtomicBool>) {
     let closed = Arc::new(AtomicBool::new(true));
     let gate = closed.clone();
     let run = start_with(
-        dir.path(),
+        dir,
         move |inner| {
             Arc::new(GatedStore {
                 inner,
@@ -598,6 +597,13 @@ fn alerts_do_not_wait_for_an_index_that_lags() {
         },
         None,
     );
+    (run, closed)
+}
+
+#[test]
+fn alerts_do_not_wait_for_an_index_that_lags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, closed) = start_gated(dir.path());
     run.append(&[
         "<86>Nov 25 12:00:00 srv3 sudo: carol : TTY=pts/2 ; PWD=/ ; USER=root ; COMMAND=/bin/bash"
             .to_string(),
@@ -634,18 +640,7 @@ fn alerts_do_not_wait_for_an_index_that_lags() {
 #[test]
 fn a_crash_before_the_first_index_commit_loses_no_event() {
     let dir = tempfile::tempdir().unwrap();
-    let closed = Arc::new(AtomicBool::new(true));
-    let gate = closed.clone();
-    let run = start_with(
-        dir.path(),
-        move |inner| {
-            Arc::new(GatedStore {
-                inner,
-                closed: gate,
-            })
-        },
-        None,
-    );
+    let (run, closed) = start_gated(dir.path());
     run.append(&[
         "<13>Nov 25 12:00:00 srv4 app: one".to_string(),
         "<13>Nov 25 12:00:01 srv4 app: two".to_string(),

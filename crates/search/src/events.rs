@@ -754,7 +754,13 @@ impl TantivyEventStore {
             .par_chunks(chunk)
             .map(|blocks| {
                 let mut local = acc.fresh();
-                self.count_blocks(bucket, blocks, &c, keep.as_deref(), req, &mut local)?;
+                let k = Counting {
+                    bucket,
+                    c: &c,
+                    keep: keep.as_deref(),
+                    req,
+                };
+                self.count_blocks(&k, blocks, &mut local)?;
                 Ok(local)
             })
             .collect();
@@ -769,22 +775,19 @@ impl TantivyEventStore {
     /// (free text looks at every value, long ones too).
     fn count_blocks(
         &self,
-        bucket: &Bucket,
+        k: &Counting,
         blocks: &[(i64, tantivy::DocAddress)],
-        c: &Candidates,
-        keep: Option<&[String]>,
-        req: &SearchRequest,
         acc: &mut Accumulator,
     ) -> Result<()> {
         let mut scratch = CountScratch::default();
         let mut tables = TableColumns::default();
         for &(_, addr) in blocks {
-            let has_table = c.p.fields.is_some()
-                && tables.read(&c.p.searcher, addr, &mut scratch.table_bytes)?;
+            let has_table = k.c.p.fields.is_some()
+                && tables.read(k.bucket, &k.c.p.searcher, addr, &mut scratch.table_bytes)?;
             let flow = if has_table {
-                self.count_table(bucket, addr, c, keep, req, acc, &mut scratch)?
+                self.count_table(k, addr, acc, &mut scratch)?
             } else {
-                self.count_text(bucket, addr, c, keep, req, acc, &mut scratch.terms, None)?
+                self.count_text(k, addr, acc, &mut scratch.terms, None)?
             };
             if flow.is_break() {
                 break;
@@ -795,18 +798,20 @@ impl TantivyEventStore {
 
     /// Counts a block's matches from its events' text: all of them, or
     /// only those at the positions in `only` (ascending).
-    #[allow(clippy::too_many_arguments)]
     fn count_text(
         &self,
-        bucket: &Bucket,
+        k: &Counting,
         addr: tantivy::DocAddress,
-        c: &Candidates,
-        keep: Option<&[String]>,
-        req: &SearchRequest,
         acc: &mut Accumulator,
         terms: &mut EventTerms,
         only: Option<&[usize]>,
     ) -> Result<ControlFlow<()>> {
+        let Counting {
+            bucket,
+            c,
+            keep,
+            req,
+        } = *k;
         let mut position = 0;
         let mut wanted = only.map(|o| o.iter().copied().peekable());
         self.each_entry(bucket, &c.p.searcher, addr, |entry| {
@@ -838,17 +843,16 @@ impl TantivyEventStore {
     /// the query is evaluated once per distinct combination of the values
     /// it names, and no event text is read unless a value the count needs
     /// was too long for the table.
-    #[allow(clippy::too_many_arguments)]
+    /// No tenant is checked per event: a block holds one tenant's events,
+    /// and the block query names the tenant.
     fn count_table(
         &self,
-        bucket: &Bucket,
+        k: &Counting,
         addr: tantivy::DocAddress,
-        c: &Candidates,
-        keep: Option<&[String]>,
-        req: &SearchRequest,
         acc: &mut Accumulator,
         scratch: &mut CountScratch,
     ) -> Result<ControlFlow<()>> {
+        let Counting { bucket, c, req, .. } = *k;
         let fields = c.p.fields.as_deref().unwrap_or_default();
         let CountScratch {
             table_bytes,
@@ -922,7 +926,7 @@ impl TantivyEventStore {
             return Ok(flow);
         }
         let only = std::mem::take(from_text);
-        let flow = self.count_text(bucket, addr, c, keep, req, acc, terms, Some(&only));
+        let flow = self.count_text(k, addr, acc, terms, Some(&only));
         *from_text = only;
         flow
     }
@@ -1309,6 +1313,16 @@ struct Candidates {
     blocks: Vec<(i64, tantivy::DocAddress)>,
 }
 
+/// What a count of one bucket reads: the bucket, its candidate blocks with
+/// the matcher, the fields parsed from an event's text, and the request.
+#[derive(Clone, Copy)]
+struct Counting<'a> {
+    bucket: &'a Bucket,
+    c: &'a Candidates,
+    keep: Option<&'a [String]>,
+    req: &'a SearchRequest,
+}
+
 /// What counting reuses from one block to the next.
 #[derive(Default)]
 struct CountScratch {
@@ -1335,6 +1349,7 @@ impl TableColumns {
     /// Reads a block's table into `out`; false when it has none.
     fn read(
         &mut self,
+        bucket: &Bucket,
         searcher: &Searcher,
         addr: tantivy::DocAddress,
         out: &mut Vec<u8>,
@@ -1354,9 +1369,9 @@ impl TableColumns {
             return Ok(false);
         };
         out.clear();
-        column
-            .ord_to_bytes(ord, out)
-            .map_err(|e| SearchError::Corrupt(format!("block table: {e}")))
+        column.ord_to_bytes(ord, out).map_err(|e| {
+            SearchError::Corrupt(format!("{}: block table: {e}", bucket.dir.display()))
+        })
     }
 }
 
