@@ -245,7 +245,7 @@ fn a_syn_flood_raises_one_ddos_incident_for_both_crews_and_normal_traffic_none()
         "normal traffic raised a DDoS alert"
     );
 
-    // The flood: 40 attacker addresses, 400 SYNs each, bounded.
+    // The flood: 40 attacker addresses, 600 SYNs each, bounded.
     let attackers = lab.add_attackers();
     for a in &attackers {
         lab.exec(
@@ -273,8 +273,11 @@ fn a_syn_flood_raises_one_ddos_incident_for_both_crews_and_normal_traffic_none()
         .iter()
         .filter_map(Value::as_str)
         .collect();
+    // The flood visits the 40 addresses in turn, so how many have sent when
+    // the signature fires depends on the machine's load: at least a
+    // handful, and none but attackers.
     assert!(
-        top.len() >= 10 && top.iter().all(|ip| attackers.iter().any(|a| a == ip)),
+        top.len() >= 5 && top.iter().all(|ip| attackers.iter().any(|a| a == ip)),
         "the top sources are attackers (and only attackers): {top:?}"
     );
     assert!(
