@@ -38,6 +38,14 @@ pub struct PendingBlock {
     /// split again.
     table: TableBuilder,
     builder: TermBuilder,
+    /// The current event's message words (reused room).
+    message_words: Vec<std::ops::Range<usize>>,
+}
+
+/// A field of the event's own (not `source`, `host` or the message):
+/// one whose values the message's words may stand in for.
+fn is_field(name: &str) -> bool {
+    !matches!(name, "source" | "host") && !name.eq_ignore_ascii_case(terms::MESSAGE)
 }
 
 impl Default for PendingBlock {
@@ -50,6 +58,7 @@ impl Default for PendingBlock {
             terms: StrSet::new(TERM_END),
             table: TableBuilder::default(),
             builder: TermBuilder::default(),
+            message_words: Vec::new(),
         }
     }
 }
@@ -76,13 +85,25 @@ impl PendingBlock {
         let _ = serde_json::to_writer(&mut self.events, ev);
         self.events.push(b'\n');
         self.table.start_event(ev.time_ns);
+        let message = match ev.fields.get(terms::MESSAGE) {
+            Some(serde_json::Value::String(m)) => m.as_str(),
+            _ => "",
+        };
+        terms::indexed_words(message, &mut self.message_words);
         let (terms, table, builder) = (&mut self.terms, &mut self.table, &mut self.builder);
+        let words = &self.message_words;
         terms::for_each_value(
             ev,
             |_| true,
             |name, value| {
                 if !table.value(name, value) {
                     return; // its terms are in the block already
+                }
+                if is_field(name) && terms::covered_by(value, message, words) {
+                    builder.covered(name, |term| {
+                        terms.insert(term);
+                    });
+                    return;
                 }
                 builder.value(name, value, |term, _| {
                     terms.insert(term);

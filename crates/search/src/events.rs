@@ -33,7 +33,9 @@ use crate::matcher::{self, EventTerms, Matcher};
 use crate::prefilter::Prefilter;
 use crate::query::{self, Pattern, Query};
 use crate::table::{self, Table};
-use crate::terms::{as_number, kv_term, name_term, NAME_MARK};
+use crate::terms::{
+    as_number, covered_term, kv_term, name_term, word_term, MESSAGE, NAME_MARK, WORD_SEP,
+};
 use crate::{
     EventDoc, EventStore, EventStoreStats, LineFilter, Result, RetentionReport, ScanRequest,
     ScanStats, SearchError, SearchPage, SearchRequest,
@@ -425,9 +427,42 @@ impl TantivyEventStore {
         })
     }
 
+    /// A value under any of `fields`, or among the message's words where
+    /// they stand in for the fields' values ([`crate::terms::covered_by`]).
+    fn value_query(&self, fields: &[String], value: &Pattern) -> Result<Box<dyn TQuery>> {
+        let direct = self.own_value_query(fields, value)?;
+        self.or_through_message(fields, direct, || {
+            self.own_value_query(&[MESSAGE.to_string()], value)
+        })
+    }
+
+    /// `direct`, or, in blocks where some values of `fields` are indexed
+    /// only as words of their event's message, `on_message` (the same
+    /// search over the message's words). Nothing to add when the message
+    /// is one of the fields searched.
+    fn or_through_message(
+        &self,
+        fields: &[String],
+        direct: Box<dyn TQuery>,
+        on_message: impl FnOnce() -> Result<Box<dyn TQuery>>,
+    ) -> Result<Box<dyn TQuery>> {
+        if fields.is_empty() || fields.iter().any(|f| f.eq_ignore_ascii_case(MESSAGE)) {
+            return Ok(direct);
+        }
+        let marks: Vec<String> = fields.iter().map(|f| covered_term(f)).collect();
+        let through_message = BooleanQuery::new(vec![
+            (Occur::Must, self.any_term(&marks)),
+            (Occur::Must, on_message()?),
+        ]);
+        Ok(Box::new(BooleanQuery::new(vec![
+            (Occur::Should, direct),
+            (Occur::Should, Box::new(through_message)),
+        ])))
+    }
+
     /// A value under any of `fields`: the whole value, or its words (all
     /// of them, for several: a block has no positions).
-    fn value_query(&self, fields: &[String], value: &Pattern) -> Result<Box<dyn TQuery>> {
+    fn own_value_query(&self, fields: &[String], value: &Pattern) -> Result<Box<dyn TQuery>> {
         if fields.is_empty() {
             return Ok(Box::new(EmptyQuery));
         }
@@ -472,9 +507,13 @@ impl TantivyEventStore {
         if let Some(range) = matcher::numeric_bounds(lower, upper) {
             return self.numeric_range(field, range, searcher);
         }
-        let (lo, hi) = matcher::text_range_terms(field, lower, upper);
         let term = |t: String| self.term(&t);
-        Ok(Box::new(RangeQuery::new(lo.map(term), hi.map(term))))
+        let (lo, hi) = matcher::text_range_terms(field, lower, upper);
+        let direct = Box::new(RangeQuery::new(lo.map(term), hi.map(term)));
+        self.or_through_message(&[field.to_string()], direct, || {
+            let (lo, hi) = message_word_range(lower, upper);
+            Ok(Box::new(RangeQuery::new(lo.map(term), hi.map(term))))
+        })
     }
 
     /// A numeric range: the field's whole values that read as numbers in
@@ -487,11 +526,36 @@ impl TantivyEventStore {
         range: (Bound<f64>, Bound<f64>),
         searcher: &Searcher,
     ) -> Result<Box<dyn TQuery>> {
-        let from = kv_term(field, "");
-        let to = matcher::above_values(field);
+        let values = kv_term(field, "");
+        let direct = self.numbers_in(
+            searcher,
+            &values,
+            (&values, &matcher::above_values(field)),
+            range,
+        )?;
+        self.or_through_message(&[field.to_string()], direct, || {
+            // A word that reads as a number starts with a digit.
+            let words = word_term(MESSAGE, "");
+            let digits = (
+                format!("{words}0"),
+                format!("{words}{}", char::from(b'9' + 1)),
+            );
+            self.numbers_in(searcher, &words, (&digits.0, &digits.1), range)
+        })
+    }
+
+    /// Blocks with a term in `[from, to)` whose text after `prefix` reads
+    /// as a number in `range`.
+    fn numbers_in(
+        &self,
+        searcher: &Searcher,
+        prefix: &str,
+        (from, to): (&str, &str),
+        range: (Bound<f64>, Bound<f64>),
+    ) -> Result<Box<dyn TQuery>> {
         let mut found = std::collections::BTreeSet::new();
         self.for_each_term(searcher, (from.as_bytes(), to.as_bytes()), |term| {
-            let value = &term[from.len()..];
+            let value = &term[prefix.len()..];
             if as_number(value).is_some_and(|n| std::ops::RangeBounds::contains(&range, &n)) {
                 found.insert(term.to_string());
             }
@@ -1373,6 +1437,26 @@ impl TableColumns {
             SearchError::Corrupt(format!("{}: block table: {e}", bucket.dir.display()))
         })
     }
+}
+
+/// The term bounds of a text range over the message's words (those that
+/// stand in for a field's values: [`crate::terms::covered_by`]).
+fn message_word_range(
+    lower: &Bound<String>,
+    upper: &Bound<String>,
+) -> (Bound<String>, Bound<String>) {
+    let word = |v: &String| word_term(MESSAGE, v);
+    let lo = match lower {
+        Bound::Unbounded => Bound::Included(word_term(MESSAGE, "")),
+        Bound::Included(v) => Bound::Included(word(v)),
+        Bound::Excluded(v) => Bound::Excluded(word(v)),
+    };
+    let hi = match upper {
+        Bound::Unbounded => Bound::Excluded(format!("{MESSAGE}{}", char::from(WORD_SEP as u8 + 1))),
+        Bound::Included(v) => Bound::Included(word(v)),
+        Bound::Excluded(v) => Bound::Excluded(word(v)),
+    };
+    (lo, hi)
 }
 
 fn damaged_block(bucket: &Bucket) -> SearchError {

@@ -32,6 +32,11 @@ pub const WORD_SEP: char = '\u{1}';
 pub const NAME_MARK: char = '\u{2}';
 /// After a field name: the whole value.
 pub const KV_SEP: char = '=';
+/// Before a field name: some of the field's values in the block are
+/// indexed only as words of their event's message (see [`covered_by`]).
+pub const COVERED_MARK: char = '\u{3}';
+/// The field whose words stand in for the values they cover.
+pub const MESSAGE: &str = "message";
 
 /// Calls `each(name, value)` for every searchable value of an event: its
 /// source, host and fields (array items one by one; numbers and objects
@@ -102,6 +107,21 @@ impl TermBuilder {
         for (name, value) in values {
             self.value(name, value, &mut each);
         }
+    }
+
+    /// Calls `each(term)` for the terms of field `name` holding a value
+    /// its event's message covers (see [`covered_by`]): that the field is
+    /// present, and that some of its values are only the message's words.
+    pub fn covered(&mut self, name: &str, mut each: impl FnMut(&str)) {
+        self.term.clear();
+        self.term.push(NAME_MARK);
+        push_lower_clean(&mut self.term, name);
+        each(&self.term);
+        self.term.replace_range(
+            ..NAME_MARK.len_utf8(),
+            COVERED_MARK.encode_utf8(&mut [0; 4]),
+        );
+        each(&self.term);
     }
 
     /// Calls `each(term, position)` for the terms of field `name` holding `value`.
@@ -210,6 +230,58 @@ pub fn as_number(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
+/// The term saying some values of field `name` in a block are indexed
+/// only as words of their event's message.
+pub fn covered_term(name: &str) -> String {
+    let mut t = String::from(COVERED_MARK);
+    push_lower(&mut t, name);
+    t
+}
+
+/// Whether `value` of another field needs no terms of its own because it
+/// is, whole, one of the indexed `words` (byte ranges) of its event's
+/// `message`: then the block holds `message\u{1}value`, which is exactly
+/// the text its `name=value` term would have after the separator (a
+/// single word has no separators to clean, and both are lower-cased the
+/// same way). Parsers copy addresses, ports and users out of the message,
+/// so this saves most of the terms parsing would add. A search for the
+/// field also looks at the message's words in blocks that say so
+/// ([`covered_term`]); the events themselves are always checked exactly.
+pub fn covered_by(value: &str, message: &str, words: &[std::ops::Range<usize>]) -> bool {
+    if value.is_empty() || indexed_by_words(value) {
+        return false;
+    }
+    words
+        .iter()
+        .any(|w| same_lowered(&message[w.clone()], value))
+}
+
+fn same_lowered(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+/// The byte ranges of the words of a message that get terms (see
+/// [`TermBuilder::value`]), into `out`; none when the message is indexed
+/// as a whole value instead.
+pub fn indexed_words(message: &str, out: &mut Vec<std::ops::Range<usize>>) {
+    out.clear();
+    if !indexed_by_words(message) {
+        return;
+    }
+    let mut from = 0;
+    while let Some(word) = next_word(message, from) {
+        from = word.end;
+        if word.len() <= MAX_WORD {
+            out.push(word);
+        }
+    }
+}
+
 /// Whether a value is indexed by its words: more than one word, or too
 /// long for a whole-value term.
 pub fn indexed_by_words(value: &str) -> bool {
@@ -232,6 +304,27 @@ mod tests {
 
     fn texts(fields: &[(&str, &str)]) -> Vec<String> {
         terms(fields).into_iter().map(|(t, _)| t).collect()
+    }
+
+    #[test]
+    fn a_value_the_message_says_whole_is_covered_by_its_words() {
+        let message = "Failed password for ROOT from 203.0.113.9 port 22 ssh2";
+        let mut words = Vec::new();
+        indexed_words(message, &mut words);
+        let covered = |v: &str| covered_by(v, message, &words);
+        assert!(covered("root") && covered("203.0.113.9") && covered("22"));
+        assert!(!covered("203.0.113") && !covered("2") && !covered("password for"));
+        assert!(!covered("") && !covered("-") && !covered("alice"));
+        // Only a message indexed by its words covers anything.
+        indexed_words("single-word", &mut words);
+        assert!(words.is_empty());
+        let message = "Übel ÄRGER";
+        indexed_words(message, &mut words);
+        assert!(covered_by("ärger", message, &words));
+        let mut builder = TermBuilder::default();
+        let mut got = Vec::new();
+        builder.covered("Source.IP", |t| got.push(t.to_string()));
+        assert_eq!(got, [name_term("source.ip"), covered_term("source.ip")]);
     }
 
     #[test]

@@ -55,7 +55,7 @@ fn sample_events() -> Vec<EventDoc> {
             1,
             10,
             "acme",
-            json!({"host": "web1", "program": "sshd", "message": "Failed password for root from 10.0.0.5 port 22", "user": "root", "src_ip": "10.0.0.5", "EventID": 4625}),
+            json!({"host": "web1", "program": "sshd", "message": "Failed password for root from 10.0.0.5 port 22", "user": "root", "src_ip": "10.0.0.5", "src_port": 22, "EventID": 4625}),
         ),
         event(
             2,
@@ -142,6 +142,16 @@ pub fn search_semantics<S: EventStore>(open: &dyn Fn(&Path) -> S) {
         ("tags:\"a b\"", &[]),
         ("user:>=b", &[1]),
         ("user:<b", &[3, 2]),
+        // Values the message says too (as parsed fields are) are found
+        // under their field by every kind of search.
+        ("src_ip:10.0.0.5", &[1]),
+        ("src_ip:10.0.0.?", &[2, 1]),
+        ("src_ip:[10.0.0.5 TO 10.0.0.5]", &[1]),
+        ("src_port:22", &[1]),
+        ("src_port:[20 TO 30]", &[1]),
+        ("src_port:>22", &[]),
+        ("user:ROOT", &[1]),
+        ("src_ip:10.0.0.9", &[]),
     ];
     for (query, want) in cases {
         assert_eq!(ids(&store, query, "acme"), *want, "query {query:?}");

@@ -13,15 +13,18 @@ use watchfloor_search::{EventDoc, EventStore, SearchRequest, TantivyEventStore, 
 
 const HOSTS: [&str; 3] = ["web1", "web2", "db1"];
 const USERS: [&str; 3] = ["root", "alice", "bob"];
-const WORDS: [&str; 5] = ["failed", "password", "accepted", "for", "root"];
+// Messages say some of the users (in any case) and ports, as the lines
+// parsers read fields from do: the block indexes those values only as the
+// message's words, and searches for the fields must still find them.
+const WORDS: [&str; 6] = ["failed", "password", "accepted", "for", "root", "Alice"];
 const NAMES: [&str; 6] = ["source", "host", "user", "message", "port", "tags"];
 
 fn events() -> impl Strategy<Value = Vec<EventDoc>> {
     let one = (
         0..3usize,
         0..3usize,
-        prop::collection::vec(0..5usize, 1..5),
-        0..100i64,
+        prop::collection::vec(0..6usize, 1..5),
+        (0..100i64, any::<bool>()),
         0..40i64,
         prop::collection::vec(0..5usize, 0..3),
         0..4usize,
@@ -29,14 +32,17 @@ fn events() -> impl Strategy<Value = Vec<EventDoc>> {
     prop::collection::vec(one, 1..60).prop_map(|rows| {
         rows.into_iter()
             .enumerate()
-            .map(|(i, (h, u, words, port, secs, tags, repeat))| {
+            .map(|(i, (h, u, words, (port, says_port), secs, tags, repeat))| {
                 // Some messages are too long for a block's table.
-                let message: Vec<&str> = words
+                let mut message: Vec<String> = words
                     .iter()
-                    .map(|w| WORDS[*w])
+                    .map(|w| WORDS[*w].to_string())
                     .cycle()
                     .take(words.len() * (1 + repeat * repeat * 4))
                     .collect();
+                if says_port {
+                    message.push(format!("port {port}"));
+                }
                 let tags: Vec<&str> = tags.iter().map(|w| WORDS[*w]).collect();
                 event(
                     i as u64 + 1,
@@ -56,10 +62,14 @@ fn leaf() -> impl Strategy<Value = String> {
     prop_oneof![
         (0..3usize).prop_map(|h| format!("host:{}", HOSTS[h])),
         (0..3usize).prop_map(|u| format!("user:{}", USERS[u])),
-        (0..5usize).prop_map(|w| WORDS[w].to_string()),
-        (0..5usize, 0..5usize).prop_map(|(a, b)| format!("\"{} {}\"", WORDS[a], WORDS[b])),
-        (0..5usize).prop_map(|w| format!("message:{}", WORDS[w])),
+        (0..6usize).prop_map(|w| WORDS[w].to_string()),
+        (0..6usize, 0..6usize).prop_map(|(a, b)| format!("\"{} {}\"", WORDS[a], WORDS[b])),
+        (0..6usize).prop_map(|w| format!("message:{}", WORDS[w])),
         (0..100u32, 0..100u32).prop_map(|(a, b)| format!("port:[{} TO {}]", a.min(b), a.max(b))),
+        (0..100u32).prop_map(|p| format!("port:{p}")),
+        (1..10u32).prop_map(|p| format!("port:{p}*")),
+        Just("user:AL*".to_string()),
+        Just("user:[a TO b]".to_string()),
         (0..5usize).prop_map(|w| format!("tags:{}*", &WORDS[w][..2])),
         Just("_exists_:tags".to_string()),
         Just("user:[b TO z]".to_string()),
