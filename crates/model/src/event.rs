@@ -157,7 +157,18 @@ impl Event {
         None
     }
 
-    fn get_exact(&self, name: &str) -> Option<&Value> {
+    /// Whether no name is there twice (then the fields are a JSON object
+    /// as they stand).
+    pub fn has_unique_names(&self) -> bool {
+        self.fields.iter().enumerate().all(|(i, f)| {
+            self.fields[..i]
+                .iter()
+                .all(|g| g.key != f.key || g.name != f.name)
+        })
+    }
+
+    /// The value of field `name` as named (no Windows alias).
+    pub fn get_exact(&self, name: &str) -> Option<&Value> {
         let key = name_key(name);
         self.fields
             .iter()

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use watchfloor_intel::synthetic::{indicator, Rng as IntelRng};
 use watchfloor_intel::{DecayModel, Intel, Kind, Warninglists};
-use watchfloor_pipeline::decode::{decode, into_doc};
+use watchfloor_pipeline::decode::{decode, to_doc};
 use watchfloor_pipeline::retro::retro_hunt;
 use watchfloor_search::{EventStore, TantivyEventStore, TantivyOptions};
 use watchfloor_state::SqliteStateStore;
@@ -36,7 +36,7 @@ fn fill(store: &TantivyEventStore, events: usize) {
         let raw = common::record(&mut rng, i, false);
         let lsn = i as u64 + 1;
         let (event, _) = decode(lsn, &raw, &parsers);
-        batch.push(into_doc(lsn, &raw, event));
+        batch.push(to_doc(lsn, &raw, &event));
         // A commit says "everything up to here is appended": the batch
         // goes in first (ids at or below a commit are taken for replays).
         let commit = (i + 1) % commit_every() == 0 || i + 1 == events;

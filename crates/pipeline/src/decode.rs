@@ -7,7 +7,7 @@ use watchfloor_formats::parsers::{ParseOutcome, Parsers};
 use watchfloor_formats::{event_from_json, parse_syslog_line, syslog_event};
 use watchfloor_ingest::{Kind, RawRecord};
 use watchfloor_model::{Event, SourceRef, Value};
-use watchfloor_search::EventDoc;
+use watchfloor_search::{EventDoc, NewEvent};
 
 /// Why a record gave no event of its own format. The record is still
 /// stored, as a bare message, so nothing is lost.
@@ -135,36 +135,21 @@ fn bare(text: &str, source: SourceRef) -> Event {
 
 /// The stored form of a decoded event.
 pub fn to_doc(lsn: u64, raw: &RawRecord, event: &Event) -> EventDoc {
-    doc_with(lsn, raw, event, event.to_json_object())
+    new_event(lsn, raw, event).to_doc()
 }
 
-/// [`to_doc`] of an event no longer needed: its names and values move into
-/// the document instead of being copied (the indexer's path).
-pub fn into_doc(lsn: u64, raw: &RawRecord, mut event: Event) -> EventDoc {
-    let fields = event.take_json_object();
-    doc_with(lsn, raw, &event, fields)
-}
-
-fn doc_with(
-    lsn: u64,
-    raw: &RawRecord,
-    event: &Event,
-    mut fields: serde_json::Map<String, serde_json::Value>,
-) -> EventDoc {
-    if !raw.peer.is_empty() {
-        fields
-            .entry("peer")
-            .or_insert_with(|| serde_json::Value::String(raw.peer.clone()));
-    }
-    EventDoc {
+/// A decoded event to store (the indexer's path): the store writes its
+/// document straight from the event's fields.
+pub fn new_event<'a>(lsn: u64, raw: &'a RawRecord, event: &'a Event) -> NewEvent<'a> {
+    NewEvent {
         id: lsn,
         time_ns: event.core.timestamp.unwrap_or(raw.received_ns),
         received_ns: raw.received_ns,
-        tenant: raw.tenant.clone(),
-        source: raw.source.clone(),
-        host: event.core.host.as_deref().map(Into::into),
+        tenant: &raw.tenant,
+        source: &raw.source,
         truncated: raw.truncated,
-        fields,
+        peer: &raw.peer,
+        event,
     }
 }
 
@@ -221,8 +206,6 @@ mod tests {
         assert_eq!(issues, vec![DecodeIssue::NotAnObject]);
         let doc = to_doc(3, &raw(Kind::Json, b"[1,2]"), &e);
         assert!(doc.fields.contains_key("decode_error"));
-        let moved = into_doc(3, &raw(Kind::Json, b"[1,2]"), e);
-        assert_eq!(moved, doc, "moving the fields makes the same document");
     }
 
     #[test]

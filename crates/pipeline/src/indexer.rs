@@ -114,9 +114,9 @@ impl Indexer {
             last_retention: Instant::now() - self.options.retention_interval,
             behind: false,
         };
-        let mut docs = Vec::new();
+        let mut decoded = Vec::new();
         while !self.stop.load(Ordering::Acquire) {
-            if !self.index_batch(&mut reader, &mut docs, &mut cursor)? {
+            if !self.index_batch(&mut reader, &mut decoded, &mut cursor)? {
                 continue;
             }
             if cursor.commit_due(&self.options) {
@@ -135,7 +135,7 @@ impl Indexer {
     fn index_batch(
         &self,
         reader: &mut WalReader,
-        docs: &mut Vec<watchfloor_search::EventDoc>,
+        decoded: &mut Vec<watchfloor_model::Event>,
         cursor: &mut Cursor,
     ) -> Result<bool, PipelineError> {
         let batch = match reader.next_batch(self.options.batch, Duration::from_millis(100)) {
@@ -151,12 +151,18 @@ impl Indexer {
         let Some((last, _)) = batch.last() else {
             return Ok(true);
         };
-        docs.clear();
-        docs.extend(batch.iter().map(|(lsn, raw)| {
-            let (event, _) = decode::decode(*lsn, raw, &self.options.parsers);
-            decode::into_doc(*lsn, raw, event)
-        }));
-        self.events.append(docs)?;
+        decoded.clear();
+        decoded.extend(
+            batch
+                .iter()
+                .map(|(lsn, raw)| decode::decode(*lsn, raw, &self.options.parsers).0),
+        );
+        let events: Vec<_> = batch
+            .iter()
+            .zip(decoded.iter())
+            .map(|((lsn, raw), event)| decode::new_event(*lsn, raw, event))
+            .collect();
+        self.events.append_new(&events)?;
         cursor.appended = *last;
         self.positions.indexed.store(*last, Ordering::Release);
         self.positions.free_room(&self.wal);

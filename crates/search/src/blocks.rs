@@ -18,10 +18,10 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
+use crate::incoming::BlockEvent;
 use crate::strset::StrSet;
 use crate::table::TableBuilder;
 use crate::terms::{self, TermBuilder};
-use crate::EventDoc;
 
 /// A block being filled.
 pub struct PendingBlock {
@@ -40,6 +40,8 @@ pub struct PendingBlock {
     builder: TermBuilder,
     /// The current event's message words (reused room).
     message_words: Vec<std::ops::Range<usize>>,
+    /// Room for a value's JSON text.
+    scratch: Vec<u8>,
 }
 
 /// A field of the event's own (not `source`, `host` or the message):
@@ -59,57 +61,50 @@ impl Default for PendingBlock {
             table: TableBuilder::default(),
             builder: TermBuilder::default(),
             message_words: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 }
 
 impl PendingBlock {
     /// Adds an event: its line (time, id, JSON) and its terms.
-    pub fn push(&mut self, ev: &EventDoc) {
+    pub(crate) fn push(&mut self, ev: &impl BlockEvent) {
+        let time_ns = ev.time_ns();
         if self.count == 0 {
-            self.ts_min = ev.time_ns;
-            self.ts_max = ev.time_ns;
+            self.ts_min = time_ns;
+            self.ts_max = time_ns;
         }
-        self.ts_min = self.ts_min.min(ev.time_ns);
-        self.ts_max = self.ts_max.max(ev.time_ns);
+        self.ts_min = self.ts_min.min(time_ns);
+        self.ts_max = self.ts_max.max(time_ns);
         self.count += 1;
         let mut numbers = itoa::Buffer::new();
         self.events
-            .extend_from_slice(numbers.format(ev.time_ns).as_bytes());
+            .extend_from_slice(numbers.format(time_ns).as_bytes());
         self.events.push(b' ');
         self.events
-            .extend_from_slice(numbers.format(ev.id).as_bytes());
+            .extend_from_slice(numbers.format(ev.id()).as_bytes());
         self.events.push(b'\t');
-        // An EventDoc always serializes (string keys, no foreign types), and
-        // serde_json writes UTF-8 with line breaks escaped.
-        let _ = serde_json::to_writer(&mut self.events, ev);
+        ev.write_json(&mut self.events);
         self.events.push(b'\n');
-        self.table.start_event(ev.time_ns);
-        let message = match ev.fields.get(terms::MESSAGE) {
-            Some(serde_json::Value::String(m)) => m.as_str(),
-            _ => "",
-        };
+        self.table.start_event(time_ns);
+        let message = ev.message();
         terms::indexed_words(message, &mut self.message_words);
         let (terms, table, builder) = (&mut self.terms, &mut self.table, &mut self.builder);
         let words = &self.message_words;
-        terms::for_each_value(
-            ev,
-            |_| true,
-            |name, value| {
-                if !table.value(name, value) {
-                    return; // its terms are in the block already
-                }
-                if is_field(name) && terms::covered_by(value, message, words) {
-                    builder.covered(name, |term| {
-                        terms.insert(term);
-                    });
-                    return;
-                }
-                builder.value(name, value, |term, _| {
+        ev.for_each_value(&mut self.scratch, &mut |name, value| {
+            if !table.value(name, value) {
+                return; // its terms are in the block already
+            }
+            if is_field(name) && terms::covered_by(value, message, words) {
+                builder.covered(name, |term| {
                     terms.insert(term);
                 });
-            },
-        );
+                return;
+            }
+            builder.value(name, value, |term, _| {
+                terms.insert(term);
+            });
+        });
     }
 
     /// The block as filled so far, leaving this one empty (its term set
@@ -363,6 +358,7 @@ impl SegmentCollector for SegmentStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EventDoc;
 
     fn event(id: u64) -> EventDoc {
         EventDoc {
@@ -404,6 +400,94 @@ mod tests {
         ];
         assert_eq!(tokens, want.map(|(t, p)| (t.to_string(), p)));
         assert_eq!((full.count, block.count, block.events.len()), (2, 0, 0));
+    }
+
+    mod decoded {
+        use super::super::PendingBlock;
+        use crate::incoming::NewEvent;
+        use proptest::prelude::*;
+        use watchfloor_model::{Event, Value};
+
+        fn scalar() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::Int),
+                prop_oneof![
+                    any::<f64>(),
+                    Just(f64::NAN),
+                    Just(f64::INFINITY),
+                    Just(1.0),
+                    Just(1e21)
+                ]
+                .prop_map(Value::Float),
+                "(?s).{0,12}".prop_map(|s| Value::Str(s.into())),
+                "[a-z0-9. ]{0,90}".prop_map(|s| Value::Str(s.into())),
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            scalar().prop_recursive(2, 8, 4, |inner| {
+                prop::collection::vec(inner, 0..4).prop_map(|v| Value::List(v.into()))
+            })
+        }
+
+        fn event() -> impl Strategy<Value = Event> {
+            let name = prop_oneof![
+                Just("message".to_string()),
+                Just("peer".to_string()),
+                Just("user".to_string()),
+                "[a-z.\"\\\u{1e}]{1,6}",
+            ];
+            let message = "[a-z0-9. ]{0,40}";
+            (
+                prop::collection::vec((name, value()), 0..8),
+                message,
+                prop::option::of("[a-z\"]{1,5}"),
+            )
+                .prop_map(|(fields, message, host)| {
+                    let mut e = Event::new(Default::default());
+                    e.push("message", Value::Str(message.into()));
+                    for (n, v) in fields {
+                        e.push(n, v);
+                    }
+                    e.core.host = host.map(Into::into);
+                    e
+                })
+        }
+
+        proptest! {
+            /// A decoded event is stored as its document would be: the same
+            /// line, the same terms, the same table.
+            #[test]
+            fn a_decoded_event_is_stored_as_its_document(
+                events in prop::collection::vec((event(), "[a-z.]{0,4}", any::<bool>()), 1..6),
+            ) {
+                let (mut direct, mut via_doc) = (PendingBlock::default(), PendingBlock::default());
+                for (i, (event, peer, truncated)) in events.iter().enumerate() {
+                    let new = NewEvent {
+                        id: i as u64 + 1,
+                        time_ns: i as i64 * 7,
+                        received_ns: 3,
+                        tenant: "acme",
+                        source: "syslog-tcp",
+                        truncated: *truncated,
+                        peer,
+                        event,
+                    };
+                    if new.writes_directly() {
+                        direct.push(&new);
+                    } else {
+                        direct.push(&new.to_doc());
+                    }
+                    via_doc.push(&new.to_doc());
+                }
+                let (a, b) = (direct.take(), via_doc.take());
+                prop_assert_eq!(a.events, b.events);
+                prop_assert_eq!(a.terms, b.terms);
+                prop_assert_eq!(a.table, b.table);
+            }
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDo
 
 use crate::aggregate::{Accumulator, AggregateRequest, Aggregation};
 use crate::blocks::{self, BlockCollector, FullBlock, PendingBlock};
+use crate::incoming::{BlockEvent, NewEvent};
 use crate::matcher::{self, EventTerms, Matcher};
 use crate::prefilter::Prefilter;
 use crate::query::{self, Pattern, Query};
@@ -257,15 +258,16 @@ impl TantivyEventStore {
     }
 
     /// The bucket start an event is filed under.
-    fn bucket_of(&self, ev: &EventDoc) -> i64 {
+    fn bucket_of(&self, ev: &impl BlockEvent) -> i64 {
         let late = self.options.max_lateness_secs * 1_000_000_000;
         let early = 3_600 * 1_000_000_000;
-        let t = if ev.time_ns < ev.received_ns.saturating_sub(late)
-            || ev.time_ns > ev.received_ns.saturating_add(early)
+        let (time_ns, received_ns) = (ev.time_ns(), ev.received_ns());
+        let t = if time_ns < received_ns.saturating_sub(late)
+            || time_ns > received_ns.saturating_add(early)
         {
-            ev.received_ns
+            received_ns
         } else {
-            ev.time_ns
+            time_ns
         };
         t.div_euclid(self.bucket_ns()) * self.bucket_ns() / 1_000_000_000
     }
@@ -287,6 +289,50 @@ impl TantivyEventStore {
         let b = Arc::new(self.open_bucket(start, &dir, true)?);
         map.insert(start, b.clone());
         Ok(b)
+    }
+
+    /// Files events into their buckets' pending blocks (`push` adds one
+    /// to a block), handing full blocks to the buckets' writers.
+    fn append_each<E: BlockEvent>(
+        &self,
+        events: &[E],
+        push: impl Fn(&mut PendingBlock, &E),
+    ) -> Result<()> {
+        let mut pool = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut current: Option<(i64, Arc<Bucket>)> = None;
+        for ev in events {
+            let start = self.bucket_of(ev);
+            // Consecutive events share a bucket: look it up (a lock) only on a change.
+            let bucket = match &current {
+                Some((s, b)) if *s == start => b.clone(),
+                _ => {
+                    let b = self.bucket(start)?;
+                    current = Some((start, b.clone()));
+                    b
+                }
+            };
+            pool.max_appended = pool.max_appended.max(ev.id());
+            if ev.id() <= bucket.watermark.load(Ordering::Acquire) {
+                continue; // committed before a restart: replayed, not stored twice
+            }
+            self.ensure_writer(&mut pool, start, &bucket)?;
+            pool.tick += 1;
+            let tick = pool.tick;
+            if let Some(w) = pool.open.get_mut(&start) {
+                w.dirty = true;
+                w.last_used = tick;
+            }
+            let tenants = pool.pending.entry(start).or_default();
+            let block = match tenants.get_mut(ev.tenant()) {
+                Some(block) => block,
+                None => tenants.entry(ev.tenant().to_string()).or_default(),
+            };
+            push(block, ev);
+            if block.count >= self.options.block_events.max(1) as u64 {
+                self.flush_blocks(&mut pool, start, Some(ev.tenant()))?;
+            }
+        }
+        Ok(())
     }
 
     fn block_document(&self, tenant: &str, block: FullBlock, table: bool) -> TantivyDocument {
@@ -1098,41 +1144,17 @@ impl TantivyEventStore {
 
 impl EventStore for TantivyEventStore {
     fn append(&self, events: &[EventDoc]) -> Result<()> {
-        let mut pool = self.writers.lock().unwrap_or_else(|p| p.into_inner());
-        let mut current: Option<(i64, Arc<Bucket>)> = None;
-        for ev in events {
-            let start = self.bucket_of(ev);
-            // Consecutive events share a bucket: look it up (a lock) only on a change.
-            let bucket = match &current {
-                Some((s, b)) if *s == start => b.clone(),
-                _ => {
-                    let b = self.bucket(start)?;
-                    current = Some((start, b.clone()));
-                    b
-                }
-            };
-            pool.max_appended = pool.max_appended.max(ev.id);
-            if ev.id <= bucket.watermark.load(Ordering::Acquire) {
-                continue; // committed before a restart: replayed, not stored twice
+        self.append_each(events, |block, ev| block.push(ev))
+    }
+
+    fn append_new(&self, events: &[NewEvent<'_>]) -> Result<()> {
+        self.append_each(events, |block, ev| {
+            if ev.writes_directly() {
+                block.push(ev);
+            } else {
+                block.push(&ev.to_doc());
             }
-            self.ensure_writer(&mut pool, start, &bucket)?;
-            pool.tick += 1;
-            let tick = pool.tick;
-            if let Some(w) = pool.open.get_mut(&start) {
-                w.dirty = true;
-                w.last_used = tick;
-            }
-            let tenants = pool.pending.entry(start).or_default();
-            let block = match tenants.get_mut(ev.tenant.as_str()) {
-                Some(block) => block,
-                None => tenants.entry(ev.tenant.clone()).or_default(),
-            };
-            block.push(ev);
-            if block.count >= self.options.block_events.max(1) as u64 {
-                self.flush_blocks(&mut pool, start, Some(&ev.tenant))?;
-            }
-        }
-        Ok(())
+        })
     }
 
     fn commit(&self, upto: u64) -> Result<()> {

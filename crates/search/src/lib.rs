@@ -9,6 +9,7 @@ pub mod aggregate;
 mod blocks;
 pub mod config;
 mod events;
+mod incoming;
 pub mod matcher;
 mod partial;
 mod prefilter;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use aggregate::{AggregateRequest, Aggregation};
 pub use config::StoreConfig;
 pub use events::{TantivyEventStore, TantivyOptions};
+pub use incoming::NewEvent;
 
 /// Why an event store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +137,12 @@ pub struct RetentionReport {
 pub trait EventStore: Send + Sync {
     /// Adds events (not yet durable, not yet visible).
     fn append(&self, events: &[EventDoc]) -> Result<()>;
+    /// [`Self::append`] for events as the pipeline decoded them; stored
+    /// as their [`NewEvent::to_doc`] documents would be.
+    fn append_new(&self, events: &[NewEvent<'_>]) -> Result<()> {
+        let docs: Vec<EventDoc> = events.iter().map(NewEvent::to_doc).collect();
+        self.append(&docs)
+    }
     /// Makes everything appended durable and searchable; `upto` is the
     /// highest id appended so far.
     fn commit(&self, upto: u64) -> Result<()>;

@@ -251,9 +251,13 @@ pub fn covered_by(value: &str, message: &str, words: &[std::ops::Range<usize>]) 
     if value.is_empty() || indexed_by_words(value) {
         return false;
     }
+    // Lengths first: most values are no word of the message, and a word
+    // of another length cannot be this value (lower-casing ASCII keeps
+    // the length; a non-ASCII value may be missed, which only costs it
+    // its own terms).
     words
         .iter()
-        .any(|w| same_lowered(&message[w.clone()], value))
+        .any(|w| w.len() == value.len() && same_lowered(&message[w.clone()], value))
 }
 
 fn same_lowered(a: &str, b: &str) -> bool {

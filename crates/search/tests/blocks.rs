@@ -32,28 +32,30 @@ fn events() -> impl Strategy<Value = Vec<EventDoc>> {
     prop::collection::vec(one, 1..60).prop_map(|rows| {
         rows.into_iter()
             .enumerate()
-            .map(|(i, (h, u, words, (port, says_port), secs, tags, repeat))| {
-                // Some messages are too long for a block's table.
-                let mut message: Vec<String> = words
-                    .iter()
-                    .map(|w| WORDS[*w].to_string())
-                    .cycle()
-                    .take(words.len() * (1 + repeat * repeat * 4))
-                    .collect();
-                if says_port {
-                    message.push(format!("port {port}"));
-                }
-                let tags: Vec<&str> = tags.iter().map(|w| WORDS[*w]).collect();
-                event(
-                    i as u64 + 1,
-                    secs,
-                    "acme",
-                    serde_json::json!({
-                        "host": HOSTS[h], "user": USERS[u], "message": message.join(" "),
-                        "port": port, "tags": tags,
-                    }),
-                )
-            })
+            .map(
+                |(i, (h, u, words, (port, says_port), secs, tags, repeat))| {
+                    // Some messages are too long for a block's table.
+                    let mut message: Vec<String> = words
+                        .iter()
+                        .map(|w| WORDS[*w].to_string())
+                        .cycle()
+                        .take(words.len() * (1 + repeat * repeat * 4))
+                        .collect();
+                    if says_port {
+                        message.push(format!("port {port}"));
+                    }
+                    let tags: Vec<&str> = tags.iter().map(|w| WORDS[*w]).collect();
+                    event(
+                        i as u64 + 1,
+                        secs,
+                        "acme",
+                        serde_json::json!({
+                            "host": HOSTS[h], "user": USERS[u], "message": message.join(" "),
+                            "port": port, "tags": tags,
+                        }),
+                    )
+                },
+            )
             .collect()
     })
 }
