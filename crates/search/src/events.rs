@@ -1467,18 +1467,8 @@ fn message_word_range(
     lower: &Bound<String>,
     upper: &Bound<String>,
 ) -> (Bound<String>, Bound<String>) {
-    let word = |v: &String| word_term(MESSAGE, v);
-    let lo = match lower {
-        Bound::Unbounded => Bound::Included(word_term(MESSAGE, "")),
-        Bound::Included(v) => Bound::Included(word(v)),
-        Bound::Excluded(v) => Bound::Excluded(word(v)),
-    };
-    let hi = match upper {
-        Bound::Unbounded => Bound::Excluded(format!("{MESSAGE}{}", char::from(WORD_SEP as u8 + 1))),
-        Bound::Included(v) => Bound::Included(word(v)),
-        Bound::Excluded(v) => Bound::Excluded(word(v)),
-    };
-    (lo, hi)
+    let above = format!("{MESSAGE}{}", char::from(WORD_SEP as u8 + 1));
+    matcher::range_terms(lower, upper, |v| word_term(MESSAGE, v), above)
 }
 
 fn damaged_block(bucket: &Bucket) -> SearchError {

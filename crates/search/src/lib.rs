@@ -24,6 +24,7 @@ pub mod words;
 use serde::{Deserialize, Serialize};
 
 pub use aggregate::{AggregateRequest, Aggregation};
+pub use blocks::block_term_count;
 pub use config::StoreConfig;
 pub use events::{TantivyEventStore, TantivyOptions};
 pub use incoming::NewEvent;

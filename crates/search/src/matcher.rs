@@ -341,14 +341,24 @@ pub fn text_range_terms(
     lower: &Bound<String>,
     upper: &Bound<String>,
 ) -> (Bound<String>, Bound<String>) {
-    let term = |v: &String| kv_term(field, v);
+    range_terms(lower, upper, |v| kv_term(field, v), above_values(field))
+}
+
+/// The term bounds of a text range, each bound made a term by `term`;
+/// unbounded, from `term("")` to `above` (the first term past them all).
+pub fn range_terms(
+    lower: &Bound<String>,
+    upper: &Bound<String>,
+    term: impl Fn(&str) -> String,
+    above: String,
+) -> (Bound<String>, Bound<String>) {
     let lo = match lower {
-        Bound::Unbounded => Bound::Included(kv_term(field, "")),
+        Bound::Unbounded => Bound::Included(term("")),
         Bound::Included(v) => Bound::Included(term(v)),
         Bound::Excluded(v) => Bound::Excluded(term(v)),
     };
     let hi = match upper {
-        Bound::Unbounded => Bound::Excluded(above_values(field)),
+        Bound::Unbounded => Bound::Excluded(above),
         Bound::Included(v) => Bound::Included(term(v)),
         Bound::Excluded(v) => Bound::Excluded(term(v)),
     };
