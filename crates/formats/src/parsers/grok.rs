@@ -66,6 +66,9 @@ pub enum FieldType {
 #[derive(Debug, Clone)]
 pub struct Grok {
     pub regex: Regex,
+    /// The same expression for the parser's own backtracker, when it can
+    /// take it (see [`super::backtrack`]); the regex is the fallback.
+    pub fast: Option<super::backtrack::Program>,
     /// The fields it captures, in pattern order.
     pub captures: Vec<Capture>,
 }
@@ -123,7 +126,12 @@ pub fn compile(pattern: &str) -> Result<Grok, String> {
             Ok(Capture { field, kind, group })
         })
         .collect::<Result<_, String>>()?;
-    Ok(Grok { regex, captures })
+    let fast = super::backtrack::Program::new(&out);
+    Ok(Grok {
+        regex,
+        fast,
+        captures,
+    })
 }
 
 fn field_type(name: Option<&str>) -> Result<FieldType, String> {

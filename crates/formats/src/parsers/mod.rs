@@ -10,6 +10,7 @@
 //! samples with the fields they must give, checked when it is loaded, so a
 //! parser that does not do what it says is refused with the sample named.
 
+mod backtrack;
 mod grok;
 
 use std::cell::RefCell;
@@ -153,6 +154,8 @@ struct Scratch {
     slots: Vec<Vec<Option<Slot>>>,
     /// Captured values waiting to be stored (by capture index).
     found: Vec<(usize, Value)>,
+    /// The backtracker's memory, shared by every pattern.
+    fast: backtrack::Scratch,
 }
 
 impl Scratch {
@@ -263,20 +266,22 @@ impl Parsers {
         event: &mut Event,
         scratch: &mut Scratch,
     ) -> Option<ParseOutcome<'_>> {
-        let Scratch { slots, found, .. } = scratch;
+        let Scratch {
+            slots, found, fast, ..
+        } = scratch;
         if let Some(i) = own {
             let parser = &self.parsers[i];
             // The program says what the line is, whether a pattern fits or not.
             if event.core.category.is_none() {
                 event.core.category.clone_from(&parser.category);
             }
-            if parser.parse_with(event, &mut slots[i], found) {
+            if parser.parse_with(event, &mut slots[i], found, fast) {
                 return Some(ParseOutcome::Parsed(&parser.name));
             }
         }
         for &i in &self.any_program {
             let parser = &self.parsers[i];
-            if parser.parse_with(event, &mut slots[i], found) {
+            if parser.parse_with(event, &mut slots[i], found, fast) {
                 return Some(ParseOutcome::Parsed(&parser.name));
             }
         }
@@ -327,7 +332,13 @@ impl Parser {
 
     /// Adds the fields of the first pattern that matches; false if none.
     pub fn parse(&self, event: &mut Event) -> bool {
-        self.parse_with(event, &mut self.empty_slots(), &mut Vec::new())
+        let mut fast = backtrack::Scratch::default();
+        self.parse_with(event, &mut self.empty_slots(), &mut Vec::new(), &mut fast)
+    }
+
+    /// Its compiled patterns, in order.
+    pub fn groks(&self) -> impl Iterator<Item = &Grok> {
+        self.patterns.iter().map(|p| &p.grok)
     }
 
     fn empty_slots(&self) -> Vec<Option<Slot>> {
@@ -341,6 +352,7 @@ impl Parser {
         event: &mut Event,
         slots: &mut [Option<Slot>],
         found: &mut Vec<(usize, Value)>,
+        fast: &mut backtrack::Scratch,
     ) -> bool {
         let Some(Value::Str(text)) = event.get(&self.field) else {
             return false;
@@ -350,14 +362,14 @@ impl Parser {
         let text: &str = text.trim();
         // A pattern that does not match fails in its automaton, before
         // any capturing work.
-        let Some((pattern, caps)) = self.first_match(text, slots) else {
+        let Some((pattern, caps)) = self.first_match(text, slots, fast) else {
             return false;
         };
         found.clear();
         for (i, c) in pattern.grok.captures.iter().enumerate() {
             let value = caps
-                .get_group(c.group)
-                .and_then(|span| typed(&text[span.range()], c.kind));
+                .group(c.group)
+                .and_then(|span| typed(text.get(span)?, c.kind));
             if let Some(value) = value {
                 found.push((i, value));
             }
@@ -379,17 +391,17 @@ impl Parser {
         &self,
         text: &str,
         slots: &'s mut [Option<Slot>],
-    ) -> Option<(&Pattern, &'s Captures)> {
+        fast: &'s mut backtrack::Scratch,
+    ) -> Option<(&Pattern, Found<'s>)> {
         let input = Input::new(text);
         for (pattern, slot) in self.patterns.iter().zip(slots.iter_mut()) {
-            let regex = &pattern.grok.regex;
-            let slot = slot.get_or_insert_with(|| Slot {
-                cache: regex.create_cache(),
-                caps: regex.create_captures(),
-            });
-            regex.search_captures_with(&mut slot.cache, &input, &mut slot.caps);
-            if slot.caps.is_match() {
-                return Some((pattern, &slot.caps));
+            match search(&pattern.grok, text, &input, slot, fast) {
+                Hit::Backtracker => return Some((pattern, Found::Backtracker(fast))),
+                Hit::Regex => {
+                    let slot: &'s Option<Slot> = slot;
+                    return Some((pattern, Found::Regex(&slot.as_ref()?.caps)));
+                }
+                Hit::None => {}
             }
         }
         None
@@ -415,6 +427,67 @@ impl Parser {
         }
         Ok(())
     }
+}
+
+/// Which engine matched a pattern, its captures left in its scratch.
+enum Hit {
+    Backtracker,
+    Regex,
+    None,
+}
+
+/// Where a match's captures are.
+enum Found<'s> {
+    Backtracker(&'s backtrack::Scratch),
+    Regex(&'s Captures),
+}
+
+impl Found<'_> {
+    fn group(&self, group: usize) -> Option<std::ops::Range<usize>> {
+        match self {
+            Found::Backtracker(scratch) => scratch.group(group),
+            Found::Regex(caps) => caps.get_group(group).map(|span| span.range()),
+        }
+    }
+}
+
+/// Tries one pattern: the backtracker when it has the pattern (after the
+/// regex has found where an unanchored match starts), the regex when not
+/// or when the backtracker gives up.
+fn search(
+    grok: &Grok,
+    text: &str,
+    input: &Input<'_>,
+    slot: &mut Option<Slot>,
+    fast: &mut backtrack::Scratch,
+) -> Hit {
+    let regex = &grok.regex;
+    if let Some(program) = &grok.fast {
+        let outcome = program.captures(text, fast, || {
+            let m = regex.search_with(&mut slot_of(regex, slot).cache, input)?;
+            Some(m.start())
+        });
+        match outcome {
+            backtrack::Outcome::Match => return Hit::Backtracker,
+            backtrack::Outcome::NoMatch => return Hit::None,
+            backtrack::Outcome::GaveUp => {}
+        }
+    }
+    let slot = slot_of(regex, slot);
+    regex.search_captures_with(&mut slot.cache, input, &mut slot.caps);
+    if slot.caps.is_match() {
+        Hit::Regex
+    } else {
+        Hit::None
+    }
+}
+
+/// A pattern's regex cache and captures, made on first need.
+fn slot_of<'s>(regex: &regex_automata::meta::Regex, slot: &'s mut Option<Slot>) -> &'s mut Slot {
+    slot.get_or_insert_with(|| Slot {
+        cache: regex.create_cache(),
+        caps: regex.create_captures(),
+    })
 }
 
 fn typed(text: &str, kind: FieldType) -> Option<Value> {
