@@ -27,6 +27,12 @@ fn name_key(name: &str) -> u64 {
         | at(n.wrapping_sub(1))
 }
 
+/// A name's bit in [`Event::name_bits`], from its key.
+#[inline]
+fn name_bit(key: u64) -> u64 {
+    1 << (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
+}
+
 /// Where an event came from: the file (or stream) and the record number in it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SourceRef {
@@ -69,6 +75,14 @@ pub struct Event {
     /// How many leading fields arrived with the record; the rest were
     /// derived from them (parsed, ECS names). `None`: all are original.
     originals: Option<usize>,
+    /// One bit of 64 per name present (see [`name_bit`]): a name whose bit
+    /// is clear is not there, so setting or looking up an absent name (a
+    /// parser's new fields, a rule's field on another kind of record)
+    /// skips the scan of the fields.
+    name_bits: u64,
+    /// Whether a name was pushed while its bit was set already: only then
+    /// may a name be there twice.
+    bits_shared: bool,
     pub core: Core,
 }
 
@@ -89,6 +103,8 @@ impl Event {
         Event {
             fields: Vec::with_capacity(32),
             originals: None,
+            name_bits: 0,
+            bits_shared: false,
             core: Core {
                 source,
                 ..Core::default()
@@ -98,23 +114,29 @@ impl Event {
 
     pub fn push(&mut self, name: impl Into<Box<str>>, value: Value) {
         let name = name.into();
-        self.fields.push(Field {
-            key: name_key(&name),
-            name,
-            value,
-        });
+        self.push_keyed(name_key(&name), name, value);
+    }
+
+    fn push_keyed(&mut self, key: u64, name: Box<str>, value: Value) {
+        let bit = name_bit(key);
+        self.bits_shared |= self.name_bits & bit != 0;
+        self.name_bits |= bit;
+        self.fields.push(Field { key, name, value });
     }
 
     /// Adds or replaces a field.
     pub fn set(&mut self, name: &str, value: Value) {
         let key = name_key(name);
-        match self
-            .fields
-            .iter_mut()
-            .find(|f| f.key == key && &*f.name == name)
-        {
+        let there = if self.name_bits & name_bit(key) == 0 {
+            None
+        } else {
+            self.fields
+                .iter_mut()
+                .find(|f| f.key == key && &*f.name == name)
+        };
+        match there {
             Some(f) => f.value = value,
-            None => self.push(name, value),
+            None => self.push_keyed(key, name.into(), value),
         }
     }
 
@@ -160,6 +182,9 @@ impl Event {
     /// Whether no name is there twice (then the fields are a JSON object
     /// as they stand).
     pub fn has_unique_names(&self) -> bool {
+        if !self.bits_shared {
+            return true;
+        }
         self.fields.iter().enumerate().all(|(i, f)| {
             self.fields[..i]
                 .iter()
@@ -170,6 +195,9 @@ impl Event {
     /// The value of field `name` as named (no Windows alias).
     pub fn get_exact(&self, name: &str) -> Option<&Value> {
         let key = name_key(name);
+        if self.name_bits & name_bit(key) == 0 {
+            return None;
+        }
         self.fields
             .iter()
             .find(|f| f.key == key && &*f.name == name)
@@ -243,6 +271,8 @@ impl Event {
     /// event is left without fields.
     pub fn take_json_object(&mut self) -> serde_json::Map<String, serde_json::Value> {
         self.originals = None;
+        self.name_bits = 0;
+        self.bits_shared = false;
         std::mem::take(&mut self.fields)
             .into_iter()
             .map(|f| (f.name.into_string(), f.value.into_json()))
@@ -315,5 +345,43 @@ mod tests {
         let mut e = Event::new(SourceRef::default());
         e.flatten_json("", &v);
         assert_eq!(e.len(), 1);
+    }
+
+    /// The name bits never hide a field: lookups, `set` and the unique
+    /// check agree with a plain scan, with names enough to share bits.
+    mod name_bits {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn name() -> impl Strategy<Value = String> {
+            prop_oneof![(0u32..200).prop_map(|i| format!("field{i}")), "[a-z.]{0,6}",]
+        }
+
+        proptest! {
+            #[test]
+            fn agree_with_a_scan(ops in prop::collection::vec((any::<bool>(), name(), any::<i64>()), 0..120),
+                                 asked in prop::collection::vec(name(), 0..20)) {
+                let mut e = Event::new(SourceRef::default());
+                let mut plain: Vec<(String, i64)> = Vec::new();
+                for (set, name, v) in &ops {
+                    if *set {
+                        e.set(name, Value::Int(*v));
+                        match plain.iter_mut().find(|(n, _)| n == name) {
+                            Some(f) => f.1 = *v,
+                            None => plain.push((name.clone(), *v)),
+                        }
+                    } else {
+                        e.push(name.as_str(), Value::Int(*v));
+                        plain.push((name.clone(), *v));
+                    }
+                }
+                for name in ops.iter().map(|o| &o.1).chain(&asked) {
+                    let want = plain.iter().find(|(n, _)| n == name).map(|f| Value::Int(f.1));
+                    prop_assert_eq!(e.get_exact(name), want.as_ref());
+                }
+                let unique = plain.iter().enumerate().all(|(i, (n, _))| plain[..i].iter().all(|(m, _)| m != n));
+                prop_assert_eq!(e.has_unique_names(), unique);
+            }
+        }
     }
 }

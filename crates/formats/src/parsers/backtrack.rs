@@ -69,14 +69,28 @@ impl CharSet {
         Some(set)
     }
 
+    #[inline(always)]
+    fn has_ascii(&self, b: u8) -> bool {
+        b < 0x80 && self.ascii[(b / 64) as usize] & (1 << (b % 64)) != 0
+    }
+
     /// The length of the character at `at` if it is in the set.
-    #[inline]
+    #[inline(always)]
     fn step(&self, hay: &str, at: usize) -> Option<usize> {
         let b = *hay.as_bytes().get(at)?;
         if b < 0x80 {
-            return (self.ascii[(b / 64) as usize] & (1 << (b % 64)) != 0).then_some(1);
+            return self.has_ascii(b).then_some(1);
         }
-        let c = hay[at..].chars().next()?;
+        self.step_wide(hay, at)
+    }
+
+    /// [`Self::step`] for a character above U+007F.
+    #[inline(never)]
+    fn step_wide(&self, hay: &str, at: usize) -> Option<usize> {
+        if self.wide.is_empty() {
+            return None;
+        }
+        let c = hay.get(at..)?.chars().next()?;
         self.wide
             .binary_search_by(|&(lo, hi)| {
                 if hi < c {
@@ -107,6 +121,10 @@ enum Inst {
         /// outside the set, or the line's end (PCRE calls such runs
         /// possessive). Giving back in vain costs a step per character.
         give_back: bool,
+        /// The first byte of the literal that follows, if one does: a run
+        /// gives back or takes more up to where that byte is, not one
+        /// character at a time with a failed try at each.
+        next_byte: Option<u8>,
     },
     /// Go on at the first; on failure at the second.
     Split(usize, usize),
@@ -122,6 +140,9 @@ enum Inst {
 #[derive(Debug, Clone)]
 pub struct Program {
     insts: Vec<Inst>,
+    /// The longest literal every match contains: a line without it is
+    /// refused by one vectorised search instead of a walk of the program.
+    required: Option<memchr::memmem::Finder<'static>>,
     /// Two per group, the whole match (group 0) included.
     slot_count: usize,
     anchored: bool,
@@ -194,8 +215,11 @@ impl Program {
         mark_possessive_runs(&mut insts);
         let groups = hir.properties().explicit_captures_len() + 1;
         let anchored = hir.properties().look_set_prefix().contains(Look::Start);
+        let required =
+            longest_required_literal(&hir).map(|lit| memchr::memmem::Finder::new(lit).into_owned());
         Some(Program {
             insts,
+            required,
             slot_count: groups * 2,
             anchored,
         })
@@ -211,6 +235,11 @@ impl Program {
         scratch: &mut Scratch,
         find_start: impl FnOnce() -> Option<usize>,
     ) -> Outcome {
+        if let Some(required) = &self.required {
+            if required.find(hay.as_bytes()).is_none() {
+                return Outcome::NoMatch;
+            }
+        }
         let outcome = self.captures_at(hay, 0, scratch);
         if outcome != Outcome::NoMatch || self.anchored {
             return outcome;
@@ -251,10 +280,7 @@ impl Program {
                 None
             }
             Frame::GiveBack { next, floor, at } => {
-                let mut back = at - 1;
-                while !hay.is_char_boundary(back) {
-                    back -= 1;
-                }
+                let back = self.given_back(next - 1, floor, at, hay)?;
                 if back > floor {
                     scratch.stack.push(Frame::GiveBack {
                         next,
@@ -265,19 +291,52 @@ impl Program {
                 Some((next, back))
             }
             Frame::TakeMore { run, at, count } => {
-                let Inst::Run { set, max, .. } = &self.insts[run] else {
-                    return None;
-                };
-                if count >= *max {
-                    return None;
-                }
-                let len = set.step(hay, at)?;
-                scratch.stack.push(Frame::TakeMore {
-                    run,
-                    at: at + len,
-                    count: count + 1,
-                });
-                Some((run + 1, at + len))
+                let (at, count) = self.taken_more(run, at, count, hay)?;
+                scratch.stack.push(Frame::TakeMore { run, at, count });
+                Some((run + 1, at))
+            }
+        }
+    }
+
+    /// Where a greedy run that ended at `at` ends next when what follows
+    /// failed: one character earlier, or at the last place before where
+    /// the literal that follows can start; not before `floor`.
+    fn given_back(&self, run: usize, floor: usize, at: usize, hay: &str) -> Option<usize> {
+        if let Inst::Run {
+            next_byte: Some(b), ..
+        } = &self.insts[run]
+        {
+            return memchr::memrchr(*b, hay.as_bytes().get(floor..at)?).map(|i| floor + i);
+        }
+        let mut back = at.checked_sub(1)?;
+        while !hay.is_char_boundary(back) {
+            back -= 1;
+        }
+        Some(back)
+    }
+
+    /// Where a lazy run that ended at `at` after `count` characters ends
+    /// next when what follows failed: one character later, or at the next
+    /// place where the literal that follows can start.
+    fn taken_more(&self, run: usize, at: usize, count: u32, hay: &str) -> Option<(usize, u32)> {
+        let Inst::Run {
+            set,
+            max,
+            next_byte,
+            ..
+        } = &self.insts[run]
+        else {
+            return None;
+        };
+        let (mut at, mut count) = (at, count);
+        loop {
+            if count >= *max {
+                return None;
+            }
+            at += set.step(hay, at)?;
+            count += 1;
+            if next_byte.is_none_or(|b| hay.as_bytes().get(at) == Some(&b)) {
+                return Some((at, count));
             }
         }
     }
@@ -298,7 +357,7 @@ impl Program {
             };
             match &self.insts[pc] {
                 Inst::Literal(text) => {
-                    if !hay.as_bytes()[at..].starts_with(text.as_bytes()) {
+                    if !has_at(hay.as_bytes(), at, text.as_bytes()) {
                         return Outcome::NoMatch;
                     }
                     at += text.len();
@@ -343,6 +402,7 @@ impl Program {
             max,
             greedy,
             give_back,
+            ..
         } = &self.insts[pc]
         else {
             return None;
@@ -351,8 +411,17 @@ impl Program {
         let mut count = 0;
         let mut floor = start;
         let limit = if *greedy { *max } else { *min };
+        let bytes = hay.as_bytes();
         while count < limit {
-            let Some(len) = set.step(hay, at) else { break };
+            // Most characters are ASCII: one bit test, no decoding.
+            let len = match bytes.get(at) {
+                Some(&b) if set.has_ascii(b) => 1,
+                Some(&b) if b >= 0x80 => match set.step_wide(hay, at) {
+                    Some(len) => len,
+                    None => break,
+                },
+                _ => break,
+            };
             at += len;
             count += 1;
             if count == *min {
@@ -391,6 +460,7 @@ fn compile(hir: &Hir, insts: &mut Vec<Inst>) -> Option<()> {
             max: 1,
             greedy: true,
             give_back: true,
+            next_byte: None,
         }),
         HirKind::Look(Look::Start) => insts.push(Inst::AssertStart),
         HirKind::Look(Look::End) => insts.push(Inst::AssertEnd),
@@ -416,6 +486,7 @@ fn compile(hir: &Hir, insts: &mut Vec<Inst>) -> Option<()> {
                     max,
                     greedy: rep.greedy,
                     give_back: true,
+                    next_byte: None,
                 });
             } else {
                 compile_repetition(&rep.sub, rep.min, rep.max, rep.greedy, insts)?;
@@ -423,6 +494,33 @@ fn compile(hir: &Hir, insts: &mut Vec<Inst>) -> Option<()> {
         }
     }
     Some(())
+}
+
+/// Whether `hay` holds `lit` at `at`: a byte loop, as literals in
+/// patterns are short and a call to `memcmp` costs more than the bytes.
+#[inline(always)]
+fn has_at(hay: &[u8], at: usize, lit: &[u8]) -> bool {
+    hay.len().saturating_sub(at) >= lit.len() && lit.iter().zip(&hay[at..]).all(|(a, b)| a == b)
+}
+
+/// The longest literal of `hir`'s top level (in no alternative and no
+/// optional part), which every match must contain.
+fn longest_required_literal(hir: &Hir) -> Option<&[u8]> {
+    let mut best: Option<&[u8]> = None;
+    let mut visit = vec![hir];
+    while let Some(h) = visit.pop() {
+        match h.kind() {
+            HirKind::Literal(lit) if best.is_none_or(|b| lit.0.len() > b.len()) => {
+                best = Some(&lit.0);
+            }
+            HirKind::Concat(subs) => visit.extend(subs),
+            HirKind::Capture(cap) => visit.push(&cap.sub),
+            HirKind::Repetition(rep) if rep.min > 0 => visit.push(&rep.sub),
+            _ => {}
+        }
+    }
+    // One byte is found as fast by the program's own first steps.
+    best.filter(|b| b.len() > 1)
 }
 
 /// Clears `give_back` of the runs that giving back cannot help.
@@ -437,8 +535,18 @@ fn mark_possessive_runs(insts: &mut [Inst]) {
             Some(Inst::AssertEnd) => true,
             _ => false,
         };
-        if let Inst::Run { give_back, .. } = &mut insts[pc] {
+        let first = match next {
+            Some(Inst::Literal(text)) => text.as_bytes().first().copied(),
+            _ => None,
+        };
+        if let Inst::Run {
+            give_back,
+            next_byte,
+            ..
+        } = &mut insts[pc]
+        {
             *give_back = !in_vain;
+            *next_byte = first;
         }
     }
 }
