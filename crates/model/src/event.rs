@@ -5,10 +5,142 @@ use crate::Value;
 /// One named field of an event. Names are dotted paths for nested data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
-    pub name: Box<str>,
+    pub name: Name,
     pub value: Value,
     /// [`name_key`] of the name: lookups compare it before the bytes.
     key: u64,
+}
+
+/// A field's name: its own text, or a name that lives as long as the
+/// program (a parser's field names, interned when the parser is loaded:
+/// see [`Name::interned`]), which events share without an allocation each.
+#[derive(Clone)]
+pub struct Name(NameText);
+
+#[derive(Clone)]
+enum NameText {
+    Shared(&'static str),
+    Own(Box<str>),
+}
+
+impl Name {
+    /// A name written in the program.
+    pub const fn from_static(name: &'static str) -> Name {
+        Name(NameText::Shared(name))
+    }
+
+    /// The one copy of `name` kept for the program's life. Meant for the
+    /// names of loaded configuration (a bounded set: loading the same name
+    /// again returns the same copy), never for names read from records.
+    pub fn interned(name: &str) -> Name {
+        static NAMES: std::sync::OnceLock<
+            std::sync::Mutex<std::collections::HashSet<&'static str>>,
+        > = std::sync::OnceLock::new();
+        let mut names = NAMES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let text = match names.get(name) {
+            Some(text) => *text,
+            None => {
+                let text: &'static str = Box::leak(name.into());
+                names.insert(text);
+                text
+            }
+        };
+        Name(NameText::Shared(text))
+    }
+
+    pub fn into_string(self) -> String {
+        match self.0 {
+            NameText::Shared(text) => text.to_string(),
+            NameText::Own(text) => text.into_string(),
+        }
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match &self.0 {
+            NameText::Shared(text) => text,
+            NameText::Own(text) => text,
+        }
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        self
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Name {}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        &**self == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        &**self == *other
+    }
+}
+
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(name: &str) -> Name {
+        Name(NameText::Own(name.into()))
+    }
+}
+
+impl From<String> for Name {
+    fn from(name: String) -> Name {
+        Name(NameText::Own(name.into()))
+    }
+}
+
+impl From<Box<str>> for Name {
+    fn from(name: Box<str>) -> Name {
+        Name(NameText::Own(name))
+    }
+}
+
+impl From<&String> for Name {
+    fn from(name: &String) -> Name {
+        Name(NameText::Own(name.as_str().into()))
+    }
 }
 
 /// A cheap summary of a field name (length and a few bytes) that differs
@@ -112,12 +244,12 @@ impl Event {
         }
     }
 
-    pub fn push(&mut self, name: impl Into<Box<str>>, value: Value) {
+    pub fn push(&mut self, name: impl Into<Name>, value: Value) {
         let name = name.into();
         self.push_keyed(name_key(&name), name, value);
     }
 
-    fn push_keyed(&mut self, key: u64, name: Box<str>, value: Value) {
+    fn push_keyed(&mut self, key: u64, name: Name, value: Value) {
         let bit = name_bit(key);
         self.bits_shared |= self.name_bits & bit != 0;
         self.name_bits |= bit;
@@ -126,6 +258,15 @@ impl Event {
 
     /// Adds or replaces a field.
     pub fn set(&mut self, name: &str, value: Value) {
+        self.set_named(name, value, |n| Name::from(n));
+    }
+
+    /// [`Event::set`] with a name that costs no allocation when added.
+    pub fn set_shared(&mut self, name: &Name, value: Value) {
+        self.set_named(name, value, |_| name.clone());
+    }
+
+    fn set_named(&mut self, name: &str, value: Value, owned: impl FnOnce(&str) -> Name) {
         let key = name_key(name);
         let there = if self.name_bits & name_bit(key) == 0 {
             None
@@ -136,7 +277,7 @@ impl Event {
         };
         match there {
             Some(f) => f.value = value,
-            None => self.push_keyed(key, name.into(), value),
+            None => self.push_keyed(key, owned(name), value),
         }
     }
 
@@ -345,6 +486,21 @@ mod tests {
         let mut e = Event::new(SourceRef::default());
         e.flatten_json("", &v);
         assert_eq!(e.len(), 1);
+    }
+
+    #[test]
+    fn interned_names_are_one_copy_and_read_as_any_name() {
+        let a = Name::interned("source.ip");
+        let b = Name::interned(&String::from("source.ip"));
+        assert!(std::ptr::eq(a.as_ptr(), b.as_ptr()));
+        let mut e = Event::new(SourceRef::default());
+        e.set_shared(&a, Value::Int(1));
+        e.set("source.ip", Value::Int(2));
+        e.set_shared(&Name::from_static("user.name"), Value::Int(3));
+        assert_eq!(e.len(), 2);
+        assert_eq!(e.get("source.ip"), Some(&Value::Int(2)));
+        assert_eq!(e.fields()[1].name, "user.name");
+        assert_eq!(e.fields()[1].name.clone().into_string(), "user.name");
     }
 
     /// The name bits never hide a field: lookups, `set` and the unique

@@ -26,7 +26,7 @@ mod value;
 
 pub use alert::{Alert, AlertKind, Indicators, Severity, UnknownSeverity};
 pub use clock::{now_ns, Clock, ManualClock, SystemClock};
-pub use event::{Core, Event, Field, SourceRef};
+pub use event::{Core, Event, Field, Name, SourceRef};
 pub use incident::Domain;
 pub use indicator::{Indicator, IndicatorKind, Tlp};
 pub use sample::CheckSample;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use watchfloor_formats::parsers::{ParseOutcome, Parsers};
 use watchfloor_formats::{event_from_json, parse_syslog_line, syslog_event};
 use watchfloor_ingest::{Kind, RawRecord};
-use watchfloor_model::{Event, SourceRef, Value};
+use watchfloor_model::{Event, Name, SourceRef, Value};
 use watchfloor_search::{EventDoc, NewEvent};
 
 /// Why a record gave no event of its own format. The record is still
@@ -123,8 +123,10 @@ fn mark_parse(e: &mut Event, parsers: &Parsers) {
         Some(ParseOutcome::Parsed(n)) => (n.into(), "parsed"),
         Some(ParseOutcome::Unmatched(n)) => (n.into(), "unmatched"),
     };
-    e.push("parser.name", Value::Str(name));
-    e.push("parser.outcome", Value::Str(outcome.into()));
+    const NAME: Name = Name::from_static("parser.name");
+    const OUTCOME: Name = Name::from_static("parser.outcome");
+    e.push(NAME, Value::Str(name));
+    e.push(OUTCOME, Value::Str(outcome.into()));
 }
 
 fn bare(text: &str, source: SourceRef) -> Event {

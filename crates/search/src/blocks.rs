@@ -95,9 +95,17 @@ impl PendingBlock {
             if !table.value(name, value) {
                 return; // its terms are in the block already
             }
-            if is_field(name) && !split {
+            let is_message = std::ptr::eq(value, message);
+            if (is_message || is_field(name)) && !split {
                 terms::indexed_words(message, words);
                 split = true;
+            }
+            if is_message {
+                // Its words are split already, for the fields it covers.
+                builder.value_words(name, value, words.iter().cloned(), |term, _| {
+                    terms.insert(term);
+                });
+                return;
             }
             if is_field(name) && terms::covered_by(value, message, words) {
                 builder.covered(name, |term| {

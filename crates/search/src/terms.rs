@@ -125,7 +125,25 @@ impl TermBuilder {
     }
 
     /// Calls `each(term, position)` for the terms of field `name` holding `value`.
-    pub fn value(&mut self, name: &str, value: &str, mut each: impl FnMut(&str, usize)) {
+    pub fn value(&mut self, name: &str, value: &str, each: impl FnMut(&str, usize)) {
+        let mut from = 0;
+        let words = std::iter::from_fn(|| {
+            let word = next_word(value, from)?;
+            from = word.end;
+            Some(word)
+        });
+        self.value_words(name, value, words, each);
+    }
+
+    /// [`Self::value`] with the value's words found already (as
+    /// [`next_word`] finds them; longer than [`MAX_WORD`] ones are skipped).
+    pub fn value_words(
+        &mut self,
+        name: &str,
+        value: &str,
+        words: impl Iterator<Item = std::ops::Range<usize>>,
+        mut each: impl FnMut(&str, usize),
+    ) {
         self.position += 2;
         let at = self.position;
         self.term.clear();
@@ -144,9 +162,7 @@ impl TermBuilder {
         self.term.truncate(name_end);
         self.term.push(WORD_SEP);
         let prefix = self.term.len();
-        let mut from = 0;
-        while let Some(word) = next_word(value, from) {
-            from = word.end;
+        for word in words {
             if word.len() > MAX_WORD {
                 continue;
             }

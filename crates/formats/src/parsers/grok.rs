@@ -76,7 +76,8 @@ pub struct Grok {
 /// One `%{NAME:field:type}` of a grok expression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Capture {
-    pub field: String,
+    /// Interned (see [`watchfloor_model::Name::interned`]): events share it.
+    pub field: watchfloor_model::Name,
     pub kind: FieldType,
     /// Its group's index in the regex (the pattern's own groups count too).
     pub group: usize,
@@ -123,6 +124,7 @@ pub fn compile(pattern: &str) -> Result<Grok, String> {
                 .iter()
                 .position(|n| *n == Some(name.as_str()))
                 .ok_or_else(|| format!("the pattern names its own group {name}"))?;
+            let field = watchfloor_model::Name::interned(&field);
             Ok(Capture { field, kind, group })
         })
         .collect::<Result<_, String>>()?;
@@ -171,7 +173,7 @@ mod tests {
             ["root", "203.0.113.9", "22"]
         );
         assert_eq!(
-            (g.captures[2].field.as_str(), g.captures[2].kind),
+            (&*g.captures[2].field, g.captures[2].kind),
             ("source.port", FieldType::Int)
         );
         let v6 = compile("%{IP:a}").unwrap();

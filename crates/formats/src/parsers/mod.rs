@@ -22,7 +22,7 @@ use regex_automata::meta::Cache;
 use regex_automata::util::captures::Captures;
 use regex_automata::Input;
 
-use watchfloor_model::{Event, Value};
+use watchfloor_model::{Event, Name, Value};
 
 pub use grok::{compile as compile_grok, Capture, FieldType, Grok};
 
@@ -110,7 +110,8 @@ pub struct Parser {
 #[derive(Debug)]
 struct Pattern {
     grok: Grok,
-    set: Vec<(String, Value)>,
+    /// Names interned: events share them.
+    set: Vec<(Name, Value)>,
     category: Option<Box<str>>,
 }
 
@@ -304,7 +305,7 @@ impl Parser {
             let set = def
                 .set
                 .iter()
-                .map(|(k, v)| Ok((yaml_key(k)?, yaml_value(v))))
+                .map(|(k, v)| Ok((Name::interned(&yaml_key(k)?), yaml_value(v))))
                 .collect::<Result<_, String>>()
                 .map_err(|e| format!("parser {}: pattern {}: {e}", file.name, i + 1))?;
             let category = def.category.as_ref().map(|c| c.to_ascii_lowercase().into());
@@ -375,10 +376,10 @@ impl Parser {
             }
         }
         for (i, value) in found.drain(..) {
-            event.set(&pattern.grok.captures[i].field, value);
+            event.set_shared(&pattern.grok.captures[i].field, value);
         }
         for (name, value) in &pattern.set {
-            event.set(name, value.clone());
+            event.set_shared(name, value.clone());
         }
         if pattern.category.is_some() {
             event.core.category.clone_from(&pattern.category);
