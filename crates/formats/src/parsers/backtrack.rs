@@ -500,7 +500,8 @@ fn compile(hir: &Hir, insts: &mut Vec<Inst>) -> Option<()> {
 /// patterns are short and a call to `memcmp` costs more than the bytes.
 #[inline(always)]
 fn has_at(hay: &[u8], at: usize, lit: &[u8]) -> bool {
-    hay.len().saturating_sub(at) >= lit.len() && lit.iter().zip(&hay[at..]).all(|(a, b)| a == b)
+    hay.get(at..at + lit.len())
+        .is_some_and(|h| h.iter().zip(lit).all(|(a, b)| a == b))
 }
 
 /// The longest literal of `hir`'s top level (in no alternative and no
