@@ -82,6 +82,16 @@ impl Server {
 
     /// Like [`Server::start_with`], with extra environment variables.
     pub fn start_env(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::try_start(dir, config, args, env).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts a server; `Err` (with its log) when it exits before it is ready.
+    fn try_start(
+        dir: &Path,
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Server, String> {
         let text = std::fs::read_to_string(config).expect("config");
         let port_of = |key: &str| -> u16 {
             let line = text.lines().find(|l| l.starts_with(key)).expect(key);
@@ -125,18 +135,29 @@ impl Server {
                 .build()
                 .expect("client"),
         };
-        server.wait_ready();
+        server.ready()?;
         server.token = std::fs::read_to_string(dir.join("data/initial-admin-token"))
             .expect("initial admin token")
             .trim()
             .to_string();
-        server
+        Ok(server)
     }
 
     /// A fresh server with default settings plus `extra` config.
     pub fn start(dir: &Path, extra: &str, args: &[&str]) -> Server {
-        let config = write_config(dir, free_port(), free_port(), "", extra);
-        Server::start_with(dir, &config, args)
+        // Free ports are released before the server binds them, and another
+        // process may take one in between (any outgoing UDP socket gets a
+        // port of that range): a start that finds its port taken is made
+        // again on new ports.
+        for attempt in 1.. {
+            let config = write_config(dir, free_port(), free_port(), "", extra);
+            match Server::try_start(dir, &config, args, &[]) {
+                Ok(server) => return server,
+                Err(e) if attempt < 4 && e.contains("Address already in use") => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        unreachable!("the loop returns or panics")
     }
 
     pub fn log_text(&self) -> String {
@@ -147,21 +168,22 @@ impl Server {
         s
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until the server says it is ready; `Err` if it exits first.
+    fn ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if self.log_text().contains("watchfloor: ready") {
-                return;
+                return Ok(());
             }
             if let Some(status) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!(
+                return Err(format!(
                     "server exited with {status} before it was ready:\n{}",
                     self.log_text()
-                );
+                ));
             }
             assert!(
                 Instant::now() < deadline,
