@@ -22,11 +22,19 @@ fn main() {
     let parsers = Parsers::shipped();
     let only = std::env::var("ONLY").ok();
     let mut rng = Rng::new(7);
-    let mut seen = Vec::new();
-    // One line of each kind the generator writes (the alert is sudo's).
+    let mut seen: Vec<(&str, String)> = Vec::new();
+    // One line of each kind the generator writes (the alert is sudo's):
+    // a kind is a program and the line's first word if it is a word.
+    let kind = |program: &str, line: &str| {
+        let first = line
+            .split(' ')
+            .next()
+            .filter(|w| w.starts_with(char::is_alphabetic));
+        (program.to_string(), first.map(str::to_string))
+    };
     for i in 0..10_000 {
         let (program, line) = message(&mut rng, i == 0);
-        if seen.iter().any(|(p, _): &(&str, String)| *p == program)
+        if seen.iter().any(|(p, l)| kind(p, l) == kind(program, &line))
             || only.as_deref().is_some_and(|o| o != program)
         {
             continue;

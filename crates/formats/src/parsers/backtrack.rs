@@ -143,6 +143,8 @@ pub struct Program {
     /// The longest literal every match contains: a line without it is
     /// refused by one vectorised search instead of a walk of the program.
     required: Option<memchr::memmem::Finder<'static>>,
+    /// The length of the shortest match: a shorter line is refused at once.
+    min_len: usize,
     /// Two per group, the whole match (group 0) included.
     slot_count: usize,
     anchored: bool,
@@ -220,6 +222,7 @@ impl Program {
         Some(Program {
             insts,
             required,
+            min_len: hir.properties().minimum_len().unwrap_or(0),
             slot_count: groups * 2,
             anchored,
         })
@@ -235,6 +238,9 @@ impl Program {
         scratch: &mut Scratch,
         find_start: impl FnOnce() -> Option<usize>,
     ) -> Outcome {
+        if hay.len() < self.min_len {
+            return Outcome::NoMatch;
+        }
         if let Some(required) = &self.required {
             if required.find(hay.as_bytes()).is_none() {
                 return Outcome::NoMatch;
