@@ -266,7 +266,7 @@ impl Program {
         // of a short line; real lines need a few dozen steps.
         let mut budget = 1024 + 32 * hay.len();
         while let Some(frame) = scratch.stack.pop() {
-            let Some((pc, at)) = self.resume(frame, hay, scratch) else {
+            let Some((pc, at)) = self.resume(frame, hay, scratch, &mut budget) else {
                 continue;
             };
             match self.run_from(pc, at, hay, scratch, &mut budget) {
@@ -277,8 +277,16 @@ impl Program {
         Outcome::NoMatch
     }
 
-    /// Where a popped frame says to go on, if anywhere.
-    fn resume(&self, frame: Frame, hay: &str, scratch: &mut Scratch) -> Option<(usize, usize)> {
+    /// Where a popped frame says to go on, if anywhere. The characters a
+    /// run gives back or takes more are charged to the budget as a run's
+    /// are, so that no line makes the search more than linear.
+    fn resume(
+        &self,
+        frame: Frame,
+        hay: &str,
+        scratch: &mut Scratch,
+        budget: &mut usize,
+    ) -> Option<(usize, usize)> {
         match frame {
             Frame::Try { pc, at } => Some((pc, at)),
             Frame::Restore { slot, old } => {
@@ -287,6 +295,7 @@ impl Program {
             }
             Frame::GiveBack { next, floor, at } => {
                 let back = self.given_back(next - 1, floor, at, hay)?;
+                *budget = budget.saturating_sub((at - back) / 16);
                 if back > floor {
                     scratch.stack.push(Frame::GiveBack {
                         next,
@@ -296,8 +305,13 @@ impl Program {
                 }
                 Some((next, back))
             }
-            Frame::TakeMore { run, at, count } => {
-                let (at, count) = self.taken_more(run, at, count, hay)?;
+            Frame::TakeMore {
+                run,
+                at: from,
+                count,
+            } => {
+                let (at, count) = self.taken_more(run, from, count, hay)?;
+                *budget = budget.saturating_sub((at - from) / 16);
                 scratch.stack.push(Frame::TakeMore { run, at, count });
                 Some((run + 1, at))
             }

@@ -2,10 +2,11 @@
 //! write them: `%{IP:source.ip}` captures an address into `source.ip`,
 //! `%{INT:source.port:int}` a number stored as an integer, `%{WORD}`
 //! matches without capturing. Everything else is a regular expression.
-//! A pattern compiles to one regular expression (regex-automata's meta
-//! engine, the one inside `regex::Regex`, used directly so that callers
-//! can keep their own search caches) whose groups are named `g0`, `g1`, ...
-//! with a table from group to field name and type.
+//! A pattern compiles to one regular expression whose groups are named
+//! `g0`, `g1`, ... with a table from group to field name and type; the
+//! parsers' own backtracker runs it (`super::backtrack`), with
+//! regex-automata's meta engine (the one inside `regex::Regex`, used
+//! directly so that callers keep their own search caches) as the fallback.
 
 use regex_automata::meta::Regex;
 use regex_automata::PatternID;

@@ -361,8 +361,8 @@ impl Parser {
         // rsyslog's `msg` property keeps the space after the tag, and
         // shippers may keep a line's end: the patterns read the text inside.
         let text: &str = text.trim();
-        // A pattern that does not match fails in its automaton, before
-        // any capturing work.
+        // A pattern that does not match is mostly refused by the line's
+        // length or a literal it lacks, before any capturing work.
         let Some((pattern, caps)) = self.first_match(text, slots, fast) else {
             return false;
         };
