@@ -218,6 +218,15 @@ fn each_json(scratch: &mut Vec<u8>, name: &str, value: &Value, each: &mut dyn Fn
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Most values need no escape: written as they are, without serde's
+    // writer (its call and escape table cost more than these bytes).
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // Writing a string to a vector cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
 }
