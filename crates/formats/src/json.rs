@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
-use watchfloor_model::{parse_timestamp, Event, SourceRef, Value};
+use watchfloor_model::{parse_timestamp, Event, SourceRef, Text, Value};
 
 use crate::windows::{fill_windows_core, windows_event_from_json};
 use crate::{Record, RecordError};
@@ -371,7 +371,7 @@ pub fn event_from_json(doc: &Json, source: SourceRef) -> Option<Event> {
         fill_windows_core(&mut e);
     } else if doc.get("event_type").is_some() && doc.get("src_ip").is_some() {
         fill_generic_core(&mut e);
-        e.core.provider = Some("suricata".into());
+        e.core.provider = Some(Text::from_static("suricata"));
     } else {
         fill_generic_core(&mut e);
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use watchfloor_model::{parse_timestamp, Event, SourceRef, Value};
+use watchfloor_model::{parse_timestamp, Event, Name, SourceRef, Text, Value};
 
 use crate::cef::{parse_cef, push_cef};
 use crate::{Format, Record, RecordError};
@@ -229,9 +229,10 @@ fn split_tag(body: &str) -> (Option<&str>, Option<&str>, &str) {
 /// Turns a parsed message into an event with the usual field names.
 pub fn syslog_event(msg: &SyslogMessage<'_>, source: SourceRef) -> Event {
     let mut e = Event::new(source);
-    let mut put = |name: &str, v: Option<&str>| {
+    // Names written here are shared, not allocated per event.
+    let mut put = |name: &'static str, v: Option<&str>| {
         if let Some(v) = v {
-            e.push(name, Value::Str(v.into()));
+            e.push(Name::from_static(name), Value::Str(v.into()));
         }
     };
     put("hostname", msg.hostname);
@@ -239,22 +240,22 @@ pub fn syslog_event(msg: &SyslogMessage<'_>, source: SourceRef) -> Event {
     put("procid", msg.procid);
     put("msgid", msg.msgid);
     if let Some(f) = msg.facility {
-        e.push("facility", Value::Int(f.into()));
+        e.push(Name::from_static("facility"), Value::Int(f.into()));
     }
     if let Some(s) = msg.severity {
-        e.push("severity", Value::Int(s.into()));
+        e.push(Name::from_static("severity"), Value::Int(s.into()));
     }
     for (id, name, value) in &msg.structured {
         e.push(format!("sd.{id}.{name}"), Value::Str(value.as_str().into()));
     }
-    e.push("message", Value::Str(msg.message.into()));
+    e.push(Name::from_static("message"), Value::Str(msg.message.into()));
     if let Some(cef) = parse_cef(msg.message) {
         push_cef(&mut e, &cef);
     }
     e.core.timestamp = msg.timestamp;
     e.core.host = msg.hostname.map(Into::into);
     e.core.provider = msg.app_name.map(Into::into);
-    e.core.product = Some("linux".into());
+    e.core.product = Some(Text::from_static("linux"));
     e
 }
 

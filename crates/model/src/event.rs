@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use crate::Value;
+use crate::{Text, Value};
 
 /// One named field of an event. Names are dotted paths for nested data.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,137 +11,9 @@ pub struct Field {
     key: u64,
 }
 
-/// A field's name: its own text, or a name that lives as long as the
-/// program (a parser's field names, interned when the parser is loaded:
-/// see [`Name::interned`]), which events share without an allocation each.
-#[derive(Clone)]
-pub struct Name(NameText);
-
-#[derive(Clone)]
-enum NameText {
-    Shared(&'static str),
-    Own(Box<str>),
-}
-
-impl Name {
-    /// A name written in the program.
-    pub const fn from_static(name: &'static str) -> Name {
-        Name(NameText::Shared(name))
-    }
-
-    /// The one copy of `name` kept for the program's life. Meant for the
-    /// names of loaded configuration (a bounded set: loading the same name
-    /// again returns the same copy), never for names read from records.
-    pub fn interned(name: &str) -> Name {
-        static NAMES: std::sync::OnceLock<
-            std::sync::Mutex<std::collections::HashSet<&'static str>>,
-        > = std::sync::OnceLock::new();
-        let mut names = NAMES
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let text = match names.get(name) {
-            Some(text) => *text,
-            None => {
-                let text: &'static str = Box::leak(name.into());
-                names.insert(text);
-                text
-            }
-        };
-        Name(NameText::Shared(text))
-    }
-
-    pub fn into_string(self) -> String {
-        match self.0 {
-            NameText::Shared(text) => text.to_string(),
-            NameText::Own(text) => text.into_string(),
-        }
-    }
-}
-
-impl std::ops::Deref for Name {
-    type Target = str;
-    fn deref(&self) -> &str {
-        match &self.0 {
-            NameText::Shared(text) => text,
-            NameText::Own(text) => text,
-        }
-    }
-}
-
-impl AsRef<str> for Name {
-    fn as_ref(&self) -> &str {
-        self
-    }
-}
-
-impl std::borrow::Borrow<str> for Name {
-    fn borrow(&self) -> &str {
-        self
-    }
-}
-
-impl PartialEq for Name {
-    fn eq(&self, other: &Name) -> bool {
-        **self == **other
-    }
-}
-
-impl Eq for Name {}
-
-impl PartialEq<str> for Name {
-    fn eq(&self, other: &str) -> bool {
-        &**self == other
-    }
-}
-
-impl PartialEq<&str> for Name {
-    fn eq(&self, other: &&str) -> bool {
-        &**self == *other
-    }
-}
-
-impl std::hash::Hash for Name {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (**self).hash(state)
-    }
-}
-
-impl std::fmt::Debug for Name {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl std::fmt::Display for Name {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self)
-    }
-}
-
-impl From<&str> for Name {
-    fn from(name: &str) -> Name {
-        Name(NameText::Own(name.into()))
-    }
-}
-
-impl From<String> for Name {
-    fn from(name: String) -> Name {
-        Name(NameText::Own(name.into()))
-    }
-}
-
-impl From<Box<str>> for Name {
-    fn from(name: Box<str>) -> Name {
-        Name(NameText::Own(name))
-    }
-}
-
-impl From<&String> for Name {
-    fn from(name: &String) -> Name {
-        Name(NameText::Own(name.as_str().into()))
-    }
-}
+/// A field's name: shared when it is a parser's or the program's own (see
+/// [`Text::interned`]), owned when it came with a record.
+pub type Name = Text;
 
 /// A cheap summary of a field name (length and a few bytes) that differs
 /// for almost all pairs of distinct names, so a lookup rejects most fields
@@ -178,11 +50,11 @@ pub struct SourceRef {
 pub struct Core {
     /// Event time, nanoseconds since the Unix epoch (UTC).
     pub timestamp: Option<i64>,
-    pub host: Option<Box<str>>,
+    pub host: Option<Text>,
     /// Windows event log channel (`Security`, `Microsoft-Windows-Sysmon/Operational`).
-    pub channel: Option<Box<str>>,
+    pub channel: Option<Text>,
     /// Provider / program that wrote the record.
-    pub provider: Option<Box<str>>,
+    pub provider: Option<Text>,
     pub event_id: Option<u32>,
     pub tenant: Option<Arc<str>>,
     pub source: SourceRef,
@@ -191,13 +63,13 @@ pub struct Core {
     /// The Sigma logsource product of a non-Windows record, lower-case
     /// (`linux` for syslog, or what the record or its source declares);
     /// `None` when unknown. Rules for a product run only on its records.
-    pub product: Option<Box<str>>,
+    pub product: Option<Text>,
     /// The Sigma logsource category the record declares, lower-case
     /// (`database`, `proxy`, `firewall`, ...); `None` when it declares
     /// none. A rule that names a category and no product runs only on
     /// records of that category (and, for the Windows categories, on the
     /// channels and event ids the routing table gives).
-    pub category: Option<Box<str>>,
+    pub category: Option<Text>,
 }
 
 /// One log record.
@@ -326,9 +198,18 @@ impl Event {
         if !self.bits_shared {
             return true;
         }
-        self.fields.iter().enumerate().all(|(i, f)| {
-            self.fields[..i]
-                .iter()
+        // Only names whose bit another name shares can be there twice:
+        // with a dozen names some bits are shared, but few names are.
+        let (mut seen, mut twice) = (0u64, 0u64);
+        for f in &self.fields {
+            let bit = name_bit(f.key);
+            twice |= seen & bit;
+            seen |= bit;
+        }
+        let suspects = || self.fields.iter().filter(|f| name_bit(f.key) & twice != 0);
+        suspects().enumerate().all(|(i, f)| {
+            suspects()
+                .take(i)
                 .all(|g| g.key != f.key || g.name != f.name)
         })
     }
@@ -421,7 +302,7 @@ impl Event {
     }
 
     /// First string value among `names`, for deriving core attributes.
-    pub fn first_text(&self, names: &[&str]) -> Option<Box<str>> {
+    pub fn first_text(&self, names: &[&str]) -> Option<Text> {
         names.iter().find_map(|n| match self.get_exact(n) {
             Some(Value::Str(s)) if !s.is_empty() => Some(s.clone()),
             Some(v @ (Value::Int(_) | Value::Float(_))) => v.as_text().map(|t| t.as_str().into()),

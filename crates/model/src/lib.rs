@@ -21,6 +21,7 @@ mod event;
 pub mod incident;
 pub mod indicator;
 mod sample;
+mod text;
 mod time;
 mod value;
 
@@ -30,5 +31,6 @@ pub use event::{Core, Event, Field, Name, SourceRef};
 pub use incident::Domain;
 pub use indicator::{Indicator, IndicatorKind, Tlp};
 pub use sample::CheckSample;
+pub use text::Text;
 pub use time::{format_rfc3339, parse_timestamp};
 pub use value::{Value, ValueStr};

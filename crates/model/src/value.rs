@@ -1,5 +1,7 @@
 use std::fmt;
 
+use crate::Text;
+
 /// One field value. Scalars keep their type; arrays of scalars are kept as a
 /// list so that a matcher can test each element.
 #[derive(Debug, Clone, PartialEq)]
@@ -8,7 +10,7 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(Box<str>),
+    Str(Text),
     List(Box<[Value]>),
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use watchfloor_formats::parsers::{ParseOutcome, Parsers};
 use watchfloor_formats::{event_from_json, parse_syslog_line, syslog_event};
 use watchfloor_ingest::{Kind, RawRecord};
-use watchfloor_model::{Event, Name, SourceRef, Value};
+use watchfloor_model::{Event, Name, SourceRef, Text, Value};
 use watchfloor_search::{EventDoc, NewEvent};
 
 /// Why a record gave no event of its own format. The record is still
@@ -111,22 +111,22 @@ fn program_of_json(e: &mut Event) {
     // A syslog line shipped as JSON is what the syslog path reads as the
     // `linux` product (the Sigma rules' logsource for sshd, sudo, cron...).
     if e.core.provider.is_some() && e.core.product.is_none() {
-        e.core.product = Some("linux".into());
+        e.core.product = Some(Text::from_static("linux"));
     }
 }
 
 /// Runs the parser of the event's program and records which one read it
 /// (`parser.name`) and whether a pattern matched (`parser.outcome`).
 fn mark_parse(e: &mut Event, parsers: &Parsers) {
-    let (name, outcome): (Box<str>, &str) = match parsers.apply(e) {
+    let (name, outcome) = match parsers.apply(e) {
         None => return,
-        Some(ParseOutcome::Parsed(n)) => (n.into(), "parsed"),
-        Some(ParseOutcome::Unmatched(n)) => (n.into(), "unmatched"),
+        Some(ParseOutcome::Parsed(n)) => (n.clone(), "parsed"),
+        Some(ParseOutcome::Unmatched(n)) => (n.clone(), "unmatched"),
     };
     const NAME: Name = Name::from_static("parser.name");
     const OUTCOME: Name = Name::from_static("parser.outcome");
     e.push(NAME, Value::Str(name));
-    e.push(OUTCOME, Value::Str(outcome.into()));
+    e.push(OUTCOME, Value::Str(Text::from_static(outcome)));
 }
 
 fn bare(text: &str, source: SourceRef) -> Event {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use rustc_hash::FxHashMap;
 use watchfloor_model::{Event, Value};
 
 use crate::bits::Bits;
@@ -89,14 +90,16 @@ impl Bucket {
 
 /// Where each variant applies, as sets of variant ids.
 struct Index {
-    channels: HashMap<String, Bucket>,
+    // Fx: looked up for every event, with keys from the rules (no sender
+    // can grow them).
+    channels: FxHashMap<String, Bucket>,
     windows_any_channel: Bucket,
     /// Non-Windows variants of no particular product.
     non_windows: Bits,
     /// Non-Windows variants by product: they run only on that product's events.
-    by_product: HashMap<String, Bits>,
+    by_product: FxHashMap<String, Bits>,
     /// Variants of a category and no product: only events of that category.
-    by_category: HashMap<String, Bits>,
+    by_category: FxHashMap<String, Bits>,
     any: Bits,
 }
 
@@ -713,11 +716,11 @@ fn count_clean_files(report: &LoadReport) -> usize {
 fn build_index(targets: &[Target]) -> (Index, Vec<String>) {
     let n = targets.len();
     let mut index = Index {
-        channels: HashMap::new(),
+        channels: FxHashMap::default(),
         windows_any_channel: Bucket::new(n),
         non_windows: Bits::new(n),
-        by_product: HashMap::new(),
-        by_category: HashMap::new(),
+        by_product: FxHashMap::default(),
+        by_category: FxHashMap::default(),
         any: Bits::new(n),
     };
     for (vi, t) in targets.iter().enumerate() {

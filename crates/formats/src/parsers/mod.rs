@@ -13,8 +13,8 @@
 mod backtrack;
 mod grok;
 
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,7 +22,7 @@ use regex_automata::meta::Cache;
 use regex_automata::util::captures::Captures;
 use regex_automata::Input;
 
-use watchfloor_model::{Event, Name, Value};
+use watchfloor_model::{Event, Name, Text, Value};
 
 pub use grok::{compile as compile_grok, Capture, FieldType, Grok};
 
@@ -99,37 +99,40 @@ struct Sample {
 /// One compiled parser.
 #[derive(Debug)]
 pub struct Parser {
-    pub name: String,
+    /// Interned: the events it reads share it as `parser.name`.
+    pub name: Text,
     pub description: String,
     programs: Vec<String>,
     field: String,
-    category: Option<Box<str>>,
+    /// Interned, as are the patterns' categories and fixed values.
+    category: Option<Text>,
     patterns: Vec<Pattern>,
 }
 
 #[derive(Debug)]
 struct Pattern {
     grok: Grok,
-    /// Names interned: events share them.
+    /// Names and text interned: events share them.
     set: Vec<(Name, Value)>,
-    category: Option<Box<str>>,
+    category: Option<Text>,
 }
 
 /// What parsing did to an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParseOutcome<'a> {
     /// A parser read the line and added fields.
-    Parsed(&'a str),
+    Parsed(&'a Text),
     /// A parser is meant for the line's program but no pattern matched:
     /// the event is kept as it was.
-    Unmatched(&'a str),
+    Unmatched(&'a Text),
 }
 
 /// Every parser, looked up by program.
 #[derive(Debug, Default)]
 pub struct Parsers {
     parsers: Vec<Parser>,
-    by_program: HashMap<String, usize>,
+    /// Fx: looked up for every syslog event; keys are the parsers' own.
+    by_program: FxHashMap<String, usize>,
     /// Parsers of any program, in load order.
     any_program: Vec<usize>,
     /// Changes with every parser added, so that a thread's [`Scratch`]
@@ -308,7 +311,7 @@ impl Parser {
                 .map(|(k, v)| Ok((Name::interned(&yaml_key(k)?), yaml_value(v))))
                 .collect::<Result<_, String>>()
                 .map_err(|e| format!("parser {}: pattern {}: {e}", file.name, i + 1))?;
-            let category = def.category.as_ref().map(|c| c.to_ascii_lowercase().into());
+            let category = def.category.as_deref().map(interned_lowercase);
             patterns.push(Pattern {
                 grok,
                 set,
@@ -316,11 +319,11 @@ impl Parser {
             });
         }
         let parser = Parser {
-            name: file.name,
+            name: Text::interned(&file.name),
             description: file.description,
             programs: file.programs,
             field: file.field,
-            category: file.category.map(|c| c.to_ascii_lowercase().into()),
+            category: file.category.as_deref().map(interned_lowercase),
             patterns,
         };
         for (i, sample) in file.samples.iter().enumerate() {
@@ -511,6 +514,11 @@ fn yaml_key(k: &serde_yaml::Value) -> Result<String, String> {
         .ok_or_else(|| format!("field name {k:?} is not text"))
 }
 
+fn interned_lowercase(text: &str) -> Text {
+    Text::interned(&text.to_ascii_lowercase())
+}
+
+/// A fixed value of a pattern (its text interned: events share it).
 fn yaml_value(v: &serde_yaml::Value) -> Value {
     match v {
         serde_yaml::Value::Bool(b) => Value::Bool(*b),
@@ -518,7 +526,7 @@ fn yaml_value(v: &serde_yaml::Value) -> Value {
             Some(i) => Value::Int(i),
             None => Value::Float(n.as_f64().unwrap_or(0.0)),
         },
-        serde_yaml::Value::String(s) => Value::Str(s.as_str().into()),
+        serde_yaml::Value::String(s) => Value::Str(Text::interned(s)),
         serde_yaml::Value::Null => Value::Null,
         other => Value::Str(
             serde_yaml::to_string(other)
@@ -554,7 +562,10 @@ mod tests {
         let p = Parsers::shipped();
         let failure = "pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=bob rhost=203.0.113.9  user=bob";
         let mut imap = syslog("dovecot", failure);
-        assert_eq!(p.apply(&mut imap), Some(ParseOutcome::Parsed("pam")));
+        assert_eq!(
+            p.apply(&mut imap),
+            Some(ParseOutcome::Parsed(&Text::from_static("pam")))
+        );
         assert_eq!(
             imap.get("source.ip"),
             Some(&Value::Str("203.0.113.9".into()))
@@ -564,17 +575,23 @@ mod tests {
             "login",
             "pam_unix(login:session): session opened for user alice(uid=1000) by LOGIN(uid=0)",
         );
-        assert_eq!(p.apply(&mut login), Some(ParseOutcome::Parsed("pam")));
+        assert_eq!(
+            p.apply(&mut login),
+            Some(ParseOutcome::Parsed(&Text::from_static("pam")))
+        );
         assert_eq!(login.get("user.id"), Some(&Value::Int(1000)));
         // The program's own parser comes first (sshd reads its PAM lines
         // itself), and an unmatched line of it stays its verdict.
         let sshd_pam = "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root";
         assert_eq!(
             p.apply(&mut syslog("sshd", sshd_pam)),
-            Some(ParseOutcome::Parsed("sshd"))
+            Some(ParseOutcome::Parsed(&Text::from_static("sshd")))
         );
         let mut neither = syslog("sshd", "Server listening on 0.0.0.0 port 22.");
-        assert_eq!(p.apply(&mut neither), Some(ParseOutcome::Unmatched("sshd")));
+        assert_eq!(
+            p.apply(&mut neither),
+            Some(ParseOutcome::Unmatched(&Text::from_static("sshd")))
+        );
         // A program nobody parses is not counted as unmatched.
         assert_eq!(p.apply(&mut syslog("myapp", "started")), None);
     }
@@ -586,14 +603,20 @@ mod tests {
             "sshd",
             "Failed password for invalid user admin from 203.0.113.9 port 41234 ssh2",
         );
-        assert_eq!(p.apply(&mut e), Some(ParseOutcome::Parsed("sshd")));
+        assert_eq!(
+            p.apply(&mut e),
+            Some(ParseOutcome::Parsed(&Text::from_static("sshd")))
+        );
         assert_eq!(e.get("source.ip"), Some(&Value::Str("203.0.113.9".into())));
         assert_eq!(e.get("user.name"), Some(&Value::Str("admin".into())));
         assert_eq!(e.get("source.port"), Some(&Value::Int(41234)));
         assert_eq!(e.get("event.outcome"), Some(&Value::Str("failure".into())));
         assert!(e.get("message").is_some(), "the original is kept");
         let mut web = syslog("nginx", "not an access line");
-        assert_eq!(p.apply(&mut web), Some(ParseOutcome::Unmatched("nginx")));
+        assert_eq!(
+            p.apply(&mut web),
+            Some(ParseOutcome::Unmatched(&Text::from_static("nginx")))
+        );
         assert_eq!(
             web.core.category.as_deref(),
             Some("webserver"),
@@ -616,17 +639,20 @@ mod tests {
             "sshd",
             "Failed password for root from not-an-address port x",
         );
-        assert_eq!(p.apply(&mut odd), Some(ParseOutcome::Unmatched("sshd")));
+        assert_eq!(
+            p.apply(&mut odd),
+            Some(ParseOutcome::Unmatched(&Text::from_static("sshd")))
+        );
         assert!(odd.get("source.ip").is_none());
         let mut truncated = syslog("sshd", "Failed password for ro");
         assert_eq!(
             p.apply(&mut truncated),
-            Some(ParseOutcome::Unmatched("sshd"))
+            Some(ParseOutcome::Unmatched(&Text::from_static("sshd")))
         );
         assert_eq!(p.apply(&mut syslog("myapp", "GET /")), None);
         assert_eq!(
             p.apply(&mut syslog("SSHD", "Invalid user x from 10.0.0.1 port 2")),
-            Some(ParseOutcome::Parsed("sshd")),
+            Some(ParseOutcome::Parsed(&Text::from_static("sshd"))),
             "program names ignore case"
         );
     }
@@ -655,9 +681,15 @@ mod tests {
         std::fs::write(dir.path().join("myapp.yaml"), app).unwrap();
         let p = Parsers::with_dir(dir.path()).unwrap();
         let mut e = syslog("sshd", "hello bob");
-        assert_eq!(p.apply(&mut e), Some(ParseOutcome::Parsed("sshd")));
+        assert_eq!(
+            p.apply(&mut e),
+            Some(ParseOutcome::Parsed(&Text::from_static("sshd")))
+        );
         let mut m = syslog("myapp", "login carol");
-        assert_eq!(p.apply(&mut m), Some(ParseOutcome::Parsed("myapp")));
+        assert_eq!(
+            p.apply(&mut m),
+            Some(ParseOutcome::Parsed(&Text::from_static("myapp")))
+        );
         assert_eq!(p.parsers().len(), SHIPPED.len() + 1);
         std::fs::write(dir.path().join("a.yml"), "name: [").unwrap();
         std::fs::write(
