@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
             kind,
             source: "fuzz".into(),
             tenant: "t".into(),
-            peer: String::new(),
+            peer: "".into(),
             truncated: false,
             body: data.to_vec(),
         };

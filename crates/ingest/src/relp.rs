@@ -279,8 +279,8 @@ impl Session {
             received_ns: now_ns(),
             kind: Kind::Syslog,
             source: self.name.into(),
-            tenant: self.opts.tenant.clone(),
-            peer: self.peer.ip().to_string(),
+            tenant: self.opts.tenant.as_str().into(),
+            peer: self.peer.ip().to_string().into(),
             truncated,
             body: message,
         }

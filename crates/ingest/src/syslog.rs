@@ -137,8 +137,8 @@ fn record(frame: Frame, opts: &SyslogOptions, source_name: &str, peer: &SocketAd
         received_ns: now_ns(),
         kind: Kind::Syslog,
         source: source_name.into(),
-        tenant: opts.tenant.clone(),
-        peer: peer.ip().to_string(),
+        tenant: opts.tenant.as_str().into(),
+        peer: peer.ip().to_string().into(),
         truncated: frame.truncated,
         body: frame.bytes,
     }

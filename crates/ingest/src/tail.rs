@@ -246,9 +246,9 @@ impl Tailer {
         RawRecord {
             received_ns: now_ns(),
             kind: self.spec.kind,
-            source: self.source.clone(),
-            tenant: self.spec.tenant.clone(),
-            peer: String::new(),
+            source: self.source.as_str().into(),
+            tenant: self.spec.tenant.as_str().into(),
+            peer: "".into(),
             truncated,
             body: line.to_vec(),
         }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::record::RawRecord;
+use crate::record::{Labels, RawRecord};
 
 const HEADER: usize = 16;
 /// Largest frame accepted when reading back: anything larger is corruption.
@@ -308,6 +308,7 @@ impl Wal {
             next_lsn: from_lsn.max(1),
             file: None,
             buf: Vec::new(),
+            labels: Labels::default(),
         }
     }
 
@@ -547,6 +548,7 @@ pub struct WalReader {
     next_lsn: u64,
     file: Option<OpenSegment>,
     buf: Vec<u8>,
+    labels: Labels,
 }
 
 /// The segment a reader is in: its first LSN, and the byte offset of the
@@ -635,8 +637,8 @@ impl WalReader {
             match read_frame(&mut segment.reader, &mut self.buf) {
                 Ok(Some(lsn)) => {
                     segment.offset += (HEADER + self.buf.len()) as u64;
-                    let record =
-                        RawRecord::decode(&self.buf).map_err(|e| corrupt(e.to_string()))?;
+                    let record = RawRecord::decode_sharing(&self.buf, &mut self.labels)
+                        .map_err(|e| corrupt(e.to_string()))?;
                     return Ok((lsn, record));
                 }
                 Ok(None) => {

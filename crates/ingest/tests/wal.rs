@@ -12,7 +12,7 @@ fn rec(i: u64) -> RawRecord {
         kind: Kind::Syslog,
         source: "test".into(),
         tenant: "t".into(),
-        peer: String::new(),
+        peer: "".into(),
         truncated: false,
         body: format!("message {i}").into_bytes(),
     }

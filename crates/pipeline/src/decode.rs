@@ -1,8 +1,6 @@
 //! Log records to events: the raw body goes through `formats`, and the
 //! arrival facts (source, tenant, peer, receive time) are attached.
 
-use std::sync::Arc;
-
 use watchfloor_formats::parsers::{ParseOutcome, Parsers};
 use watchfloor_formats::{event_from_json, parse_syslog_line, syslog_event};
 use watchfloor_ingest::{Kind, RawRecord};
@@ -46,7 +44,7 @@ impl DecodeIssue {
 /// saying so (counted by the pipeline), never dropped.
 pub fn decode(lsn: u64, raw: &RawRecord, parsers: &Parsers) -> (Event, Vec<DecodeIssue>) {
     let source = SourceRef {
-        path: Arc::from(raw.source.as_str()),
+        path: raw.source.clone(),
         record: lsn,
     };
     let mut issues = Vec::new();
@@ -91,9 +89,9 @@ pub fn decode(lsn: u64, raw: &RawRecord, parsers: &Parsers) -> (Event, Vec<Decod
         },
     };
     if event.core.host.is_none() && !raw.peer.is_empty() {
-        event.core.host = Some(raw.peer.as_str().into());
+        event.core.host = Some((*raw.peer).into());
     }
-    event.core.tenant = Some(Arc::from(raw.tenant.as_str()));
+    event.core.tenant = Some(raw.tenant.clone());
     if let Some(first) = issues.first() {
         event.push("decode_error", Value::Str(first.message().into()));
     }

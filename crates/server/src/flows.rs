@@ -276,8 +276,8 @@ fn event_record(tenant: &str, r: &FlowRecord) -> watchfloor_ingest::RawRecord {
         received_ns: watchfloor_model::now_ns(),
         kind: watchfloor_ingest::Kind::Json,
         source: "netflow".into(),
-        tenant: tenant.to_string(),
-        peer: r.exporter.to_string(),
+        tenant: tenant.into(),
+        peer: r.exporter.to_string().into(),
         truncated: false,
         body: to_event(r).to_string().into_bytes(),
     }

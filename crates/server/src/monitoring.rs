@@ -445,8 +445,8 @@ impl Sink {
                 received_ns: now_ns(),
                 kind: watchfloor_ingest::Kind::Json,
                 source: "monitor".into(),
-                tenant: tenant.to_string(),
-                peer: String::new(),
+                tenant: tenant.into(),
+                peer: "".into(),
                 truncated: false,
                 body: e.to_string().into_bytes(),
             })

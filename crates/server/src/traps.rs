@@ -190,8 +190,8 @@ async fn record(app: &Shared, tenant: &str, names: &[(IpAddr, String)], from: Ip
         received_ns: now_ns(),
         kind: watchfloor_ingest::Kind::Json,
         source: "snmptrap".into(),
-        tenant: tenant.to_string(),
-        peer: from.to_string(),
+        tenant: tenant.into(),
+        peer: from.to_string().into(),
         truncated: false,
         body: event.to_string().into_bytes(),
     };

@@ -147,9 +147,9 @@ pub(super) fn records(
         .map(|(body, truncated)| RawRecord {
             received_ns,
             kind,
-            source: source.to_string(),
-            tenant: caller.tenant.clone(),
-            peer: String::new(),
+            source: source.into(),
+            tenant: caller.tenant.as_str().into(),
+            peer: "".into(),
             truncated,
             body,
         })
