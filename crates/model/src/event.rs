@@ -84,9 +84,9 @@ pub struct Event {
     /// parser's new fields, a rule's field on another kind of record)
     /// skips the scan of the fields.
     name_bits: u64,
-    /// Whether a name was pushed while its bit was set already: only then
-    /// may a name be there twice.
-    bits_shared: bool,
+    /// Whether some name is there twice ([`Event::push`] adds, where
+    /// [`Event::set`] replaces).
+    repeated: bool,
     pub core: Core,
 }
 
@@ -108,7 +108,7 @@ impl Event {
             fields: Vec::with_capacity(32),
             originals: None,
             name_bits: 0,
-            bits_shared: false,
+            repeated: false,
             core: Core {
                 source,
                 ..Core::default()
@@ -118,13 +118,17 @@ impl Event {
 
     pub fn push(&mut self, name: impl Into<Name>, value: Value) {
         let name = name.into();
-        self.push_keyed(name_key(&name), name, value);
+        let key = name_key(&name);
+        // Only a name whose bit is set may be there already.
+        if !self.repeated && self.name_bits & name_bit(key) != 0 {
+            self.repeated = self.fields.iter().any(|f| f.key == key && f.name == name);
+        }
+        self.push_keyed(key, name, value);
     }
 
+    /// Adds a field whose name is known not to be there yet.
     fn push_keyed(&mut self, key: u64, name: Name, value: Value) {
-        let bit = name_bit(key);
-        self.bits_shared |= self.name_bits & bit != 0;
-        self.name_bits |= bit;
+        self.name_bits |= name_bit(key);
         self.fields.push(Field { key, name, value });
     }
 
@@ -195,23 +199,7 @@ impl Event {
     /// Whether no name is there twice (then the fields are a JSON object
     /// as they stand).
     pub fn has_unique_names(&self) -> bool {
-        if !self.bits_shared {
-            return true;
-        }
-        // Only names whose bit another name shares can be there twice:
-        // with a dozen names some bits are shared, but few names are.
-        let (mut seen, mut twice) = (0u64, 0u64);
-        for f in &self.fields {
-            let bit = name_bit(f.key);
-            twice |= seen & bit;
-            seen |= bit;
-        }
-        let suspects = || self.fields.iter().filter(|f| name_bit(f.key) & twice != 0);
-        suspects().enumerate().all(|(i, f)| {
-            suspects()
-                .take(i)
-                .all(|g| g.key != f.key || g.name != f.name)
-        })
+        !self.repeated
     }
 
     /// The value of field `name` as named (no Windows alias).
@@ -294,7 +282,7 @@ impl Event {
     pub fn take_json_object(&mut self) -> serde_json::Map<String, serde_json::Value> {
         self.originals = None;
         self.name_bits = 0;
-        self.bits_shared = false;
+        self.repeated = false;
         std::mem::take(&mut self.fields)
             .into_iter()
             .map(|f| (f.name.into_string(), f.value.into_json()))
@@ -391,7 +379,13 @@ mod tests {
         use proptest::prelude::*;
 
         fn name() -> impl Strategy<Value = String> {
-            prop_oneof![(0u32..200).prop_map(|i| format!("field{i}")), "[a-z.]{0,6}",]
+            prop_oneof![
+                (0u32..200).prop_map(|i| format!("field{i}")),
+                "[a-z.]{0,6}",
+                // Same length and the same bytes where the key looks: the
+                // same key, told apart only by the names.
+                (0u32..20).prop_map(|i| format!("k{i:03}wxyz")),
+            ]
         }
 
         proptest! {

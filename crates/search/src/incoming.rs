@@ -242,22 +242,20 @@ fn needs_escape(bytes: &[u8]) -> bool {
     fn zero_byte(x: u64) -> u64 {
         x.wrapping_sub(ONES) & !x & HIGH
     }
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
+    let special = |chunk: &[u8]| {
         let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
         // Bytes below 0x20: subtracting 0x20 borrows into the high bit,
         // unless the byte had it set already (then it is not a control).
         let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
         let quote = zero_byte(x ^ (ONES * u64::from(b'"')));
         let backslash = zero_byte(x ^ (ONES * u64::from(b'\\')));
-        if control | quote | backslash != 0 {
-            return true;
-        }
+        control | quote | backslash != 0
+    };
+    if bytes.len() < 8 {
+        return bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
     }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    // The last eight bytes overlap the chunks rather than a byte loop.
+    bytes.chunks_exact(8).any(special) || special(&bytes[bytes.len() - 8..])
 }
 
 /// A value as serde_json writes [`Value::to_json`]'s.

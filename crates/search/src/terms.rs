@@ -176,7 +176,11 @@ impl TermBuilder {
 
 /// Appends `s` lower-cased, with the block's separators made spaces.
 fn push_lower_clean(out: &mut String, s: &str) {
-    if s.is_ascii() {
+    // Names and values rarely hold a separator: copied whole, then
+    // lower-cased in place (a char at a time was 2-3% of the indexer).
+    if s.is_ascii() && memchr::memchr2(0x1e, 0x1f, s.as_bytes()).is_none() {
+        push_lower(out, s);
+    } else if s.is_ascii() {
         out.extend(s.bytes().map(|b| match b {
             0x1e | 0x1f => ' ',
             b => b.to_ascii_lowercase() as char,
@@ -312,6 +316,20 @@ pub fn indexed_by_words(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_values_are_lower_cased_with_separators_made_spaces() {
+        for (text, want) in [
+            ("Source.IP", "source.ip"),
+            ("a\u{1e}B\u{1f}c", "a b c"),
+            ("ÉTÉ\u{1e}X", "été x"),
+            ("", ""),
+        ] {
+            let mut out = String::from(">");
+            push_lower_clean(&mut out, text);
+            assert_eq!(out, format!(">{want}"), "{text:?}");
+        }
+    }
 
     fn terms(fields: &[(&str, &str)]) -> Vec<(String, usize)> {
         let mut builder = TermBuilder::default();
