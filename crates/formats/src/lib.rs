@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 pub use cef::parse_cef;
 pub use detect::{detect_format, Format};
 pub use json::{event_from_json, JsonSplitter, Piece, MAX_RECORD_BYTES};
-pub use syslog::{parse_syslog_line, syslog_event, SyslogMessage};
+pub use syslog::{fill_syslog_event, parse_syslog_line, syslog_event, SyslogMessage};
 use watchfloor_model::Event;
 pub use windows::windows_event_from_json;
 pub use windows_text::windows_event_from_text;

@@ -229,6 +229,13 @@ fn split_tag(body: &str) -> (Option<&str>, Option<&str>, &str) {
 /// Turns a parsed message into an event with the usual field names.
 pub fn syslog_event(msg: &SyslogMessage<'_>, source: SourceRef) -> Event {
     let mut e = Event::new(source);
+    fill_syslog_event(&mut e, msg);
+    e
+}
+
+/// [`syslog_event`] into an event that was [`Event::reset`] (its room
+/// reused: the pipeline decodes every record into the same few events).
+pub fn fill_syslog_event(e: &mut Event, msg: &SyslogMessage<'_>) {
     // Names written here are shared, not allocated per event.
     let mut put = |name: &'static str, v: Option<&str>| {
         if let Some(v) = v {
@@ -250,13 +257,12 @@ pub fn syslog_event(msg: &SyslogMessage<'_>, source: SourceRef) -> Event {
     }
     e.push(Name::from_static("message"), Value::Str(msg.message.into()));
     if let Some(cef) = parse_cef(msg.message) {
-        push_cef(&mut e, &cef);
+        push_cef(e, &cef);
     }
     e.core.timestamp = msg.timestamp;
     e.core.host = msg.hostname.map(Into::into);
     e.core.provider = msg.app_name.map(Into::into);
     e.core.product = Some(Text::from_static("linux"));
-    e
 }
 
 pub(crate) fn read_syslog_file(

@@ -116,6 +116,19 @@ impl Event {
         }
     }
 
+    /// The event emptied, as [`Event::new`] makes it, keeping the room of
+    /// its fields.
+    pub fn reset(&mut self, source: SourceRef) {
+        self.fields.clear();
+        self.originals = None;
+        self.name_bits = 0;
+        self.repeated = false;
+        self.core = Core {
+            source,
+            ..Core::default()
+        };
+    }
+
     pub fn push(&mut self, name: impl Into<Name>, value: Value) {
         let name = name.into();
         let key = name_key(&name);

@@ -2,7 +2,7 @@
 //! arrival facts (source, tenant, peer, receive time) are attached.
 
 use watchfloor_formats::parsers::{ParseOutcome, Parsers};
-use watchfloor_formats::{event_from_json, parse_syslog_line, syslog_event};
+use watchfloor_formats::{event_from_json, fill_syslog_event, parse_syslog_line};
 use watchfloor_ingest::{Kind, RawRecord};
 use watchfloor_model::{Event, Name, SourceRef, Text, Value};
 use watchfloor_search::{EventDoc, NewEvent};
@@ -43,6 +43,19 @@ impl DecodeIssue {
 /// no parser pattern matches is kept as it came, with `parser.outcome`
 /// saying so (counted by the pipeline), never dropped.
 pub fn decode(lsn: u64, raw: &RawRecord, parsers: &Parsers) -> (Event, Vec<DecodeIssue>) {
+    let mut event = Event::default();
+    let issues = decode_into(&mut event, lsn, raw, parsers);
+    (event, issues)
+}
+
+/// [`decode`] into `event`, whatever it held (its room is reused: the
+/// pipeline's threads decode every record into the same few events).
+pub fn decode_into(
+    event: &mut Event,
+    lsn: u64,
+    raw: &RawRecord,
+    parsers: &Parsers,
+) -> Vec<DecodeIssue> {
     let source = SourceRef {
         path: raw.source.clone(),
         record: lsn,
@@ -55,17 +68,17 @@ pub fn decode(lsn: u64, raw: &RawRecord, parsers: &Parsers) -> (Event, Vec<Decod
             String::from_utf8_lossy(&raw.body)
         }
     };
-    let mut event = match raw.kind {
+    match raw.kind {
         Kind::Syslog => match parse_syslog_line(&text) {
             Ok(msg) => {
-                let mut e = syslog_event(&msg, source);
-                e.end_original_fields();
-                mark_parse(&mut e, parsers);
-                e
+                event.reset(source);
+                fill_syslog_event(event, &msg);
+                event.end_original_fields();
+                mark_parse(event, parsers);
             }
             Err(e) => {
                 issues.push(DecodeIssue::NotSyslog(e));
-                bare(&text, source)
+                *event = bare(&text, source);
             }
         },
         Kind::Json => match serde_json::from_str::<serde_json::Value>(&text) {
@@ -75,19 +88,19 @@ pub fn decode(lsn: u64, raw: &RawRecord, parsers: &Parsers) -> (Event, Vec<Decod
                     watchfloor_formats::ecs::add_ecs_names(&mut e);
                     program_of_json(&mut e);
                     mark_parse(&mut e, parsers);
-                    e
+                    *event = e;
                 }
                 None => {
                     issues.push(DecodeIssue::NotAnObject);
-                    bare(&text, source)
+                    *event = bare(&text, source);
                 }
             },
             Err(e) => {
                 issues.push(DecodeIssue::NotJson(e.to_string()));
-                bare(&text, source)
+                *event = bare(&text, source);
             }
         },
-    };
+    }
     if event.core.host.is_none() && !raw.peer.is_empty() {
         event.core.host = Some((*raw.peer).into());
     }
@@ -95,7 +108,7 @@ pub fn decode(lsn: u64, raw: &RawRecord, parsers: &Parsers) -> (Event, Vec<Decod
     if let Some(first) = issues.first() {
         event.push("decode_error", Value::Str(first.message().into()));
     }
-    (event, issues)
+    issues
 }
 
 /// The program of a JSON record that carries a syslog line (shippers and
@@ -221,6 +234,33 @@ mod tests {
         assert!(issues.is_empty(), "an unparsed line is no decode error");
         assert_eq!(text(&e, "parser.outcome").as_deref(), Some("unmatched"));
         assert!(e.get("message").is_some() && e.get("source.ip").is_none());
+    }
+
+    /// An event decoded into again is the event a fresh decode gives,
+    /// whatever it held before (more fields, a repeated name, another
+    /// kind of record, an error).
+    #[test]
+    fn decoding_into_a_used_event_leaves_nothing_of_the_last_record() {
+        let records = [
+            raw(Kind::Json, br#"{"EventID":4624,"Channel":"Security","Computer":"dc1","a":1,"b":2,"c":3}"#),
+            raw(Kind::Syslog, b"<38>Dec  2 10:00:00 bastion1 sshd[4242]: Failed password for root from 203.0.113.9 port 22 ssh2"),
+            raw(Kind::Syslog, b"<13>1 2026-12-02T10:00:00Z web1 app - - [x@1 a=\"1\" a=\"2\"] repeated"),
+            raw(Kind::Syslog, b"<38>Dec  2 10:00:00 h CRON[1]: (root) CMD (true)"),
+            raw(Kind::Json, b"{not json"),
+            raw(Kind::Syslog, b"<13>bad \xff\xfe bytes"),
+            raw(Kind::Syslog, b"<38>Dec  2 10:00:00 bastion1 sshd[4242]: Failed password for ro"),
+        ];
+        let parsers = Parsers::shipped();
+        let mut used = Event::default();
+        let mut repeats = 0;
+        for (i, r) in records.iter().chain(records.iter().rev()).enumerate() {
+            let issues = decode_into(&mut used, i as u64, r, &parsers);
+            let (fresh, fresh_issues) = decode(i as u64, r, &parsers);
+            assert_eq!(used, fresh, "record {i}");
+            assert_eq!(issues, fresh_issues, "record {i}");
+            repeats += usize::from(!used.has_unique_names());
+        }
+        assert_eq!(repeats, 2, "the structured data names `a` twice");
     }
 
     #[test]

@@ -151,12 +151,11 @@ impl Indexer {
         let Some((last, _)) = batch.last() else {
             return Ok(true);
         };
-        decoded.clear();
-        decoded.extend(
-            batch
-                .iter()
-                .map(|(lsn, raw)| decode::decode(*lsn, raw, &self.options.parsers).0),
-        );
+        // The events of the last batch are decoded into again (their room kept).
+        decoded.resize_with(batch.len(), Default::default);
+        for (event, (lsn, raw)) in decoded.iter_mut().zip(&batch) {
+            decode::decode_into(event, *lsn, raw, &self.options.parsers);
+        }
         let events: Vec<_> = batch
             .iter()
             .zip(decoded.iter())

@@ -318,8 +318,10 @@ impl Pipeline {
         let mut intel_tally = watchfloor_intel::live::MatchTally::default();
         let reader = self.intel.as_deref().map(Intel::reader);
         let intel = reader.as_ref().filter(|r| !r.is_empty());
+        // One event decoded into again and again: its room is kept.
+        let mut event = watchfloor_model::Event::default();
         for (lsn, raw) in batch {
-            let (event, issues) = decode::decode(*lsn, raw, &self.options.parsers);
+            let issues = decode::decode_into(&mut event, *lsn, raw, &self.options.parsers);
             for issue in &issues {
                 self.metrics.decode_issue(&raw.source, issue.kind());
             }
