@@ -135,18 +135,3 @@ impl From<&String> for Text {
         Text(Repr::Own(name.as_str().into()))
     }
 }
-
-impl From<Text> for Box<str> {
-    fn from(text: Text) -> Box<str> {
-        match text.0 {
-            Repr::Static(text) => text.into(),
-            Repr::Own(text) => text,
-        }
-    }
-}
-
-impl From<Text> for String {
-    fn from(text: Text) -> String {
-        text.into_string()
-    }
-}

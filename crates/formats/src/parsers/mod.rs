@@ -541,6 +541,19 @@ fn yaml_value(v: &serde_yaml::Value) -> Value {
 mod tests {
     use super::*;
 
+    static SSHD: Text = Text::from_static("sshd");
+    static PAM: Text = Text::from_static("pam");
+    static NGINX: Text = Text::from_static("nginx");
+    static MYAPP: Text = Text::from_static("myapp");
+
+    fn parsed(name: &'static Text) -> Option<ParseOutcome<'static>> {
+        Some(ParseOutcome::Parsed(name))
+    }
+
+    fn unmatched(name: &'static Text) -> Option<ParseOutcome<'static>> {
+        Some(ParseOutcome::Unmatched(name))
+    }
+
     #[test]
     fn every_shipped_parser_loads_and_passes_its_samples() {
         for (file, text) in SHIPPED {
@@ -562,10 +575,7 @@ mod tests {
         let p = Parsers::shipped();
         let failure = "pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=bob rhost=203.0.113.9  user=bob";
         let mut imap = syslog("dovecot", failure);
-        assert_eq!(
-            p.apply(&mut imap),
-            Some(ParseOutcome::Parsed(&Text::from_static("pam")))
-        );
+        assert_eq!(p.apply(&mut imap), parsed(&PAM));
         assert_eq!(
             imap.get("source.ip"),
             Some(&Value::Str("203.0.113.9".into()))
@@ -575,23 +585,14 @@ mod tests {
             "login",
             "pam_unix(login:session): session opened for user alice(uid=1000) by LOGIN(uid=0)",
         );
-        assert_eq!(
-            p.apply(&mut login),
-            Some(ParseOutcome::Parsed(&Text::from_static("pam")))
-        );
+        assert_eq!(p.apply(&mut login), parsed(&PAM));
         assert_eq!(login.get("user.id"), Some(&Value::Int(1000)));
         // The program's own parser comes first (sshd reads its PAM lines
         // itself), and an unmatched line of it stays its verdict.
         let sshd_pam = "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root";
-        assert_eq!(
-            p.apply(&mut syslog("sshd", sshd_pam)),
-            Some(ParseOutcome::Parsed(&Text::from_static("sshd")))
-        );
+        assert_eq!(p.apply(&mut syslog("sshd", sshd_pam)), parsed(&SSHD));
         let mut neither = syslog("sshd", "Server listening on 0.0.0.0 port 22.");
-        assert_eq!(
-            p.apply(&mut neither),
-            Some(ParseOutcome::Unmatched(&Text::from_static("sshd")))
-        );
+        assert_eq!(p.apply(&mut neither), unmatched(&SSHD));
         // A program nobody parses is not counted as unmatched.
         assert_eq!(p.apply(&mut syslog("myapp", "started")), None);
     }
@@ -603,20 +604,14 @@ mod tests {
             "sshd",
             "Failed password for invalid user admin from 203.0.113.9 port 41234 ssh2",
         );
-        assert_eq!(
-            p.apply(&mut e),
-            Some(ParseOutcome::Parsed(&Text::from_static("sshd")))
-        );
+        assert_eq!(p.apply(&mut e), parsed(&SSHD));
         assert_eq!(e.get("source.ip"), Some(&Value::Str("203.0.113.9".into())));
         assert_eq!(e.get("user.name"), Some(&Value::Str("admin".into())));
         assert_eq!(e.get("source.port"), Some(&Value::Int(41234)));
         assert_eq!(e.get("event.outcome"), Some(&Value::Str("failure".into())));
         assert!(e.get("message").is_some(), "the original is kept");
         let mut web = syslog("nginx", "not an access line");
-        assert_eq!(
-            p.apply(&mut web),
-            Some(ParseOutcome::Unmatched(&Text::from_static("nginx")))
-        );
+        assert_eq!(p.apply(&mut web), unmatched(&NGINX));
         assert_eq!(
             web.core.category.as_deref(),
             Some("webserver"),
@@ -639,20 +634,14 @@ mod tests {
             "sshd",
             "Failed password for root from not-an-address port x",
         );
-        assert_eq!(
-            p.apply(&mut odd),
-            Some(ParseOutcome::Unmatched(&Text::from_static("sshd")))
-        );
+        assert_eq!(p.apply(&mut odd), unmatched(&SSHD));
         assert!(odd.get("source.ip").is_none());
         let mut truncated = syslog("sshd", "Failed password for ro");
-        assert_eq!(
-            p.apply(&mut truncated),
-            Some(ParseOutcome::Unmatched(&Text::from_static("sshd")))
-        );
+        assert_eq!(p.apply(&mut truncated), unmatched(&SSHD));
         assert_eq!(p.apply(&mut syslog("myapp", "GET /")), None);
         assert_eq!(
             p.apply(&mut syslog("SSHD", "Invalid user x from 10.0.0.1 port 2")),
-            Some(ParseOutcome::Parsed(&Text::from_static("sshd"))),
+            parsed(&SSHD),
             "program names ignore case"
         );
     }
@@ -681,15 +670,9 @@ mod tests {
         std::fs::write(dir.path().join("myapp.yaml"), app).unwrap();
         let p = Parsers::with_dir(dir.path()).unwrap();
         let mut e = syslog("sshd", "hello bob");
-        assert_eq!(
-            p.apply(&mut e),
-            Some(ParseOutcome::Parsed(&Text::from_static("sshd")))
-        );
+        assert_eq!(p.apply(&mut e), parsed(&SSHD));
         let mut m = syslog("myapp", "login carol");
-        assert_eq!(
-            p.apply(&mut m),
-            Some(ParseOutcome::Parsed(&Text::from_static("myapp")))
-        );
+        assert_eq!(p.apply(&mut m), parsed(&MYAPP));
         assert_eq!(p.parsers().len(), SHIPPED.len() + 1);
         std::fs::write(dir.path().join("a.yml"), "name: [").unwrap();
         std::fs::write(
