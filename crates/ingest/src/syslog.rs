@@ -4,7 +4,7 @@
 //! senders through TCP flow control instead of losing their messages.
 //! UDP cannot push back; what it cannot queue is counted as dropped.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -132,15 +132,46 @@ pub fn tls_acceptor_checking_clients(
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-fn record(frame: Frame, opts: &SyslogOptions, source_name: &str, peer: &SocketAddr) -> RawRecord {
-    RawRecord {
-        received_ns: now_ns(),
-        kind: Kind::Syslog,
-        source: source_name.into(),
-        tenant: opts.tenant.as_str().into(),
-        peer: peer.ip().to_string().into(),
-        truncated: frame.truncated,
-        body: frame.bytes,
+/// The labels of a stream's records, made once a connection (a listener,
+/// for UDP: its peer's label is made again when the sender changes), which
+/// every record shares instead of allocating its own.
+struct Origin {
+    source: Arc<str>,
+    tenant: Arc<str>,
+    peer_ip: Option<IpAddr>,
+    peer: Arc<str>,
+}
+
+impl Origin {
+    fn new(source: &str, opts: &SyslogOptions, peer: Option<SocketAddr>) -> Origin {
+        let peer_ip = peer.map(|p| p.ip());
+        Origin {
+            source: source.into(),
+            tenant: opts.tenant.as_str().into(),
+            peer_ip,
+            peer: peer_ip.map(|ip| ip.to_string()).unwrap_or_default().into(),
+        }
+    }
+
+    /// The origin of a datagram from `peer`.
+    fn sent_by(&mut self, peer: SocketAddr) -> &Origin {
+        if self.peer_ip != Some(peer.ip()) {
+            self.peer_ip = Some(peer.ip());
+            self.peer = peer.ip().to_string().into();
+        }
+        self
+    }
+
+    fn record(&self, frame: Frame) -> RawRecord {
+        RawRecord {
+            received_ns: now_ns(),
+            kind: Kind::Syslog,
+            source: self.source.clone(),
+            tenant: self.tenant.clone(),
+            peer: self.peer.clone(),
+            truncated: frame.truncated,
+            body: frame.bytes,
+        }
     }
 }
 
@@ -163,16 +194,17 @@ pub async fn serve_udp(
 ) -> std::io::Result<()> {
     const NAME: &str = "syslog-udp";
     let mut buf = vec![0u8; 65_536];
+    let mut origin = Origin::new(NAME, &opts, None);
     loop {
         let mut batch = Vec::new();
         let mut bytes = 0u64;
-        let take = |buf: &[u8], n: usize, peer: SocketAddr| {
+        let mut take = |buf: &[u8], n: usize, peer: SocketAddr| {
             let keep = n.min(opts.max_message);
             let frame = Frame {
                 bytes: buf[..keep].to_vec(),
                 truncated: keep < n,
             };
-            record(frame, &opts, NAME, &peer)
+            origin.sent_by(peer).record(frame)
         };
         let (n, peer) = socket.recv_from(&mut buf).await?;
         bytes += n as u64;
@@ -329,6 +361,7 @@ pub(crate) struct Connection {
 
 impl Connection {
     async fn read_frames<S: AsyncRead + Unpin>(&self, mut stream: S) {
+        let origin = Origin::new(self.name, &self.opts, Some(self.peer));
         let mut decoder = FrameDecoder::new(self.opts.max_message);
         let mut buf = vec![0u8; 64 * 1024];
         let mut frames = Vec::new();
@@ -368,22 +401,19 @@ impl Connection {
                 (true, Some(t)) if frames.is_empty() => Some(t),
                 (true, _) => Some(Instant::now()),
             };
-            if !frames.is_empty() && !self.flush(&mut frames, n as u64).await {
+            if !frames.is_empty() && !self.flush(&origin, &mut frames, n as u64).await {
                 return;
             }
         }
-        self.flush(&mut frames, 0).await;
+        self.flush(&origin, &mut frames, 0).await;
     }
 
     /// Appends the frames and waits until they are durable.
-    async fn flush(&self, frames: &mut Vec<Frame>, bytes: u64) -> bool {
+    async fn flush(&self, origin: &Origin, frames: &mut Vec<Frame>, bytes: u64) -> bool {
         if frames.is_empty() {
             return true;
         }
-        let records: Vec<RawRecord> = frames
-            .drain(..)
-            .map(|f| record(f, &self.opts, self.name, &self.peer))
-            .collect();
+        let records: Vec<RawRecord> = frames.drain(..).map(|f| origin.record(f)).collect();
         let count = records.len() as u64;
         let truncated = records.iter().filter(|r| r.truncated).count() as u64;
         self.metrics.count_batch(self.name, count, bytes, truncated);
@@ -399,5 +429,48 @@ impl Connection {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(text: &str) -> Frame {
+        Frame {
+            bytes: text.as_bytes().to_vec(),
+            truncated: false,
+        }
+    }
+
+    /// Datagrams from senders taking turns each get their sender's
+    /// address; records of one stream share its labels.
+    #[test]
+    fn records_are_labelled_by_their_own_sender() {
+        let opts = SyslogOptions {
+            tenant: "acme".into(),
+            ..SyslogOptions::default()
+        };
+        let mut udp = Origin::new("syslog-udp", &opts, None);
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "10.0.0.1:514".parse().unwrap(),
+            "[2001:db8::2]:999".parse().unwrap(),
+        );
+        let peers: Vec<_> = [a, a, b, a]
+            .into_iter()
+            .map(|p| udp.sent_by(p).record(frame("x")).peer)
+            .collect();
+        assert_eq!(
+            peers,
+            ["10.0.0.1", "10.0.0.1", "2001:db8::2", "10.0.0.1"].map(Arc::from)
+        );
+        let tcp = Origin::new("syslog-tcp", &opts, Some(b));
+        let (one, two) = (tcp.record(frame("1")), tcp.record(frame("2")));
+        assert_eq!(
+            (&*one.source, &*one.tenant, &*one.peer),
+            ("syslog-tcp", "acme", "2001:db8::2")
+        );
+        assert!(Arc::ptr_eq(&one.peer, &two.peer) && Arc::ptr_eq(&one.tenant, &two.tenant));
+        assert_eq!(two.body, b"2");
     }
 }
