@@ -25,23 +25,23 @@ impl Text {
     /// names and constant values of loaded configuration (a bounded set:
     /// loading the same text again returns the same copy), never for what
     /// records hold.
-    pub fn interned(name: &str) -> Text {
-        static NAMES: std::sync::OnceLock<
+    pub fn interned(text: &str) -> Text {
+        static TEXTS: std::sync::OnceLock<
             std::sync::Mutex<std::collections::HashSet<&'static str>>,
         > = std::sync::OnceLock::new();
-        let mut names = NAMES
+        let mut texts = TEXTS
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let text = match names.get(name) {
-            Some(text) => *text,
+        let shared = match texts.get(text) {
+            Some(shared) => *shared,
             None => {
-                let text: &'static str = Box::leak(name.into());
-                names.insert(text);
-                text
+                let shared: &'static str = Box::leak(text.into());
+                texts.insert(shared);
+                shared
             }
         };
-        Text(Repr::Static(text))
+        Text(Repr::Static(shared))
     }
 
     pub fn into_string(self) -> String {

@@ -178,13 +178,15 @@ impl TermBuilder {
 fn push_lower_clean(out: &mut String, s: &str) {
     // Names and values rarely hold a separator: copied whole, then
     // lower-cased in place (a char at a time was 2-3% of the indexer).
-    if s.is_ascii() && memchr::memchr2(0x1e, 0x1f, s.as_bytes()).is_none() {
-        push_lower(out, s);
-    } else if s.is_ascii() {
-        out.extend(s.bytes().map(|b| match b {
-            0x1e | 0x1f => ' ',
-            b => b.to_ascii_lowercase() as char,
-        }));
+    if s.is_ascii() {
+        if memchr::memchr2(0x1e, 0x1f, s.as_bytes()).is_none() {
+            push_lower(out, s);
+        } else {
+            out.extend(s.bytes().map(|b| match b {
+                0x1e | 0x1f => ' ',
+                b => b.to_ascii_lowercase() as char,
+            }));
+        }
     } else {
         out.extend(s.chars().flat_map(char::to_lowercase).map(|c| {
             if c == '\u{1e}' || c == '\u{1f}' {

@@ -149,15 +149,15 @@ impl Server {
         // process may take one in between (any outgoing UDP socket gets a
         // port of that range): a start that finds its port taken is made
         // again on new ports.
-        for attempt in 1.. {
+        let mut attempts = 1;
+        loop {
             let config = write_config(dir, free_port(), free_port(), "", extra);
             match Server::try_start(dir, &config, args, &[]) {
                 Ok(server) => return server,
-                Err(e) if attempt < 4 && e.contains("Address already in use") => continue,
+                Err(e) if attempts < 4 && e.contains("Address already in use") => attempts += 1,
                 Err(e) => panic!("{e}"),
             }
         }
-        unreachable!("the loop returns or panics")
     }
 
     pub fn log_text(&self) -> String {
